@@ -1,0 +1,57 @@
+# The two commands: `make dev` and `make test`. Everything they need is installed into the
+# project (.venv, node_modules); nothing is installed system-wide.
+
+SHELL := /bin/bash
+VENV := .venv
+FUNCTIONS := $(notdir $(wildcard functions/*))
+NEXTEST := $(shell cargo nextest --version >/dev/null 2>&1 && echo yes)
+ifeq ($(NEXTEST),yes)
+RUN_TESTS := cargo nextest run --workspace --no-fail-fast
+BUILD_TESTS := cargo nextest run --workspace --no-run
+else
+RUN_TESTS := cargo test --workspace --no-fail-fast
+BUILD_TESTS := cargo test --workspace --no-run
+endif
+
+.PHONY: dev test deps gateway release sam-build lint clean
+
+## dev: install, start the local stack on the fixed ports, seed the demo catalog, serve the shop
+dev: deps gateway
+	python3 infra/local/stack.py dev
+
+## test: install, start a private stack on free ports, run every test, stop the stack
+test: deps gateway
+	$(BUILD_TESTS)
+	python3 infra/local/stack.py run -- $(RUN_TESTS)
+
+deps: $(VENV)/.installed node_modules/.installed
+
+$(VENV)/.installed: infra/requirements.txt
+	python3 -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r infra/requirements.txt
+	touch $@
+
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+gateway:
+	cargo build -p shop-local
+
+## release: the Lambda artifacts of every function for x86_64 (target/lambda/<name>/bootstrap)
+release: deps
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" cargo lambda build --release --x86-64 $(addprefix -p ,$(FUNCTIONS))
+
+## sam-build: what `sam build` deploys, for x86_64 (arm64 needs the aarch64 rust-std; see README)
+sam-build: deps
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" SAM_CLI_TELEMETRY=0 sam build --parameter-overrides Architecture=x86_64
+
+## lint: format, clippy and template checks
+lint: deps
+	cargo fmt --all -- --check
+	cargo clippy --workspace --all-targets -- -D warnings
+	$(VENV)/bin/cfn-lint template.yaml
+	SAM_CLI_TELEMETRY=0 $(VENV)/bin/sam validate --lint
+
+clean:
+	rm -rf .stack .aws-sam

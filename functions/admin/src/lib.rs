@@ -1,0 +1,222 @@
+//! `admin`: the merchant's catalog desk. Products one at a time or in bulk, and stock counts.
+//! In AWS these routes sit behind IAM authorization; locally the gateway asks for the admin token.
+
+use http::StatusCode;
+use lambda_http::{Body, Request, Response};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use shop_domain::{Currency, FieldError, Product, Sku};
+use shop_platform::catalog_store::{CatalogStore, Saved};
+use shop_platform::config::{ConfigError, Env, StoreSettings, TableSettings};
+use shop_platform::edge::{self, json, json_body, path_param};
+use shop_platform::{ApiError, HttpFunction};
+use std::collections::HashSet;
+
+/// The largest import body: well under Lambda's 6 MB payload limit.
+const IMPORT_BODY_LIMIT: usize = 4 * 1024 * 1024;
+/// The most products one import takes; larger catalogs import in several calls.
+const IMPORT_MAX_ROWS: usize = 500;
+
+/// The admin function with its clients, built once per instance.
+pub struct Admin {
+    catalog: CatalogStore,
+    currency: Currency,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ImportRequest {
+    products: Vec<Value>,
+}
+
+#[derive(Serialize)]
+struct RowError {
+    index: usize,
+    field: String,
+    reason: String,
+}
+
+#[derive(Serialize, Default)]
+struct ImportReport {
+    imported: usize,
+    created: usize,
+    updated: usize,
+    unchanged: usize,
+    errors: Vec<RowError>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct StockCount {
+    available: u32,
+}
+
+impl Admin {
+    /// Reads settings from `env` and builds the DynamoDB client from `sdk`.
+    pub fn from_env(env: &Env, sdk: &aws_config::SdkConfig) -> Result<Self, ConfigError> {
+        let table: TableSettings = env.parse()?;
+        let store: StoreSettings = env.parse()?;
+        Ok(Self {
+            catalog: CatalogStore::new(aws_sdk_dynamodb::Client::new(sdk), table.shop_table),
+            currency: store.store_currency,
+        })
+    }
+
+    /// Answers one request.
+    pub async fn handle(&self, request: Request) -> Response<Body> {
+        edge::serve(request, |request| self.route(request)).await
+    }
+
+    async fn route(&self, request: Request) -> Result<Response<Body>, ApiError> {
+        match edge::route_key(&request) {
+            Some("PUT /admin/products/{id}") => self.put_product(&request).await,
+            Some("POST /admin/products/import") => self.import(&request).await,
+            Some("PUT /admin/inventory/{sku}") => self.set_stock(&request).await,
+            _ => Err(edge::unknown_route(&request)),
+        }
+    }
+
+    async fn put_product(&self, request: &Request) -> Result<Response<Body>, ApiError> {
+        let id = path_param(request, "id")?;
+        let mut body: Value = json_body(request, edge::DEFAULT_BODY_LIMIT)?;
+        let Value::Object(fields) = &mut body else {
+            return Err(ApiError::invalid("body", "a product is a JSON object"));
+        };
+        match fields.get("id") {
+            None => {
+                fields.insert("id".to_owned(), Value::String(id.clone()));
+            }
+            Some(Value::String(body_id)) if *body_id == id => {}
+            Some(_) => return Err(ApiError::invalid("id", format!("must be the id in the path, {id}"))),
+        }
+        let product = Product::from_json(body, self.currency).map_err(|errors| ApiError::Invalid { errors })?;
+        let outcome = self.catalog.save_products(std::slice::from_ref(&product)).await?;
+        let status = match outcome.into_iter().next() {
+            Some(Ok(Saved::Created)) => StatusCode::CREATED,
+            Some(Ok(_)) => StatusCode::OK,
+            Some(Err(error)) => {
+                return Err(ApiError::Conflict {
+                    code: "claimed_by_another_product",
+                    detail: format!("{}: {}", error.field, error.reason),
+                });
+            }
+            None => return Err(ApiError::Internal("saving a product answered nothing".into())),
+        };
+        tracing::info!(product_id = %product.id, status = status.as_u16(), "product saved");
+        json(status, &product)
+    }
+
+    async fn import(&self, request: &Request) -> Result<Response<Body>, ApiError> {
+        let ImportRequest { products: rows } = json_body(request, IMPORT_BODY_LIMIT)?;
+        if rows.len() > IMPORT_MAX_ROWS {
+            return Err(ApiError::invalid(
+                "products",
+                format!("at most {IMPORT_MAX_ROWS} products per import; send the rest in another call"),
+            ));
+        }
+        let mut report = ImportReport::default();
+        let mut valid: Vec<(usize, Product)> = Vec::new();
+        let mut seen = Seen::default();
+        for (index, row) in rows.into_iter().enumerate() {
+            match Product::from_json(row, self.currency).and_then(|p| seen.claim(&p).map(|()| p)) {
+                Ok(product) => valid.push((index, product)),
+                Err(errors) => report.errors.extend(errors.into_iter().map(|e| RowError {
+                    index,
+                    field: e.field,
+                    reason: e.reason,
+                })),
+            }
+        }
+        let products: Vec<Product> = valid.iter().map(|(_, p)| p.clone()).collect();
+        let outcomes = self.catalog.save_products(&products).await?;
+        for ((index, _), outcome) in valid.iter().zip(outcomes) {
+            match outcome {
+                Ok(saved) => {
+                    report.imported += 1;
+                    match saved {
+                        Saved::Created => report.created += 1,
+                        Saved::Updated => report.updated += 1,
+                        Saved::Unchanged => report.unchanged += 1,
+                    }
+                }
+                Err(error) => report.errors.push(RowError {
+                    index: *index,
+                    field: error.field,
+                    reason: error.reason,
+                }),
+            }
+        }
+        report.errors.sort_by_key(|e| e.index);
+        tracing::info!(
+            imported = report.imported,
+            created = report.created,
+            updated = report.updated,
+            refused = report.errors.len(),
+            "catalog imported"
+        );
+        json(StatusCode::OK, &report)
+    }
+
+    async fn set_stock(&self, request: &Request) -> Result<Response<Body>, ApiError> {
+        let sku = Sku::parse(&path_param(request, "sku")?).map_err(|_| ApiError::NotFound { what: "SKU" })?;
+        let count: StockCount = json_body(request, edge::DEFAULT_BODY_LIMIT)?;
+        if count.available > shop_domain::catalog::limits::AVAILABLE {
+            return Err(ApiError::invalid(
+                "available",
+                format!("must be at most {}", shop_domain::catalog::limits::AVAILABLE),
+            ));
+        }
+        let product = self
+            .catalog
+            .set_available(&sku, count.available)
+            .await?
+            .ok_or(ApiError::NotFound { what: "SKU" })?;
+        tracing::info!(sku = %sku, available = count.available, "stock counted");
+        json(
+            StatusCode::OK,
+            &serde_json::json!({"sku": sku, "product_id": product.id, "available": count.available}),
+        )
+    }
+}
+
+/// The ids, slugs and SKUs earlier rows of one import already use.
+#[derive(Default)]
+struct Seen {
+    ids: HashSet<String>,
+    slugs: HashSet<String>,
+    skus: HashSet<String>,
+}
+
+impl Seen {
+    /// Records a row's names, or refuses the row if an earlier row used one of them.
+    fn claim(&mut self, product: &Product) -> Result<(), Vec<FieldError>> {
+        let mut errors = Vec::new();
+        if self.ids.contains(product.id.as_str()) {
+            errors.push(FieldError::new("id", "an earlier row has the same id"));
+        }
+        if self.slugs.contains(product.slug.as_str()) {
+            errors.push(FieldError::new("slug", "an earlier row has the same slug"));
+        }
+        for (i, variant) in product.variants.iter().enumerate() {
+            if self.skus.contains(variant.sku.as_str()) {
+                errors.push(FieldError::new(
+                    format!("variants[{i}].sku"),
+                    "an earlier row has the same SKU",
+                ));
+            }
+        }
+        if !errors.is_empty() {
+            return Err(errors);
+        }
+        self.ids.insert(product.id.to_string());
+        self.slugs.insert(product.slug.to_string());
+        self.skus.extend(product.variants.iter().map(|v| v.sku.to_string()));
+        Ok(())
+    }
+}
+
+impl HttpFunction for Admin {
+    fn handle(&self, request: Request) -> futures::future::BoxFuture<'_, Response<Body>> {
+        Box::pin(Admin::handle(self, request))
+    }
+}

@@ -1,0 +1,169 @@
+//! `browse`: the catalog as shoppers read it. Every answer is cacheable by a CDN and carries
+//! an `ETag`; every list is one DynamoDB Query, paged by an opaque cursor.
+
+use lambda_http::{Body, Request, Response};
+use serde::Serialize;
+use shop_domain::text::search_terms;
+use shop_domain::{CategorySlug, Cursor, PageLimit, Product, ProductId, Slug};
+use shop_platform::catalog_store::{CatalogStore, Listing};
+use shop_platform::config::{ConfigError, Env, StoreSettings, TableSettings};
+use shop_platform::edge::{self, cacheable_json, path_param, query_param};
+use shop_platform::{ApiError, HttpFunction};
+
+/// Seconds a CDN may serve a catalog answer before asking again.
+const CATALOG_MAX_AGE: u32 = 60;
+/// Seconds for answers that change only when the merchant edits settings.
+const SETTINGS_MAX_AGE: u32 = 300;
+/// Longest search text and most terms a search uses.
+const QUERY_MAX_CHARS: usize = 100;
+const QUERY_MAX_TERMS: usize = 5;
+
+/// The browse function with its clients, built once per instance.
+pub struct Browse {
+    catalog: CatalogStore,
+    store: StoreSettings,
+}
+
+#[derive(Serialize)]
+struct ProductPage<'a> {
+    #[serde(flatten)]
+    product: &'a Product,
+    price_from: Option<shop_domain::Money>,
+    in_stock: bool,
+}
+
+#[derive(Serialize)]
+struct StorePage<'a> {
+    name: &'a str,
+    currency: shop_domain::Currency,
+    ship_to_countries: &'a [String],
+}
+
+impl Browse {
+    /// Reads settings from `env` and builds the DynamoDB client from `sdk`.
+    pub fn from_env(env: &Env, sdk: &aws_config::SdkConfig) -> Result<Self, ConfigError> {
+        let table: TableSettings = env.parse()?;
+        Ok(Self {
+            catalog: CatalogStore::new(aws_sdk_dynamodb::Client::new(sdk), table.shop_table),
+            store: env.parse()?,
+        })
+    }
+
+    /// Answers one request.
+    pub async fn handle(&self, request: Request) -> Response<Body> {
+        edge::serve(request, |request| self.route(request)).await
+    }
+
+    async fn route(&self, request: Request) -> Result<Response<Body>, ApiError> {
+        match edge::route_key(&request) {
+            Some("GET /products") => self.list_products(&request).await,
+            Some("GET /products/{id_or_slug}") => self.product(&request).await,
+            Some("GET /categories") => self.categories(&request).await,
+            Some("GET /store") => self.store(&request),
+            _ => Err(edge::unknown_route(&request)),
+        }
+    }
+
+    async fn list_products(&self, request: &Request) -> Result<Response<Body>, ApiError> {
+        let limit =
+            PageLimit::parse(query_param(request, "limit")).map_err(|e| ApiError::bad_request("invalid_limit", e))?;
+        let cursor = query_param(request, "cursor")
+            .map(Cursor::decode)
+            .transpose()
+            .map_err(|e| ApiError::bad_request("invalid_cursor", e.to_string()))?;
+        let category = query_param(request, "category")
+            .map(CategorySlug::parse)
+            .transpose()
+            .map_err(|e| ApiError::bad_request("invalid_category", e))?;
+        let listing = match (query_param(request, "q"), category) {
+            (Some(text), category) => Listing::Search {
+                terms: parse_search(text)?,
+                category,
+            },
+            (None, Some(category)) => Listing::Category(category),
+            (None, None) => Listing::All,
+        };
+        let page = self.catalog.list(&listing, limit, cursor.as_ref()).await?;
+        cacheable_json(request, &page, CATALOG_MAX_AGE)
+    }
+
+    async fn product(&self, request: &Request) -> Result<Response<Body>, ApiError> {
+        let id_or_slug = path_param(request, "id_or_slug")?;
+        let mut product = match ProductId::parse(&id_or_slug) {
+            Ok(id) => self.catalog.product(&id).await?,
+            Err(_) => None,
+        };
+        if product.is_none()
+            && Slug::parse(&id_or_slug).is_ok()
+            && let Some(id) = self.catalog.product_id_by_slug(&id_or_slug).await?
+        {
+            product = self.catalog.product(&id).await?;
+        }
+        let product = product.ok_or(ApiError::NotFound { what: "product" })?;
+        let summary = product.summary();
+        let page = ProductPage {
+            product: &product,
+            price_from: summary.as_ref().map(|s| s.price_from),
+            in_stock: summary.is_some_and(|s| s.in_stock),
+        };
+        cacheable_json(request, &page, CATALOG_MAX_AGE)
+    }
+
+    async fn categories(&self, request: &Request) -> Result<Response<Body>, ApiError> {
+        let items = self.catalog.categories().await?;
+        cacheable_json(
+            request,
+            &serde_json::json!({"items": items, "next_cursor": null}),
+            CATALOG_MAX_AGE,
+        )
+    }
+
+    fn store(&self, request: &Request) -> Result<Response<Body>, ApiError> {
+        let page = StorePage {
+            name: &self.store.store_name,
+            currency: self.store.store_currency,
+            ship_to_countries: &self.store.ship_to_countries,
+        };
+        cacheable_json(request, &page, SETTINGS_MAX_AGE)
+    }
+}
+
+/// The terms of a shopper's search text, or why it cannot be searched.
+fn parse_search(text: &str) -> Result<std::collections::BTreeSet<String>, ApiError> {
+    if text.chars().count() > QUERY_MAX_CHARS {
+        return Err(ApiError::bad_request(
+            "invalid_query",
+            format!("search text is at most {QUERY_MAX_CHARS} characters"),
+        ));
+    }
+    let terms = search_terms(text);
+    if terms.is_empty() {
+        return Err(ApiError::bad_request(
+            "invalid_query",
+            "search text needs at least one word of two or more letters or digits",
+        ));
+    }
+    Ok(terms.into_iter().take(QUERY_MAX_TERMS).collect())
+}
+
+impl HttpFunction for Browse {
+    fn handle(&self, request: Request) -> futures::future::BoxFuture<'_, Response<Body>> {
+        Box::pin(Browse::handle(self, request))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_search_of_only_common_words_is_refused() {
+        assert!(parse_search("the and of").is_err());
+        assert!(parse_search(&"x".repeat(101)).is_err());
+    }
+
+    #[test]
+    fn a_search_uses_at_most_five_terms() {
+        assert_eq!(parse_search("one two three four five six seven").unwrap().len(), 5);
+    }
+}

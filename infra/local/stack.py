@@ -1,0 +1,228 @@
+#!/usr/bin/env python3
+"""The local stack: real emulators on loopback and the shop's gateway in front of them.
+
+  stack.py dev            fixed ports (overridable, see README), seeds the demo catalog,
+                          serves until Ctrl-C, then stops everything it started.
+  stack.py run -- CMD...  free ports, seeds, runs CMD with the stack's variables exported,
+                          stops everything (also when CMD fails) and exits with CMD's status.
+
+Standard library only: it runs before anything else is installed.
+"""
+
+import json
+import os
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+VENV_PYTHON = ROOT / ".venv" / "bin" / "python"
+GATEWAY = ROOT / "target" / "debug" / "shop-local"
+SEED = ROOT / "infra" / "seed" / "catalog.json"
+START_DEADLINE = 60.0
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Stack:
+    def __init__(self, name: str, ports: dict, admin_token: str):
+        self.state = ROOT / ".stack" / name
+        self.ports = ports
+        self.admin_token = admin_token
+        self.processes: list[tuple[str, subprocess.Popen]] = []
+
+    # -- what the stack exports -------------------------------------------------------------
+    def urls(self) -> dict:
+        p = self.ports
+        return {
+            "SHOP_API_URL": f"http://127.0.0.1:{p['api']}",
+            "AWS_ENDPOINT_URL_DYNAMODB": f"http://127.0.0.1:{p['dynamodb']}",
+            "AWS_ENDPOINT_URL_SQS": f"http://127.0.0.1:{p['sqs']}",
+            "AWS_ENDPOINT_URL_SESV2": f"http://127.0.0.1:{p['ses']}",
+            "SHOP_SES_INBOX_URL": f"http://127.0.0.1:{p['ses']}",
+        }
+
+    def env(self) -> dict:
+        env = dict(os.environ)
+        env.update(self.urls())
+        env.update(
+            {
+                "AWS_ACCESS_KEY_ID": "test",
+                "AWS_SECRET_ACCESS_KEY": "test",
+                "AWS_REGION": "us-east-1",
+                "AWS_EC2_METADATA_DISABLED": "true",
+                "SHOP_ADMIN_TOKEN": self.admin_token,
+                "SHOP_PORT": str(self.ports["api"]),
+                "SHOP_TEMPLATE": str(ROOT / "template.yaml"),
+                "SHOP_RESOURCE_PREFIX": "shop",
+                "SHOP_TABLE": "shop-ShopTable",
+                "AWS_LAMBDA_LOG_FORMAT": "JSON",
+            }
+        )
+        return env
+
+    # -- processes ------------------------------------------------------------------------
+    def spawn(self, name: str, argv: list) -> None:
+        self.state.mkdir(parents=True, exist_ok=True)
+        log = open(self.state / f"{name}.log", "w")
+        process = subprocess.Popen(
+            argv, cwd=ROOT, env=self.env(), stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        )
+        self.processes.append((name, process))
+
+    def fail(self, name: str, why: str) -> None:
+        log = self.state / f"{name}.log"
+        tail = log.read_text(errors="replace")[-3000:] if log.exists() else ""
+        raise SystemExit(f"stack: {name} {why}\n--- {log} ---\n{tail}")
+
+    def wait_for(self, name: str, ready) -> None:
+        process = dict(self.processes)[name]
+        deadline = time.monotonic() + START_DEADLINE
+        while time.monotonic() < deadline:
+            if process.poll() is not None:
+                self.fail(name, f"exited with {process.returncode}")
+            if ready():
+                return
+            time.sleep(0.1)
+        self.fail(name, f"was not ready within {START_DEADLINE:.0f} s")
+
+    def port_open(self, port: int):
+        def ready() -> bool:
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                    return True
+            except OSError:
+                return False
+
+        return ready
+
+    def start(self) -> None:
+        if not GATEWAY.exists():
+            raise SystemExit(f"stack: {GATEWAY} is missing; run `cargo build -p shop-local` (make does)")
+        p = self.ports
+        self.spawn("dynamodb", [str(VENV_PYTHON), str(ROOT / "infra/local/moto_single_threaded.py"), str(p["dynamodb"])])
+        self.spawn("sqs", [str(ROOT / ".venv/bin/moto_server"), "-H", "127.0.0.1", "-p", str(p["sqs"])])
+        self.spawn(
+            "ses",
+            [str(ROOT / "node_modules/.bin/aws-ses-v2-local"), "--host", "127.0.0.1", "--port", str(p["ses"])],
+        )
+        for name in ("dynamodb", "sqs", "ses"):
+            self.wait_for(name, self.port_open(p[name]))
+        self.spawn("gateway", [str(GATEWAY)])
+        self.wait_for("gateway", lambda: self.http("GET", "/store")[0] == 200)
+
+    def stop(self) -> None:
+        for name, process in reversed(self.processes):
+            if process.poll() is None:
+                try:
+                    os.killpg(process.pid, signal.SIGTERM)
+                except ProcessLookupError:
+                    continue
+        for name, process in self.processes:
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait()
+        self.processes.clear()
+
+    # -- the shop ---------------------------------------------------------------------------
+    def http(self, method: str, path: str, body=None) -> tuple:
+        data = json.dumps(body).encode() if body is not None else None
+        request = urllib.request.Request(self.urls()["SHOP_API_URL"] + path, data=data, method=method)
+        request.add_header("Content-Type", "application/json")
+        request.add_header("Authorization", f"Bearer {self.admin_token}")
+        try:
+            with urllib.request.urlopen(request, timeout=60) as response:
+                return response.status, json.loads(response.read() or b"null")
+        except urllib.error.HTTPError as error:
+            return error.code, json.loads(error.read() or b"null")
+        except (OSError, ValueError):
+            return 0, None
+
+    def seed(self) -> dict:
+        status, report = self.http("POST", "/admin/products/import", json.loads(SEED.read_text()))
+        if status != 200 or report.get("errors"):
+            raise SystemExit(f"stack: seeding the catalog failed ({status}): {json.dumps(report)[:2000]}")
+        return report
+
+
+def run_command(argv: list) -> int:
+    ports = {name: free_port() for name in ("api", "dynamodb", "sqs", "ses")}
+    stack = Stack(f"test-{os.getpid()}", ports, secrets.token_urlsafe(24))
+    try:
+        stack.start()
+        stack.seed()
+        return subprocess.call(argv, cwd=ROOT, env=stack.env())
+    finally:
+        stack.stop()
+        shutil.rmtree(stack.state, ignore_errors=True)
+
+
+def dev() -> int:
+    ports = {
+        "api": int(os.environ.get("SHOP_PORT", 3000)),
+        "dynamodb": int(os.environ.get("SHOP_DYNAMODB_PORT", 8010)),
+        "sqs": int(os.environ.get("SHOP_SQS_PORT", 8011)),
+        "ses": int(os.environ.get("SHOP_SES_PORT", 8005)),
+    }
+    busy = [f"{name} ({port})" for name, port in ports.items() if Stack("x", ports, "").port_open(port)()]
+    if busy:
+        raise SystemExit(f"stack: ports in use: {', '.join(busy)}. Is `make dev` already running? Set SHOP_PORT etc.")
+    stack = Stack("dev", ports, os.environ.get("SHOP_ADMIN_TOKEN", "dev-admin-token"))
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    try:
+        started = time.monotonic()
+        stack.start()
+        report = stack.seed()
+        urls = stack.urls()
+        print(
+            f"""
+  The shop is running (started in {time.monotonic() - started:.1f} s; catalog: {report['imported']} products).
+
+  Shop API       {urls['SHOP_API_URL']}      try {urls['SHOP_API_URL']}/products
+  Mail inbox     {urls['SHOP_SES_INBOX_URL']}      (mail the shop sends, in a browser)
+  Admin token    {stack.admin_token}      (Authorization: Bearer … on /admin routes)
+  DynamoDB       {urls['AWS_ENDPOINT_URL_DYNAMODB']}     table shop-ShopTable
+  SQS            {urls['AWS_ENDPOINT_URL_SQS']}
+  Logs           {stack.state}/
+
+  Stop with Ctrl-C.
+""",
+            flush=True,
+        )
+        while all(process.poll() is None for _, process in stack.processes):
+            time.sleep(0.5)
+        dead = [name for name, process in stack.processes if process.poll() is not None]
+        print(f"stack: {', '.join(dead)} stopped; see {stack.state}/", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 0
+    finally:
+        stack.stop()
+        print("stack: stopped.", flush=True)
+
+
+def main() -> int:
+    args = sys.argv[1:]
+    if args[:1] == ["dev"]:
+        return dev()
+    if args[:1] == ["run"] and "--" in args:
+        return run_command(args[args.index("--") + 1 :])
+    print(__doc__, file=sys.stderr)
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,44 @@
+//! The handlers the local gateway hosts, by the Cargo binary name the template gives each
+//! function. A new function is one line here and its routes in template.yaml.
+
+use shop_platform::config::{ConfigError, Env};
+use shop_platform::{HttpFunction, QueueFunction};
+use std::sync::Arc;
+
+/// A hosted function, by the kind of event it takes.
+#[derive(Clone)]
+pub enum Hosted {
+    /// Takes API Gateway HTTP requests.
+    Http(Arc<dyn HttpFunction>),
+    /// Takes SQS batches.
+    Queue(Arc<dyn QueueFunction>),
+}
+
+/// Why a function could not be hosted.
+#[derive(Debug, thiserror::Error)]
+pub enum HostError {
+    /// The template names a binary the gateway does not know.
+    #[error("the gateway does not know the binary {0}; add it to infra/src/functions.rs")]
+    Unknown(String),
+    /// The function's configuration is incomplete.
+    #[error("{binary}: {error}")]
+    Config {
+        /// The binary.
+        binary: String,
+        /// What is missing.
+        error: ConfigError,
+    },
+}
+
+/// Builds the handler of `binary` the way its `main.rs` does, from its own environment.
+pub fn host(binary: &str, env: &Env, sdk: &aws_config::SdkConfig) -> Result<Hosted, HostError> {
+    let config = |error| HostError::Config {
+        binary: binary.to_owned(),
+        error,
+    };
+    Ok(match binary {
+        "browse" => Hosted::Http(Arc::new(browse::Browse::from_env(env, sdk).map_err(config)?)),
+        "admin" => Hosted::Http(Arc::new(admin::Admin::from_env(env, sdk).map_err(config)?)),
+        other => return Err(HostError::Unknown(other.to_owned())),
+    })
+}

@@ -1,0 +1,426 @@
+//! The catalog: products, their variants and the summary a listing shows.
+
+use crate::FieldError;
+use crate::money::{Currency, Money};
+use crate::text::{is_slug, search_terms};
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+
+macro_rules! checked_string {
+    ($(#[$doc:meta])* $name:ident, $check:expr, $what:literal) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+        #[serde(try_from = "String", into = "String")]
+        pub struct $name(String);
+
+        impl $name {
+            /// Accepts `raw` when it has the form this value must have.
+            pub fn parse(raw: &str) -> Result<Self, String> {
+                let check: fn(&str) -> bool = $check;
+                if check(raw) {
+                    Ok(Self(raw.to_owned()))
+                } else {
+                    Err(format!("'{}' is not {}", raw.chars().take(80).collect::<String>(), $what))
+                }
+            }
+
+            /// The value as text.
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl TryFrom<String> for $name {
+            type Error = String;
+            fn try_from(value: String) -> Result<Self, Self::Error> {
+                Self::parse(&value)
+            }
+        }
+
+        impl From<$name> for String {
+            fn from(value: $name) -> Self {
+                value.0
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+    };
+}
+
+fn is_product_id(s: &str) -> bool {
+    (1..=64).contains(&s.len())
+        && s.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
+}
+
+fn is_sku(s: &str) -> bool {
+    (1..=64).contains(&s.len())
+        && s.bytes().next().is_some_and(|b| b.is_ascii_alphanumeric())
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || b == b'.')
+}
+
+checked_string!(
+    /// A product's id, chosen by the merchant: lower-case letters, digits, `-` and `_`, at most 64.
+    ProductId,
+    is_product_id,
+    "a product id (lower-case letters, digits, '-' and '_', at most 64)"
+);
+checked_string!(
+    /// A product's address in URLs: a lower-case kebab slug.
+    Slug,
+    is_slug,
+    "a slug (lower-case words joined by single hyphens)"
+);
+checked_string!(
+    /// A category's slug; its display name is derived from it.
+    CategorySlug,
+    is_slug,
+    "a category slug (lower-case words joined by single hyphens)"
+);
+checked_string!(
+    /// A stock-keeping unit: letters, digits, `-`, `_` and `.`, at most 64, case kept.
+    Sku,
+    is_sku,
+    "a SKU (letters, digits, '-', '_' and '.', at most 64)"
+);
+
+impl CategorySlug {
+    /// The name shown for the category: `home-office` reads `Home Office`.
+    pub fn display_name(&self) -> String {
+        self.0
+            .split('-')
+            .map(|word| {
+                let mut chars = word.chars();
+                chars
+                    .next()
+                    .map(|first| first.to_ascii_uppercase().to_string() + chars.as_str())
+                    .unwrap_or_default()
+            })
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+}
+
+/// One buyable version of a product (a size, a colour), with its own price and stock.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Variant {
+    /// The variant's stock-keeping unit, unique across the catalog.
+    pub sku: Sku,
+    /// What tells it apart from its siblings: `{"size": "M", "colour": "Navy"}`.
+    #[serde(default)]
+    pub options: BTreeMap<String, String>,
+    /// Its price per unit.
+    pub price: Money,
+    /// Units that can be sold now.
+    pub available: u32,
+}
+
+/// A product as the merchant writes it and the shopper reads it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Product {
+    /// The merchant's id for it.
+    pub id: ProductId,
+    /// Its address in URLs, unique across the catalog.
+    pub slug: Slug,
+    /// Its name.
+    pub title: String,
+    /// The copy shown on its page.
+    #[serde(default)]
+    pub description: String,
+    /// The category it is listed in.
+    pub category: CategorySlug,
+    /// Free words a shopper can search by.
+    #[serde(default)]
+    pub tags: Vec<String>,
+    /// Image URLs, the first one being the main picture.
+    #[serde(default)]
+    pub images: Vec<String>,
+    /// Facts such as material or brand.
+    #[serde(default)]
+    pub attributes: BTreeMap<String, String>,
+    /// The buyable versions of it.
+    pub variants: Vec<Variant>,
+}
+
+/// A product as a listing shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProductSummary {
+    /// The product's id.
+    pub id: ProductId,
+    /// The product's slug.
+    pub slug: Slug,
+    /// The product's title.
+    pub title: String,
+    /// The category it is listed in.
+    pub category: CategorySlug,
+    /// The lowest price of its variants.
+    pub price_from: Money,
+    /// Whether any variant can be bought now.
+    pub in_stock: bool,
+    /// Its main picture, if it has one.
+    pub image: Option<String>,
+    /// Its tags.
+    pub tags: Vec<String>,
+}
+
+/// A category as the category list shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Category {
+    /// Its slug, as products name it.
+    pub slug: CategorySlug,
+    /// Its display name.
+    pub name: String,
+    /// How many products are listed in it.
+    pub product_count: u32,
+}
+
+/// Bounds a product must stay within.
+pub mod limits {
+    /// Longest title.
+    pub const TITLE: usize = 200;
+    /// Longest description.
+    pub const DESCRIPTION: usize = 5_000;
+    /// Most tags.
+    pub const TAGS: usize = 20;
+    /// Most images.
+    pub const IMAGES: usize = 10;
+    /// Most attributes.
+    pub const ATTRIBUTES: usize = 30;
+    /// Most variants.
+    pub const VARIANTS: usize = 50;
+    /// Most units of stock a variant records.
+    pub const AVAILABLE: u32 = 1_000_000;
+    /// Highest unit price in minor units.
+    pub const PRICE: i64 = 100_000_000;
+}
+
+impl Product {
+    /// Reads a product from JSON, naming the field of the first shape error
+    /// (`variants[0].price.amount`), then checks the rules [`Product::check`] states.
+    pub fn from_json(value: serde_json::Value, currency: Currency) -> Result<Self, Vec<FieldError>> {
+        let product: Product = serde_path_to_error::deserialize(value).map_err(|err| {
+            let field = err.path().to_string();
+            vec![FieldError::new(
+                if field == "." { "product".to_owned() } else { field },
+                err.into_inner().to_string(),
+            )]
+        })?;
+        let errors = product.check(currency);
+        if errors.is_empty() { Ok(product) } else { Err(errors) }
+    }
+
+    /// The rules a product must follow that its shape alone does not tell: lengths, at least
+    /// one variant, unique SKUs, prices in the store's currency.
+    pub fn check(&self, currency: Currency) -> Vec<FieldError> {
+        let mut errors = Vec::new();
+        let mut fail = |field: String, reason: String| errors.push(FieldError::new(field, reason));
+        let title = self.title.trim();
+        if title.is_empty() || title.chars().count() > limits::TITLE {
+            fail("title".into(), format!("must have 1 to {} characters", limits::TITLE));
+        }
+        if self.description.chars().count() > limits::DESCRIPTION {
+            fail(
+                "description".into(),
+                format!("must have at most {} characters", limits::DESCRIPTION),
+            );
+        }
+        if self.tags.len() > limits::TAGS {
+            fail("tags".into(), format!("at most {} tags", limits::TAGS));
+        }
+        for (i, tag) in self.tags.iter().enumerate() {
+            if !is_slug(tag) || tag.len() > 40 {
+                fail(
+                    format!("tags[{i}]"),
+                    "a tag is lower-case words joined by hyphens, at most 40".into(),
+                );
+            }
+        }
+        if self.images.len() > limits::IMAGES {
+            fail("images".into(), format!("at most {} images", limits::IMAGES));
+        }
+        for (i, url) in self.images.iter().enumerate() {
+            let scheme_ok = url.starts_with("https://") || url.starts_with("http://");
+            if !scheme_ok || url.len() > 2048 || url.chars().any(char::is_whitespace) {
+                fail(format!("images[{i}]"), "must be an http(s) URL without spaces".into());
+            }
+        }
+        if self.attributes.len() > limits::ATTRIBUTES {
+            fail(
+                "attributes".into(),
+                format!("at most {} attributes", limits::ATTRIBUTES),
+            );
+        }
+        for (name, value) in &self.attributes {
+            if name.trim().is_empty() || name.len() > 60 || value.len() > 500 {
+                fail(
+                    format!("attributes.{name}"),
+                    "names are 1 to 60 characters, values at most 500".into(),
+                );
+            }
+        }
+        if self.variants.is_empty() || self.variants.len() > limits::VARIANTS {
+            fail(
+                "variants".into(),
+                format!("a product has 1 to {} variants", limits::VARIANTS),
+            );
+        }
+        let mut skus = BTreeSet::new();
+        for (i, variant) in self.variants.iter().enumerate() {
+            if !skus.insert(&variant.sku) {
+                fail(
+                    format!("variants[{i}].sku"),
+                    format!("SKU {} appears twice", variant.sku),
+                );
+            }
+            if variant.price.currency != currency {
+                fail(
+                    format!("variants[{i}].price.currency"),
+                    format!("the store sells in {currency}"),
+                );
+            }
+            if !(0..=limits::PRICE).contains(&variant.price.amount) {
+                fail(
+                    format!("variants[{i}].price.amount"),
+                    format!("must be 0 to {} minor units", limits::PRICE),
+                );
+            }
+            if variant.available > limits::AVAILABLE {
+                fail(
+                    format!("variants[{i}].available"),
+                    format!("must be at most {}", limits::AVAILABLE),
+                );
+            }
+        }
+        errors
+    }
+
+    /// What a listing shows of it. `None` only for a product without variants, which
+    /// [`Product::check`] refuses.
+    pub fn summary(&self) -> Option<ProductSummary> {
+        let cheapest = self.variants.iter().min_by_key(|v| v.price.amount)?;
+        Some(ProductSummary {
+            id: self.id.clone(),
+            slug: self.slug.clone(),
+            title: self.title.clone(),
+            category: self.category.clone(),
+            price_from: cheapest.price,
+            in_stock: self.variants.iter().any(|v| v.available > 0),
+            image: self.images.first().cloned(),
+            tags: self.tags.clone(),
+        })
+    }
+
+    /// The terms a search finds it by: the words of its title and of its tags.
+    pub fn search_terms(&self) -> BTreeSet<String> {
+        let mut terms = search_terms(&self.title);
+        for tag in &self.tags {
+            terms.extend(search_terms(tag));
+        }
+        terms
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn usd() -> Currency {
+        Currency::parse("usd").unwrap()
+    }
+
+    fn tee() -> serde_json::Value {
+        json!({
+            "id": "organic-tee", "slug": "organic-tee", "title": "Organic Cotton Tee",
+            "description": "Soft.", "category": "apparel", "tags": ["organic", "summer-basics"],
+            "images": ["https://img.example/tee.jpg"], "attributes": {"material": "cotton"},
+            "variants": [
+                {"sku": "TEE-S", "options": {"size": "S"}, "price": {"amount": 2500, "currency": "usd"}, "available": 0},
+                {"sku": "TEE-M", "options": {"size": "M"}, "price": {"amount": 2200, "currency": "usd"}, "available": 3}
+            ]
+        })
+    }
+
+    #[test]
+    fn a_valid_product_is_read_and_summarised() {
+        let product = Product::from_json(tee(), usd()).unwrap();
+        let summary = product.summary().unwrap();
+        assert_eq!(summary.price_from.amount, 2200);
+        assert!(summary.in_stock);
+        assert_eq!(summary.image.as_deref(), Some("https://img.example/tee.jpg"));
+    }
+
+    #[test]
+    fn a_product_whose_variants_are_all_sold_out_is_not_in_stock() {
+        let mut value = tee();
+        value["variants"][1]["available"] = json!(0);
+        let product = Product::from_json(value, usd()).unwrap();
+        assert!(!product.summary().unwrap().in_stock);
+    }
+
+    #[test]
+    fn a_wrong_type_is_reported_with_its_field_path() {
+        let mut value = tee();
+        value["variants"][1]["price"]["amount"] = json!("cheap");
+        let errors = Product::from_json(value, usd()).unwrap_err();
+        assert_eq!(errors[0].field, "variants[1].price.amount");
+    }
+
+    #[test]
+    fn rules_beyond_the_shape_are_each_reported() {
+        let mut value = tee();
+        value["title"] = json!("  ");
+        value["variants"][1]["sku"] = json!("TEE-S");
+        value["variants"][0]["price"]["currency"] = json!("eur");
+        value["variants"][0]["price"]["amount"] = json!(-1);
+        let fields: Vec<String> = Product::from_json(value, usd())
+            .unwrap_err()
+            .into_iter()
+            .map(|e| e.field)
+            .collect();
+        assert_eq!(
+            fields,
+            [
+                "title",
+                "variants[0].price.currency",
+                "variants[0].price.amount",
+                "variants[1].sku"
+            ]
+        );
+    }
+
+    #[test]
+    fn unknown_fields_and_bad_ids_are_refused() {
+        let mut value = tee();
+        value["colour"] = json!("red");
+        assert!(Product::from_json(value, usd()).is_err());
+        let mut value = tee();
+        value["id"] = json!("Has Spaces");
+        assert_eq!(Product::from_json(value, usd()).unwrap_err()[0].field, "id");
+    }
+
+    #[test]
+    fn search_terms_come_from_title_and_tags() {
+        let product = Product::from_json(tee(), usd()).unwrap();
+        let terms = product.search_terms();
+        for term in ["organic", "cotton", "tee", "summer", "basic"] {
+            assert!(terms.contains(term), "{term} is missing from {terms:?}");
+        }
+    }
+
+    #[test]
+    fn a_category_name_is_its_slug_in_title_case() {
+        assert_eq!(
+            CategorySlug::parse("home-office").unwrap().display_name(),
+            "Home Office"
+        );
+    }
+}

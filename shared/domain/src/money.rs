@@ -1,0 +1,93 @@
+//! Money as integer minor units with an ISO 4217 currency: never a float.
+
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+/// An ISO 4217 currency code, kept in lower case as Stripe writes it (`usd`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct Currency([u8; 3]);
+
+impl Currency {
+    /// Parses a three-letter code in either case.
+    pub fn parse(code: &str) -> Result<Self, String> {
+        let bytes = code.as_bytes();
+        if bytes.len() != 3 || !bytes.iter().all(u8::is_ascii_alphabetic) {
+            return Err(format!("'{code}' is not a three-letter ISO 4217 currency code"));
+        }
+        let mut lower = [0u8; 3];
+        for (slot, b) in lower.iter_mut().zip(bytes) {
+            *slot = b.to_ascii_lowercase();
+        }
+        Ok(Self(lower))
+    }
+
+    /// The code in lower case.
+    pub fn as_str(&self) -> &str {
+        // The bytes were checked to be ASCII letters when parsed.
+        std::str::from_utf8(&self.0).unwrap_or("xxx")
+    }
+}
+
+impl TryFrom<String> for Currency {
+    type Error = String;
+    fn try_from(value: String) -> Result<Self, Self::Error> {
+        Self::parse(&value)
+    }
+}
+
+impl From<Currency> for String {
+    fn from(value: Currency) -> Self {
+        value.as_str().to_owned()
+    }
+}
+
+impl fmt::Display for Currency {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// An amount in the currency's minor units (cents for `usd`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Money {
+    /// Minor units; a price is never negative, a discount is expressed as its own line.
+    pub amount: i64,
+    /// The currency of `amount`.
+    pub currency: Currency,
+}
+
+impl Money {
+    /// `amount` minor units of `currency`.
+    pub fn new(amount: i64, currency: Currency) -> Self {
+        Self { amount, currency }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn currency_codes_are_kept_in_lower_case() {
+        assert_eq!(Currency::parse("USD").unwrap().as_str(), "usd");
+        assert_eq!(Currency::parse("eur").unwrap().to_string(), "eur");
+    }
+
+    #[test]
+    fn currency_codes_that_are_not_three_letters_are_refused() {
+        for bad in ["", "us", "usdd", "u$d", "12a"] {
+            assert!(Currency::parse(bad).is_err(), "{bad} was accepted");
+        }
+    }
+
+    #[test]
+    fn money_reads_and_writes_the_contract_shape() {
+        let money: Money = serde_json::from_str(r#"{"amount": 1999, "currency": "USD"}"#).unwrap();
+        assert_eq!(money, Money::new(1999, Currency::parse("usd").unwrap()));
+        assert_eq!(
+            serde_json::to_value(money).unwrap(),
+            serde_json::json!({"amount": 1999, "currency": "usd"})
+        );
+    }
+}

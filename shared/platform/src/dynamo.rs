@@ -1,0 +1,195 @@
+//! The single-table layout's plumbing: key attributes, error classification, and batch reads
+//! and writes that finish what DynamoDB leaves unprocessed.
+
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_dynamodb::types::{AttributeValue, DeleteRequest, KeysAndAttributes, PutRequest, WriteRequest};
+use std::collections::HashMap;
+use std::time::Duration;
+
+/// One DynamoDB item.
+pub type Item = HashMap<String, AttributeValue>;
+
+/// Partition key attribute.
+pub const PK: &str = "pk";
+/// Sort key attribute.
+pub const SK: &str = "sk";
+/// The general-purpose index's partition key attribute.
+pub const GSI1PK: &str = "gsi1pk";
+/// The general-purpose index's sort key attribute.
+pub const GSI1SK: &str = "gsi1sk";
+/// The general-purpose index.
+pub const GSI1: &str = "gsi1";
+
+/// Writes a batch asks for at most, and keys a batch read asks for at most.
+const BATCH_WRITE_MAX: usize = 25;
+const BATCH_GET_MAX: usize = 100;
+/// How often unprocessed items are sent again before the call fails.
+const BATCH_RETRIES: u32 = 8;
+
+/// A failure of the table.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// Throttled, timed out or unreachable: the request may be retried.
+    #[error("the table is unavailable: {0}")]
+    Unavailable(String),
+    /// Anything else: a fault to look into.
+    #[error("the table refused the request: {0}")]
+    Failed(String),
+    /// An item did not have the shape the shop writes.
+    #[error("an item cannot be read: {0}")]
+    Corrupt(String),
+}
+
+impl<E, R> From<SdkError<E, R>> for StoreError
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    R: std::fmt::Debug,
+{
+    fn from(error: SdkError<E, R>) -> Self {
+        let retryable = match &error {
+            SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) => true,
+            SdkError::ServiceError(service) => matches!(
+                service.err().code(),
+                Some(
+                    "ProvisionedThroughputExceededException"
+                        | "ThrottlingException"
+                        | "RequestLimitExceeded"
+                        | "InternalServerError"
+                        | "ServiceUnavailable"
+                )
+            ),
+            _ => false,
+        };
+        let text = DisplayErrorContext(&error).to_string();
+        if retryable {
+            Self::Unavailable(text)
+        } else {
+            Self::Failed(text)
+        }
+    }
+}
+
+impl From<serde_dynamo::Error> for StoreError {
+    fn from(error: serde_dynamo::Error) -> Self {
+        Self::Corrupt(error.to_string())
+    }
+}
+
+impl From<StoreError> for crate::ApiError {
+    fn from(error: StoreError) -> Self {
+        match error {
+            StoreError::Unavailable(cause) => Self::Upstream {
+                service: "the shop's database",
+                cause,
+            },
+            other => Self::Internal(other.to_string()),
+        }
+    }
+}
+
+/// A string attribute.
+pub fn s(value: impl Into<String>) -> AttributeValue {
+    AttributeValue::S(value.into())
+}
+
+/// The key of an item.
+pub fn key(pk: impl Into<String>, sk: impl Into<String>) -> Item {
+    HashMap::from([(PK.to_owned(), s(pk)), (SK.to_owned(), s(sk))])
+}
+
+/// The primary key of a full item.
+pub fn key_of(item: &Item) -> Item {
+    [PK, SK]
+        .into_iter()
+        .filter_map(|name| item.get(name).map(|value| (name.to_owned(), value.clone())))
+        .collect()
+}
+
+/// A string attribute of an item.
+pub fn get_s<'a>(item: &'a Item, name: &str) -> Option<&'a str> {
+    item.get(name).and_then(|value| value.as_s().ok()).map(String::as_str)
+}
+
+/// A change to one item, for [`write_batch`].
+#[derive(Debug, Clone)]
+pub enum Write {
+    /// Put the whole item.
+    Put(Item),
+    /// Delete the item with this key.
+    Delete(Item),
+}
+
+/// Writes every change, 25 to a request, sending unprocessed ones again with backoff.
+/// Not atomic: a caller that needs all-or-nothing uses a transaction.
+pub async fn write_batch(client: &Client, table: &str, writes: Vec<Write>) -> Result<(), StoreError> {
+    let requests: Vec<WriteRequest> = writes
+        .into_iter()
+        .map(|write| match write {
+            Write::Put(item) => PutRequest::builder()
+                .set_item(Some(item))
+                .build()
+                .map(|put| WriteRequest::builder().put_request(put).build()),
+            Write::Delete(key) => DeleteRequest::builder()
+                .set_key(Some(key))
+                .build()
+                .map(|delete| WriteRequest::builder().delete_request(delete).build()),
+        })
+        .collect::<Result<_, _>>()
+        .map_err(|error| StoreError::Failed(error.to_string()))?;
+    for chunk in requests.chunks(BATCH_WRITE_MAX) {
+        let mut pending = chunk.to_vec();
+        for attempt in 0.. {
+            let output = client.batch_write_item().request_items(table, pending).send().await?;
+            pending = output
+                .unprocessed_items
+                .and_then(|mut unprocessed| unprocessed.remove(table))
+                .unwrap_or_default();
+            if pending.is_empty() {
+                break;
+            }
+            if attempt >= BATCH_RETRIES {
+                return Err(StoreError::Unavailable(format!(
+                    "{} writes left unprocessed",
+                    pending.len()
+                )));
+            }
+            tokio::time::sleep(backoff(attempt)).await;
+        }
+    }
+    Ok(())
+}
+
+/// Reads the items with these keys, 100 to a request; missing items are simply absent.
+pub async fn get_batch(client: &Client, table: &str, keys: Vec<Item>) -> Result<Vec<Item>, StoreError> {
+    let mut found = Vec::new();
+    for chunk in keys.chunks(BATCH_GET_MAX) {
+        let mut pending = Some(
+            KeysAndAttributes::builder()
+                .set_keys(Some(chunk.to_vec()))
+                .build()
+                .map_err(|error| StoreError::Failed(error.to_string()))?,
+        );
+        let mut attempt = 0;
+        while let Some(request) = pending.take() {
+            let output = client.batch_get_item().request_items(table, request).send().await?;
+            found.extend(output.responses.and_then(|mut r| r.remove(table)).unwrap_or_default());
+            pending = output
+                .unprocessed_keys
+                .and_then(|mut unprocessed| unprocessed.remove(table))
+                .filter(|rest| !rest.keys.is_empty());
+            if pending.is_some() {
+                if attempt >= BATCH_RETRIES {
+                    return Err(StoreError::Unavailable("reads left unprocessed".into()));
+                }
+                tokio::time::sleep(backoff(attempt)).await;
+                attempt += 1;
+            }
+        }
+    }
+    Ok(found)
+}
+
+fn backoff(attempt: u32) -> Duration {
+    Duration::from_millis(25 * 2u64.pow(attempt.min(6)))
+}

@@ -1,0 +1,246 @@
+//! The HTTP edge of every function: it reads what API Gateway hands over (route, path and
+//! query parameters, JSON bodies within a size limit), and writes JSON answers with caching
+//! headers. Errors from here on are [`ApiError`]s; [`serve`] turns them into problem+json.
+
+use crate::problem::ApiError;
+use base64::Engine;
+use http::{HeaderValue, StatusCode, header};
+use lambda_http::request::RequestContext;
+use lambda_http::{Body, Request, RequestExt, Response};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use sha2::{Digest, Sha256};
+use std::future::Future;
+use tracing::Instrument;
+
+/// The largest JSON body a route reads unless it says otherwise.
+pub const DEFAULT_BODY_LIMIT: usize = 256 * 1024;
+
+/// Runs one request through `route`, inside a span that carries the request id and route,
+/// and answers every [`ApiError`] as problem+json. Handlers never build error responses.
+pub async fn serve<F, Fut>(request: Request, route: F) -> Response<Body>
+where
+    F: FnOnce(Request) -> Fut,
+    Fut: Future<Output = Result<Response<Body>, ApiError>>,
+{
+    let request_id = request_id(&request);
+    let route_key = route_key(&request).unwrap_or_default().to_owned();
+    let span = tracing::info_span!("request", request_id = %request_id, route = %route_key);
+    async move {
+        match route(request).await {
+            Ok(response) => {
+                tracing::info!(status = response.status().as_u16(), "answered");
+                response
+            }
+            Err(error) => {
+                let status = error.status();
+                if status.is_server_error() {
+                    tracing::error!(status = status.as_u16(), code = error.code(), error = %error, "failed");
+                } else {
+                    tracing::info!(status = status.as_u16(), code = error.code(), "refused");
+                }
+                error.into_response(&request_id)
+            }
+        }
+    }
+    .instrument(span)
+    .await
+}
+
+/// The id API Gateway gave the request (`requestContext.requestId`).
+pub fn request_id(request: &Request) -> String {
+    match request.request_context_ref() {
+        Some(RequestContext::ApiGatewayV2(context)) => context.request_id.clone(),
+        _ => None,
+    }
+    .or_else(|| request.lambda_context_ref().map(|context| context.request_id.clone()))
+    .unwrap_or_else(|| "-".to_owned())
+}
+
+/// The route API Gateway matched, as the template writes it: `GET /products/{id_or_slug}`.
+pub fn route_key(request: &Request) -> Option<&str> {
+    match request.request_context_ref() {
+        Some(RequestContext::ApiGatewayV2(context)) => context.route_key.as_deref(),
+        _ => None,
+    }
+}
+
+/// The answer for a request whose route this function does not serve.
+pub fn unknown_route(request: &Request) -> ApiError {
+    ApiError::RouteNotFound {
+        path: request.uri().path().to_owned(),
+    }
+}
+
+/// A path parameter the route declares, such as `{id_or_slug}`.
+pub fn path_param(request: &Request, name: &str) -> Result<String, ApiError> {
+    request
+        .path_parameters_ref()
+        .and_then(|params| params.first(name))
+        .filter(|value| !value.is_empty())
+        .map(str::to_owned)
+        .ok_or_else(|| ApiError::bad_request("missing_path_parameter", format!("the path needs {{{name}}}")))
+}
+
+/// A query parameter, if the request has it (an empty value counts as absent).
+pub fn query_param<'a>(request: &'a Request, name: &str) -> Option<&'a str> {
+    request
+        .query_string_parameters_ref()
+        .and_then(|params| params.first(name))
+        .filter(|value| !value.is_empty())
+}
+
+/// Reads the body as JSON into `T`, within `limit` bytes: malformed JSON is 400, a value of
+/// the wrong type or shape is 422 naming the field, a larger body 413.
+pub fn json_body<T: DeserializeOwned>(request: &Request, limit: usize) -> Result<T, ApiError> {
+    if let Some(content_type) = request.headers().get(header::CONTENT_TYPE) {
+        let is_json = content_type
+            .to_str()
+            .map(|value| {
+                value
+                    .split(';')
+                    .next()
+                    .unwrap_or("")
+                    .trim()
+                    .eq_ignore_ascii_case("application/json")
+            })
+            .unwrap_or(false);
+        if !is_json {
+            return Err(ApiError::UnsupportedMediaType);
+        }
+    }
+    let bytes: &[u8] = request.body().as_ref();
+    if bytes.len() > limit {
+        return Err(ApiError::PayloadTooLarge { limit });
+    }
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Err(ApiError::bad_request("missing_body", "the request needs a JSON body"));
+    }
+    let mut deserializer = serde_json::Deserializer::from_slice(bytes);
+    let value = serde_path_to_error::deserialize(&mut deserializer).map_err(|error| {
+        let field = error.path().to_string();
+        let inner = error.into_inner();
+        if inner.is_data() {
+            ApiError::invalid(if field == "." { "body".to_owned() } else { field }, inner.to_string())
+        } else {
+            ApiError::bad_request("malformed_json", format!("the body is not valid JSON: {inner}"))
+        }
+    })?;
+    deserializer
+        .end()
+        .map_err(|error| ApiError::bad_request("malformed_json", format!("the body is not valid JSON: {error}")))?;
+    Ok(value)
+}
+
+/// A JSON answer that is not to be cached.
+pub fn json<T: Serialize>(status: StatusCode, body: &T) -> Result<Response<Body>, ApiError> {
+    let text = serde_json::to_string(body).map_err(|error| ApiError::Internal(error.to_string()))?;
+    Response::builder()
+        .status(status)
+        .header(header::CONTENT_TYPE, "application/json")
+        .header(header::CACHE_CONTROL, "no-store")
+        .body(Body::Text(text))
+        .map_err(|error| ApiError::Internal(error.to_string()))
+}
+
+/// A JSON answer a CDN and the browser may keep for `max_age` seconds, with a strong `ETag`
+/// of its bytes; a request whose `If-None-Match` names that tag gets `304 Not Modified`.
+pub fn cacheable_json<T: Serialize>(request: &Request, body: &T, max_age: u32) -> Result<Response<Body>, ApiError> {
+    let text = serde_json::to_string(body).map_err(|error| ApiError::Internal(error.to_string()))?;
+    let digest = Sha256::digest(text.as_bytes());
+    let etag = format!(
+        "\"{}\"",
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(&digest[..16])
+    );
+    let cache_control = format!("public, max-age={max_age}, stale-while-revalidate={}", max_age * 5);
+    let not_modified = request
+        .headers()
+        .get_all(header::IF_NONE_MATCH)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(','))
+        .any(|tag| {
+            let tag = tag.trim();
+            tag == "*" || tag.trim_start_matches("W/") == etag
+        });
+    let builder = Response::builder()
+        .header(
+            header::ETAG,
+            HeaderValue::from_str(&etag).map_err(|e| ApiError::Internal(e.to_string()))?,
+        )
+        .header(header::CACHE_CONTROL, cache_control)
+        .header(header::VARY, "Accept-Encoding");
+    let response = if not_modified {
+        builder.status(StatusCode::NOT_MODIFIED).body(Body::Empty)
+    } else {
+        builder
+            .status(StatusCode::OK)
+            .header(header::CONTENT_TYPE, "application/json")
+            .body(Body::Text(text))
+    };
+    response.map_err(|error| ApiError::Internal(error.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde::Deserialize;
+
+    #[derive(Debug, Deserialize)]
+    #[allow(dead_code)] // read only through Debug in assertions
+    struct Stock {
+        available: u32,
+    }
+
+    fn request_with(body: &str) -> Request {
+        http::Request::builder()
+            .header(header::CONTENT_TYPE, "application/json")
+            .body(Body::Text(body.to_owned()))
+            .unwrap()
+    }
+
+    #[test]
+    fn malformed_json_is_a_bad_request() {
+        let error = json_body::<Stock>(&request_with("{\"available\": "), 1024).unwrap_err();
+        assert_eq!((error.status().as_u16(), error.code()), (400, "malformed_json"));
+    }
+
+    #[test]
+    fn a_wrong_type_is_unprocessable_and_names_the_field() {
+        match json_body::<Stock>(&request_with("{\"available\": \"many\"}"), 1024).unwrap_err() {
+            ApiError::Invalid { errors } => assert_eq!(errors[0].field, "available"),
+            other => panic!("expected Invalid, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_body_over_the_limit_is_too_large() {
+        let error = json_body::<Stock>(&request_with(&" ".repeat(2000)), 1024).unwrap_err();
+        assert_eq!(error.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    }
+
+    #[test]
+    fn a_body_that_is_not_json_is_unsupported() {
+        let request = http::Request::builder()
+            .header(header::CONTENT_TYPE, "text/plain")
+            .body(Body::Text("available=1".into()))
+            .unwrap();
+        let error = json_body::<Stock>(&request, 1024).unwrap_err();
+        assert_eq!(error.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
+    }
+
+    #[test]
+    fn a_matching_etag_answers_not_modified() {
+        let body = serde_json::json!({"id": "tee"});
+        let first = cacheable_json(&request_with(""), &body, 60).unwrap();
+        assert_eq!(first.status(), 200);
+        let etag = first.headers()[header::ETAG].clone();
+        let revalidate = http::Request::builder()
+            .header(header::IF_NONE_MATCH, etag)
+            .body(Body::Empty)
+            .unwrap();
+        assert_eq!(cacheable_json(&revalidate, &body, 60).unwrap().status(), 304);
+        let changed = serde_json::json!({"id": "tee", "title": "new"});
+        assert_eq!(cacheable_json(&revalidate, &changed, 60).unwrap().status(), 200);
+    }
+}

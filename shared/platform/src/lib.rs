@@ -1,0 +1,29 @@
+//! What every function of the shop stands on: the HTTP edge (problem+json, request parsing,
+//! caching headers), configuration read once at start, tracing, the DynamoDB catalog adapter,
+//! and the SQS batch helper.
+
+pub mod aws;
+pub mod batch;
+pub mod catalog_store;
+pub mod config;
+pub mod dynamo;
+pub mod edge;
+pub mod problem;
+
+pub use problem::ApiError;
+
+use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
+use futures::future::BoxFuture;
+use lambda_http::{Body, Request, Response};
+
+/// A function that answers HTTP API requests: what Lambda runs and the local gateway hosts.
+pub trait HttpFunction: Send + Sync {
+    /// Answers one request; errors are already problem+json responses.
+    fn handle(&self, request: Request) -> BoxFuture<'_, Response<Body>>;
+}
+
+/// A function that consumes an SQS queue with partial batch failures.
+pub trait QueueFunction: Send + Sync {
+    /// Processes one batch and names the messages that failed.
+    fn handle_batch(&self, event: SqsEvent) -> BoxFuture<'_, SqsBatchResponse>;
+}

@@ -1,0 +1,149 @@
+//! What every end-to-end test needs: the running stack's addresses (exported by
+//! `infra/local/stack.py run`), an HTTP client, unique names, and the demo catalog.
+
+use reqwest::{Client, Method, Response};
+use serde_json::{Value, json};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+/// The shop as a test sees it: through its public HTTP API.
+pub struct TestApp {
+    /// The gateway's base URL.
+    pub api: String,
+    /// The merchant's token for /admin routes.
+    pub admin_token: String,
+    /// The HTTP client.
+    pub client: Client,
+}
+
+fn required(name: &str) -> String {
+    std::env::var(name).unwrap_or_else(|_| panic!("{name} is not set: run the tests with `make test`"))
+}
+
+/// A name no other test (or earlier run) uses: `prefix-<time>-<pid>-<n>`.
+pub fn unique(prefix: &str) -> String {
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
+    format!(
+        "{prefix}-{nanos:x}-{}-{}",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+/// The demo catalog the stack was seeded with.
+pub fn seed_catalog() -> Value {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../infra/seed/catalog.json");
+    serde_json::from_str(&std::fs::read_to_string(path).expect("the seed catalog is readable"))
+        .expect("the seed catalog is JSON")
+}
+
+/// A valid product in `category` with the given id and title; one variant per SKU,
+/// each with 5 in stock at 2,500 cents.
+pub fn product(id: &str, category: &str, title: &str, skus: &[&str]) -> Value {
+    let variants: Vec<Value> = skus
+        .iter()
+        .map(|sku| json!({"sku": sku, "options": {"size": "M"}, "price": {"amount": 2500, "currency": "usd"}, "available": 5}))
+        .collect();
+    json!({
+        "id": id, "slug": id, "title": title, "description": "Made for tests.",
+        "category": category, "tags": ["test"], "images": [], "attributes": {},
+        "variants": variants,
+    })
+}
+
+impl TestApp {
+    /// The stack the test process was started in.
+    pub fn new() -> Self {
+        Self {
+            api: required("SHOP_API_URL"),
+            admin_token: required("SHOP_ADMIN_TOKEN"),
+            client: Client::new(),
+        }
+    }
+
+    /// A request as a shopper sends it.
+    pub async fn request(&self, method: Method, path: &str, body: Option<&Value>) -> Response {
+        let mut request = self.client.request(method, format!("{}{path}", self.api));
+        if let Some(body) = body {
+            request = request.json(body);
+        }
+        request.send().await.expect("the gateway answers")
+    }
+
+    /// `GET path`, as a shopper.
+    pub async fn get(&self, path: &str) -> Response {
+        self.request(Method::GET, path, None).await
+    }
+
+    /// `GET path` expecting 200, as JSON.
+    pub async fn get_json(&self, path: &str) -> Value {
+        let response = self.get(path).await;
+        assert_eq!(response.status(), 200, "GET {path}");
+        response.json().await.expect("a JSON body")
+    }
+
+    /// A request with the merchant's token.
+    pub async fn admin(&self, method: Method, path: &str, body: &Value) -> Response {
+        self.client
+            .request(method, format!("{}{path}", self.api))
+            .bearer_auth(&self.admin_token)
+            .json(body)
+            .send()
+            .await
+            .expect("the gateway answers")
+    }
+
+    /// Imports products, expecting 200, and answers the report.
+    pub async fn import(&self, products: Vec<Value>) -> Value {
+        let response = self
+            .admin(Method::POST, "/admin/products/import", &json!({"products": products}))
+            .await;
+        assert_eq!(response.status(), 200);
+        response.json().await.expect("an import report")
+    }
+
+    /// Every item of a listing, following `next_cursor` with pages of `limit`.
+    pub async fn list_all(&self, query: &str, limit: u32) -> Vec<Value> {
+        let mut items = Vec::new();
+        let mut cursor: Option<String> = None;
+        for _ in 0..1_000 {
+            let mut path = format!("/products?limit={limit}&{query}");
+            if let Some(cursor) = &cursor {
+                path.push_str(&format!("&cursor={cursor}"));
+            }
+            let page = self.get_json(&path).await;
+            let page_items = page["items"].as_array().expect("items").clone();
+            assert!(
+                page_items.len() <= limit as usize,
+                "a page is never larger than its limit"
+            );
+            items.extend(page_items);
+            match page["next_cursor"].as_str() {
+                Some(next) => cursor = Some(next.to_owned()),
+                None => return items,
+            }
+        }
+        panic!("the listing did not end within 1,000 pages");
+    }
+}
+
+impl Default for TestApp {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// The problem document of an error response, after checking its status and media type.
+pub async fn problem(response: Response, status: u16) -> Value {
+    assert_eq!(response.status(), status);
+    let content_type = response.headers()["content-type"].to_str().unwrap_or("").to_owned();
+    assert_eq!(content_type, "application/problem+json");
+    let body: Value = response.json().await.expect("a problem document");
+    assert_eq!(body["status"], status);
+    assert!(body["code"].is_string() && body["title"].is_string() && body["type"].is_string());
+    body
+}
