@@ -23,6 +23,16 @@ pub struct Stack {
     pub mappings: Vec<poller::Mapping>,
 }
 
+/// The environment a function runs with: this process's, under the variables the template
+/// gives the function, resolved to the local resources.
+pub fn function_env(function: &template::Function, context: &template::Context) -> Result<Env, StartError> {
+    let mut vars: HashMap<String, String> = std::env::vars().collect();
+    for (name, value) in &function.environment {
+        vars.insert(name.clone(), context.resolve_string(value)?);
+    }
+    Ok(Env::from_map(vars))
+}
+
 /// Creates the template's resources (named `{prefix}-{LogicalId}`) and hosts its functions,
 /// each with the environment the template gives it on top of this process's.
 pub async fn build_stack(
@@ -36,11 +46,7 @@ pub async fn build_stack(
     let mut routes = Vec::new();
     let mut mappings = Vec::new();
     for function in template.functions()? {
-        let mut vars: HashMap<String, String> = std::env::vars().collect();
-        for (name, value) in &function.environment {
-            vars.insert(name.clone(), context.resolve_string(value)?);
-        }
-        let hosted = functions::host(&function.binary, &Env::from_map(vars), sdk)?;
+        let hosted = functions::host(&function.binary, &function_env(&function, &context)?, sdk)?;
         match hosted {
             functions::Hosted::Http(handler) => {
                 for route in &function.routes {

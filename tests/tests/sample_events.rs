@@ -2,9 +2,8 @@
 //! `sam local invoke -e` send: each must be a request its function serves, on a route the
 //! template gives that function, and answered without a fault.
 
+use shop_local::functions::{Hosted, host};
 use shop_local::template::Template;
-use shop_platform::HttpFunction;
-use shop_platform::config::Env;
 use std::path::{Path, PathBuf};
 
 fn root() -> PathBuf {
@@ -14,22 +13,24 @@ fn root() -> PathBuf {
 #[tokio::test]
 async fn every_sample_event_is_a_route_of_its_function_and_is_answered() {
     let template = Template::load(&root().join("template.yaml")).unwrap();
-    let functions = template.functions().unwrap();
     let sdk = shop_platform::aws::sdk_config().await;
-    let env = Env::from_process();
+    let prefix = std::env::var("SHOP_RESOURCE_PREFIX").expect("run with `make test`");
+    // Creating the stack's resources again is a no-op that answers their local names.
+    let context = shop_local::bootstrap::create_resources(&template, &prefix, &sdk)
+        .await
+        .unwrap();
     let mut checked = 0;
-    for function in &functions {
+    for function in template.functions().unwrap() {
         let folder = root().join("events").join(&function.binary);
-        let Ok(entries) = std::fs::read_dir(&folder) else {
+        let entries = std::fs::read_dir(&folder).unwrap_or_else(|_| {
             panic!(
                 "events/{} is missing: every function has sample events",
                 function.binary
-            );
-        };
-        let handler: Box<dyn HttpFunction> = match function.binary.as_str() {
-            "browse" => Box::new(browse::Browse::from_env(&env, &sdk).unwrap()),
-            "admin" => Box::new(admin::Admin::from_env(&env, &sdk).unwrap()),
-            other => panic!("no sample-event check for {other}"),
+            )
+        });
+        let env = shop_local::function_env(&function, &context).unwrap();
+        let Hosted::Http(handler) = host(&function.binary, &env, &sdk).unwrap() else {
+            continue;
         };
         for entry in entries {
             let path = entry.unwrap().path();
@@ -56,5 +57,5 @@ async fn every_sample_event_is_a_route_of_its_function_and_is_answered() {
             checked += 1;
         }
     }
-    assert!(checked >= functions.len());
+    assert!(checked >= 8, "only {checked} sample events were checked");
 }
