@@ -4,6 +4,7 @@
 pub mod catalog;
 pub mod money;
 pub mod paging;
+pub mod pricing;
 pub mod text;
 
 pub use catalog::{Category, CategorySlug, Product, ProductId, ProductSummary, Sku, Slug, Variant};
