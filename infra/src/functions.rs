@@ -39,6 +39,7 @@ pub fn host(binary: &str, env: &Env, sdk: &aws_config::SdkConfig) -> Result<Host
     Ok(match binary {
         "browse" => Hosted::Http(Arc::new(browse::Browse::from_env(env, sdk).map_err(config)?)),
         "admin" => Hosted::Http(Arc::new(admin::Admin::from_env(env, sdk).map_err(config)?)),
+        "cart" => Hosted::Http(Arc::new(cart::Cart::from_env(env, sdk).map_err(config)?)),
         other => return Err(HostError::Unknown(other.to_owned())),
     })
 }

@@ -147,3 +147,53 @@ pub async fn problem(response: Response, status: u16) -> Value {
     assert!(body["code"].is_string() && body["title"].is_string() && body["type"].is_string());
     body
 }
+
+/// A shopper's cart: its id and token.
+pub struct TestCart {
+    /// The cart's id.
+    pub id: String,
+    /// The cart's bearer token.
+    pub token: String,
+}
+
+impl TestApp {
+    /// Creates a cart, expecting 201, and answers it with the creation body.
+    pub async fn create_cart(&self) -> (TestCart, Value) {
+        let response = self.request(Method::POST, "/carts", None).await;
+        assert_eq!(response.status(), 201);
+        let body: Value = response.json().await.expect("a cart");
+        let cart = TestCart {
+            id: body["cart_id"].as_str().expect("cart_id").to_owned(),
+            token: body["cart_token"].as_str().expect("cart_token").to_owned(),
+        };
+        (cart, body)
+    }
+
+    /// A call on a cart route with the cart's token (or `token` when given).
+    pub async fn cart_call(&self, method: Method, path: &str, token: &str, body: Option<&Value>) -> Response {
+        let mut request = self
+            .client
+            .request(method, format!("{}{path}", self.api))
+            .bearer_auth(token);
+        if let Some(body) = body {
+            request = request.json(body);
+        }
+        request.send().await.expect("the gateway answers")
+    }
+
+    /// Sets a line's quantity, answering the response.
+    pub async fn set_line(&self, cart: &TestCart, sku: &str, quantity: i64) -> Response {
+        let path = format!("/carts/{}/items/{sku}", cart.id);
+        self.cart_call(Method::PUT, &path, &cart.token, Some(&json!({ "quantity": quantity })))
+            .await
+    }
+
+    /// The cart, expecting 200.
+    pub async fn cart(&self, cart: &TestCart) -> Value {
+        let response = self
+            .cart_call(Method::GET, &format!("/carts/{}", cart.id), &cart.token, None)
+            .await;
+        assert_eq!(response.status(), 200);
+        response.json().await.expect("a cart")
+    }
+}

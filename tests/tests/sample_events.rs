@@ -48,14 +48,18 @@ async fn every_sample_event_is_a_route_of_its_function_and_is_answered() {
             );
             let request = lambda_http::request::from_str(&text).unwrap();
             let response = handler.handle(request).await;
-            assert!(
-                response.status().is_success(),
-                "{}: answered {}",
-                path.display(),
-                response.status()
-            );
+            let status = response.status();
+            // Cart events name a cart that only exists after create-cart: the route runs and
+            // answers that there is no such cart; every other event succeeds.
+            let body: serde_json::Value = serde_json::from_slice(response.body().as_ref()).unwrap_or_default();
+            let expected = if event["pathParameters"]["cart_id"].is_string() {
+                status == 404 && body["code"] == "not_found"
+            } else {
+                status.is_success()
+            };
+            assert!(expected, "{}: answered {status} {body}", path.display());
             checked += 1;
         }
     }
-    assert!(checked >= 8, "only {checked} sample events were checked");
+    assert!(checked >= 18, "only {checked} sample events were checked");
 }

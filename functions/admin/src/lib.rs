@@ -5,9 +5,14 @@ use http::StatusCode;
 use lambda_http::{Body, Request, Response};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use shop_domain::cart::DiscountCode;
+use shop_domain::pricing::DiscountRule;
 use shop_domain::{Currency, FieldError, Product, Sku};
+use shop_domain::{Cursor, PageLimit};
 use shop_platform::catalog_store::{CatalogStore, Saved};
+use shop_platform::clock::{Clock, SystemClock};
 use shop_platform::config::{ConfigError, Env, StoreSettings, TableSettings};
+use shop_platform::discount_store::{DiscountRecord, DiscountStore};
 use shop_platform::edge::{self, json, json_body, path_param};
 use shop_platform::{ApiError, HttpFunction};
 use std::collections::HashSet;
@@ -20,7 +25,9 @@ const IMPORT_MAX_ROWS: usize = 500;
 /// The admin function with its clients, built once per instance.
 pub struct Admin {
     catalog: CatalogStore,
+    discounts: DiscountStore,
     currency: Currency,
+    clock: std::sync::Arc<dyn Clock>,
 }
 
 #[derive(Deserialize)]
@@ -56,9 +63,12 @@ impl Admin {
     pub fn from_env(env: &Env, sdk: &aws_config::SdkConfig) -> Result<Self, ConfigError> {
         let table: TableSettings = env.parse()?;
         let store: StoreSettings = env.parse()?;
+        let client = aws_sdk_dynamodb::Client::new(sdk);
         Ok(Self {
-            catalog: CatalogStore::new(aws_sdk_dynamodb::Client::new(sdk), table.shop_table),
+            catalog: CatalogStore::new(client.clone(), table.shop_table.clone()),
+            discounts: DiscountStore::new(client, table.shop_table),
             currency: store.store_currency,
+            clock: std::sync::Arc::new(SystemClock),
         })
     }
 
@@ -72,6 +82,8 @@ impl Admin {
             Some("PUT /admin/products/{id}") => self.put_product(&request).await,
             Some("POST /admin/products/import") => self.import(&request).await,
             Some("PUT /admin/inventory/{sku}") => self.set_stock(&request).await,
+            Some("PUT /admin/discounts/{code}") => self.put_discount(&request).await,
+            Some("GET /admin/discounts") => self.list_discounts(&request).await,
             _ => Err(edge::unknown_route(&request)),
         }
     }
@@ -176,6 +188,38 @@ impl Admin {
             StatusCode::OK,
             &serde_json::json!({"sku": sku, "product_id": product.id, "available": count.available}),
         )
+    }
+}
+
+impl Admin {
+    async fn put_discount(&self, request: &Request) -> Result<Response<Body>, ApiError> {
+        let code =
+            DiscountCode::parse(&path_param(request, "code")?).map_err(|reason| ApiError::invalid("code", reason))?;
+        let rule: DiscountRule = json_body(request, edge::DEFAULT_BODY_LIMIT)?;
+        let errors = rule.check();
+        if !errors.is_empty() {
+            return Err(ApiError::Invalid { errors });
+        }
+        let created = self.discounts.put(&code, &rule, self.clock.now()).await?;
+        let record = self
+            .discounts
+            .get(&code)
+            .await?
+            .ok_or_else(|| ApiError::Internal("a saved code vanished".into()))?;
+        tracing::info!(code = %code, created, "discount code saved");
+        json(if created { StatusCode::CREATED } else { StatusCode::OK }, &record)
+    }
+
+    async fn list_discounts(&self, request: &Request) -> Result<Response<Body>, ApiError> {
+        let limit = PageLimit::parse(edge::query_param(request, "limit"))
+            .map_err(|e| ApiError::bad_request("invalid_limit", e))?;
+        let cursor = edge::query_param(request, "cursor")
+            .map(Cursor::decode)
+            .transpose()
+            .map_err(|e| ApiError::bad_request("invalid_cursor", e.to_string()))?;
+        let page: shop_platform::catalog_store::Page<DiscountRecord> =
+            self.discounts.list(limit, cursor.as_ref()).await?;
+        json(StatusCode::OK, &page)
     }
 }
 

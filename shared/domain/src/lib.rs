@@ -1,6 +1,7 @@
 //! The shop's words and rules. Nothing here knows about AWS, Stripe or HTTP: every rule
 //! compiles and is tested on its own, and the adapters and handlers speak these types.
 
+pub mod cart;
 pub mod catalog;
 pub mod money;
 pub mod paging;

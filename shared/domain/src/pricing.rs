@@ -140,6 +140,9 @@ pub struct ShippingOption {
     pub price: Money,
     /// Delivery time.
     pub estimated_days: EstimatedDays,
+    /// The discounted subtotal from which this option is free, if it ever is.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub free_over: Option<Money>,
 }
 
 /// The options for a country, cheapest first, priced for a cart of `goods` minor units
@@ -155,6 +158,7 @@ pub fn shipping_options(rates: &[ShippingRate], country: &str, goods: i64, curre
                 name: rate.name.clone(),
                 price: Money::new(if free { 0 } else { rate.price }, currency),
                 estimated_days: rate.estimated_days,
+                free_over: rate.free_over.map(|amount| Money::new(amount, currency)),
             }
         })
         .collect();

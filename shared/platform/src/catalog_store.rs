@@ -397,6 +397,16 @@ fn product_pk(id: &str) -> String {
     format!("PRODUCT#{id}")
 }
 
+/// The key of a product's own item.
+pub fn product_key(id: &ProductId) -> Item {
+    key(product_pk(id.as_str()), PRODUCT_SK)
+}
+
+/// The key of a variant's item.
+pub fn variant_key(id: &ProductId, sku: &Sku) -> Item {
+    key(product_pk(id.as_str()), format!("{VARIANT_PREFIX}{sku}"))
+}
+
 fn claim_item(kind: &str, value: &str, owner: &ProductId) -> Item {
     let mut item = key(format!("{kind}#{value}"), kind);
     item.insert("product_id".to_owned(), s(owner.as_str()));

@@ -6,6 +6,7 @@
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use shop_domain::Currency;
+use shop_domain::pricing::{ShippingRate, TaxTable};
 use std::collections::HashMap;
 
 /// A set of environment variables.
@@ -16,6 +17,13 @@ pub struct Env(HashMap<String, String>);
 #[derive(Debug, thiserror::Error)]
 #[error("configuration: {0}")]
 pub struct ConfigError(String);
+
+impl ConfigError {
+    /// A setting that is wrong, in words.
+    pub fn new(reason: impl Into<String>) -> Self {
+        Self(reason.into())
+    }
+}
 
 impl Env {
     /// This process's environment.
@@ -58,6 +66,51 @@ pub struct TableSettings {
     pub shop_table: String,
 }
 
+/// How carts are priced and bounded: shipping rates, tax rates, line and idle limits.
+#[derive(Debug, Clone)]
+pub struct PricingSettings {
+    /// Shipping rates by destination.
+    pub shipping_rates: Vec<ShippingRate>,
+    /// Tax rates by destination.
+    pub tax_rates: TaxTable,
+    /// Most units of one SKU in one cart.
+    pub max_line_quantity: u32,
+    /// Seconds a cart lives after its last change.
+    pub cart_idle_seconds: i64,
+}
+
+#[derive(Deserialize)]
+struct RawPricingSettings {
+    shipping_rates: String,
+    tax_rates: String,
+    #[serde(default = "default_max_line_quantity")]
+    max_line_quantity: u32,
+    #[serde(default = "default_cart_idle_hours")]
+    cart_idle_hours: u32,
+}
+
+fn default_max_line_quantity() -> u32 {
+    99
+}
+
+fn default_cart_idle_hours() -> u32 {
+    72
+}
+
+impl PricingSettings {
+    /// Reads `SHIPPING_RATES` and `TAX_RATES` (JSON), `MAX_LINE_QUANTITY` and `CART_IDLE_HOURS`.
+    pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
+        let raw: RawPricingSettings = env.parse()?;
+        let json_error = |name: &str, error: serde_json::Error| ConfigError(format!("{name}: {error}"));
+        Ok(Self {
+            shipping_rates: serde_json::from_str(&raw.shipping_rates).map_err(|e| json_error("SHIPPING_RATES", e))?,
+            tax_rates: serde_json::from_str(&raw.tax_rates).map_err(|e| json_error("TAX_RATES", e))?,
+            max_line_quantity: raw.max_line_quantity,
+            cart_idle_seconds: i64::from(raw.cart_idle_hours) * 3600,
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -72,6 +125,23 @@ mod tests {
         let settings: StoreSettings = env.parse().unwrap();
         assert_eq!(settings.store_currency.as_str(), "usd");
         assert_eq!(settings.ship_to_countries, ["US", "CA"]);
+    }
+
+    #[test]
+    fn pricing_settings_refuse_rates_that_are_not_json() {
+        let env = |shipping: &str| {
+            Env::from_map(HashMap::from([
+                ("SHIPPING_RATES".to_owned(), shipping.to_owned()),
+                ("TAX_RATES".to_owned(), r#"{"US": {"rate_bp": 725}}"#.to_owned()),
+            ]))
+        };
+        let settings = PricingSettings::from_env(&env("[]")).unwrap();
+        assert_eq!(
+            (settings.max_line_quantity, settings.cart_idle_seconds),
+            (99, 72 * 3600)
+        );
+        let error = PricingSettings::from_env(&env("[{")).unwrap_err();
+        assert!(error.to_string().contains("SHIPPING_RATES"), "{error}");
     }
 
     #[test]

@@ -82,6 +82,18 @@ pub fn path_param(request: &Request, name: &str) -> Result<String, ApiError> {
         .ok_or_else(|| ApiError::bad_request("missing_path_parameter", format!("the path needs {{{name}}}")))
 }
 
+/// The token of an `Authorization: Bearer <token>` header.
+pub fn bearer_token(request: &Request) -> Option<&str> {
+    request
+        .headers()
+        .get(header::AUTHORIZATION)?
+        .to_str()
+        .ok()?
+        .strip_prefix("Bearer ")
+        .map(str::trim)
+        .filter(|token| !token.is_empty())
+}
+
 /// A query parameter, if the request has it (an empty value counts as absent).
 pub fn query_param<'a>(request: &'a Request, name: &str) -> Option<&'a str> {
     request

@@ -4,11 +4,15 @@
 
 pub mod aws;
 pub mod batch;
+pub mod cart_store;
 pub mod catalog_store;
+pub mod clock;
 pub mod config;
+pub mod discount_store;
 pub mod dynamo;
 pub mod edge;
 pub mod problem;
+pub mod secrets;
 
 pub use problem::ApiError;
 

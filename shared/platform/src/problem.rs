@@ -6,6 +6,17 @@ use lambda_http::{Body, Response};
 use serde_json::json;
 use shop_domain::FieldError;
 
+/// A line that cannot have what was asked: the SKU, how many were asked, how many there are.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct StockShortfall {
+    /// The variant.
+    pub sku: String,
+    /// Units asked for.
+    pub requested: u32,
+    /// Units in stock.
+    pub available: u32,
+}
+
 /// An error that ends a request, named by what went wrong in the shop's words.
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
@@ -66,6 +77,22 @@ pub enum ApiError {
         /// What conflicts.
         detail: String,
     },
+    /// Fewer units are in stock than asked for; each short line is named.
+    #[error("not enough stock for {} line(s)", lines.len())]
+    OutOfStock {
+        /// `sold_out` or `insufficient_stock`.
+        code: &'static str,
+        /// The short lines.
+        lines: Vec<StockShortfall>,
+    },
+    /// The request is well formed but the shop cannot do it (unknown SKU, refused discount code).
+    #[error("{detail}")]
+    Unprocessable {
+        /// Stable machine-readable code.
+        code: &'static str,
+        /// Why.
+        detail: String,
+    },
     /// A service the shop depends on failed; the request may be retried.
     #[error("{service} is unavailable: {cause}")]
     Upstream {
@@ -106,7 +133,8 @@ impl ApiError {
             Self::Forbidden => StatusCode::FORBIDDEN,
             Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            Self::Conflict { .. } => StatusCode::CONFLICT,
+            Self::Conflict { .. } | Self::OutOfStock { .. } => StatusCode::CONFLICT,
+            Self::Unprocessable { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             Self::Upstream { .. } => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -118,7 +146,10 @@ impl ApiError {
             Self::NotFound { .. } => "not_found",
             Self::RouteNotFound { .. } => "route_not_found",
             Self::MethodNotAllowed { .. } => "method_not_allowed",
-            Self::BadRequest { code, .. } | Self::Conflict { code, .. } => code,
+            Self::BadRequest { code, .. }
+            | Self::Conflict { code, .. }
+            | Self::OutOfStock { code, .. }
+            | Self::Unprocessable { code, .. } => code,
             Self::Invalid { .. } => "validation_failed",
             Self::Unauthorized => "unauthorized",
             Self::Forbidden => "forbidden",
@@ -150,8 +181,10 @@ impl ApiError {
             "code": self.code(),
             "request_id": request_id,
         });
-        if let Self::Invalid { errors } = &self {
-            body["errors"] = json!(errors);
+        match &self {
+            Self::Invalid { errors } => body["errors"] = json!(errors),
+            Self::OutOfStock { lines, .. } => body["lines"] = json!(lines),
+            _ => {}
         }
         let mut response = Response::builder()
             .status(status)
@@ -196,6 +229,26 @@ mod tests {
         assert_eq!(body["status"], 422);
         assert_eq!(body["errors"][0]["field"], "variants[0].sku");
         assert_eq!(body["request_id"], "req-1");
+    }
+
+    #[test]
+    fn a_stock_conflict_names_each_short_line() {
+        let error = ApiError::OutOfStock {
+            code: "insufficient_stock",
+            lines: vec![StockShortfall {
+                sku: "TEE-M".into(),
+                requested: 5,
+                available: 2,
+            }],
+        };
+        let response = error.into_response("r");
+        assert_eq!(response.status(), 409);
+        let body = body_of(&response);
+        assert_eq!(body["code"], "insufficient_stock");
+        assert_eq!(
+            body["lines"],
+            serde_json::json!([{"sku": "TEE-M", "requested": 5, "available": 2}])
+        );
     }
 
     #[test]

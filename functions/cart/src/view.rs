@@ -1,0 +1,190 @@
+//! A stored cart priced against the catalog as it is now: the answer of every cart route.
+
+use serde::Serialize;
+use shop_domain::cart::CountryCode;
+use shop_domain::pricing::{self, PricedLine, ShippingOption, Totals};
+use shop_domain::{Currency, Money};
+use shop_platform::cart_store::{CartRecord, CartStatus, Destination, PricingInputs};
+use shop_platform::clock::rfc3339;
+use shop_platform::config::PricingSettings;
+use std::collections::BTreeMap;
+
+/// One line as the shopper sees it.
+#[derive(Debug, Serialize)]
+pub struct LineView {
+    sku: String,
+    product_id: String,
+    title: String,
+    options: BTreeMap<String, String>,
+    quantity: u32,
+    unit_price: Money,
+    line_total: Money,
+    available: u32,
+    /// The price the shopper saw when setting the line, when the catalog's price differs now.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    price_changed_from: Option<Money>,
+    /// True when the variant is no longer sold; the line does not count in the totals.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    unavailable: bool,
+}
+
+/// Why part of the cart does not count as the shopper set it.
+#[derive(Debug, Serialize)]
+pub struct Issue {
+    code: &'static str,
+    detail: String,
+}
+
+/// The cart as every cart route answers it.
+#[derive(Debug, Serialize)]
+pub struct CartView {
+    cart_id: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    cart_token: Option<String>,
+    status: CartStatus,
+    currency: Currency,
+    lines: Vec<LineView>,
+    discount_code: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    discount_issue: Option<Issue>,
+    destination: Destination,
+    shipping_method: Option<String>,
+    shipping_options: Vec<ShippingOption>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    shipping_issue: Option<Issue>,
+    totals: Totals,
+    expires_at: String,
+}
+
+impl CartView {
+    /// Adds the token, on the answer that creates the cart (the only time it is shown).
+    pub fn with_token(mut self, token: String) -> Self {
+        self.cart_token = Some(token);
+        self
+    }
+}
+
+/// The lines of `cart` whose variants are still sold, at today's prices.
+pub fn priced_lines(cart: &CartRecord, inputs: &PricingInputs) -> Vec<PricedLine> {
+    cart.lines
+        .iter()
+        .filter_map(|(sku, line)| {
+            let variant = inputs.variants.get(sku.as_str())?;
+            Some(PricedLine {
+                sku: variant.sku.clone(),
+                category: variant.category.clone(),
+                quantity: line.quantity,
+                unit_price: variant.price.amount,
+            })
+        })
+        .collect()
+}
+
+/// Prices `cart` at `now` with the catalog entries in `inputs`.
+pub fn price(
+    cart: &CartRecord,
+    inputs: &PricingInputs,
+    settings: &PricingSettings,
+    default_country: &CountryCode,
+    now: i64,
+) -> CartView {
+    let currency = cart.currency;
+    let mut records: Vec<_> = cart.lines.iter().collect();
+    records.sort_by_key(|(sku, line)| (line.added_at, sku.as_str()));
+    let priced = priced_lines(cart, inputs);
+    let mut lines = Vec::new();
+    for (sku, line) in records {
+        let seen = Money::new(line.unit_price_seen, currency);
+        match inputs.variants.get(sku.as_str()) {
+            Some(variant) => {
+                lines.push(LineView {
+                    sku: sku.clone(),
+                    product_id: line.product_id.to_string(),
+                    title: variant.title.clone(),
+                    options: variant.options.clone(),
+                    quantity: line.quantity,
+                    unit_price: variant.price,
+                    line_total: Money::new(variant.price.amount * i64::from(line.quantity), currency),
+                    available: variant.available,
+                    price_changed_from: (variant.price != seen).then_some(seen),
+                    unavailable: false,
+                });
+            }
+            None => lines.push(LineView {
+                sku: sku.clone(),
+                product_id: line.product_id.to_string(),
+                title: String::new(),
+                options: BTreeMap::new(),
+                quantity: line.quantity,
+                unit_price: seen,
+                line_total: Money::new(0, currency),
+                available: 0,
+                price_changed_from: None,
+                unavailable: true,
+            }),
+        }
+    }
+
+    let mut discount = 0;
+    let mut discount_issue = None;
+    if let Some(code) = &cart.discount_code {
+        match &inputs.discount {
+            None => {
+                discount_issue = Some(Issue {
+                    code: "unknown_discount_code",
+                    detail: format!("the code {code} no longer exists"),
+                })
+            }
+            Some(record) => match record.rule.applies(&priced, now, record.redemptions) {
+                Ok(()) => discount = record.rule.amount(&priced),
+                Err(refusal) => {
+                    discount_issue = Some(Issue {
+                        code: refusal.code(),
+                        detail: refusal.to_string(),
+                    })
+                }
+            },
+        }
+    }
+
+    let destination = cart.destination.clone().unwrap_or_else(|| Destination {
+        country: default_country.clone(),
+        region: None,
+    });
+    let subtotal: i64 = priced.iter().map(PricedLine::total).sum();
+    let goods = subtotal - discount.min(subtotal);
+    let shipping_options =
+        pricing::shipping_options(&settings.shipping_rates, destination.country.as_str(), goods, currency);
+    let chosen = cart
+        .shipping_method
+        .as_ref()
+        .and_then(|method| shipping_options.iter().find(|o| &o.id == method))
+        .or_else(|| shipping_options.first());
+    let shipping_issue = chosen.is_none().then(|| Issue {
+        code: "unsupported_country",
+        detail: format!("the store does not ship to {}", destination.country),
+    });
+    let shipping = if priced.is_empty() {
+        0
+    } else {
+        chosen.map_or(0, |o| o.price.amount)
+    };
+    let tax = settings
+        .tax_rates
+        .rate_for(destination.country.as_str(), destination.region.as_deref());
+    CartView {
+        cart_id: cart.cart_id.clone(),
+        cart_token: None,
+        status: cart.status,
+        currency,
+        lines,
+        discount_code: cart.discount_code.as_ref().map(ToString::to_string),
+        discount_issue,
+        shipping_method: chosen.map(|o| o.id.clone()),
+        shipping_options,
+        shipping_issue,
+        destination,
+        totals: pricing::totals(&priced, discount, shipping, tax, currency),
+        expires_at: rfc3339(cart.expires_at),
+    }
+}

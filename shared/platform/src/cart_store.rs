@@ -1,0 +1,365 @@
+//! Carts in the shop's table: one item per cart, `CART#id / CART`, its lines a map keyed by
+//! SKU. A line change is one `UpdateItem` on one map entry, so changes to different lines made
+//! at the same time all land, and two changes to the same line leave one of them whole. Every
+//! write is conditional on the token hash and the cart being open and unexpired, and slides the
+//! expiry (`ttl`) forward.
+
+use crate::catalog_store::{product_key, variant_key};
+use crate::discount_store::{DiscountRecord, discount_from_item, discount_key};
+use crate::dynamo::{self, Item, PK, SK, StoreError, get_s, key, s};
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
+use serde::{Deserialize, Serialize};
+use shop_domain::cart::{CountryCode, DiscountCode};
+use shop_domain::{CategorySlug, Currency, Money, ProductId, Sku};
+use std::collections::{BTreeMap, HashMap};
+
+const CART_SK: &str = "CART";
+
+/// Whether a cart can still change.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CartStatus {
+    /// Being filled.
+    Open,
+    /// Turned into an order.
+    CheckedOut,
+}
+
+/// Where the cart ships, as far as the shopper has said.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Destination {
+    /// Country.
+    pub country: CountryCode,
+    /// Region (state, province), for regional tax.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub region: Option<String>,
+}
+
+/// One line as stored: what the shopper chose and the price they saw.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LineRecord {
+    /// The variant's product.
+    pub product_id: ProductId,
+    /// Units wanted.
+    pub quantity: u32,
+    /// Unit price when the shopper last set the line, to tell them when it changed.
+    pub unit_price_seen: i64,
+    /// When the line was first added (Unix seconds), for a stable order.
+    pub added_at: i64,
+}
+
+/// A cart as stored.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CartRecord {
+    /// Its id.
+    pub cart_id: String,
+    /// SHA-256 of its bearer token.
+    pub token_hash: String,
+    /// The store currency when it was made.
+    pub currency: Currency,
+    /// Open or checked out.
+    pub status: CartStatus,
+    /// Unix seconds.
+    pub created_at: i64,
+    /// Unix seconds.
+    pub updated_at: i64,
+    /// Unix seconds; after it the cart is gone.
+    pub expires_at: i64,
+    /// The applied code.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub discount_code: Option<DiscountCode>,
+    /// Where it ships.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub destination: Option<Destination>,
+    /// The chosen shipping rate's id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shipping_method: Option<String>,
+    /// Lines by SKU.
+    #[serde(default)]
+    pub lines: BTreeMap<String, LineRecord>,
+}
+
+/// A variant as the cart prices it: the catalog now.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VariantView {
+    /// The SKU.
+    pub sku: Sku,
+    /// Its product.
+    pub product_id: ProductId,
+    /// The product's title.
+    pub title: String,
+    /// The product's category.
+    pub category: CategorySlug,
+    /// The variant's options.
+    pub options: BTreeMap<String, String>,
+    /// Its price now.
+    pub price: Money,
+    /// Units in stock now.
+    pub available: u32,
+}
+
+/// What pricing a cart needs from the catalog, read in one batch.
+#[derive(Debug, Clone, Default)]
+pub struct PricingInputs {
+    /// Variants by SKU; a SKU missing here is no longer sold.
+    pub variants: HashMap<String, VariantView>,
+    /// The applied discount code, if it still exists.
+    pub discount: Option<DiscountRecord>,
+}
+
+/// A change to one cart field.
+#[derive(Debug, Clone)]
+pub enum CartChange {
+    /// Set or remove one line.
+    Line {
+        /// The line's SKU.
+        sku: Sku,
+        /// The new line, or `None` to remove it.
+        line: Option<LineRecord>,
+    },
+    /// Apply or remove the discount code.
+    Discount(Option<DiscountCode>),
+    /// Set the destination and chosen shipping method.
+    Shipping {
+        /// Where it ships.
+        destination: Destination,
+        /// The method chosen, if any.
+        method: Option<String>,
+    },
+}
+
+/// A failed cart write.
+#[derive(Debug, thiserror::Error)]
+pub enum CartWriteError {
+    /// The cart does not exist, the token does not match, or it is closed or expired.
+    #[error("the cart is gone")]
+    Gone,
+    /// The table failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl From<CartWriteError> for crate::ApiError {
+    fn from(error: CartWriteError) -> Self {
+        match error {
+            // Indistinguishable on purpose from a cart that never existed.
+            CartWriteError::Gone => Self::NotFound { what: "cart" },
+            CartWriteError::Store(error) => error.into(),
+        }
+    }
+}
+
+/// The cart adapter.
+#[derive(Debug, Clone)]
+pub struct CartStore {
+    client: Client,
+    table: String,
+}
+
+impl CartStore {
+    /// Carts in `table`.
+    pub fn new(client: Client, table: impl Into<String>) -> Self {
+        Self {
+            client,
+            table: table.into(),
+        }
+    }
+
+    /// Stores a new cart.
+    pub async fn create(&self, cart: &CartRecord) -> Result<(), StoreError> {
+        let mut item: Item = serde_dynamo::to_item(cart)?;
+        item.extend(key(cart_pk(&cart.cart_id), CART_SK));
+        item.insert("ttl".to_owned(), AttributeValue::N(cart.expires_at.to_string()));
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .condition_expression("attribute_not_exists(#pk)")
+            .expression_attribute_names("#pk", PK)
+            .send()
+            .await?;
+        Ok(())
+    }
+
+    /// A cart by id (one strongly consistent GetItem).
+    pub async fn get(&self, cart_id: &str) -> Result<Option<CartRecord>, StoreError> {
+        let output = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(key(cart_pk(cart_id), CART_SK)))
+            .consistent_read(true)
+            .send()
+            .await?;
+        output.item.map(cart_from_item).transpose()
+    }
+
+    /// Applies one change to an open, unexpired cart whose token hash is `token_hash`, slides
+    /// its expiry to `expires_at`, and answers the cart as it is after the change.
+    pub async fn change(
+        &self,
+        cart_id: &str,
+        token_hash: &str,
+        change: CartChange,
+        now: i64,
+        expires_at: i64,
+    ) -> Result<CartRecord, CartWriteError> {
+        let mut sets = vec!["#updated = :now", "#expires = :expires", "#ttl = :expires"];
+        let mut removes = Vec::new();
+        let mut update = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key(cart_pk(cart_id), CART_SK)))
+            .condition_expression("#hash = :hash AND #status = :open AND #expires > :now")
+            .expression_attribute_names("#hash", "token_hash")
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_names("#updated", "updated_at")
+            .expression_attribute_names("#expires", "expires_at")
+            .expression_attribute_names("#ttl", "ttl")
+            .expression_attribute_values(":hash", s(token_hash))
+            .expression_attribute_values(":open", s("open"))
+            .expression_attribute_values(":now", AttributeValue::N(now.to_string()))
+            .expression_attribute_values(":expires", AttributeValue::N(expires_at.to_string()))
+            .return_values(ReturnValue::AllNew);
+        match change {
+            CartChange::Line { sku, line } => {
+                update = update
+                    .expression_attribute_names("#lines", "lines")
+                    .expression_attribute_names("#sku", sku.as_str());
+                match line {
+                    Some(line) => {
+                        sets.push("#lines.#sku = :line");
+                        update = update.expression_attribute_values(
+                            ":line",
+                            serde_dynamo::to_attribute_value(&line).map_err(StoreError::from)?,
+                        );
+                    }
+                    None => removes.push("#lines.#sku"),
+                }
+            }
+            CartChange::Discount(Some(code)) => {
+                sets.push("#discount = :code");
+                update = update
+                    .expression_attribute_names("#discount", "discount_code")
+                    .expression_attribute_values(":code", s(code.as_str()));
+            }
+            CartChange::Discount(None) => {
+                removes.push("#discount");
+                update = update.expression_attribute_names("#discount", "discount_code");
+            }
+            CartChange::Shipping { destination, method } => {
+                sets.push("#destination = :destination");
+                update = update.expression_attribute_names("#destination", "destination");
+                update = update.expression_attribute_names("#method", "shipping_method");
+                update = update.expression_attribute_values(
+                    ":destination",
+                    serde_dynamo::to_attribute_value(&destination).map_err(StoreError::from)?,
+                );
+                match method {
+                    Some(method) => {
+                        sets.push("#method = :method");
+                        update = update.expression_attribute_values(":method", s(method));
+                    }
+                    None => removes.push("#method"),
+                }
+            }
+        }
+        let mut expression = format!("SET {}", sets.join(", "));
+        if !removes.is_empty() {
+            expression.push_str(&format!(" REMOVE {}", removes.join(", ")));
+        }
+        match update.update_expression(expression).send().await {
+            Ok(output) => Ok(cart_from_item(output.attributes.unwrap_or_default())?),
+            Err(error)
+                if error
+                    .as_service_error()
+                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
+            {
+                Err(CartWriteError::Gone)
+            }
+            Err(error) => Err(StoreError::from(error).into()),
+        }
+    }
+
+    /// The catalog entries of these lines and the discount code, in one batch read.
+    pub async fn pricing_inputs(
+        &self,
+        lines: &[(ProductId, Sku)],
+        discount: Option<&DiscountCode>,
+    ) -> Result<PricingInputs, StoreError> {
+        let mut keys: Vec<Item> = Vec::new();
+        for (product_id, sku) in lines {
+            keys.push(product_key(product_id));
+            keys.push(variant_key(product_id, sku));
+        }
+        keys.extend(discount.map(discount_key));
+        keys.sort_by(|a, b| (get_s(a, PK), get_s(a, SK)).cmp(&(get_s(b, PK), get_s(b, SK))));
+        keys.dedup();
+        if keys.is_empty() {
+            return Ok(PricingInputs::default());
+        }
+        let items = dynamo::get_batch(&self.client, &self.table, keys).await?;
+        let mut products: HashMap<String, (String, CategorySlug)> = HashMap::new();
+        let mut variants = Vec::new();
+        let mut inputs = PricingInputs::default();
+        for item in items {
+            let sk = get_s(&item, SK).unwrap_or_default();
+            if sk == "PRODUCT" {
+                let (Some(id), Some(title), Some(category)) =
+                    (get_s(&item, "id"), get_s(&item, "title"), get_s(&item, "category"))
+                else {
+                    return Err(StoreError::Corrupt("a product item lacks id, title or category".into()));
+                };
+                let category = CategorySlug::parse(category).map_err(StoreError::Corrupt)?;
+                products.insert(id.to_owned(), (title.to_owned(), category));
+            } else if sk.starts_with("VARIANT#") {
+                variants.push(item);
+            } else if sk == "DISCOUNT" {
+                inputs.discount = Some(discount_from_item(item)?);
+            }
+        }
+        for item in variants {
+            let Some((title, category)) = get_s(&item, "product_id").and_then(|id| products.get(id)).cloned() else {
+                continue;
+            };
+            let variant: shop_domain::Variant = {
+                let mut item = item;
+                for name in [PK, SK, "product_id", "position"] {
+                    item.remove(name);
+                }
+                serde_dynamo::from_item(item)?
+            };
+            let product_id = lines
+                .iter()
+                .find(|(_, sku)| *sku == variant.sku)
+                .map(|(id, _)| id.clone())
+                .ok_or_else(|| StoreError::Corrupt("a variant nobody asked for".into()))?;
+            inputs.variants.insert(
+                variant.sku.to_string(),
+                VariantView {
+                    sku: variant.sku,
+                    product_id,
+                    title,
+                    category,
+                    options: variant.options,
+                    price: variant.price,
+                    available: variant.available,
+                },
+            );
+        }
+        Ok(inputs)
+    }
+}
+
+fn cart_pk(cart_id: &str) -> String {
+    format!("CART#{cart_id}")
+}
+
+fn cart_from_item(mut item: Item) -> Result<CartRecord, StoreError> {
+    for name in [PK, SK, "ttl"] {
+        item.remove(name);
+    }
+    Ok(serde_dynamo::from_item(item)?)
+}
