@@ -51,6 +51,7 @@ class Stack:
             "AWS_ENDPOINT_URL_SQS": f"http://127.0.0.1:{p['sqs']}",
             "AWS_ENDPOINT_URL_SESV2": f"http://127.0.0.1:{p['ses']}",
             "SHOP_SES_INBOX_URL": f"http://127.0.0.1:{p['ses']}",
+            "STRIPE_API_BASE": f"http://127.0.0.1:{p['stripe']}",
         }
 
     def env(self) -> dict:
@@ -68,6 +69,10 @@ class Stack:
                 "SHOP_RESOURCE_PREFIX": "shop",
                 "SHOP_TABLE": "shop-ShopTable",
                 "AWS_LAMBDA_LOG_FORMAT": "JSON",
+                # Like stripe-mock, the local Stripe server takes any sk_test_ key.
+                "STRIPE_SECRET_KEY": os.environ.get("STRIPE_SECRET_KEY", "sk_test_local_shop"),
+                "STRIPE_WEBHOOK_SECRET": os.environ.get("STRIPE_WEBHOOK_SECRET", "whsec_local_shop_webhook_secret"),
+                "STRIPE_WEBHOOK_URL": f"http://127.0.0.1:{self.ports['api']}/webhooks/stripe",
             }
         )
         return env
@@ -117,7 +122,8 @@ class Stack:
             "ses",
             [str(ROOT / "node_modules/.bin/aws-ses-v2-local"), "--host", "127.0.0.1", "--port", str(p["ses"])],
         )
-        for name in ("dynamodb", "sqs", "ses"):
+        self.spawn("stripe", [sys.executable, str(ROOT / "infra/local/stripe_server.py"), str(p["stripe"])])
+        for name in ("dynamodb", "sqs", "ses", "stripe"):
             self.wait_for(name, self.port_open(p[name]))
         self.spawn("gateway", [str(GATEWAY)])
         self.wait_for("gateway", lambda: self.http("GET", "/store")[0] == 200)
@@ -159,7 +165,7 @@ class Stack:
 
 
 def run_command(argv: list) -> int:
-    ports = {name: free_port() for name in ("api", "dynamodb", "sqs", "ses")}
+    ports = {name: free_port() for name in ("api", "dynamodb", "sqs", "ses", "stripe")}
     stack = Stack(f"test-{os.getpid()}", ports, secrets.token_urlsafe(24))
     try:
         stack.start()
@@ -176,6 +182,7 @@ def dev() -> int:
         "dynamodb": int(os.environ.get("SHOP_DYNAMODB_PORT", 8010)),
         "sqs": int(os.environ.get("SHOP_SQS_PORT", 8011)),
         "ses": int(os.environ.get("SHOP_SES_PORT", 8005)),
+        "stripe": int(os.environ.get("SHOP_STRIPE_PORT", 12111)),
     }
     busy = [f"{name} ({port})" for name, port in ports.items() if Stack("x", ports, "").port_open(port)()]
     if busy:
@@ -196,6 +203,7 @@ def dev() -> int:
   Admin token    {stack.admin_token}      (Authorization: Bearer … on /admin routes)
   DynamoDB       {urls['AWS_ENDPOINT_URL_DYNAMODB']}     table shop-ShopTable
   SQS            {urls['AWS_ENDPOINT_URL_SQS']}
+  Stripe (local) {urls['STRIPE_API_BASE']}     pay: POST /v1/payment_intents/<id>/confirm payment_method=pm_card_visa
   Logs           {stack.state}/
 
   Stop with Ctrl-C.

@@ -50,6 +50,12 @@ pub async fn create_resources(
         .unwrap_or_else(|| "us-east-1".to_owned());
     let mut context = Context::default();
     context.refs.extend(template.parameter_defaults());
+    // Local overrides of template parameters: SHOP_PARAM_<Name>=value (as --parameter-overrides).
+    for (name, value) in std::env::vars() {
+        if let Some(parameter) = name.strip_prefix("SHOP_PARAM_") {
+            context.refs.insert(parameter.to_owned(), value);
+        }
+    }
     for (name, value) in [
         ("AWS::Region", region.as_str()),
         ("AWS::AccountId", LOCAL_ACCOUNT),

@@ -31,7 +31,7 @@ pub enum HostError {
 }
 
 /// Builds the handler of `binary` the way its `main.rs` does, from its own environment.
-pub fn host(binary: &str, env: &Env, sdk: &aws_config::SdkConfig) -> Result<Hosted, HostError> {
+pub async fn host(binary: &str, env: &Env, sdk: &aws_config::SdkConfig) -> Result<Hosted, HostError> {
     let config = |error| HostError::Config {
         binary: binary.to_owned(),
         error,
@@ -40,6 +40,12 @@ pub fn host(binary: &str, env: &Env, sdk: &aws_config::SdkConfig) -> Result<Host
         "browse" => Hosted::Http(Arc::new(browse::Browse::from_env(env, sdk).map_err(config)?)),
         "admin" => Hosted::Http(Arc::new(admin::Admin::from_env(env, sdk).map_err(config)?)),
         "cart" => Hosted::Http(Arc::new(cart::Cart::from_env(env, sdk).map_err(config)?)),
+        "checkout" => Hosted::Http(Arc::new(checkout::Checkout::from_env(env, sdk).await.map_err(config)?)),
+        "reservation-expiry" => Hosted::Queue(Arc::new(
+            reservation_expiry::ReservationExpiry::from_env(env, sdk)
+                .await
+                .map_err(config)?,
+        )),
         other => return Err(HostError::Unknown(other.to_owned())),
     })
 }

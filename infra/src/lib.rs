@@ -46,7 +46,7 @@ pub async fn build_stack(
     let mut routes = Vec::new();
     let mut mappings = Vec::new();
     for function in template.functions()? {
-        let hosted = functions::host(&function.binary, &function_env(&function, &context)?, sdk)?;
+        let hosted = functions::host(&function.binary, &function_env(&function, &context)?, sdk).await?;
         match hosted {
             functions::Hosted::Http(handler) => {
                 for route in &function.routes {

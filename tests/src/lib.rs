@@ -197,3 +197,95 @@ impl TestApp {
         response.json().await.expect("a cart")
     }
 }
+
+/// A checkout body for `cart`, shipping to California by standard shipping.
+pub fn checkout_body(cart: &TestCart, email: &str) -> Value {
+    json!({
+        "cart_id": cart.id,
+        "cart_token": cart.token,
+        "email": email,
+        "shipping_address": {
+            "name": "Ada Lovelace", "line1": "1 Analytical Way", "city": "San Francisco",
+            "region": "CA", "postal_code": "94105", "country": "US"
+        },
+        "shipping_method": "standard"
+    })
+}
+
+impl TestApp {
+    /// `POST /checkout` with an idempotency key.
+    pub async fn checkout(&self, key: &str, body: &Value) -> Response {
+        self.client
+            .post(format!("{}/checkout", self.api))
+            .header("Idempotency-Key", key)
+            .json(body)
+            .send()
+            .await
+            .expect("the gateway answers")
+    }
+
+    /// A cart holding `quantity` of `sku`.
+    pub async fn cart_with(&self, sku: &str, quantity: i64) -> TestCart {
+        let (cart, _) = self.create_cart().await;
+        let response = self.set_line(&cart, sku, quantity).await;
+        assert_eq!(response.status(), 200, "{:?}", response.text().await);
+        cart
+    }
+
+    /// Units of `sku` in stock, as the product page shows them.
+    pub async fn available(&self, product_id: &str, sku: &str) -> u64 {
+        let product = self.get_json(&format!("/products/{product_id}")).await;
+        product["variants"]
+            .as_array()
+            .and_then(|variants| variants.iter().find(|v| v["sku"] == sku))
+            .and_then(|v| v["available"].as_u64())
+            .expect("the SKU is on its product")
+    }
+}
+
+/// The local Stripe-compatible server, as a browser (Stripe.js) or a test reaches it.
+pub struct TestStripe {
+    /// `STRIPE_API_BASE`.
+    pub base: String,
+    client: Client,
+}
+
+impl TestStripe {
+    /// The stack's Stripe server.
+    pub fn new() -> Self {
+        Self {
+            base: required("STRIPE_API_BASE"),
+            client: Client::new(),
+        }
+    }
+
+    /// A PaymentIntent as Stripe has it.
+    pub async fn intent(&self, id: &str) -> Value {
+        let response = self
+            .client
+            .get(format!("{}/v1/payment_intents/{id}", self.base))
+            .bearer_auth("sk_test_tests")
+            .send()
+            .await
+            .expect("the Stripe server answers");
+        assert_eq!(response.status(), 200);
+        response.json().await.expect("a PaymentIntent")
+    }
+
+    /// Confirms a PaymentIntent with a test payment method, as Stripe.js does.
+    pub async fn confirm(&self, id: &str, payment_method: &str) -> Response {
+        self.client
+            .post(format!("{}/v1/payment_intents/{id}/confirm", self.base))
+            .bearer_auth("sk_test_tests")
+            .form(&[("payment_method", payment_method)])
+            .send()
+            .await
+            .expect("the Stripe server answers")
+    }
+}
+
+impl Default for TestStripe {
+    fn default() -> Self {
+        Self::new()
+    }
+}

@@ -2,7 +2,7 @@
 
 use serde::Serialize;
 use shop_domain::cart::CountryCode;
-use shop_domain::pricing::{self, PricedLine, ShippingOption, Totals};
+use shop_domain::pricing::{self, PricedLine, QuoteInputs, ShippingOption, Totals};
 use shop_domain::{Currency, Money};
 use shop_platform::cart_store::{CartRecord, CartStatus, Destination, PricingInputs};
 use shop_platform::clock::rfc3339;
@@ -125,53 +125,45 @@ pub fn price(
         }
     }
 
-    let mut discount = 0;
-    let mut discount_issue = None;
-    if let Some(code) = &cart.discount_code {
-        match &inputs.discount {
-            None => {
-                discount_issue = Some(Issue {
-                    code: "unknown_discount_code",
-                    detail: format!("the code {code} no longer exists"),
-                })
-            }
-            Some(record) => match record.rule.applies(&priced, now, record.redemptions) {
-                Ok(()) => discount = record.rule.amount(&priced),
-                Err(refusal) => {
-                    discount_issue = Some(Issue {
-                        code: refusal.code(),
-                        detail: refusal.to_string(),
-                    })
-                }
-            },
-        }
-    }
-
     let destination = cart.destination.clone().unwrap_or_else(|| Destination {
         country: default_country.clone(),
         region: None,
     });
-    let subtotal: i64 = priced.iter().map(PricedLine::total).sum();
-    let goods = subtotal - discount.min(subtotal);
-    let shipping_options =
-        pricing::shipping_options(&settings.shipping_rates, destination.country.as_str(), goods, currency);
-    let chosen = cart
-        .shipping_method
-        .as_ref()
-        .and_then(|method| shipping_options.iter().find(|o| &o.id == method))
-        .or_else(|| shipping_options.first());
-    let shipping_issue = chosen.is_none().then(|| Issue {
+    let mut discount_issue = None;
+    let discount = match (&cart.discount_code, &inputs.discount) {
+        (Some(code), None) => {
+            discount_issue = Some(Issue {
+                code: "unknown_discount_code",
+                detail: format!("the code {code} no longer exists"),
+            });
+            None
+        }
+        (Some(_), Some(record)) => Some((&record.rule, record.redemptions)),
+        (None, _) => None,
+    };
+    let quote = pricing::quote(
+        &priced,
+        QuoteInputs {
+            rates: &settings.shipping_rates,
+            tax: &settings.tax_rates,
+            country: destination.country.as_str(),
+            region: destination.region.as_deref(),
+            method: cart.shipping_method.as_deref(),
+            discount,
+            now,
+            currency,
+        },
+    );
+    if let Some(refusal) = &quote.discount_refusal {
+        discount_issue = Some(Issue {
+            code: refusal.code(),
+            detail: refusal.to_string(),
+        });
+    }
+    let shipping_issue = quote.shipping.is_none().then(|| Issue {
         code: "unsupported_country",
         detail: format!("the store does not ship to {}", destination.country),
     });
-    let shipping = if priced.is_empty() {
-        0
-    } else {
-        chosen.map_or(0, |o| o.price.amount)
-    };
-    let tax = settings
-        .tax_rates
-        .rate_for(destination.country.as_str(), destination.region.as_deref());
     CartView {
         cart_id: cart.cart_id.clone(),
         cart_token: None,
@@ -180,11 +172,11 @@ pub fn price(
         lines,
         discount_code: cart.discount_code.as_ref().map(ToString::to_string),
         discount_issue,
-        shipping_method: chosen.map(|o| o.id.clone()),
-        shipping_options,
+        shipping_method: quote.shipping.map(|o| o.id),
+        shipping_options: quote.shipping_options,
         shipping_issue,
         destination,
-        totals: pricing::totals(&priced, discount, shipping, tax, currency),
+        totals: quote.totals,
         expires_at: rfc3339(cart.expires_at),
     }
 }

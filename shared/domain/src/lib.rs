@@ -4,6 +4,7 @@
 pub mod cart;
 pub mod catalog;
 pub mod money;
+pub mod order;
 pub mod paging;
 pub mod pricing;
 pub mod text;

@@ -320,7 +320,7 @@ impl DiscountRule {
 }
 
 /// A cart's or order's totals.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Totals {
     /// Sum of the lines.
     pub subtotal: Money,
@@ -360,6 +360,72 @@ pub fn totals(lines: &[PricedLine], discount: i64, shipping: i64, tax: TaxRate, 
         tax: money(tax_amount),
         total: money(total),
         tax_included: tax.mode == TaxMode::Inclusive,
+    }
+}
+
+/// Everything a cart or checkout is priced by, besides its lines.
+#[derive(Debug, Clone, Copy)]
+pub struct QuoteInputs<'a> {
+    /// The store's shipping rates.
+    pub rates: &'a [ShippingRate],
+    /// The store's tax rates.
+    pub tax: &'a TaxTable,
+    /// Destination country.
+    pub country: &'a str,
+    /// Destination region, for regional tax.
+    pub region: Option<&'a str>,
+    /// The shipping rate chosen, if any (else the cheapest).
+    pub method: Option<&'a str>,
+    /// The discount code's rule and redemption count, if a code is applied.
+    pub discount: Option<(&'a DiscountRule, u32)>,
+    /// Unix seconds.
+    pub now: i64,
+    /// The store currency.
+    pub currency: Currency,
+}
+
+/// A priced cart: totals, the shipping options and the one chosen, and why a discount did not count.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Quote {
+    /// The totals.
+    pub totals: Totals,
+    /// Options for the destination, cheapest first.
+    pub shipping_options: Vec<ShippingOption>,
+    /// The option used: the chosen one if offered, else the cheapest; `None` where nothing ships.
+    pub shipping: Option<ShippingOption>,
+    /// Why the applied code takes nothing off, if it does not apply.
+    pub discount_refusal: Option<DiscountRefusal>,
+}
+
+/// Prices `lines` for a destination, shipping choice and discount: the one computation the cart
+/// and checkout share. An empty cart ships for free.
+pub fn quote(lines: &[PricedLine], inputs: QuoteInputs<'_>) -> Quote {
+    let (discount, discount_refusal) = match inputs.discount {
+        None => (0, None),
+        Some((rule, redemptions)) => match rule.applies(lines, inputs.now, redemptions) {
+            Ok(()) => (rule.amount(lines), None),
+            Err(refusal) => (0, Some(refusal)),
+        },
+    };
+    let subtotal: i64 = lines.iter().map(PricedLine::total).sum();
+    let goods = subtotal - discount.min(subtotal);
+    let shipping_options = shipping_options(inputs.rates, inputs.country, goods, inputs.currency);
+    let shipping = inputs
+        .method
+        .and_then(|method| shipping_options.iter().find(|o| o.id == method))
+        .or_else(|| shipping_options.first())
+        .cloned();
+    let shipping_price = if lines.is_empty() {
+        0
+    } else {
+        shipping.as_ref().map_or(0, |o| o.price.amount)
+    };
+    let tax = inputs.tax.rate_for(inputs.country, inputs.region);
+    Quote {
+        totals: totals(lines, discount, shipping_price, tax, inputs.currency),
+        shipping_options,
+        shipping,
+        discount_refusal,
     }
 }
 

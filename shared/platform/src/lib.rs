@@ -11,7 +11,10 @@ pub mod config;
 pub mod discount_store;
 pub mod dynamo;
 pub mod edge;
+pub mod order_store;
+pub mod payments;
 pub mod problem;
+pub mod queue;
 pub mod secrets;
 
 pub use problem::ApiError;

@@ -1,0 +1,477 @@
+//! `checkout`: turns a cart into an order. Re-prices the cart from the catalog, reserves every
+//! line's stock and the discount in one DynamoDB transaction together with the order, creates
+//! the Stripe PaymentIntent (idempotent per order), and schedules the end of the stock hold.
+//! The same `Idempotency-Key` with the same body answers the same order; with another body, 422.
+
+use base64::Engine;
+use http::{HeaderValue, StatusCode};
+use lambda_http::{Body, Request, Response};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use shop_domain::cart::DiscountCode;
+use shop_domain::order::{Address, Email, OrderStatus};
+use shop_domain::pricing::{self, QuoteInputs};
+use shop_domain::{FieldError, Money};
+use shop_platform::cart_store::{CartStatus, CartStore, PricingInputs};
+use shop_platform::clock::{Clock, SystemClock, rfc3339};
+use shop_platform::config::{ConfigError, Env, PricingSettings, StoreSettings, TableSettings};
+use shop_platform::edge::{self, json_body};
+use shop_platform::order_store::{
+    ExpireReservation, IdempotencyRecord, OrderDiscount, OrderLine, OrderRecord, OrderStore, ReserveError,
+};
+use shop_platform::payments::PaymentGateway;
+use shop_platform::problem::StockShortfall;
+use shop_platform::queue::Queue;
+use shop_platform::{ApiError, HttpFunction, secrets};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// How long a request that finds its key's checkout still running waits for its answer.
+const IN_PROGRESS_WAIT: Duration = Duration::from_secs(5);
+
+/// The checkout function with its clients and settings, built once per instance.
+pub struct Checkout {
+    carts: CartStore,
+    orders: OrderStore,
+    payments: PaymentGateway,
+    expiry: Queue,
+    store: StoreSettings,
+    pricing: PricingSettings,
+    hold_seconds: u32,
+    clock: Arc<dyn Clock>,
+}
+
+#[derive(Deserialize)]
+struct HoldSettings {
+    reservation_queue_url: String,
+    #[serde(default = "default_hold")]
+    reservation_hold_seconds: u32,
+}
+
+fn default_hold() -> u32 {
+    900
+}
+
+/// The checkout request; serialised again (canonically) to fingerprint it for idempotency.
+#[derive(Debug, Serialize, Deserialize)]
+struct CheckoutRequest {
+    cart_id: String,
+    #[serde(default, skip_serializing)]
+    cart_token: Option<String>,
+    email: String,
+    shipping_address: Address,
+    #[serde(default)]
+    billing_address: Option<Address>,
+    shipping_method: String,
+    #[serde(default)]
+    marketing_opt_in: bool,
+}
+
+#[derive(Serialize)]
+struct PaymentBlock<'a> {
+    provider: &'static str,
+    payment_intent_id: &'a str,
+    client_secret: &'a str,
+}
+
+#[derive(Serialize)]
+struct CheckoutAnswer<'a> {
+    order_id: &'a str,
+    order_token: &'a str,
+    status: OrderStatus,
+    email: &'a Email,
+    lines: &'a [OrderLine],
+    totals: &'a pricing::Totals,
+    shipping_address: &'a Address,
+    shipping_method: &'a str,
+    expires_at: String,
+    payment: PaymentBlock<'a>,
+}
+
+fn cart_gone() -> ApiError {
+    ApiError::NotFound { what: "cart" }
+}
+
+impl Checkout {
+    /// Reads settings from `env` (the Stripe key from SSM when deployed) and builds the clients.
+    pub async fn from_env(env: &Env, sdk: &aws_config::SdkConfig) -> Result<Self, ConfigError> {
+        let table: TableSettings = env.parse()?;
+        let hold: HoldSettings = env.parse()?;
+        if !(1..=900).contains(&hold.reservation_hold_seconds) {
+            return Err(ConfigError::new(
+                "RESERVATION_HOLD_SECONDS must be 1 to 900 (an SQS delay)",
+            ));
+        }
+        let dynamodb = aws_sdk_dynamodb::Client::new(sdk);
+        Ok(Self {
+            carts: CartStore::new(dynamodb.clone(), table.shop_table.clone()),
+            orders: OrderStore::new(dynamodb, table.shop_table),
+            payments: PaymentGateway::from_env(env, sdk).await?,
+            expiry: Queue::new(aws_sdk_sqs::Client::new(sdk), hold.reservation_queue_url),
+            store: env.parse()?,
+            pricing: PricingSettings::from_env(env)?,
+            hold_seconds: hold.reservation_hold_seconds,
+            clock: Arc::new(SystemClock),
+        })
+    }
+
+    /// Answers one request.
+    pub async fn handle(&self, request: Request) -> Response<Body> {
+        edge::serve(request, |request| self.route(request)).await
+    }
+
+    async fn route(&self, request: Request) -> Result<Response<Body>, ApiError> {
+        match edge::route_key(&request) {
+            Some("POST /checkout") => self.checkout(&request).await,
+            _ => Err(edge::unknown_route(&request)),
+        }
+    }
+
+    async fn checkout(&self, request: &Request) -> Result<Response<Body>, ApiError> {
+        let key = idempotency_key(request)?;
+        let body: CheckoutRequest = json_body(request, edge::DEFAULT_BODY_LIMIT)?;
+        let token = body
+            .cart_token
+            .clone()
+            .or_else(|| edge::bearer_token(request).map(str::to_owned))
+            .ok_or_else(cart_gone)?;
+        let email = self.validate(&body)?;
+        let fingerprint = fingerprint(&body)?;
+
+        if let Some(record) = self.orders.idempotency(&key).await? {
+            return self.resume(record, &key, &fingerprint).await;
+        }
+        let now = self.clock.now();
+        let cart = self.carts.get(&body.cart_id).await?.ok_or_else(cart_gone)?;
+        if !secrets::token_matches(&token, &cart.token_hash) || cart.expires_at <= now {
+            return Err(cart_gone());
+        }
+        if cart.status == CartStatus::CheckedOut {
+            return Err(ApiError::Conflict {
+                code: "cart_checked_out",
+                detail: "this cart is already an order".into(),
+            });
+        }
+        if cart.lines.is_empty() {
+            return Err(ApiError::Unprocessable {
+                code: "empty_cart",
+                detail: "the cart has no lines".into(),
+            });
+        }
+        let refs: Vec<_> = cart
+            .lines
+            .iter()
+            .filter_map(|(sku, line)| Some((line.product_id.clone(), shop_domain::Sku::parse(sku).ok()?)))
+            .collect();
+        let inputs = self.carts.pricing_inputs(&refs, cart.discount_code.as_ref()).await?;
+        let lines = order_lines(&cart.lines, &inputs, cart.currency)?;
+        let priced: Vec<pricing::PricedLine> = lines
+            .iter()
+            .filter_map(|line| {
+                let variant = inputs.variants.get(line.sku.as_str())?;
+                Some(pricing::PricedLine {
+                    sku: line.sku.clone(),
+                    category: variant.category.clone(),
+                    quantity: line.quantity,
+                    unit_price: line.unit_price.amount,
+                })
+            })
+            .collect();
+        let discount_record = match (&cart.discount_code, &inputs.discount) {
+            (Some(code), None) => {
+                return Err(ApiError::Unprocessable {
+                    code: "unknown_discount_code",
+                    detail: format!("the code {code} no longer exists; remove it from the cart"),
+                });
+            }
+            (_, record) => record.as_ref(),
+        };
+        let quote = pricing::quote(
+            &priced,
+            QuoteInputs {
+                rates: &self.pricing.shipping_rates,
+                tax: &self.pricing.tax_rates,
+                country: body.shipping_address.country.as_str(),
+                region: body.shipping_address.region.as_deref(),
+                method: Some(&body.shipping_method),
+                discount: discount_record.map(|d| (&d.rule, d.redemptions)),
+                now,
+                currency: cart.currency,
+            },
+        );
+        if let Some(refusal) = quote.discount_refusal {
+            return Err(ApiError::Unprocessable {
+                code: refusal.code(),
+                detail: refusal.to_string(),
+            });
+        }
+        let order_token = secrets::new_token();
+        let order = OrderRecord {
+            order_id: secrets::new_id(),
+            token_hash: secrets::token_hash(&order_token),
+            status: OrderStatus::PendingPayment,
+            email,
+            lines,
+            totals: quote.totals,
+            shipping_address: body.shipping_address,
+            billing_address: body.billing_address,
+            shipping_method: body.shipping_method,
+            discount: discount_record.map(|d| OrderDiscount {
+                code: d.code.clone(),
+                limited: d.rule.max_redemptions,
+                once_per_customer: d.rule.once_per_customer,
+            }),
+            marketing_opt_in: body.marketing_opt_in,
+            cart_id: cart.cart_id.clone(),
+            created_at: now,
+            expires_at: now + i64::from(self.hold_seconds),
+            payment_intent_id: None,
+        };
+        let record = IdempotencyRecord {
+            fingerprint,
+            order_id: order.order_id.clone(),
+            order_token,
+            response: None,
+        };
+        match self.orders.reserve(&order, &cart.token_hash, &key, &record, now).await {
+            Ok(()) => {}
+            Err(ReserveError::KeyTaken) => {
+                // A concurrent request with this key won: finish or replay its checkout.
+                let theirs = self.orders.idempotency(&key).await?.ok_or_else(|| {
+                    ApiError::Internal("the idempotency key was taken but its record is missing".into())
+                })?;
+                return self.resume(theirs, &key, &record.fingerprint).await;
+            }
+            Err(error) => return Err(refusal(error, discount_record.map(|d| &d.code))),
+        }
+        tracing::info!(order_id = %order.order_id, total = order.totals.total.amount, lines = order.lines.len(), "stock reserved");
+        let expire = ExpireReservation {
+            order_id: order.order_id.clone(),
+        };
+        if let Err(error) = self.expiry.send(&expire, self.hold_seconds, &order.order_id).await {
+            // Without its expiry the hold would never end: give the stock back now.
+            tracing::error!(order_id = %order.order_id, error = %error, "could not schedule the hold's end; releasing");
+            self.orders.release(&order, now).await?;
+            return Err(error.into());
+        }
+        self.complete(order, record, &key).await
+    }
+
+    /// Finishes (or replays) the checkout a key started.
+    async fn resume(
+        &self,
+        mut record: IdempotencyRecord,
+        key: &str,
+        fingerprint: &str,
+    ) -> Result<Response<Body>, ApiError> {
+        if record.fingerprint != fingerprint {
+            return Err(ApiError::Unprocessable {
+                code: "idempotency_key_reused",
+                detail: "this Idempotency-Key was used with a different request body".into(),
+            });
+        }
+        let deadline = tokio::time::Instant::now() + IN_PROGRESS_WAIT;
+        loop {
+            if let Some(response) = &record.response {
+                return replay(response);
+            }
+            let order = self
+                .orders
+                .get(&record.order_id)
+                .await?
+                .ok_or_else(|| ApiError::Internal("an idempotency record names a missing order".into()))?;
+            if order.status == OrderStatus::PendingPayment {
+                return self.complete(order, record, key).await;
+            }
+            // Not pending and no answer: another request is finishing it, or the hold ended.
+            if tokio::time::Instant::now() >= deadline {
+                return Err(ApiError::Conflict {
+                    code: "checkout_not_completed",
+                    detail: format!(
+                        "order {} is {} and its checkout did not complete",
+                        order.order_id,
+                        order.status.as_str()
+                    ),
+                });
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            record = self.orders.idempotency(key).await?.unwrap_or(record);
+        }
+    }
+
+    /// Creates the PaymentIntent (idempotent per order), records it, and answers 201.
+    async fn complete(
+        &self,
+        order: OrderRecord,
+        record: IdempotencyRecord,
+        key: &str,
+    ) -> Result<Response<Body>, ApiError> {
+        let intent = self
+            .payments
+            .create_intent(
+                &order.order_id,
+                order.totals.total.amount,
+                order.totals.total.currency.as_str(),
+                order.email.as_str(),
+            )
+            .await?;
+        let answer = CheckoutAnswer {
+            order_id: &order.order_id,
+            order_token: &record.order_token,
+            status: order.status,
+            email: &order.email,
+            lines: &order.lines,
+            totals: &order.totals,
+            shipping_address: &order.shipping_address,
+            shipping_method: &order.shipping_method,
+            expires_at: rfc3339(order.expires_at),
+            payment: PaymentBlock {
+                provider: "stripe",
+                payment_intent_id: &intent.id,
+                client_secret: &intent.client_secret,
+            },
+        };
+        let text = serde_json::to_string(&answer).map_err(|e| ApiError::Internal(e.to_string()))?;
+        self.orders.complete(&order.order_id, &intent.id, key, &text).await?;
+        tracing::info!(order_id = %order.order_id, payment_intent = %intent.id, "order awaiting payment");
+        created(text, false)
+    }
+
+    /// Checks what the cart does not: email, addresses, destination and shipping method.
+    fn validate(&self, body: &CheckoutRequest) -> Result<Email, ApiError> {
+        let mut errors: Vec<FieldError> = Vec::new();
+        let email = Email::parse(&body.email)
+            .map_err(|reason| errors.push(FieldError::new("email", reason)))
+            .ok();
+        errors.extend(body.shipping_address.check("shipping_address"));
+        if let Some(billing) = &body.billing_address {
+            errors.extend(billing.check("billing_address"));
+        }
+        let country = body.shipping_address.country.as_str();
+        if !self.store.ship_to_countries.iter().any(|c| c == country) {
+            errors.push(FieldError::new(
+                "shipping_address.country",
+                format!("the store does not ship to {country}"),
+            ));
+        } else if !self
+            .pricing
+            .shipping_rates
+            .iter()
+            .any(|r| r.id == body.shipping_method && r.countries.iter().any(|c| c == country))
+        {
+            errors.push(FieldError::new(
+                "shipping_method",
+                format!("{} is not a shipping option for {country}", body.shipping_method),
+            ));
+        }
+        match email {
+            Some(email) if errors.is_empty() => Ok(email),
+            _ => Err(ApiError::Invalid { errors }),
+        }
+    }
+}
+
+/// The `Idempotency-Key` header: required, 1 to 255 visible characters.
+fn idempotency_key(request: &Request) -> Result<String, ApiError> {
+    let raw = request
+        .headers()
+        .get("idempotency-key")
+        .ok_or_else(|| ApiError::bad_request("missing_idempotency_key", "send an Idempotency-Key header (a UUID)"))?;
+    let key = raw.to_str().unwrap_or("").trim();
+    if key.is_empty() || key.len() > 255 || !key.bytes().all(|b| b.is_ascii_graphic()) {
+        return Err(ApiError::bad_request(
+            "invalid_idempotency_key",
+            "the Idempotency-Key is 1 to 255 visible characters",
+        ));
+    }
+    Ok(key.to_owned())
+}
+
+fn fingerprint(body: &CheckoutRequest) -> Result<String, ApiError> {
+    let canonical = serde_json::to_vec(body).map_err(|e| ApiError::Internal(e.to_string()))?;
+    Ok(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(Sha256::digest(canonical)))
+}
+
+/// Every cart line at today's price, or a 409 naming lines no longer sold or short of stock.
+fn order_lines(
+    lines: &std::collections::BTreeMap<String, shop_platform::cart_store::LineRecord>,
+    inputs: &PricingInputs,
+    currency: shop_domain::Currency,
+) -> Result<Vec<OrderLine>, ApiError> {
+    let mut short = Vec::new();
+    let mut out = Vec::new();
+    for (sku, line) in lines {
+        match inputs.variants.get(sku.as_str()) {
+            Some(variant) if variant.available >= line.quantity => out.push(OrderLine {
+                sku: variant.sku.clone(),
+                product_id: variant.product_id.clone(),
+                title: variant.title.clone(),
+                quantity: line.quantity,
+                unit_price: variant.price,
+                line_total: Money::new(variant.price.amount * i64::from(line.quantity), currency),
+            }),
+            found => short.push(StockShortfall {
+                sku: sku.clone(),
+                requested: line.quantity,
+                available: found.map_or(0, |v| v.available),
+            }),
+        }
+    }
+    if short.is_empty() {
+        Ok(out)
+    } else {
+        Err(ApiError::OutOfStock {
+            code: "insufficient_stock",
+            lines: short,
+        })
+    }
+}
+
+fn refusal(error: ReserveError, code: Option<&DiscountCode>) -> ApiError {
+    let code_text = code.map(ToString::to_string).unwrap_or_default();
+    match error {
+        ReserveError::Short(lines) => ApiError::OutOfStock {
+            code: "insufficient_stock",
+            lines,
+        },
+        ReserveError::DiscountExhausted => ApiError::Unprocessable {
+            code: "discount_exhausted",
+            detail: format!("the code {code_text} has been used up"),
+        },
+        ReserveError::DiscountAlreadyUsed => ApiError::Unprocessable {
+            code: "discount_already_used",
+            detail: format!("the code {code_text} was already used with this email"),
+        },
+        ReserveError::CartClosed => ApiError::Conflict {
+            code: "cart_checked_out",
+            detail: "this cart is already an order".into(),
+        },
+        ReserveError::KeyTaken => ApiError::Internal("an idempotency race was not resumed".into()),
+        ReserveError::Store(error) => error.into(),
+    }
+}
+
+fn created(text: String, replayed: bool) -> Result<Response<Body>, ApiError> {
+    let mut response = Response::builder()
+        .status(StatusCode::CREATED)
+        .header(http::header::CONTENT_TYPE, "application/json")
+        .header(http::header::CACHE_CONTROL, "no-store")
+        .body(Body::Text(text))
+        .map_err(|e| ApiError::Internal(e.to_string()))?;
+    if replayed {
+        response
+            .headers_mut()
+            .insert("idempotent-replayed", HeaderValue::from_static("true"));
+    }
+    Ok(response)
+}
+
+fn replay(text: &str) -> Result<Response<Body>, ApiError> {
+    created(text.to_owned(), true)
+}
+
+impl HttpFunction for Checkout {
+    fn handle(&self, request: Request) -> futures::future::BoxFuture<'_, Response<Body>> {
+        Box::pin(Checkout::handle(self, request))
+    }
+}

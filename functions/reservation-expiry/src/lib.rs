@@ -1,0 +1,99 @@
+//! `reservation-expiry`: ends the stock hold of an order nobody paid. Checkout sends each order's
+//! message delayed by the hold; when it arrives, an order still `pending_payment` has its
+//! PaymentIntent cancelled and becomes `cancelled`, with its stock and discount given back in one
+//! transaction conditional on the status. A paid or already released order is left alone, so a
+//! duplicate message has the effect of one.
+
+use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
+use shop_domain::order::OrderStatus;
+use shop_platform::QueueFunction;
+use shop_platform::batch::process_batch;
+use shop_platform::clock::{Clock, SystemClock};
+use shop_platform::config::{ConfigError, Env, TableSettings};
+use shop_platform::order_store::{ExpireReservation, OrderStore};
+use shop_platform::payments::{PaymentError, PaymentGateway};
+use std::sync::Arc;
+
+/// The consumer with its clients, built once per instance.
+pub struct ReservationExpiry {
+    orders: OrderStore,
+    payments: PaymentGateway,
+    clock: Arc<dyn Clock>,
+}
+
+/// Why one message could not be handled (it is retried, then dead-lettered).
+#[derive(Debug, thiserror::Error)]
+pub enum ExpiryError {
+    /// The body is not an expiry message: retrying will not help; the DLQ keeps it for ops.
+    #[error("the message is not an expiry: {0}")]
+    Unreadable(String),
+    /// The hold has not ended yet.
+    #[error("order {0} is held for another {1} s")]
+    Early(String, i64),
+    /// Stripe or the table failed.
+    #[error("{0}")]
+    Upstream(String),
+}
+
+impl ReservationExpiry {
+    /// Reads settings from `env` and builds the clients.
+    pub async fn from_env(env: &Env, sdk: &aws_config::SdkConfig) -> Result<Self, ConfigError> {
+        let table: TableSettings = env.parse()?;
+        Ok(Self {
+            orders: OrderStore::new(aws_sdk_dynamodb::Client::new(sdk), table.shop_table),
+            payments: PaymentGateway::from_env(env, sdk).await?,
+            clock: Arc::new(SystemClock),
+        })
+    }
+
+    /// The same consumer telling time by `clock` (tests end holds without waiting for them).
+    pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// Handles a batch, reporting the messages that failed.
+    pub async fn handle_batch(&self, event: SqsEvent) -> SqsBatchResponse {
+        process_batch(event, |message| self.expire(message)).await
+    }
+
+    async fn expire(&self, message: SqsMessage) -> Result<(), ExpiryError> {
+        let body = message.body.unwrap_or_default();
+        let ExpireReservation { order_id } =
+            serde_json::from_str(&body).map_err(|e| ExpiryError::Unreadable(e.to_string()))?;
+        let upstream = |e: &dyn std::fmt::Display| ExpiryError::Upstream(e.to_string());
+        let Some(order) = self.orders.get(&order_id).await.map_err(|e| upstream(&e))? else {
+            tracing::warn!(order_id, "no such order; nothing to release");
+            return Ok(());
+        };
+        if order.status != OrderStatus::PendingPayment {
+            tracing::info!(order_id, status = order.status.as_str(), "hold already ended");
+            return Ok(());
+        }
+        let now = self.clock.now();
+        if now < order.expires_at {
+            return Err(ExpiryError::Early(order_id, order.expires_at - now));
+        }
+        if let Some(intent) = &order.payment_intent_id {
+            match self.payments.cancel_intent(intent).await {
+                Ok(()) => {}
+                Err(PaymentError::Refused(reason)) => {
+                    // Stripe will not cancel it (it succeeded meanwhile): the payment webhook
+                    // moves the order on; releasing its stock now would oversell.
+                    tracing::warn!(order_id, payment_intent = %intent, reason, "intent not cancellable; keeping the hold");
+                    return Ok(());
+                }
+                Err(error) => return Err(upstream(&error)),
+            }
+        }
+        let released = self.orders.release(&order, now).await.map_err(|e| upstream(&e))?;
+        tracing::info!(order_id, released, "stock hold ended");
+        Ok(())
+    }
+}
+
+impl QueueFunction for ReservationExpiry {
+    fn handle_batch(&self, event: SqsEvent) -> futures::future::BoxFuture<'_, SqsBatchResponse> {
+        Box::pin(ReservationExpiry::handle_batch(self, event))
+    }
+}

@@ -1,0 +1,336 @@
+#!/usr/bin/env python3
+"""A small Stripe-compatible API server for the local stack (standard library only).
+
+It follows Stripe's API reference for the calls the shop makes: PaymentIntents (create, retrieve,
+confirm, cancel) and Refunds (create, retrieve), with form-encoded requests, Stripe's object and
+error JSON, `Authorization: Bearer sk_test_...` (any such key, like stripe-mock), Idempotency-Key
+replay (same parameters: same answer; different: 400 idempotency_error), and the test payment
+methods pm_card_visa (succeeds), pm_card_chargeDeclined (declined) and
+pm_card_authenticationRequired (requires_action). Like `stripe listen --forward-to`, it posts every
+state change as a signed event to the webhook URL, retrying with backoff on non-2xx.
+
+Usage: stripe_server.py PORT   (env: STRIPE_WEBHOOK_URL, STRIPE_WEBHOOK_SECRET)
+"""
+
+import hashlib
+import hmac
+import json
+import os
+import secrets
+import sys
+import threading
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+LOCK = threading.Lock()
+INTENTS: dict = {}
+REFUNDS: dict = {}
+IDEMPOTENCY: dict = {}
+EVENTS: list = []
+WEBHOOK_URL = os.environ.get("STRIPE_WEBHOOK_URL", "")
+WEBHOOK_SECRET = os.environ.get("STRIPE_WEBHOOK_SECRET", "").split(",")[0].strip()
+WEBHOOK_ATTEMPTS = 8
+
+
+def new_id(prefix: str) -> str:
+    return f"{prefix}_{secrets.token_hex(12)}"
+
+
+def parse_form(body: str) -> dict:
+    """Stripe's form encoding: a[b]=1&a[c]=2 and list[]=x (or list[0]=x) into nested values."""
+    out: dict = {}
+    for key, value in urllib.parse.parse_qsl(body, keep_blank_values=True):
+        parts = key.replace("]", "").split("[")
+        node = out
+        for i, part in enumerate(parts):
+            last = i == len(parts) - 1
+            if last:
+                if part == "" or part.isdigit():
+                    node.setdefault("__list__", []).append(value)
+                else:
+                    node[part] = value
+            else:
+                node = node.setdefault(part, {})
+    return lists(out)
+
+
+def lists(node):
+    if isinstance(node, dict):
+        if set(node) == {"__list__"}:
+            return node["__list__"]
+        return {k: lists(v) for k, v in node.items()}
+    return node
+
+
+class ApiError(Exception):
+    def __init__(self, status: int, kind: str, message: str, code=None, param=None, extra=None):
+        super().__init__(message)
+        self.status, self.body = status, {"error": {"type": kind, "message": message}}
+        if code:
+            self.body["error"]["code"] = code
+        if param:
+            self.body["error"]["param"] = param
+        if extra:
+            self.body["error"].update(extra)
+
+
+def intent_object(**fields) -> dict:
+    now = int(time.time())
+    intent = {
+        "id": new_id("pi"),
+        "object": "payment_intent",
+        "amount": 0,
+        "amount_capturable": 0,
+        "amount_received": 0,
+        "capture_method": "automatic",
+        "confirmation_method": "automatic",
+        "created": now,
+        "currency": "usd",
+        "livemode": False,
+        "metadata": {},
+        "payment_method_types": ["card"],
+        "status": "requires_payment_method",
+        "automatic_payment_methods": None,
+        "canceled_at": None,
+        "cancellation_reason": None,
+        "description": None,
+        "last_payment_error": None,
+        "latest_charge": None,
+        "next_action": None,
+        "payment_method": None,
+        "receipt_email": None,
+    }
+    intent.update(fields)
+    intent["client_secret"] = f"{intent['id']}_secret_{secrets.token_hex(8)}"
+    return intent
+
+
+def emit(kind: str, obj: dict) -> None:
+    event = {
+        "id": new_id("evt"),
+        "object": "event",
+        "api_version": "2025-11-17.clover",
+        "created": int(time.time()),
+        "data": {"object": json.loads(json.dumps(obj))},
+        "livemode": False,
+        "pending_webhooks": 1,
+        "request": {"id": None, "idempotency_key": None},
+        "type": kind,
+    }
+    EVENTS.append(event)
+    if WEBHOOK_URL:
+        threading.Thread(target=deliver, args=(event,), daemon=True).start()
+
+
+def sign(payload: bytes, timestamp: int) -> str:
+    mac = hmac.new(WEBHOOK_SECRET.encode(), f"{timestamp}.".encode() + payload, hashlib.sha256)
+    return f"t={timestamp},v1={mac.hexdigest()}"
+
+
+def deliver(event: dict) -> None:
+    payload = json.dumps(event).encode()
+    delay = 0.5
+    for _ in range(WEBHOOK_ATTEMPTS):
+        request = urllib.request.Request(WEBHOOK_URL, data=payload, method="POST")
+        request.add_header("Content-Type", "application/json; charset=utf-8")
+        request.add_header("Stripe-Signature", sign(payload, int(time.time())))
+        try:
+            with urllib.request.urlopen(request, timeout=10) as response:
+                if 200 <= response.status < 300:
+                    return
+        except (urllib.error.URLError, OSError):
+            pass
+        time.sleep(delay)
+        delay = min(delay * 2, 30)
+    print(f"stripe: gave up delivering {event['id']} ({event['type']})", flush=True)
+
+
+def amount_param(params: dict, name: str = "amount") -> int:
+    raw = params.get(name)
+    if raw is None:
+        raise ApiError(400, "invalid_request_error", f"Missing required param: {name}.", "parameter_missing", name)
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ApiError(400, "invalid_request_error", f"Invalid integer: {raw}", "parameter_invalid_integer", name)
+    if value < 1:
+        raise ApiError(400, "invalid_request_error", "Amount must be at least 1.", "amount_too_small", name)
+    return value
+
+
+def get_intent(intent_id: str) -> dict:
+    intent = INTENTS.get(intent_id)
+    if intent is None:
+        raise ApiError(
+            404, "invalid_request_error", f"No such payment_intent: '{intent_id}'", "resource_missing", "intent"
+        )
+    return intent
+
+
+def confirm(intent: dict, params: dict) -> dict:
+    if intent["status"] in ("succeeded", "canceled", "processing"):
+        raise ApiError(
+            400,
+            "invalid_request_error",
+            f"This PaymentIntent's status is {intent['status']}; it cannot be confirmed.",
+            "payment_intent_unexpected_state",
+            extra={"payment_intent": intent},
+        )
+    method = params.get("payment_method") or intent.get("payment_method")
+    if not method:
+        raise ApiError(400, "invalid_request_error", "You must provide a payment method.", "parameter_missing", "payment_method")
+    intent["payment_method"] = method
+    if method == "pm_card_chargeDeclined":
+        intent["status"] = "requires_payment_method"
+        error = {
+            "type": "card_error",
+            "code": "card_declined",
+            "decline_code": "generic_decline",
+            "message": "Your card was declined.",
+        }
+        intent["last_payment_error"] = error
+        emit("payment_intent.payment_failed", intent)
+        raise ApiError(402, "card_error", "Your card was declined.", "card_declined", extra={"decline_code": "generic_decline", "payment_intent": intent})
+    if method == "pm_card_authenticationRequired":
+        intent["status"] = "requires_action"
+        intent["next_action"] = {"type": "use_stripe_sdk", "use_stripe_sdk": {}}
+        emit("payment_intent.requires_action", intent)
+        return intent
+    if not method.startswith("pm_"):
+        raise ApiError(400, "invalid_request_error", f"No such PaymentMethod: '{method}'", "resource_missing", "payment_method")
+    intent.update(status="succeeded", amount_received=intent["amount"], last_payment_error=None, next_action=None)
+    intent["latest_charge"] = new_id("ch")
+    emit("charge.succeeded", {"id": intent["latest_charge"], "object": "charge", "amount": intent["amount"], "currency": intent["currency"], "payment_intent": intent["id"]})
+    emit("payment_intent.succeeded", intent)
+    return intent
+
+
+def route(method: str, path: str, params: dict) -> tuple:
+    parts = [p for p in path.split("/") if p]
+    if parts[:2] == ["v1", "payment_intents"]:
+        if method == "POST" and len(parts) == 2:
+            currency = params.get("currency", "")
+            if len(currency) != 3:
+                raise ApiError(400, "invalid_request_error", "Missing required param: currency.", "parameter_missing", "currency")
+            intent = intent_object(
+                amount=amount_param(params),
+                currency=currency.lower(),
+                metadata=params.get("metadata", {}),
+                description=params.get("description"),
+                receipt_email=params.get("receipt_email"),
+            )
+            if isinstance(params.get("automatic_payment_methods"), dict):
+                intent["automatic_payment_methods"] = {"enabled": params["automatic_payment_methods"].get("enabled") == "true"}
+            INTENTS[intent["id"]] = intent
+            emit("payment_intent.created", intent)
+            if params.get("confirm") == "true":
+                confirm(intent, params)
+            return 200, intent
+        if len(parts) == 3 and method == "GET":
+            return 200, get_intent(parts[2])
+        if len(parts) == 4 and method == "POST" and parts[3] == "confirm":
+            return 200, confirm(get_intent(parts[2]), params)
+        if len(parts) == 4 and method == "POST" and parts[3] == "cancel":
+            intent = get_intent(parts[2])
+            if intent["status"] == "succeeded":
+                raise ApiError(400, "invalid_request_error", "You cannot cancel this PaymentIntent because it has a status of succeeded.", "payment_intent_unexpected_state")
+            if intent["status"] != "canceled":
+                intent.update(status="canceled", canceled_at=int(time.time()), cancellation_reason=params.get("cancellation_reason"))
+                emit("payment_intent.canceled", intent)
+            return 200, intent
+    if parts[:2] == ["v1", "refunds"]:
+        if method == "POST" and len(parts) == 2:
+            intent = get_intent(params.get("payment_intent", ""))
+            if intent["status"] != "succeeded":
+                raise ApiError(400, "invalid_request_error", "This PaymentIntent has no successful charge to refund.", "charge_not_refundable")
+            refunded = sum(r["amount"] for r in REFUNDS.values() if r["payment_intent"] == intent["id"])
+            amount = amount_param(params) if "amount" in params else intent["amount"] - refunded
+            if amount < 1 or refunded + amount > intent["amount"]:
+                raise ApiError(400, "invalid_request_error", "Refund amount is greater than the unrefunded amount.", "amount_too_large", "amount")
+            refund = {
+                "id": new_id("re"), "object": "refund", "amount": amount, "currency": intent["currency"],
+                "charge": intent.get("latest_charge"), "created": int(time.time()), "metadata": params.get("metadata", {}),
+                "payment_intent": intent["id"], "reason": params.get("reason"), "status": "succeeded",
+            }
+            REFUNDS[refund["id"]] = refund
+            emit("refund.created", refund)
+            emit("charge.refunded", {"id": intent.get("latest_charge"), "object": "charge", "amount": intent["amount"], "amount_refunded": refunded + amount, "currency": intent["currency"], "payment_intent": intent["id"], "refunded": refunded + amount == intent["amount"]})
+            return 200, refund
+        if method == "GET" and len(parts) == 3:
+            refund = REFUNDS.get(parts[2])
+            if refund is None:
+                raise ApiError(404, "invalid_request_error", f"No such refund: '{parts[2]}'", "resource_missing", "id")
+            return 200, refund
+    if parts == ["v1", "__events"] and method == "GET":
+        return 200, {"object": "list", "data": EVENTS[-100:], "has_more": False, "url": "/v1/__events"}
+    raise ApiError(404, "invalid_request_error", f"Unrecognized request URL ({method}: {path}).")
+
+
+class Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, fmt, *args):
+        sys.stdout.write("stripe: " + (fmt % args) + "\n")
+        sys.stdout.flush()
+
+    def answer(self, status: int, body: dict, replayed: bool = False) -> None:
+        data = json.dumps(body).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.send_header("Request-Id", new_id("req"))
+        if replayed:
+            self.send_header("Idempotent-Replayed", "true")
+        self.end_headers()
+        self.wfile.write(data)
+
+    def handle_any(self, method: str) -> None:
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length).decode() if length else ""
+        url = urllib.parse.urlsplit(self.path)
+        auth = self.headers.get("Authorization", "")
+        if not auth.startswith("Bearer sk_test_"):
+            self.answer(401, {"error": {"type": "authentication_error", "message": "Invalid API Key provided."}})
+            return
+        params = parse_form(body if method == "POST" else url.query)
+        key = self.headers.get("Idempotency-Key") if method == "POST" else None
+        with LOCK:
+            if key:
+                fingerprint = hashlib.sha256(f"{method} {url.path} {body}".encode()).hexdigest()
+                seen = IDEMPOTENCY.get(key)
+                if seen is not None:
+                    if seen[0] != fingerprint:
+                        self.answer(400, {"error": {"type": "idempotency_error", "message": "Keys for idempotent requests can only be used with the same parameters they were first used with."}})
+                    else:
+                        self.answer(seen[1], seen[2], replayed=True)
+                    return
+            try:
+                status, result = route(method, url.path, params)
+            except ApiError as error:
+                status, result = error.status, error.body
+            if key and status < 500:
+                IDEMPOTENCY[key] = (fingerprint, status, json.loads(json.dumps(result)))
+        self.answer(status, result)
+
+    def do_GET(self):
+        self.handle_any("GET")
+
+    def do_POST(self):
+        self.handle_any("POST")
+
+    def do_DELETE(self):
+        self.handle_any("DELETE")
+
+
+def main() -> None:
+    server = ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1])), Handler)
+    server.daemon_threads = True
+    print(f"stripe: listening on 127.0.0.1:{sys.argv[1]}, webhooks to {WEBHOOK_URL or '(none)'}", flush=True)
+    server.serve_forever()
+
+
+if __name__ == "__main__":
+    main()

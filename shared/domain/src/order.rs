@@ -1,0 +1,195 @@
+//! Orders: who buys, where it goes, and the statuses an order passes through.
+
+use crate::FieldError;
+use crate::cart::CountryCode;
+use serde::{Deserialize, Serialize};
+
+/// Where an order goes (or is billed).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Address {
+    /// The recipient.
+    pub name: String,
+    /// Street and number.
+    pub line1: String,
+    /// Apartment, suite.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub line2: Option<String>,
+    /// City or town.
+    pub city: String,
+    /// State, province or county code.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub region: Option<String>,
+    /// Postal code.
+    pub postal_code: String,
+    /// ISO 3166-1 alpha-2.
+    pub country: CountryCode,
+}
+
+impl Address {
+    /// Field errors of an address, each prefixed with `prefix` (`shipping_address.city`).
+    pub fn check(&self, prefix: &str) -> Vec<FieldError> {
+        let mut errors = Vec::new();
+        let mut need = |field: &str, value: &str, max: usize| {
+            let length = value.trim().chars().count();
+            if length == 0 || length > max {
+                errors.push(FieldError::new(
+                    format!("{prefix}.{field}"),
+                    format!("must have 1 to {max} characters"),
+                ));
+            }
+        };
+        need("name", &self.name, 100);
+        need("line1", &self.line1, 200);
+        need("city", &self.city, 100);
+        need("postal_code", &self.postal_code, 20);
+        if self.line2.as_ref().is_some_and(|l| l.chars().count() > 200) {
+            errors.push(FieldError::new(
+                format!("{prefix}.line2"),
+                "must have at most 200 characters",
+            ));
+        }
+        if self
+            .region
+            .as_ref()
+            .is_some_and(|r| r.trim().is_empty() || r.chars().count() > 10)
+        {
+            errors.push(FieldError::new(
+                format!("{prefix}.region"),
+                "a region code has 1 to 10 characters",
+            ));
+        }
+        errors
+    }
+}
+
+/// An email address, checked for the shape mail can be delivered to and kept in lower case.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct Email(String);
+
+impl Email {
+    /// One `@`, a local part, a domain with a dot, no spaces, at most 254 characters.
+    pub fn parse(raw: &str) -> Result<Self, String> {
+        let raw = raw.trim();
+        let valid = raw.len() <= 254
+            && !raw.chars().any(|c| c.is_whitespace() || c.is_control())
+            && raw.split_once('@').is_some_and(|(local, domain)| {
+                !local.is_empty()
+                    && local.len() <= 64
+                    && !domain.contains('@')
+                    && domain.contains('.')
+                    && !domain.starts_with('.')
+                    && !domain.ends_with('.')
+            });
+        if valid {
+            Ok(Self(raw.to_lowercase()))
+        } else {
+            Err(format!("'{raw}' is not an email address"))
+        }
+    }
+
+    /// The address.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl TryFrom<String> for Email {
+    type Error = String;
+    fn try_from(value: String) -> Result<Self, Self::Error> {
+        Self::parse(&value)
+    }
+}
+
+impl From<Email> for String {
+    fn from(value: Email) -> Self {
+        value.0
+    }
+}
+
+/// Where an order is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OrderStatus {
+    /// Stock reserved, waiting for the payment until the hold expires.
+    PendingPayment,
+    /// Paid.
+    Paid,
+    /// Being packed.
+    Fulfilling,
+    /// Handed to the carrier.
+    Shipped,
+    /// Arrived.
+    Delivered,
+    /// Ended before shipping (expired hold, customer, failed payment).
+    Cancelled,
+    /// All money returned.
+    Refunded,
+    /// Some money returned.
+    PartiallyRefunded,
+    /// The customer asked to return goods.
+    ReturnRequested,
+    /// Goods came back.
+    Returned,
+}
+
+impl OrderStatus {
+    /// The word the API and the table use.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::PendingPayment => "pending_payment",
+            Self::Paid => "paid",
+            Self::Fulfilling => "fulfilling",
+            Self::Shipped => "shipped",
+            Self::Delivered => "delivered",
+            Self::Cancelled => "cancelled",
+            Self::Refunded => "refunded",
+            Self::PartiallyRefunded => "partially_refunded",
+            Self::ReturnRequested => "return_requested",
+            Self::Returned => "returned",
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn emails_need_a_local_part_and_a_dotted_domain() {
+        assert_eq!(Email::parse(" Ada@Example.COM ").unwrap().as_str(), "ada@example.com");
+        for bad in [
+            "",
+            "ada",
+            "ada@",
+            "@example.com",
+            "ada@example",
+            "ada@@example.com",
+            "a da@example.com",
+            "ada@.com",
+        ] {
+            assert!(Email::parse(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn an_address_names_every_missing_field() {
+        let address: Address = serde_json::from_value(serde_json::json!({
+            "name": " ", "line1": "1 Main St", "city": "", "postal_code": "94105", "country": "us"
+        }))
+        .unwrap();
+        let fields: Vec<String> = address.check("shipping_address").into_iter().map(|e| e.field).collect();
+        assert_eq!(fields, ["shipping_address.name", "shipping_address.city"]);
+        assert_eq!(address.country.as_str(), "US");
+    }
+
+    #[test]
+    fn statuses_read_as_the_api_writes_them() {
+        assert_eq!(
+            serde_json::to_value(OrderStatus::PendingPayment).unwrap(),
+            "pending_payment"
+        );
+        assert_eq!(OrderStatus::PartiallyRefunded.as_str(), "partially_refunded");
+    }
+}

@@ -1,0 +1,479 @@
+//! Orders in the shop's table, and the one transaction that turns a cart into an order.
+//!
+//! `ORDER#id / ORDER` holds the order; `IDEMPOTENCY#key / RECORD` the checkout's idempotency
+//! record (24 h TTL); `DISCOUNT#CODE / REDEEMED#email-hash` marks a once-per-customer code as used.
+//! Checkout writes, in one `TransactWriteItems`: the order, a conditional decrement of every
+//! line's stock (`available >= :q`), the discount's redemption count within its limit, the
+//! customer's redemption mark, the cart marked checked out, and the idempotency record. When the
+//! transaction is cancelled, nothing is written and the reasons say which condition failed.
+
+use crate::catalog_store::variant_key;
+use crate::discount_store::discount_key;
+use crate::dynamo::{Item, PK, SK, StoreError, key, s};
+use crate::problem::StockShortfall;
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::types::{AttributeValue, Put, ReturnValuesOnConditionCheckFailure, TransactWriteItem, Update};
+use serde::{Deserialize, Serialize};
+use shop_domain::cart::DiscountCode;
+use shop_domain::order::{Address, Email, OrderStatus};
+use shop_domain::pricing::Totals;
+use shop_domain::{Money, ProductId, Sku};
+
+/// Seconds an idempotency record is kept.
+pub const IDEMPOTENCY_TTL: i64 = 24 * 3600;
+
+/// One line of an order, priced at checkout.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OrderLine {
+    /// The variant.
+    pub sku: Sku,
+    /// Its product.
+    pub product_id: ProductId,
+    /// The product's title at checkout.
+    pub title: String,
+    /// Units.
+    pub quantity: u32,
+    /// Price per unit at checkout.
+    pub unit_price: Money,
+    /// `quantity × unit_price`.
+    pub line_total: Money,
+}
+
+/// The discount an order used, and what checkout counted for it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OrderDiscount {
+    /// The code.
+    pub code: DiscountCode,
+    /// Whether the code has a redemption limit (so checkout counted against it).
+    pub limited: Option<u32>,
+    /// Whether the customer's single use was recorded.
+    pub once_per_customer: bool,
+}
+
+/// An order as stored.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OrderRecord {
+    /// Its id.
+    pub order_id: String,
+    /// SHA-256 of its bearer token.
+    pub token_hash: String,
+    /// Where it is in its life.
+    pub status: OrderStatus,
+    /// The customer.
+    pub email: Email,
+    /// What was bought.
+    pub lines: Vec<OrderLine>,
+    /// Money.
+    pub totals: Totals,
+    /// Where it goes.
+    pub shipping_address: Address,
+    /// Where it is billed, when not the shipping address.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub billing_address: Option<Address>,
+    /// The shipping rate's id.
+    pub shipping_method: String,
+    /// The discount used.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub discount: Option<OrderDiscount>,
+    /// Whether the customer asked for marketing mail.
+    #[serde(default)]
+    pub marketing_opt_in: bool,
+    /// The cart it came from.
+    pub cart_id: String,
+    /// Unix seconds.
+    pub created_at: i64,
+    /// Unix seconds: the stock hold ends then unless paid.
+    pub expires_at: i64,
+    /// The Stripe PaymentIntent, once created.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub payment_intent_id: Option<String>,
+}
+
+/// A checkout's idempotency record: which order a key made, and the answer once complete.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IdempotencyRecord {
+    /// SHA-256 of the request body, to refuse the same key with another body.
+    pub fingerprint: String,
+    /// The order the key made.
+    pub order_id: String,
+    /// The order's token, kept (24 h) so a replay answers exactly the first answer.
+    pub order_token: String,
+    /// The answer, once the checkout completed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub response: Option<String>,
+}
+
+/// The message that ends an unpaid order's stock hold, sent delayed by the hold's length.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExpireReservation {
+    /// The order.
+    pub order_id: String,
+}
+
+/// Why the checkout transaction was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum ReserveError {
+    /// Lines short of stock.
+    #[error("not enough stock")]
+    Short(Vec<StockShortfall>),
+    /// The code's last redemption went to someone else.
+    #[error("the discount code is used up")]
+    DiscountExhausted,
+    /// This customer already used the code.
+    #[error("the discount code was already used by this customer")]
+    DiscountAlreadyUsed,
+    /// The cart is no longer open (checked out meanwhile, or the token changed).
+    #[error("the cart is no longer open")]
+    CartClosed,
+    /// Another request with the same idempotency key got there first.
+    #[error("the idempotency key is taken")]
+    KeyTaken,
+    /// The table failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+enum Slot {
+    Order,
+    Stock { sku: Sku, requested: u32 },
+    Discount,
+    CustomerMark,
+    Cart,
+    Idempotency,
+}
+
+/// The order adapter.
+#[derive(Debug, Clone)]
+pub struct OrderStore {
+    client: Client,
+    table: String,
+}
+
+fn order_key(order_id: &str) -> Item {
+    key(format!("ORDER#{order_id}"), "ORDER")
+}
+
+fn idempotency_key(key_text: &str) -> Item {
+    key(format!("IDEMPOTENCY#{key_text}"), "RECORD")
+}
+
+fn customer_mark_key(code: &DiscountCode, email: &Email) -> Item {
+    key(
+        format!("DISCOUNT#{code}"),
+        format!("REDEEMED#{}", crate::secrets::token_hash(email.as_str())),
+    )
+}
+
+fn n(value: impl ToString) -> AttributeValue {
+    AttributeValue::N(value.to_string())
+}
+
+fn build<T, E: std::fmt::Display>(result: Result<T, E>) -> Result<T, StoreError> {
+    result.map_err(|e| StoreError::Failed(e.to_string()))
+}
+
+impl OrderStore {
+    /// Orders in `table`.
+    pub fn new(client: Client, table: impl Into<String>) -> Self {
+        Self {
+            client,
+            table: table.into(),
+        }
+    }
+
+    /// The idempotency record of a key, if any (strongly consistent).
+    pub async fn idempotency(&self, key_text: &str) -> Result<Option<IdempotencyRecord>, StoreError> {
+        let output = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(idempotency_key(key_text)))
+            .consistent_read(true)
+            .send()
+            .await?;
+        output
+            .item
+            .map(|mut item| {
+                for name in [PK, SK, "ttl"] {
+                    item.remove(name);
+                }
+                serde_dynamo::from_item(item).map_err(StoreError::from)
+            })
+            .transpose()
+    }
+
+    /// An order by id (strongly consistent).
+    pub async fn get(&self, order_id: &str) -> Result<Option<OrderRecord>, StoreError> {
+        let output = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(order_key(order_id)))
+            .consistent_read(true)
+            .send()
+            .await?;
+        output.item.map(order_from_item).transpose()
+    }
+
+    /// Writes the order and reserves its stock, all or nothing (see the module notes).
+    pub async fn reserve(
+        &self,
+        order: &OrderRecord,
+        cart_token_hash: &str,
+        idempotency_key_text: &str,
+        record: &IdempotencyRecord,
+        now: i64,
+    ) -> Result<(), ReserveError> {
+        let mut slots = Vec::new();
+        let mut items = Vec::new();
+
+        let mut order_item: Item = serde_dynamo::to_item(order).map_err(StoreError::from)?;
+        order_item.extend(order_key(&order.order_id));
+        let put = Put::builder()
+            .table_name(&self.table)
+            .set_item(Some(order_item))
+            .condition_expression("attribute_not_exists(#pk)")
+            .expression_attribute_names("#pk", PK);
+        items.push(TransactWriteItem::builder().put(build(put.build())?).build());
+        slots.push(Slot::Order);
+
+        for line in &order.lines {
+            let update = Update::builder()
+                .table_name(&self.table)
+                .set_key(Some(variant_key(&line.product_id, &line.sku)))
+                .update_expression("SET #available = #available - :q")
+                .condition_expression("attribute_exists(#pk) AND #available >= :q")
+                .expression_attribute_names("#pk", PK)
+                .expression_attribute_names("#available", "available")
+                .expression_attribute_values(":q", n(line.quantity))
+                .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld);
+            items.push(TransactWriteItem::builder().update(build(update.build())?).build());
+            slots.push(Slot::Stock {
+                sku: line.sku.clone(),
+                requested: line.quantity,
+            });
+        }
+
+        if let Some(discount) = &order.discount {
+            let mut update = Update::builder()
+                .table_name(&self.table)
+                .set_key(Some(discount_key(&discount.code)))
+                .update_expression("ADD #redemptions :one")
+                .expression_attribute_names("#redemptions", "redemptions")
+                .expression_attribute_values(":one", n(1));
+            update = match discount.limited {
+                Some(max) => update
+                    .condition_expression("attribute_exists(#pk) AND #redemptions < :max")
+                    .expression_attribute_names("#pk", PK)
+                    .expression_attribute_values(":max", n(max)),
+                None => update
+                    .condition_expression("attribute_exists(#pk)")
+                    .expression_attribute_names("#pk", PK),
+            };
+            items.push(TransactWriteItem::builder().update(build(update.build())?).build());
+            slots.push(Slot::Discount);
+            if discount.once_per_customer {
+                let mut mark = customer_mark_key(&discount.code, &order.email);
+                mark.insert("order_id".to_owned(), s(&order.order_id));
+                let put = Put::builder()
+                    .table_name(&self.table)
+                    .set_item(Some(mark))
+                    .condition_expression("attribute_not_exists(#pk)")
+                    .expression_attribute_names("#pk", PK);
+                items.push(TransactWriteItem::builder().put(build(put.build())?).build());
+                slots.push(Slot::CustomerMark);
+            }
+        }
+
+        let cart = Update::builder()
+            .table_name(&self.table)
+            .set_key(Some(key(format!("CART#{}", order.cart_id), "CART")))
+            .update_expression("SET #status = :checked_out, order_id = :order, #updated = :now")
+            .condition_expression("#hash = :hash AND #status = :open")
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_names("#hash", "token_hash")
+            .expression_attribute_names("#updated", "updated_at")
+            .expression_attribute_values(":checked_out", s("checked_out"))
+            .expression_attribute_values(":open", s("open"))
+            .expression_attribute_values(":order", s(&order.order_id))
+            .expression_attribute_values(":hash", s(cart_token_hash))
+            .expression_attribute_values(":now", n(now));
+        items.push(TransactWriteItem::builder().update(build(cart.build())?).build());
+        slots.push(Slot::Cart);
+
+        let mut record_item: Item = serde_dynamo::to_item(record).map_err(StoreError::from)?;
+        record_item.extend(idempotency_key(idempotency_key_text));
+        record_item.insert("ttl".to_owned(), n(now + IDEMPOTENCY_TTL));
+        let put = Put::builder()
+            .table_name(&self.table)
+            .set_item(Some(record_item))
+            .condition_expression("attribute_not_exists(#pk)")
+            .expression_attribute_names("#pk", PK);
+        items.push(TransactWriteItem::builder().put(build(put.build())?).build());
+        slots.push(Slot::Idempotency);
+
+        let result = self
+            .client
+            .transact_write_items()
+            .set_transact_items(Some(items))
+            .send()
+            .await;
+        let Err(error) = result else {
+            return Ok(());
+        };
+        let Some(
+            aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError::TransactionCanceledException(
+                cancelled,
+            ),
+        ) = error.as_service_error()
+        else {
+            return Err(StoreError::from(error).into());
+        };
+        let failed = |reason: &aws_sdk_dynamodb::types::CancellationReason| {
+            reason.code.as_deref() == Some("ConditionalCheckFailed")
+        };
+        let reasons = cancelled.cancellation_reasons();
+        let mut short = Vec::new();
+        let mut other = None;
+        for (slot, reason) in slots.iter().zip(reasons) {
+            if !failed(reason) {
+                continue;
+            }
+            match slot {
+                Slot::Stock { sku, requested } => {
+                    let available = reason
+                        .item
+                        .as_ref()
+                        .and_then(|item| item.get("available"))
+                        .and_then(|v| v.as_n().ok())
+                        .and_then(|v| v.parse::<u32>().ok())
+                        .unwrap_or(0);
+                    short.push(StockShortfall {
+                        sku: sku.to_string(),
+                        requested: *requested,
+                        available,
+                    });
+                }
+                Slot::Discount => other = other.or(Some(ReserveError::DiscountExhausted)),
+                Slot::CustomerMark => other = other.or(Some(ReserveError::DiscountAlreadyUsed)),
+                Slot::Cart => other = other.or(Some(ReserveError::CartClosed)),
+                Slot::Idempotency => return Err(ReserveError::KeyTaken),
+                Slot::Order => {
+                    other = other.or(Some(ReserveError::Store(StoreError::Failed(
+                        "order id collision".into(),
+                    ))))
+                }
+            }
+        }
+        if !short.is_empty() {
+            return Err(ReserveError::Short(short));
+        }
+        Err(other.unwrap_or_else(|| {
+            ReserveError::Store(StoreError::Unavailable(format!(
+                "the checkout transaction was cancelled: {}",
+                reasons
+                    .iter()
+                    .filter_map(|r| r.code.clone())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )))
+        }))
+    }
+
+    /// Records the PaymentIntent on the order and the answer on the idempotency record.
+    pub async fn complete(
+        &self,
+        order_id: &str,
+        intent_id: &str,
+        idempotency_key_text: &str,
+        response: &str,
+    ) -> Result<(), StoreError> {
+        self.client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(order_key(order_id)))
+            .update_expression("SET payment_intent_id = :intent")
+            .expression_attribute_values(":intent", s(intent_id))
+            .send()
+            .await?;
+        self.client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(idempotency_key(idempotency_key_text)))
+            .update_expression("SET #response = if_not_exists(#response, :response)")
+            .expression_attribute_names("#response", "response")
+            .expression_attribute_values(":response", s(response))
+            .send()
+            .await?;
+        Ok(())
+    }
+
+    /// Ends an unpaid order's hold: `pending_payment` becomes `cancelled` and its stock,
+    /// redemption and customer mark are given back, all or nothing. False when the order was no
+    /// longer pending (paid or already released): then nothing changes.
+    pub async fn release(&self, order: &OrderRecord, now: i64) -> Result<bool, StoreError> {
+        let mut items = Vec::new();
+        let cancel = Update::builder()
+            .table_name(&self.table)
+            .set_key(Some(order_key(&order.order_id)))
+            .update_expression("SET #status = :cancelled, cancelled_at = :now, cancel_reason = :reason")
+            .condition_expression("#status = :pending")
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_values(":cancelled", s(OrderStatus::Cancelled.as_str()))
+            .expression_attribute_values(":pending", s(OrderStatus::PendingPayment.as_str()))
+            .expression_attribute_values(":reason", s("reservation_expired"))
+            .expression_attribute_values(":now", n(now));
+        items.push(TransactWriteItem::builder().update(build(cancel.build())?).build());
+        for line in &order.lines {
+            let give_back = Update::builder()
+                .table_name(&self.table)
+                .set_key(Some(variant_key(&line.product_id, &line.sku)))
+                .update_expression("ADD #available :q")
+                .condition_expression("attribute_exists(#pk)")
+                .expression_attribute_names("#pk", PK)
+                .expression_attribute_names("#available", "available")
+                .expression_attribute_values(":q", n(line.quantity));
+            items.push(TransactWriteItem::builder().update(build(give_back.build())?).build());
+        }
+        if let Some(discount) = &order.discount {
+            let uncount = Update::builder()
+                .table_name(&self.table)
+                .set_key(Some(discount_key(&discount.code)))
+                .update_expression("ADD #redemptions :minus_one")
+                .expression_attribute_names("#redemptions", "redemptions")
+                .expression_attribute_values(":minus_one", n(-1));
+            items.push(TransactWriteItem::builder().update(build(uncount.build())?).build());
+            if discount.once_per_customer {
+                let delete = aws_sdk_dynamodb::types::Delete::builder()
+                    .table_name(&self.table)
+                    .set_key(Some(customer_mark_key(&discount.code, &order.email)));
+                items.push(TransactWriteItem::builder().delete(build(delete.build())?).build());
+            }
+        }
+        match self
+            .client
+            .transact_write_items()
+            .set_transact_items(Some(items))
+            .send()
+            .await
+        {
+            Ok(_) => Ok(true),
+            Err(error)
+                if error
+                    .as_service_error()
+                    .is_some_and(|e| e.is_transaction_canceled_exception()) =>
+            {
+                // The only condition that can fail is the order's status: it is no longer pending.
+                Ok(false)
+            }
+            Err(error) => Err(error.into()),
+        }
+    }
+}
+
+fn order_from_item(mut item: Item) -> Result<OrderRecord, StoreError> {
+    for name in [PK, SK] {
+        item.remove(name);
+    }
+    Ok(serde_dynamo::from_item(item)?)
+}

@@ -1,0 +1,353 @@
+//! Checking out through the gateway, with the local Stripe server.
+
+use aws_lambda_events::event::sqs::{SqsEvent, SqsMessage};
+use futures::future::join_all;
+use futures::stream::{self, StreamExt};
+use reqwest::Method;
+use serde_json::{Value, json};
+use shop_local::template::Template;
+use shop_platform::clock::{Clock, SystemClock};
+use shop_tests::{TestApp, TestStripe, checkout_body, problem, product, unique};
+use std::collections::HashSet;
+use std::path::Path;
+use std::sync::Arc;
+
+/// A product with one SKU and `stock` units.
+async fn stocked(app: &TestApp, stock: u32) -> (String, String) {
+    let (id, sku) = (unique("sellable"), unique("SKU"));
+    let mut row = product(&id, &unique("cat"), "Sellable Thing", &[&sku]);
+    row["variants"][0]["available"] = json!(stock);
+    assert_eq!(app.import(vec![row]).await["imported"], 1);
+    (id, sku)
+}
+
+async fn created(response: reqwest::Response) -> Value {
+    let status = response.status();
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(status, 201, "{body}");
+    body
+}
+
+#[tokio::test]
+async fn a_checkout_reserves_stock_and_creates_a_payment_intent_the_shopper_can_pay() {
+    let (app, stripe) = (TestApp::new(), TestStripe::new());
+    let (product_id, sku) = stocked(&app, 5).await;
+    let cart = app.cart_with(&sku, 2).await;
+    let cart_totals = app.cart(&cart).await["totals"].clone();
+    let order = created(
+        app.checkout(&unique("key"), &checkout_body(&cart, "Ada@Example.com"))
+            .await,
+    )
+    .await;
+
+    assert_eq!(order["status"], "pending_payment");
+    assert_eq!(order["email"], "ada@example.com");
+    assert!(order["order_token"].as_str().unwrap().len() >= 22);
+    assert!(order["expires_at"].as_str().unwrap().ends_with('Z'));
+    // The cart was shipping to its default destination; the order ships to California: 7.25 % tax.
+    assert_eq!(order["totals"]["subtotal"], cart_totals["subtotal"]);
+    assert_eq!(
+        order["totals"]["tax"]["amount"], 363,
+        "7.25 % of 5,000, rounded half up"
+    );
+    assert_eq!(order["totals"]["total"]["amount"], 5000 + 500 + 363);
+    assert_eq!(app.available(&product_id, &sku).await, 3);
+
+    let payment = &order["payment"];
+    assert_eq!(payment["provider"], "stripe");
+    let intent_id = payment["payment_intent_id"].as_str().unwrap();
+    let intent = stripe.intent(intent_id).await;
+    assert_eq!(intent["amount"], order["totals"]["total"]["amount"]);
+    assert_eq!(intent["metadata"]["order_id"], order["order_id"]);
+    assert_eq!(intent["client_secret"], payment["client_secret"]);
+    let paid: Value = stripe.confirm(intent_id, "pm_card_visa").await.json().await.unwrap();
+    assert_eq!(paid["status"], "succeeded");
+
+    let changed = app.set_line(&cart, &sku, 1).await;
+    assert_eq!(problem(changed, 409).await["code"], "cart_checked_out");
+}
+
+#[tokio::test]
+async fn a_checkout_without_an_idempotency_key_or_with_bad_details_is_refused() {
+    let app = TestApp::new();
+    let (_, sku) = stocked(&app, 5).await;
+    let cart = app.cart_with(&sku, 1).await;
+    let no_key = app
+        .client
+        .post(format!("{}/checkout", app.api))
+        .json(&checkout_body(&cart, "a@b.co"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(problem(no_key, 400).await["code"], "missing_idempotency_key");
+
+    let mut body = checkout_body(&cart, "not-an-email");
+    body["shipping_address"]["city"] = json!("");
+    body["shipping_method"] = json!("international");
+    let refused = problem(app.checkout(&unique("key"), &body).await, 422).await;
+    let fields: Vec<&str> = refused["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["field"].as_str().unwrap())
+        .collect();
+    assert_eq!(fields, ["email", "shipping_address.city", "shipping_method"]);
+
+    let mut abroad = checkout_body(&cart, "a@b.co");
+    abroad["shipping_address"]["country"] = json!("JP");
+    let refused = problem(app.checkout(&unique("key"), &abroad).await, 422).await;
+    assert_eq!(refused["errors"][0]["field"], "shipping_address.country");
+
+    let wrong_token = json!({"cart_token": "nope"});
+    let mut stolen = checkout_body(&cart, "a@b.co");
+    stolen["cart_token"] = wrong_token["cart_token"].clone();
+    problem(app.checkout(&unique("key"), &stolen).await, 404).await;
+}
+
+#[tokio::test]
+async fn a_line_short_of_stock_is_named_and_nothing_is_reserved() {
+    let app = TestApp::new();
+    let (product_id, sku) = stocked(&app, 5).await;
+    let cart = app.cart_with(&sku, 3).await;
+    app.admin(
+        Method::PUT,
+        &format!("/admin/inventory/{sku}"),
+        &json!({"available": 1}),
+    )
+    .await;
+    let refused = problem(app.checkout(&unique("key"), &checkout_body(&cart, "a@b.co")).await, 409).await;
+    assert_eq!(refused["code"], "insufficient_stock");
+    assert_eq!(refused["lines"], json!([{"sku": sku, "requested": 3, "available": 1}]));
+    assert_eq!(app.available(&product_id, &sku).await, 1);
+    assert_eq!(app.cart(&cart).await["status"], "open", "the cart can still be changed");
+}
+
+#[tokio::test]
+async fn the_same_key_and_body_replay_the_order_and_another_body_is_refused() {
+    let (app, key) = (TestApp::new(), unique("key"));
+    let (product_id, sku) = stocked(&app, 5).await;
+    let cart = app.cart_with(&sku, 2).await;
+    let body = checkout_body(&cart, "a@b.co");
+    let first = created(app.checkout(&key, &body).await).await;
+    let again = app.checkout(&key, &body).await;
+    assert_eq!(again.headers()["idempotent-replayed"], "true");
+    assert_eq!(created(again).await, first);
+    assert_eq!(app.available(&product_id, &sku).await, 3, "reserved once");
+
+    let mut other = body.clone();
+    other["email"] = json!("someone@else.com");
+    assert_eq!(
+        problem(app.checkout(&key, &other).await, 422).await["code"],
+        "idempotency_key_reused"
+    );
+}
+
+#[tokio::test]
+async fn ten_concurrent_requests_with_one_key_make_one_order_and_one_payment_intent() {
+    let (app, key) = (TestApp::new(), unique("key"));
+    let (product_id, sku) = stocked(&app, 5).await;
+    let cart = app.cart_with(&sku, 1).await;
+    let body = checkout_body(&cart, "a@b.co");
+    let answers = join_all((0..10).map(|_| app.checkout(&key, &body))).await;
+    let mut orders = HashSet::new();
+    let mut intents = HashSet::new();
+    for answer in answers {
+        let order = created(answer).await;
+        orders.insert(order["order_id"].as_str().unwrap().to_owned());
+        intents.insert(order["payment"]["payment_intent_id"].as_str().unwrap().to_owned());
+    }
+    assert_eq!((orders.len(), intents.len()), (1, 1));
+    assert_eq!(app.available(&product_id, &sku).await, 4);
+}
+
+/// Orders in the table holding `sku`, counted by reading the table, not the answers.
+async fn orders_holding(sku: &str) -> usize {
+    let sdk = shop_platform::aws::sdk_config().await;
+    let table = std::env::var("SHOP_TABLE").unwrap();
+    let items: Vec<_> = aws_sdk_dynamodb::Client::new(&sdk)
+        .scan()
+        .table_name(table)
+        .filter_expression("sk = :order")
+        .expression_attribute_values(":order", aws_sdk_dynamodb::types::AttributeValue::S("ORDER".into()))
+        .into_paginator()
+        .items()
+        .send()
+        .collect::<Vec<_>>()
+        .await;
+    items
+        .into_iter()
+        .map(|item| item.unwrap())
+        .filter(|item| format!("{:?}", item.get("lines")).contains(sku))
+        .count()
+}
+
+#[tokio::test]
+async fn a_flash_sale_of_200_shoppers_for_20_units_sells_exactly_20() {
+    let app = TestApp::new();
+    let (product_id, sku) = stocked(&app, 20).await;
+    let carts: Vec<_> = stream::iter(0..200)
+        .map(|_| app.cart_with(&sku, 1))
+        .buffer_unordered(40)
+        .collect()
+        .await;
+    let statuses: Vec<u16> = stream::iter(carts.iter().enumerate())
+        .map(|(i, cart)| {
+            let body = checkout_body(cart, &format!("shopper{i}@example.com"));
+            let app = &app;
+            async move { app.checkout(&unique("flash"), &body).await.status().as_u16() }
+        })
+        .buffer_unordered(40)
+        .collect()
+        .await;
+    let count = |code: u16| statuses.iter().filter(|s| **s == code).count();
+    assert_eq!((count(201), count(409)), (20, 180), "answers: {statuses:?}");
+    assert_eq!(orders_holding(&sku).await, 20);
+    assert_eq!(app.available(&product_id, &sku).await, 0);
+}
+
+#[tokio::test]
+async fn two_shoppers_racing_for_a_codes_last_redemption_one_wins() {
+    let app = TestApp::new();
+    let (_, sku) = stocked(&app, 10).await;
+    let code = unique("LAST")
+        .replace('-', "_")
+        .to_uppercase()
+        .chars()
+        .take(32)
+        .collect::<String>();
+    let rule = json!({"value": {"type": "percent", "percent_bp": 2000}, "max_redemptions": 1});
+    assert_eq!(
+        app.admin(Method::PUT, &format!("/admin/discounts/{code}"), &rule)
+            .await
+            .status(),
+        201
+    );
+    let mut carts = Vec::new();
+    for _ in 0..2 {
+        let cart = app.cart_with(&sku, 1).await;
+        let applied = app
+            .cart_call(
+                Method::POST,
+                &format!("/carts/{}/discount", cart.id),
+                &cart.token,
+                Some(&json!({"code": code})),
+            )
+            .await;
+        assert_eq!(applied.status(), 200);
+        carts.push(cart);
+    }
+    let bodies: Vec<Value> = carts
+        .iter()
+        .enumerate()
+        .map(|(i, cart)| checkout_body(cart, &format!("r{i}@example.com")))
+        .collect();
+    let keys: Vec<String> = bodies.iter().map(|_| unique("race")).collect();
+    let answers = join_all(bodies.iter().zip(&keys).map(|(body, key)| app.checkout(key, body))).await;
+    let mut statuses: Vec<u16> = answers.iter().map(|a| a.status().as_u16()).collect();
+    statuses.sort();
+    assert_eq!(statuses, [201, 422]);
+    for answer in answers.into_iter().filter(|a| a.status() == 422) {
+        assert_eq!(problem(answer, 422).await["code"], "discount_exhausted");
+    }
+}
+
+#[tokio::test]
+async fn a_once_per_customer_code_works_once_per_email() {
+    let app = TestApp::new();
+    let (_, sku) = stocked(&app, 10).await;
+    let code = unique("ONCE")
+        .replace('-', "_")
+        .to_uppercase()
+        .chars()
+        .take(32)
+        .collect::<String>();
+    let rule = json!({"value": {"type": "fixed", "amount": 500}, "once_per_customer": true});
+    app.admin(Method::PUT, &format!("/admin/discounts/{code}"), &rule).await;
+    let email = format!("{}@example.com", unique("once"));
+    let mut statuses = Vec::new();
+    for _ in 0..2 {
+        let cart = app.cart_with(&sku, 1).await;
+        app.cart_call(
+            Method::POST,
+            &format!("/carts/{}/discount", cart.id),
+            &cart.token,
+            Some(&json!({"code": code})),
+        )
+        .await;
+        statuses.push(app.checkout(&unique("once"), &checkout_body(&cart, &email)).await);
+    }
+    assert_eq!(statuses[0].status(), 201);
+    let second = statuses.pop().unwrap();
+    assert_eq!(problem(second, 422).await["code"], "discount_already_used");
+}
+
+/// A clock that reads `offset` seconds ahead.
+struct Ahead(i64);
+
+impl Clock for Ahead {
+    fn now(&self) -> i64 {
+        SystemClock.now() + self.0
+    }
+}
+
+#[tokio::test]
+async fn when_the_hold_ends_an_unpaid_order_is_cancelled_and_its_stock_comes_back_once() {
+    let (app, stripe) = (TestApp::new(), TestStripe::new());
+    let (product_id, sku) = stocked(&app, 5).await;
+    let cart = app.cart_with(&sku, 2).await;
+    let order = created(
+        app.checkout(&unique("key"), &checkout_body(&cart, "late@example.com"))
+            .await,
+    )
+    .await;
+    assert_eq!(app.available(&product_id, &sku).await, 3);
+
+    // The consumer as the gateway hosts it, telling time one hold (900 s) and a minute ahead.
+    let template = Template::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("../template.yaml")).unwrap();
+    let sdk = shop_platform::aws::sdk_config().await;
+    let context = shop_local::bootstrap::create_resources(&template, "shop", &sdk)
+        .await
+        .unwrap();
+    let function = template
+        .functions()
+        .unwrap()
+        .into_iter()
+        .find(|f| f.binary == "reservation-expiry")
+        .unwrap();
+    let env = shop_local::function_env(&function, &context).unwrap();
+    let consumer = reservation_expiry::ReservationExpiry::from_env(&env, &sdk)
+        .await
+        .unwrap();
+    let message = |id: &str| {
+        let mut message = SqsMessage::default();
+        message.message_id = Some(id.to_owned());
+        message.body = Some(json!({"order_id": order["order_id"]}).to_string());
+        message
+    };
+    let mut early = SqsEvent::default();
+    early.records = vec![message("m0")];
+    let consumer = consumer.with_clock(Arc::new(Ahead(0)));
+    assert_eq!(
+        consumer.handle_batch(early).await.batch_item_failures.len(),
+        1,
+        "too early: retried later"
+    );
+    assert_eq!(app.available(&product_id, &sku).await, 3);
+
+    let consumer = consumer.with_clock(Arc::new(Ahead(960)));
+    let mut twice = SqsEvent::default();
+    twice.records = vec![message("m1")];
+    assert!(
+        consumer
+            .handle_batch(twice.clone())
+            .await
+            .batch_item_failures
+            .is_empty()
+    );
+    assert!(consumer.handle_batch(twice).await.batch_item_failures.is_empty());
+    assert_eq!(app.available(&product_id, &sku).await, 5, "given back once");
+    let intent = stripe
+        .intent(order["payment"]["payment_intent_id"].as_str().unwrap())
+        .await;
+    assert_eq!(intent["status"], "canceled");
+}
