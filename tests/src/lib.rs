@@ -289,3 +289,11 @@ impl Default for TestStripe {
         Self::new()
     }
 }
+
+/// The JSON body of a response, after checking its status (the body shows in the failure).
+pub async fn expect_json(response: Response, status: u16) -> Value {
+    let actual = response.status();
+    let body: Value = response.json().await.unwrap_or(Value::Null);
+    assert_eq!(actual, status, "{body}");
+    body
+}

@@ -3,20 +3,13 @@
 use futures::future::join_all;
 use reqwest::Method;
 use serde_json::{Value, json};
-use shop_tests::{TestApp, TestCart, problem, product, unique};
+use shop_tests::{TestApp, TestCart, expect_json, problem, product, unique};
 
 /// A product in its own category with `skus`, each 5 in stock at 2,500 cents.
 async fn stocked(app: &TestApp, skus: &[&str]) -> (String, String) {
     let (id, category) = (unique("cartable"), unique("cat"));
     app.import(vec![product(&id, &category, "Cartable Thing", skus)]).await;
     (id, category)
-}
-
-async fn ok_json(response: reqwest::Response) -> Value {
-    let status = response.status();
-    let body: Value = response.json().await.unwrap();
-    assert_eq!(status, 200, "{body}");
-    body
 }
 
 #[tokio::test]
@@ -68,7 +61,7 @@ async fn prices_come_from_the_catalog_and_a_price_sent_by_the_client_is_ignored(
     let (cart, _) = app.create_cart().await;
     let body = json!({"quantity": 2, "unit_price": {"amount": 1, "currency": "usd"}, "line_total": 2});
     let path = format!("/carts/{}/items/{sku}", cart.id);
-    let answered = ok_json(app.cart_call(Method::PUT, &path, &cart.token, Some(&body)).await).await;
+    let answered = expect_json(app.cart_call(Method::PUT, &path, &cart.token, Some(&body)).await, 200).await;
     assert_eq!(answered["lines"][0]["unit_price"]["amount"], 2500);
     assert_eq!(answered["lines"][0]["line_total"]["amount"], 5000);
     assert_eq!(answered["totals"]["subtotal"]["amount"], 5000);
@@ -128,10 +121,10 @@ async fn quantity_zero_and_delete_remove_a_line() {
     let (cart, _) = app.create_cart().await;
     app.set_line(&cart, &a, 1).await;
     app.set_line(&cart, &b, 1).await;
-    let after_zero = ok_json(app.set_line(&cart, &a, 0).await).await;
+    let after_zero = expect_json(app.set_line(&cart, &a, 0).await, 200).await;
     assert_eq!(after_zero["lines"].as_array().unwrap().len(), 1);
     let path = format!("/carts/{}/items/{b}", cart.id);
-    let after_delete = ok_json(app.cart_call(Method::DELETE, &path, &cart.token, None).await).await;
+    let after_delete = expect_json(app.cart_call(Method::DELETE, &path, &cart.token, None).await, 200).await;
     assert_eq!(after_delete["lines"], json!([]));
     assert_eq!(after_delete["totals"]["total"]["amount"], 0);
 }
@@ -244,11 +237,11 @@ async fn each_discount_rule_is_checked_and_a_valid_code_takes_its_share_off() {
         json!({"value": percent, "min_subtotal": 5000, "categories": [category]}),
     )
     .await;
-    let applied = ok_json(apply(&app, &cart, &good.to_lowercase()).await).await;
+    let applied = expect_json(apply(&app, &cart, &good.to_lowercase()).await, 200).await;
     assert_eq!(applied["discount_code"], good.as_str());
     assert_eq!(applied["totals"]["discount"]["amount"], 500);
     let fixed = discount(&app, json!({"value": {"type": "fixed", "amount": 999_999}})).await;
-    let capped = ok_json(apply(&app, &cart, &fixed).await).await;
+    let capped = expect_json(apply(&app, &cart, &fixed).await, 200).await;
     assert_eq!(
         capped["totals"]["discount"]["amount"], 5000,
         "never more than the subtotal"
@@ -256,12 +249,12 @@ async fn each_discount_rule_is_checked_and_a_valid_code_takes_its_share_off() {
 
     // Dropping below the minimum keeps the code but stops it counting, and says why.
     let minimum = discount(&app, json!({"value": percent, "min_subtotal": 5000})).await;
-    ok_json(apply(&app, &cart, &minimum).await).await;
-    let smaller = ok_json(app.set_line(&cart, &sku, 1).await).await;
+    expect_json(apply(&app, &cart, &minimum).await, 200).await;
+    let smaller = expect_json(app.set_line(&cart, &sku, 1).await, 200).await;
     assert_eq!(smaller["totals"]["discount"]["amount"], 0);
     assert_eq!(smaller["discount_issue"]["code"], "discount_minimum_not_met");
     let path = format!("/carts/{}/discount", cart.id);
-    let removed = ok_json(app.cart_call(Method::DELETE, &path, &cart.token, None).await).await;
+    let removed = expect_json(app.cart_call(Method::DELETE, &path, &cart.token, None).await, 200).await;
     assert_eq!(removed["discount_code"], Value::Null);
 }
 
@@ -286,7 +279,7 @@ async fn shipping_options_and_tax_follow_the_destination() {
     let sku = unique("SKU");
     stocked(&app, &[&sku]).await;
     let (cart, _) = app.create_cart().await;
-    let one = ok_json(app.set_line(&cart, &sku, 1).await).await; // 2,500: standard costs 500
+    let one = expect_json(app.set_line(&cart, &sku, 1).await, 200).await; // 2,500: standard costs 500
     assert_eq!(
         (
             one["shipping_method"].as_str(),
@@ -294,18 +287,26 @@ async fn shipping_options_and_tax_follow_the_destination() {
         ),
         (Some("standard"), Some(500))
     );
-    let four = ok_json(app.set_line(&cart, &sku, 4).await).await; // 10,000: standard is free over 7,500
+    let four = expect_json(app.set_line(&cart, &sku, 4).await, 200).await; // 10,000: standard is free over 7,500
     assert_eq!(four["totals"]["shipping"]["amount"], 0);
 
     let path = format!("/carts/{}/shipping", cart.id);
     let california = json!({"country": "US", "region": "ca", "method": "express"});
-    let us = ok_json(app.cart_call(Method::PUT, &path, &cart.token, Some(&california)).await).await;
+    let us = expect_json(
+        app.cart_call(Method::PUT, &path, &cart.token, Some(&california)).await,
+        200,
+    )
+    .await;
     assert_eq!(us["totals"]["shipping"]["amount"], 1500);
     assert_eq!(us["totals"]["tax"]["amount"], 725, "7.25 % of 10,000, added");
     assert_eq!(us["totals"]["total"]["amount"], 10_000 + 1500 + 725);
 
     let britain = json!({"country": "GB"});
-    let gb = ok_json(app.cart_call(Method::PUT, &path, &cart.token, Some(&britain)).await).await;
+    let gb = expect_json(
+        app.cart_call(Method::PUT, &path, &cart.token, Some(&britain)).await,
+        200,
+    )
+    .await;
     assert_eq!(gb["totals"]["tax_included"], true);
     assert_eq!(
         gb["totals"]["tax"]["amount"], 1667,
@@ -332,7 +333,7 @@ async fn every_change_slides_the_expiry_forward() {
     let first = created["expires_at"].as_str().unwrap().to_owned();
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
     loop {
-        let later = ok_json(app.set_line(&cart, &sku, 1).await).await;
+        let later = expect_json(app.set_line(&cart, &sku, 1).await, 200).await;
         if later["expires_at"].as_str().unwrap() > first.as_str() {
             break;
         }

@@ -7,7 +7,7 @@ use reqwest::Method;
 use serde_json::{Value, json};
 use shop_local::template::Template;
 use shop_platform::clock::{Clock, SystemClock};
-use shop_tests::{TestApp, TestStripe, checkout_body, problem, product, unique};
+use shop_tests::{TestApp, TestStripe, checkout_body, expect_json, problem, product, unique};
 use std::collections::HashSet;
 use std::path::Path;
 use std::sync::Arc;
@@ -21,22 +21,16 @@ async fn stocked(app: &TestApp, stock: u32) -> (String, String) {
     (id, sku)
 }
 
-async fn created(response: reqwest::Response) -> Value {
-    let status = response.status();
-    let body: Value = response.json().await.unwrap();
-    assert_eq!(status, 201, "{body}");
-    body
-}
-
 #[tokio::test]
 async fn a_checkout_reserves_stock_and_creates_a_payment_intent_the_shopper_can_pay() {
     let (app, stripe) = (TestApp::new(), TestStripe::new());
     let (product_id, sku) = stocked(&app, 5).await;
     let cart = app.cart_with(&sku, 2).await;
     let cart_totals = app.cart(&cart).await["totals"].clone();
-    let order = created(
+    let order = expect_json(
         app.checkout(&unique("key"), &checkout_body(&cart, "Ada@Example.com"))
             .await,
+        201,
     )
     .await;
 
@@ -128,10 +122,10 @@ async fn the_same_key_and_body_replay_the_order_and_another_body_is_refused() {
     let (product_id, sku) = stocked(&app, 5).await;
     let cart = app.cart_with(&sku, 2).await;
     let body = checkout_body(&cart, "a@b.co");
-    let first = created(app.checkout(&key, &body).await).await;
+    let first = expect_json(app.checkout(&key, &body).await, 201).await;
     let again = app.checkout(&key, &body).await;
     assert_eq!(again.headers()["idempotent-replayed"], "true");
-    assert_eq!(created(again).await, first);
+    assert_eq!(expect_json(again, 201).await, first);
     assert_eq!(app.available(&product_id, &sku).await, 3, "reserved once");
 
     let mut other = body.clone();
@@ -152,7 +146,7 @@ async fn ten_concurrent_requests_with_one_key_make_one_order_and_one_payment_int
     let mut orders = HashSet::new();
     let mut intents = HashSet::new();
     for answer in answers {
-        let order = created(answer).await;
+        let order = expect_json(answer, 201).await;
         orders.insert(order["order_id"].as_str().unwrap().to_owned());
         intents.insert(order["payment"]["payment_intent_id"].as_str().unwrap().to_owned());
     }
@@ -295,9 +289,10 @@ async fn when_the_hold_ends_an_unpaid_order_is_cancelled_and_its_stock_comes_bac
     let (app, stripe) = (TestApp::new(), TestStripe::new());
     let (product_id, sku) = stocked(&app, 5).await;
     let cart = app.cart_with(&sku, 2).await;
-    let order = created(
+    let order = expect_json(
         app.checkout(&unique("key"), &checkout_body(&cart, "late@example.com"))
             .await,
+        201,
     )
     .await;
     assert_eq!(app.available(&product_id, &sku).await, 3);

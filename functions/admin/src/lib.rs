@@ -8,7 +8,6 @@ use serde_json::Value;
 use shop_domain::cart::DiscountCode;
 use shop_domain::pricing::DiscountRule;
 use shop_domain::{Currency, FieldError, Product, Sku};
-use shop_domain::{Cursor, PageLimit};
 use shop_platform::catalog_store::{CatalogStore, Saved};
 use shop_platform::clock::{Clock, SystemClock};
 use shop_platform::config::{ConfigError, Env, StoreSettings, TableSettings};
@@ -211,12 +210,7 @@ impl Admin {
     }
 
     async fn list_discounts(&self, request: &Request) -> Result<Response<Body>, ApiError> {
-        let limit = PageLimit::parse(edge::query_param(request, "limit"))
-            .map_err(|e| ApiError::bad_request("invalid_limit", e))?;
-        let cursor = edge::query_param(request, "cursor")
-            .map(Cursor::decode)
-            .transpose()
-            .map_err(|e| ApiError::bad_request("invalid_cursor", e.to_string()))?;
+        let (limit, cursor) = edge::page_params(request)?;
         let page: shop_platform::catalog_store::Page<DiscountRecord> =
             self.discounts.list(limit, cursor.as_ref()).await?;
         json(StatusCode::OK, &page)

@@ -4,7 +4,7 @@
 use lambda_http::{Body, Request, Response};
 use serde::Serialize;
 use shop_domain::text::search_terms;
-use shop_domain::{CategorySlug, Cursor, PageLimit, Product, ProductId, Slug};
+use shop_domain::{CategorySlug, Product, ProductId, Slug};
 use shop_platform::catalog_store::{CatalogStore, Listing};
 use shop_platform::config::{ConfigError, Env, StoreSettings, TableSettings};
 use shop_platform::edge::{self, cacheable_json, path_param, query_param};
@@ -65,12 +65,7 @@ impl Browse {
     }
 
     async fn list_products(&self, request: &Request) -> Result<Response<Body>, ApiError> {
-        let limit =
-            PageLimit::parse(query_param(request, "limit")).map_err(|e| ApiError::bad_request("invalid_limit", e))?;
-        let cursor = query_param(request, "cursor")
-            .map(Cursor::decode)
-            .transpose()
-            .map_err(|e| ApiError::bad_request("invalid_cursor", e.to_string()))?;
+        let (limit, cursor) = edge::page_params(request)?;
         let category = query_param(request, "category")
             .map(CategorySlug::parse)
             .transpose()

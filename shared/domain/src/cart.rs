@@ -1,16 +1,13 @@
 //! The cart's own rules: bounds on lines and quantities, destination codes, discount codes.
 
-use serde::{Deserialize, Serialize};
-use std::fmt;
-
 /// Most lines one cart holds: checkout reserves every line in one DynamoDB transaction
 /// (at most 100 items with the order's own) and prices the cart with one batch read.
 pub const MAX_LINES: usize = 50;
 
-/// An ISO 3166-1 alpha-2 country code, upper case.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(try_from = "String", into = "String")]
-pub struct CountryCode(String);
+text_value!(
+    /// An ISO 3166-1 alpha-2 country code, upper case.
+    CountryCode
+);
 
 impl CountryCode {
     /// Accepts two ASCII letters in either case.
@@ -21,36 +18,12 @@ impl CountryCode {
             Err(format!("'{raw}' is not an ISO 3166-1 alpha-2 country code"))
         }
     }
-
-    /// The code.
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
 }
 
-impl TryFrom<String> for CountryCode {
-    type Error = String;
-    fn try_from(value: String) -> Result<Self, Self::Error> {
-        Self::parse(&value)
-    }
-}
-
-impl From<CountryCode> for String {
-    fn from(value: CountryCode) -> Self {
-        value.0
-    }
-}
-
-impl fmt::Display for CountryCode {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-/// A discount code as shoppers type it; kept in upper case so `summer10` is `SUMMER10`.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(try_from = "String", into = "String")]
-pub struct DiscountCode(String);
+text_value!(
+    /// A discount code as shoppers type it; kept in upper case so `summer10` is `SUMMER10`.
+    DiscountCode
+);
 
 impl DiscountCode {
     /// 3 to 32 letters, digits, `-` or `_`.
@@ -61,30 +34,6 @@ impl DiscountCode {
         } else {
             Err("a discount code is 3 to 32 letters, digits, '-' or '_'".to_owned())
         }
-    }
-
-    /// The code.
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
-impl TryFrom<String> for DiscountCode {
-    type Error = String;
-    fn try_from(value: String) -> Result<Self, Self::Error> {
-        Self::parse(&value)
-    }
-}
-
-impl From<DiscountCode> for String {
-    fn from(value: DiscountCode) -> Self {
-        value.0
-    }
-}
-
-impl fmt::Display for DiscountCode {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
     }
 }
 

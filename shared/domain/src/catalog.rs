@@ -5,14 +5,11 @@ use crate::money::{Currency, Money};
 use crate::text::{is_slug, search_terms};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
-use std::fmt;
 
+/// A text value accepted as given when `check` passes.
 macro_rules! checked_string {
     ($(#[$doc:meta])* $name:ident, $check:expr, $what:literal) => {
-        $(#[$doc])*
-        #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-        #[serde(try_from = "String", into = "String")]
-        pub struct $name(String);
+        text_value!($(#[$doc])* $name);
 
         impl $name {
             /// Accepts `raw` when it has the form this value must have.
@@ -23,30 +20,6 @@ macro_rules! checked_string {
                 } else {
                     Err(format!("'{}' is not {}", raw.chars().take(80).collect::<String>(), $what))
                 }
-            }
-
-            /// The value as text.
-            pub fn as_str(&self) -> &str {
-                &self.0
-            }
-        }
-
-        impl TryFrom<String> for $name {
-            type Error = String;
-            fn try_from(value: String) -> Result<Self, Self::Error> {
-                Self::parse(&value)
-            }
-        }
-
-        impl From<$name> for String {
-            fn from(value: $name) -> Self {
-                value.0
-            }
-        }
-
-        impl fmt::Display for $name {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str(&self.0)
             }
         }
     };

@@ -1,6 +1,43 @@
 //! The shop's words and rules. Nothing here knows about AWS, Stripe or HTTP: every rule
 //! compiles and is tested on its own, and the adapters and handlers speak these types.
 
+/// A validated text value: the struct, `as_str`, `Display`, and serde through `String` by way of
+/// the type's own `parse(&str) -> Result<Self, String>`, so a value that exists is valid.
+macro_rules! text_value {
+    ($(#[$doc:meta])* $name:ident) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
+        #[serde(try_from = "String", into = "String")]
+        pub struct $name(String);
+
+        impl $name {
+            /// The value as text.
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl TryFrom<String> for $name {
+            type Error = String;
+            fn try_from(value: String) -> Result<Self, Self::Error> {
+                Self::parse(&value)
+            }
+        }
+
+        impl From<$name> for String {
+            fn from(value: $name) -> Self {
+                value.0
+            }
+        }
+
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+    };
+}
+
 pub mod cart;
 pub mod catalog;
 pub mod money;

@@ -63,10 +63,10 @@ impl Address {
     }
 }
 
-/// An email address, checked for the shape mail can be delivered to and kept in lower case.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(try_from = "String", into = "String")]
-pub struct Email(String);
+text_value!(
+    /// An email address, checked for the shape mail can be delivered to and kept in lower case.
+    Email
+);
 
 impl Email {
     /// One `@`, a local part, a domain with a dot, no spaces, at most 254 characters.
@@ -87,24 +87,6 @@ impl Email {
         } else {
             Err(format!("'{raw}' is not an email address"))
         }
-    }
-
-    /// The address.
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
-impl TryFrom<String> for Email {
-    type Error = String;
-    fn try_from(value: String) -> Result<Self, Self::Error> {
-        Self::parse(&value)
-    }
-}
-
-impl From<Email> for String {
-    fn from(value: Email) -> Self {
-        value.0
     }
 }
 

@@ -184,15 +184,8 @@ impl CartStore {
 
     /// A cart by id (one strongly consistent GetItem).
     pub async fn get(&self, cart_id: &str) -> Result<Option<CartRecord>, StoreError> {
-        let output = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .set_key(Some(key(cart_pk(cart_id), CART_SK)))
-            .consistent_read(true)
-            .send()
-            .await?;
-        output.item.map(cart_from_item).transpose()
+        let item = dynamo::get_item(&self.client, &self.table, key(cart_pk(cart_id), CART_SK)).await?;
+        item.map(dynamo::record).transpose()
     }
 
     /// Applies one change to an open, unexpired cart whose token hash is `token_hash`, slides
@@ -271,7 +264,7 @@ impl CartStore {
             expression.push_str(&format!(" REMOVE {}", removes.join(", ")));
         }
         match update.update_expression(expression).send().await {
-            Ok(output) => Ok(cart_from_item(output.attributes.unwrap_or_default())?),
+            Ok(output) => Ok(dynamo::record(output.attributes.unwrap_or_default())?),
             Err(error)
                 if error
                     .as_service_error()
@@ -355,11 +348,4 @@ impl CartStore {
 
 fn cart_pk(cart_id: &str) -> String {
     format!("CART#{cart_id}")
-}
-
-fn cart_from_item(mut item: Item) -> Result<CartRecord, StoreError> {
-    for name in [PK, SK, "ttl"] {
-        item.remove(name);
-    }
-    Ok(serde_dynamo::from_item(item)?)
 }

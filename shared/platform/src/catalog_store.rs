@@ -10,7 +10,9 @@
 //!   and a slug or SKU finds its product with one GetItem.
 //! - `CATEGORY#slug / CATEGORY`: name and product count, listed through `gsi1` `CATEGORIES`.
 
-use crate::dynamo::{self, GSI1, GSI1PK, GSI1SK, Item, PK, SK, StoreError, Write, get_s, key, s};
+use crate::dynamo::{
+    self, GSI1, GSI1PK, GSI1SK, Item, PK, SK, StoreError, Write, get_s, index_cursor, index_start_key, key, s,
+};
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::AttributeValue;
 use serde_json::Value;
@@ -159,7 +161,7 @@ impl CatalogStore {
             .into_iter()
             .map(|item| serde_dynamo::from_item(item).map_err(StoreError::from))
             .collect::<Result<Vec<ProductSummary>, _>>()?;
-        let next_cursor = output.last_evaluated_key.map(|key| cursor_of(&key).encode());
+        let next_cursor = output.last_evaluated_key.map(|key| index_cursor(&key).encode());
         Ok(Page { items, next_cursor })
     }
 
@@ -523,25 +525,6 @@ fn product_from_items(items: Vec<Item>) -> Result<Option<Product>, StoreError> {
     serde_json::from_value(product)
         .map(Some)
         .map_err(|error| StoreError::Corrupt(error.to_string()))
-}
-
-/// The cursor for a page that ended at `key` (an index key: table and index attributes).
-fn cursor_of(key: &Item) -> Cursor {
-    Cursor(
-        key.iter()
-            .filter_map(|(name, value)| Some((name.clone(), value.as_s().ok()?.clone())))
-            .collect(),
-    )
-}
-
-/// The start key a cursor names, if it was made by a page of this same listing.
-fn index_start_key(cursor: &Cursor, scope: &str) -> Result<Item, shop_domain::CursorError> {
-    let names: BTreeSet<&str> = cursor.0.keys().map(String::as_str).collect();
-    let expected: BTreeSet<&str> = [PK, SK, GSI1PK, GSI1SK].into_iter().collect();
-    if names != expected || cursor.get(GSI1PK) != Some(scope) {
-        return Err(shop_domain::CursorError);
-    }
-    Ok(cursor.0.iter().map(|(name, value)| (name.clone(), s(value))).collect())
 }
 
 #[cfg(test)]

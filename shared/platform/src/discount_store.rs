@@ -2,14 +2,13 @@
 //! a redemption counter (raised by checkout, atomically with the order), listed via `gsi1`.
 
 use crate::catalog_store::{CatalogError, Page};
-use crate::dynamo::{GSI1, GSI1PK, GSI1SK, Item, PK, SK, StoreError, key, s};
+use crate::dynamo::{self, GSI1, GSI1PK, GSI1SK, Item, StoreError, index_cursor, index_start_key, key, s};
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
 use serde::{Deserialize, Serialize};
 use shop_domain::cart::DiscountCode;
 use shop_domain::pricing::DiscountRule;
 use shop_domain::{Cursor, PageLimit};
-use std::collections::BTreeSet;
 
 const DISCOUNTS: &str = "DISCOUNTS";
 
@@ -31,11 +30,8 @@ pub fn discount_key(code: &DiscountCode) -> Item {
 }
 
 /// Reads a discount item.
-pub fn discount_from_item(mut item: Item) -> Result<DiscountRecord, StoreError> {
-    for name in [PK, SK, GSI1PK, GSI1SK, "updated_at"] {
-        item.remove(name);
-    }
-    Ok(serde_dynamo::from_item(item)?)
+pub fn discount_from_item(item: Item) -> Result<DiscountRecord, StoreError> {
+    dynamo::record(item)
 }
 
 /// The discount adapter.
@@ -84,30 +80,13 @@ impl DiscountStore {
 
     /// One code, if it exists.
     pub async fn get(&self, code: &DiscountCode) -> Result<Option<DiscountRecord>, StoreError> {
-        let output = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .set_key(Some(discount_key(code)))
-            .consistent_read(true)
-            .send()
-            .await?;
-        output.item.map(discount_from_item).transpose()
+        let item = dynamo::get_item(&self.client, &self.table, discount_key(code)).await?;
+        item.map(discount_from_item).transpose()
     }
 
     /// A page of codes, in code order.
     pub async fn list(&self, limit: PageLimit, cursor: Option<&Cursor>) -> Result<Page<DiscountRecord>, CatalogError> {
-        let start = cursor
-            .map(|cursor| {
-                let names: BTreeSet<&str> = cursor.0.keys().map(String::as_str).collect();
-                let expected: BTreeSet<&str> = [PK, SK, GSI1PK, GSI1SK].into_iter().collect();
-                if names == expected && cursor.get(GSI1PK) == Some(DISCOUNTS) {
-                    Ok(cursor.0.iter().map(|(n, v)| (n.clone(), s(v))).collect::<Item>())
-                } else {
-                    Err(shop_domain::CursorError)
-                }
-            })
-            .transpose()?;
+        let start = cursor.map(|cursor| index_start_key(cursor, DISCOUNTS)).transpose()?;
         let output = self
             .client
             .query()
@@ -127,14 +106,7 @@ impl DiscountStore {
             .into_iter()
             .map(discount_from_item)
             .collect::<Result<Vec<_>, _>>()?;
-        let next_cursor = output.last_evaluated_key.map(|key| {
-            Cursor(
-                key.iter()
-                    .filter_map(|(n, v)| Some((n.clone(), v.as_s().ok()?.clone())))
-                    .collect(),
-            )
-            .encode()
-        });
+        let next_cursor = output.last_evaluated_key.map(|key| index_cursor(&key).encode());
         Ok(Page { items, next_cursor })
     }
 }

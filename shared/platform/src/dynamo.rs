@@ -4,7 +4,8 @@
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::types::{AttributeValue, DeleteRequest, KeysAndAttributes, PutRequest, WriteRequest};
-use std::collections::HashMap;
+use shop_domain::{Cursor, CursorError};
+use std::collections::{BTreeSet, HashMap};
 use std::time::Duration;
 
 /// One DynamoDB item.
@@ -111,6 +112,26 @@ pub fn get_s<'a>(item: &'a Item, name: &str) -> Option<&'a str> {
     item.get(name).and_then(|value| value.as_s().ok()).map(String::as_str)
 }
 
+/// One item by key, read strongly consistent (a read that follows a write sees it).
+pub async fn get_item(client: &Client, table: &str, key: Item) -> Result<Option<Item>, StoreError> {
+    let output = client
+        .get_item()
+        .table_name(table)
+        .set_key(Some(key))
+        .consistent_read(true)
+        .send()
+        .await?;
+    Ok(output.item)
+}
+
+/// Reads an item into `T`, leaving out the layout's own attributes (keys, index keys, TTL).
+pub fn record<T: serde::de::DeserializeOwned>(mut item: Item) -> Result<T, StoreError> {
+    for name in [PK, SK, GSI1PK, GSI1SK, "ttl"] {
+        item.remove(name);
+    }
+    Ok(serde_dynamo::from_item(item)?)
+}
+
 /// A change to one item, for [`write_batch`].
 #[derive(Debug, Clone)]
 pub enum Write {
@@ -188,6 +209,26 @@ pub async fn get_batch(client: &Client, table: &str, keys: Vec<Item>) -> Result<
         }
     }
     Ok(found)
+}
+
+/// The cursor for a page of a `gsi1` Query that ended at `key` (table and index key attributes).
+pub fn index_cursor(key: &Item) -> Cursor {
+    Cursor(
+        key.iter()
+            .filter_map(|(name, value)| Some((name.clone(), value.as_s().ok()?.clone())))
+            .collect(),
+    )
+}
+
+/// The start key a cursor names, if a page of the `gsi1` partition `partition` made it: a cursor
+/// edited by hand can move within its listing but never out of it.
+pub fn index_start_key(cursor: &Cursor, partition: &str) -> Result<Item, CursorError> {
+    let names: BTreeSet<&str> = cursor.0.keys().map(String::as_str).collect();
+    let expected: BTreeSet<&str> = [PK, SK, GSI1PK, GSI1SK].into_iter().collect();
+    if names != expected || cursor.get(GSI1PK) != Some(partition) {
+        return Err(CursorError);
+    }
+    Ok(cursor.0.iter().map(|(name, value)| (name.clone(), s(value))).collect())
 }
 
 fn backoff(attempt: u32) -> Duration {

@@ -10,6 +10,7 @@ use lambda_http::{Body, Request, RequestExt, Response};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use sha2::{Digest, Sha256};
+use shop_domain::{Cursor, PageLimit};
 use std::future::Future;
 use tracing::Instrument;
 
@@ -100,6 +101,17 @@ pub fn query_param<'a>(request: &'a Request, name: &str) -> Option<&'a str> {
         .query_string_parameters_ref()
         .and_then(|params| params.first(name))
         .filter(|value| !value.is_empty())
+}
+
+/// The paging of a list request: `?limit=` (bounded) and `?cursor=` (opaque), or a 400.
+pub fn page_params(request: &Request) -> Result<(PageLimit, Option<Cursor>), ApiError> {
+    let limit =
+        PageLimit::parse(query_param(request, "limit")).map_err(|e| ApiError::bad_request("invalid_limit", e))?;
+    let cursor = query_param(request, "cursor")
+        .map(Cursor::decode)
+        .transpose()
+        .map_err(|e| ApiError::bad_request("invalid_cursor", e.to_string()))?;
+    Ok((limit, cursor))
 }
 
 /// Reads the body as JSON into `T`, within `limit` bytes: malformed JSON is 400, a value of

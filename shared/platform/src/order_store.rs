@@ -9,7 +9,7 @@
 
 use crate::catalog_store::variant_key;
 use crate::discount_store::discount_key;
-use crate::dynamo::{Item, PK, SK, StoreError, key, s};
+use crate::dynamo::{self, Item, PK, StoreError, key, s};
 use crate::problem::StockShortfall;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::{AttributeValue, Put, ReturnValuesOnConditionCheckFailure, TransactWriteItem, Update};
@@ -183,36 +183,24 @@ impl OrderStore {
 
     /// The idempotency record of a key, if any (strongly consistent).
     pub async fn idempotency(&self, key_text: &str) -> Result<Option<IdempotencyRecord>, StoreError> {
-        let output = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .set_key(Some(idempotency_key(key_text)))
-            .consistent_read(true)
-            .send()
-            .await?;
-        output
-            .item
-            .map(|mut item| {
-                for name in [PK, SK, "ttl"] {
-                    item.remove(name);
-                }
-                serde_dynamo::from_item(item).map_err(StoreError::from)
-            })
-            .transpose()
+        let item = dynamo::get_item(&self.client, &self.table, idempotency_key(key_text)).await?;
+        item.map(dynamo::record).transpose()
     }
 
     /// An order by id (strongly consistent).
     pub async fn get(&self, order_id: &str) -> Result<Option<OrderRecord>, StoreError> {
-        let output = self
-            .client
-            .get_item()
+        let item = dynamo::get_item(&self.client, &self.table, order_key(order_id)).await?;
+        item.map(dynamo::record).transpose()
+    }
+
+    /// A transaction item that creates `item`, failing if an item with its key exists.
+    fn put_new(&self, item: Item) -> Result<TransactWriteItem, StoreError> {
+        let put = Put::builder()
             .table_name(&self.table)
-            .set_key(Some(order_key(order_id)))
-            .consistent_read(true)
-            .send()
-            .await?;
-        output.item.map(order_from_item).transpose()
+            .set_item(Some(item))
+            .condition_expression("attribute_not_exists(#pk)")
+            .expression_attribute_names("#pk", PK);
+        Ok(TransactWriteItem::builder().put(build(put.build())?).build())
     }
 
     /// Writes the order and reserves its stock, all or nothing (see the module notes).
@@ -229,12 +217,7 @@ impl OrderStore {
 
         let mut order_item: Item = serde_dynamo::to_item(order).map_err(StoreError::from)?;
         order_item.extend(order_key(&order.order_id));
-        let put = Put::builder()
-            .table_name(&self.table)
-            .set_item(Some(order_item))
-            .condition_expression("attribute_not_exists(#pk)")
-            .expression_attribute_names("#pk", PK);
-        items.push(TransactWriteItem::builder().put(build(put.build())?).build());
+        items.push(self.put_new(order_item)?);
         slots.push(Slot::Order);
 
         for line in &order.lines {
@@ -275,12 +258,7 @@ impl OrderStore {
             if discount.once_per_customer {
                 let mut mark = customer_mark_key(&discount.code, &order.email);
                 mark.insert("order_id".to_owned(), s(&order.order_id));
-                let put = Put::builder()
-                    .table_name(&self.table)
-                    .set_item(Some(mark))
-                    .condition_expression("attribute_not_exists(#pk)")
-                    .expression_attribute_names("#pk", PK);
-                items.push(TransactWriteItem::builder().put(build(put.build())?).build());
+                items.push(self.put_new(mark)?);
                 slots.push(Slot::CustomerMark);
             }
         }
@@ -304,12 +282,7 @@ impl OrderStore {
         let mut record_item: Item = serde_dynamo::to_item(record).map_err(StoreError::from)?;
         record_item.extend(idempotency_key(idempotency_key_text));
         record_item.insert("ttl".to_owned(), n(now + IDEMPOTENCY_TTL));
-        let put = Put::builder()
-            .table_name(&self.table)
-            .set_item(Some(record_item))
-            .condition_expression("attribute_not_exists(#pk)")
-            .expression_attribute_names("#pk", PK);
-        items.push(TransactWriteItem::builder().put(build(put.build())?).build());
+        items.push(self.put_new(record_item)?);
         slots.push(Slot::Idempotency);
 
         let result = self
@@ -469,11 +442,4 @@ impl OrderStore {
             Err(error) => Err(error.into()),
         }
     }
-}
-
-fn order_from_item(mut item: Item) -> Result<OrderRecord, StoreError> {
-    for name in [PK, SK] {
-        item.remove(name);
-    }
-    Ok(serde_dynamo::from_item(item)?)
 }
