@@ -112,7 +112,7 @@ def emit(kind: str, obj: dict) -> None:
     event = {
         "id": new_id("evt"),
         "object": "event",
-        "api_version": "2025-11-17.clover",
+        "api_version": "2026-09-30.endive",
         "created": int(time.time()),
         "data": {"object": json.loads(json.dumps(obj))},
         "livemode": False,
@@ -203,7 +203,6 @@ def confirm(intent: dict, params: dict) -> dict:
         raise ApiError(400, "invalid_request_error", f"No such PaymentMethod: '{method}'", "resource_missing", "payment_method")
     intent.update(status="succeeded", amount_received=intent["amount"], last_payment_error=None, next_action=None)
     intent["latest_charge"] = new_id("ch")
-    emit("charge.succeeded", {"id": intent["latest_charge"], "object": "charge", "amount": intent["amount"], "currency": intent["currency"], "payment_intent": intent["id"]})
     emit("payment_intent.succeeded", intent)
     return intent
 
@@ -256,8 +255,8 @@ def route(method: str, path: str, params: dict) -> tuple:
                 "payment_intent": intent["id"], "reason": params.get("reason"), "status": "succeeded",
             }
             REFUNDS[refund["id"]] = refund
-            emit("refund.created", refund)
-            emit("charge.refunded", {"id": intent.get("latest_charge"), "object": "charge", "amount": intent["amount"], "amount_refunded": refunded + amount, "currency": intent["currency"], "payment_intent": intent["id"], "refunded": refunded + amount == intent["amount"]})
+            # Refund events (refund.created, charge.refunded) carry full Charge objects in Stripe;
+            # this server does not model charges, so it does not post them.
             return 200, refund
         if method == "GET" and len(parts) == 3:
             refund = REFUNDS.get(parts[2])

@@ -41,6 +41,12 @@ pub async fn host(binary: &str, env: &Env, sdk: &aws_config::SdkConfig) -> Resul
         "admin" => Hosted::Http(Arc::new(admin::Admin::from_env(env, sdk).map_err(config)?)),
         "cart" => Hosted::Http(Arc::new(cart::Cart::from_env(env, sdk).map_err(config)?)),
         "checkout" => Hosted::Http(Arc::new(checkout::Checkout::from_env(env, sdk).await.map_err(config)?)),
+        "payment-webhook" => Hosted::Http(Arc::new(
+            payment_webhook::PaymentWebhook::from_env(env, sdk)
+                .await
+                .map_err(config)?,
+        )),
+        "orders" => Hosted::Http(Arc::new(orders::Orders::from_env(env, sdk).map_err(config)?)),
         "reservation-expiry" => Hosted::Queue(Arc::new(
             reservation_expiry::ReservationExpiry::from_env(env, sdk)
                 .await

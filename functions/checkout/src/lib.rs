@@ -226,6 +226,9 @@ impl Checkout {
             created_at: now,
             expires_at: now + i64::from(self.hold_seconds),
             payment_intent_id: None,
+            last_payment_error: None,
+            review: None,
+            late_payment: None,
         };
         let record = IdempotencyRecord {
             fingerprint,
@@ -251,7 +254,7 @@ impl Checkout {
         if let Err(error) = self.expiry.send(&expire, self.hold_seconds, &order.order_id).await {
             // Without its expiry the hold would never end: give the stock back now.
             tracing::error!(order_id = %order.order_id, error = %error, "could not schedule the hold's end; releasing");
-            self.orders.release(&order, now).await?;
+            self.orders.release(&order, now, "checkout_failed").await?;
             return Err(error.into());
         }
         self.complete(order, record, &key).await

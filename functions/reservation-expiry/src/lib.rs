@@ -86,7 +86,11 @@ impl ReservationExpiry {
                 Err(error) => return Err(upstream(&error)),
             }
         }
-        let released = self.orders.release(&order, now).await.map_err(|e| upstream(&e))?;
+        let released = self
+            .orders
+            .release(&order, now, "reservation_expired")
+            .await
+            .map_err(|e| upstream(&e))?;
         tracing::info!(order_id, released, "stock hold ended");
         Ok(())
     }

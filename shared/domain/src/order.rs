@@ -175,3 +175,194 @@ mod tests {
         assert_eq!(OrderStatus::PartiallyRefunded.as_str(), "partially_refunded");
     }
 }
+
+/// What can happen to an order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum OrderEvent {
+    /// The payment succeeded.
+    PaymentSucceeded,
+    /// A payment attempt failed (the shopper may retry while the hold lasts).
+    PaymentFailed,
+    /// The PaymentIntent was cancelled.
+    PaymentCanceled,
+    /// The stock hold ended unpaid.
+    HoldExpired,
+    /// The customer cancelled.
+    CustomerCancelled,
+    /// Packing started.
+    FulfillmentStarted,
+    /// Every line shipped.
+    Shipped,
+    /// The carrier delivered it.
+    Delivered,
+    /// The customer asked to return goods.
+    ReturnRequested,
+    /// Returned goods arrived.
+    ReturnReceived,
+    /// All money went back.
+    RefundedInFull,
+    /// Some money went back.
+    RefundedInPart,
+}
+
+/// What an event does to an order in a given status.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Transition {
+    /// The order moves to this status (a conditional write on the current one).
+    To(OrderStatus),
+    /// Nothing changes: a duplicate, or an event that arrived after a later one.
+    Ignore,
+    /// A payment for an order that already ended unpaid: re-reserve its stock, else refund it.
+    LatePayment,
+}
+
+impl OrderStatus {
+    /// The one state machine of the shop: what `event` does to an order in this status.
+    /// Statuses only move forward, so a duplicate or out-of-order event is ignored.
+    pub fn on(self, event: OrderEvent) -> Transition {
+        use OrderEvent as E;
+        use OrderStatus as S;
+        match (self, event) {
+            (S::PendingPayment, E::PaymentSucceeded) => Transition::To(S::Paid),
+            (S::Cancelled, E::PaymentSucceeded) => Transition::LatePayment,
+            (S::PendingPayment, E::PaymentCanceled | E::HoldExpired | E::CustomerCancelled) => {
+                Transition::To(S::Cancelled)
+            }
+            (S::Paid, E::CustomerCancelled) => Transition::To(S::Cancelled),
+            (S::Paid, E::FulfillmentStarted) => Transition::To(S::Fulfilling),
+            (S::Paid | S::Fulfilling, E::Shipped) => Transition::To(S::Shipped),
+            (S::Shipped, E::Delivered) => Transition::To(S::Delivered),
+            (S::Shipped | S::Delivered, E::ReturnRequested) => Transition::To(S::ReturnRequested),
+            (S::ReturnRequested, E::ReturnReceived) => Transition::To(S::Returned),
+            (
+                S::Paid
+                | S::Fulfilling
+                | S::Shipped
+                | S::Delivered
+                | S::ReturnRequested
+                | S::Returned
+                | S::PartiallyRefunded
+                | S::Cancelled,
+                E::RefundedInFull,
+            ) => Transition::To(S::Refunded),
+            (
+                S::Paid | S::Fulfilling | S::Shipped | S::Delivered | S::ReturnRequested | S::Returned | S::Cancelled,
+                E::RefundedInPart,
+            ) => Transition::To(S::PartiallyRefunded),
+            _ => Transition::Ignore,
+        }
+    }
+}
+
+#[cfg(test)]
+mod state_machine_tests {
+    use super::*;
+    use OrderEvent as E;
+    use OrderStatus as S;
+
+    const STATUSES: [S; 10] = [
+        S::PendingPayment,
+        S::Paid,
+        S::Fulfilling,
+        S::Shipped,
+        S::Delivered,
+        S::Cancelled,
+        S::Refunded,
+        S::PartiallyRefunded,
+        S::ReturnRequested,
+        S::Returned,
+    ];
+    const EVENTS: [E; 12] = [
+        E::PaymentSucceeded,
+        E::PaymentFailed,
+        E::PaymentCanceled,
+        E::HoldExpired,
+        E::CustomerCancelled,
+        E::FulfillmentStarted,
+        E::Shipped,
+        E::Delivered,
+        E::ReturnRequested,
+        E::ReturnReceived,
+        E::RefundedInFull,
+        E::RefundedInPart,
+    ];
+
+    /// Every status × event, written out: what is not listed is ignored.
+    fn expected(status: S, event: E) -> Transition {
+        let moves: &[(S, E, Transition)] = &[
+            (S::PendingPayment, E::PaymentSucceeded, Transition::To(S::Paid)),
+            (S::Cancelled, E::PaymentSucceeded, Transition::LatePayment),
+            (S::PendingPayment, E::PaymentCanceled, Transition::To(S::Cancelled)),
+            (S::PendingPayment, E::HoldExpired, Transition::To(S::Cancelled)),
+            (S::PendingPayment, E::CustomerCancelled, Transition::To(S::Cancelled)),
+            (S::Paid, E::CustomerCancelled, Transition::To(S::Cancelled)),
+            (S::Paid, E::FulfillmentStarted, Transition::To(S::Fulfilling)),
+            (S::Paid, E::Shipped, Transition::To(S::Shipped)),
+            (S::Fulfilling, E::Shipped, Transition::To(S::Shipped)),
+            (S::Shipped, E::Delivered, Transition::To(S::Delivered)),
+            (S::Shipped, E::ReturnRequested, Transition::To(S::ReturnRequested)),
+            (S::Delivered, E::ReturnRequested, Transition::To(S::ReturnRequested)),
+            (S::ReturnRequested, E::ReturnReceived, Transition::To(S::Returned)),
+        ];
+        let refundable_in_full = [
+            S::Paid,
+            S::Fulfilling,
+            S::Shipped,
+            S::Delivered,
+            S::ReturnRequested,
+            S::Returned,
+            S::PartiallyRefunded,
+            S::Cancelled,
+        ];
+        let refundable_in_part = [
+            S::Paid,
+            S::Fulfilling,
+            S::Shipped,
+            S::Delivered,
+            S::ReturnRequested,
+            S::Returned,
+            S::Cancelled,
+        ];
+        if event == E::RefundedInFull && refundable_in_full.contains(&status) {
+            return Transition::To(S::Refunded);
+        }
+        if event == E::RefundedInPart && refundable_in_part.contains(&status) {
+            return Transition::To(S::PartiallyRefunded);
+        }
+        moves
+            .iter()
+            .find(|(s, e, _)| *s == status && *e == event)
+            .map(|(_, _, t)| *t)
+            .unwrap_or(Transition::Ignore)
+    }
+
+    #[test]
+    fn every_status_and_event_does_what_the_table_says() {
+        for status in STATUSES {
+            for event in EVENTS {
+                assert_eq!(status.on(event), expected(status, event), "{status:?} × {event:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn no_event_moves_an_order_back_to_waiting_for_payment() {
+        for status in STATUSES {
+            for event in EVENTS {
+                assert_ne!(status.on(event), Transition::To(S::PendingPayment));
+            }
+        }
+    }
+
+    #[test]
+    fn a_payment_after_the_order_was_paid_or_shipped_changes_nothing() {
+        for status in [S::Paid, S::Fulfilling, S::Shipped, S::Delivered, S::Refunded] {
+            assert_eq!(status.on(E::PaymentSucceeded), Transition::Ignore);
+            assert_eq!(
+                status.on(E::PaymentCanceled),
+                Transition::Ignore,
+                "canceled after succeeded"
+            );
+        }
+    }
+}

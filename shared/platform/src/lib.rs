@@ -12,6 +12,7 @@ pub mod discount_store;
 pub mod dynamo;
 pub mod edge;
 pub mod order_store;
+pub mod payment_events;
 pub mod payments;
 pub mod problem;
 pub mod queue;

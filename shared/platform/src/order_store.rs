@@ -87,6 +87,15 @@ pub struct OrderRecord {
     /// The Stripe PaymentIntent, once created.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub payment_intent_id: Option<String>,
+    /// Why the last payment attempt failed, for the shopper.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_payment_error: Option<String>,
+    /// Why the merchant must look at the order (an amount that does not match, a dispute).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub review: Option<String>,
+    /// What happened to a payment that arrived after the hold ended.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub late_payment: Option<String>,
 }
 
 /// A checkout's idempotency record: which order a key made, and the answer once complete.
@@ -145,11 +154,11 @@ enum Slot {
 /// The order adapter.
 #[derive(Debug, Clone)]
 pub struct OrderStore {
-    client: Client,
-    table: String,
+    pub(crate) client: Client,
+    pub(crate) table: String,
 }
 
-fn order_key(order_id: &str) -> Item {
+pub(crate) fn order_key(order_id: &str) -> Item {
     key(format!("ORDER#{order_id}"), "ORDER")
 }
 
@@ -164,11 +173,11 @@ fn customer_mark_key(code: &DiscountCode, email: &Email) -> Item {
     )
 }
 
-fn n(value: impl ToString) -> AttributeValue {
+pub(crate) fn n(value: impl ToString) -> AttributeValue {
     AttributeValue::N(value.to_string())
 }
 
-fn build<T, E: std::fmt::Display>(result: Result<T, E>) -> Result<T, StoreError> {
+pub(crate) fn build<T, E: std::fmt::Display>(result: Result<T, E>) -> Result<T, StoreError> {
     result.map_err(|e| StoreError::Failed(e.to_string()))
 }
 
@@ -381,10 +390,10 @@ impl OrderStore {
         Ok(())
     }
 
-    /// Ends an unpaid order's hold: `pending_payment` becomes `cancelled` and its stock,
+    /// Ends an unpaid order's hold (`reason`: `reservation_expired`, `payment_canceled`): `pending_payment` becomes `cancelled` and its stock,
     /// redemption and customer mark are given back, all or nothing. False when the order was no
     /// longer pending (paid or already released): then nothing changes.
-    pub async fn release(&self, order: &OrderRecord, now: i64) -> Result<bool, StoreError> {
+    pub async fn release(&self, order: &OrderRecord, now: i64, reason: &str) -> Result<bool, StoreError> {
         let mut items = Vec::new();
         let cancel = Update::builder()
             .table_name(&self.table)
@@ -394,7 +403,7 @@ impl OrderStore {
             .expression_attribute_names("#status", "status")
             .expression_attribute_values(":cancelled", s(OrderStatus::Cancelled.as_str()))
             .expression_attribute_values(":pending", s(OrderStatus::PendingPayment.as_str()))
-            .expression_attribute_values(":reason", s("reservation_expired"))
+            .expression_attribute_values(":reason", s(reason))
             .expression_attribute_values(":now", n(now));
         items.push(TransactWriteItem::builder().update(build(cancel.build())?).build());
         for line in &order.lines {

@@ -10,6 +10,7 @@ use stripe::{Client, ClientBuilder, IdempotencyKey, RequestStrategy, StripeError
 use stripe_core::payment_intent::{
     CancelPaymentIntent, CreatePaymentIntent, CreatePaymentIntentAutomaticPaymentMethods,
 };
+use stripe_core::refund::CreateRefund;
 
 /// How long one Stripe call may take before the shop gives up and tells the shopper to retry.
 const STRIPE_TIMEOUT: Duration = Duration::from_secs(8);
@@ -144,6 +145,22 @@ impl PaymentGateway {
             Ok(_) => Ok(()),
             Err(error) => Err(error.into()),
         }
+    }
+}
+
+impl PaymentGateway {
+    /// Refunds `amount` (all that is left when `None`) of a PaymentIntent, once per `key`.
+    pub async fn refund(&self, intent_id: &str, amount: Option<i64>, key: &str) -> Result<String, PaymentError> {
+        let mut request = CreateRefund::new().payment_intent(intent_id);
+        if let Some(amount) = amount {
+            request = request.amount(amount);
+        }
+        let refund = request
+            .customize()
+            .request_strategy(RequestStrategy::Idempotent(idempotency_key(key)?))
+            .send(&self.client)
+            .await?;
+        Ok(refund.id.to_string())
     }
 }
 

@@ -1,0 +1,14 @@
+use lambda_http::{Error, run, service_fn};
+use shop_platform::config::Env;
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    lambda_http::tracing::init_default_subscriber();
+    let sdk = shop_platform::aws::sdk_config().await;
+    let orders = orders::Orders::from_env(&Env::from_process(), &sdk)?;
+    let orders = &orders;
+    run(service_fn(move |request| async move {
+        Ok::<_, Error>(orders.handle(request).await)
+    }))
+    .await
+}

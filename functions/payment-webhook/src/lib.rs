@@ -1,0 +1,351 @@
+//! `payment-webhook`: Stripe's signed events move orders. The signature is checked over the raw
+//! body against every configured secret (two while the merchant rotates), any matching `v1`
+//! accepted, 300 s tolerance. Each event's effect is recorded with the order's transition in one
+//! transaction, so a duplicate changes nothing; a paid order's `order_paid` message goes to the
+//! fulfillment queue, and when that send fails the answer is 500 so Stripe retries and the retry
+//! sends it. The state machine is the domain's (`OrderStatus::on`).
+
+use http::StatusCode;
+use lambda_http::{Body, Request, Response};
+use serde::{Deserialize, Serialize};
+use shop_domain::order::{OrderEvent, OrderStatus, Transition};
+use shop_platform::clock::{Clock, SystemClock};
+use shop_platform::config::{ConfigError, Env, TableSettings};
+use shop_platform::edge::{self, json};
+use shop_platform::order_store::{OrderRecord, OrderStore};
+use shop_platform::payment_events::{Applied, EventRecord};
+use shop_platform::payments::PaymentGateway;
+use shop_platform::queue::Queue;
+use shop_platform::{ApiError, HttpFunction};
+use std::sync::Arc;
+use stripe_webhook::{EventObject, Webhook, WebhookError};
+
+/// Stripe's events are small; anything larger is not one.
+const EVENT_BODY_LIMIT: usize = 512 * 1024;
+/// Times a transition is retried when the order moved between reading and writing it.
+const RACE_RETRIES: usize = 3;
+
+/// The message that tells fulfillment an order is paid.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OrderPaid {
+    /// The order.
+    pub order_id: String,
+    /// Always `order_paid`.
+    pub event: String,
+}
+
+/// The webhook with its clients and secrets, built once per instance.
+pub struct PaymentWebhook {
+    orders: OrderStore,
+    payments: PaymentGateway,
+    fulfillment: Queue,
+    secrets: Vec<String>,
+    clock: Arc<dyn Clock>,
+}
+
+#[derive(Deserialize)]
+struct QueueSettings {
+    fulfillment_queue_url: String,
+}
+
+/// A PaymentIntent as an event carries it: what the shop reads of it.
+struct IntentFacts {
+    id: String,
+    order_id: Option<String>,
+    amount: i64,
+    currency: String,
+    failure: Option<String>,
+}
+
+impl IntentFacts {
+    fn of(intent: &stripe_shared::PaymentIntent) -> Self {
+        Self {
+            id: intent.id.to_string(),
+            order_id: intent.metadata.get("order_id").cloned(),
+            amount: intent.amount,
+            currency: intent.currency.to_string(),
+            failure: intent
+                .last_payment_error
+                .as_ref()
+                .map(|e| e.message.clone().unwrap_or_else(|| "payment failed".into())),
+        }
+    }
+}
+
+fn bad_signature(detail: impl Into<String>) -> ApiError {
+    ApiError::bad_request("invalid_signature", detail)
+}
+
+impl PaymentWebhook {
+    /// Reads settings (secrets from SSM when deployed) and builds the clients.
+    pub async fn from_env(env: &Env, sdk: &aws_config::SdkConfig) -> Result<Self, ConfigError> {
+        let table: TableSettings = env.parse()?;
+        let queues: QueueSettings = env.parse()?;
+        let raw = match (
+            env.get("STRIPE_WEBHOOK_SECRET"),
+            env.get("STRIPE_WEBHOOK_SECRET_PARAMETER"),
+        ) {
+            (Some(secret), _) if !secret.is_empty() => secret.to_owned(),
+            (_, Some(name)) if !name.is_empty() => shop_platform::aws::secure_parameter(sdk, name).await?,
+            _ => {
+                return Err(ConfigError::new(
+                    "set STRIPE_WEBHOOK_SECRET or STRIPE_WEBHOOK_SECRET_PARAMETER",
+                ));
+            }
+        };
+        let secrets: Vec<String> = raw
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned)
+            .collect();
+        if secrets.is_empty() || secrets.len() > 2 {
+            return Err(ConfigError::new(
+                "the webhook secret holds one or two (while rotating) comma-separated secrets",
+            ));
+        }
+        Ok(Self {
+            orders: OrderStore::new(aws_sdk_dynamodb::Client::new(sdk), table.shop_table),
+            payments: PaymentGateway::from_env(env, sdk).await?,
+            fulfillment: Queue::new(aws_sdk_sqs::Client::new(sdk), queues.fulfillment_queue_url),
+            secrets,
+            clock: Arc::new(SystemClock),
+        })
+    }
+
+    /// The same webhook sending to another fulfillment queue (fault-injection tests).
+    pub fn with_fulfillment_queue(mut self, queue: Queue) -> Self {
+        self.fulfillment = queue;
+        self
+    }
+
+    /// Answers one request.
+    pub async fn handle(&self, request: Request) -> Response<Body> {
+        edge::serve(request, |request| self.route(request)).await
+    }
+
+    async fn route(&self, request: Request) -> Result<Response<Body>, ApiError> {
+        match edge::route_key(&request) {
+            Some("POST /webhooks/stripe") => self.receive(&request).await,
+            _ => Err(edge::unknown_route(&request)),
+        }
+    }
+
+    async fn receive(&self, request: &Request) -> Result<Response<Body>, ApiError> {
+        let body: &[u8] = request.body().as_ref();
+        if body.len() > EVENT_BODY_LIMIT {
+            return Err(ApiError::PayloadTooLarge {
+                limit: EVENT_BODY_LIMIT,
+            });
+        }
+        let payload = std::str::from_utf8(body).map_err(|_| bad_signature("the body is not UTF-8"))?;
+        let signature = request
+            .headers()
+            .get("stripe-signature")
+            .and_then(|v| v.to_str().ok())
+            .ok_or_else(|| bad_signature("the Stripe-Signature header is missing"))?;
+        let event = self.verify(payload, signature)?;
+        let event_id = event.id.to_string();
+        let kind = event.type_.as_str().to_owned();
+        tracing::info!(event_id, event_type = %kind, "event verified");
+        match &event.data.object {
+            EventObject::PaymentIntentSucceeded(intent) => {
+                self.succeeded(&event_id, &kind, IntentFacts::of(intent)).await?
+            }
+            EventObject::PaymentIntentPaymentFailed(intent) => {
+                self.failed(&event_id, &kind, IntentFacts::of(intent)).await?
+            }
+            EventObject::PaymentIntentCanceled(intent) => {
+                self.canceled(&event_id, &kind, IntentFacts::of(intent)).await?
+            }
+            _ => tracing::info!(event_id, event_type = %kind, "event type not handled; acknowledged"),
+        }
+        json(StatusCode::OK, &serde_json::json!({"received": true}))
+    }
+
+    /// The event, if one of the configured secrets signed it within the tolerance.
+    fn verify(&self, payload: &str, signature: &str) -> Result<stripe_webhook::Event, ApiError> {
+        let mut last = WebhookError::BadSignature;
+        for secret in &self.secrets {
+            match Webhook::construct_event_with_timestamp(payload, signature, secret, self.clock.now()) {
+                Ok(event) => return Ok(event),
+                Err(error @ WebhookError::BadParse(_)) => {
+                    return Err(ApiError::bad_request("invalid_event", error.to_string()));
+                }
+                Err(error) => last = error,
+            }
+        }
+        Err(match last {
+            WebhookError::BadTimestamp(t) => ApiError::bad_request(
+                "stale_signature",
+                format!("the signature's timestamp {t} is outside 300 s"),
+            ),
+            other => bad_signature(format!("no configured secret signed this event ({other})")),
+        })
+    }
+
+    /// The order an intent names, if it is one of the shop's.
+    async fn order_of(&self, intent: &IntentFacts) -> Result<Option<OrderRecord>, ApiError> {
+        let Some(order_id) = &intent.order_id else {
+            tracing::info!(payment_intent = %intent.id, "intent without an order id; not the shop's");
+            return Ok(None);
+        };
+        let order = self.orders.get(order_id).await?;
+        if order.is_none() {
+            tracing::warn!(order_id, payment_intent = %intent.id, "event for an unknown order");
+        }
+        Ok(order)
+    }
+
+    fn record(event_type: &str, order_id: &str, enqueued: bool) -> EventRecord {
+        EventRecord {
+            event_type: event_type.to_owned(),
+            order_id: order_id.to_owned(),
+            enqueued,
+        }
+    }
+
+    async fn succeeded(&self, event_id: &str, kind: &str, intent: IntentFacts) -> Result<(), ApiError> {
+        // A delivery seen before: only the message it may still owe fulfillment remains.
+        if let Some(seen) = self.orders.event(event_id).await? {
+            return self.settle_duplicate(event_id, &seen).await;
+        }
+        for _ in 0..RACE_RETRIES {
+            let Some(order) = self.order_of(&intent).await? else {
+                return Ok(());
+            };
+            let now = self.clock.now();
+            let total = order.totals.total;
+            if intent.amount != total.amount || intent.currency != total.currency.as_str() {
+                let note = format!(
+                    "amount_mismatch: paid {} {} for a total of {} {}",
+                    intent.amount, intent.currency, total.amount, total.currency
+                );
+                tracing::error!(order_id = %order.order_id, note, "amount mismatch: order flagged for review, not paid");
+                let record = Self::record(kind, &order.order_id, true);
+                self.orders
+                    .record_event(event_id, &record, Some(("review", &note)), now)
+                    .await?;
+                return Ok(());
+            }
+            let record = Self::record(kind, &order.order_id, false);
+            let applied = match order.status.on(OrderEvent::PaymentSucceeded) {
+                Transition::To(to) => {
+                    self.orders
+                        .apply_event(event_id, &record, order.status, to, None, now)
+                        .await?
+                }
+                Transition::LatePayment => {
+                    match self.orders.apply_late_payment(event_id, &record, &order, now).await? {
+                        Applied::StatusChanged if order.status == OrderStatus::Cancelled => {
+                            return self.refund_late(event_id, kind, &order, &intent).await;
+                        }
+                        applied => applied,
+                    }
+                }
+                Transition::Ignore => {
+                    tracing::info!(order_id = %order.order_id, status = order.status.as_str(), "payment for an order past payment; ignored");
+                    let record = Self::record(kind, &order.order_id, true);
+                    self.orders.record_event(event_id, &record, None, now).await?;
+                    return Ok(());
+                }
+            };
+            match applied {
+                Applied::Moved => return self.send_paid(event_id, &order.order_id).await,
+                Applied::Duplicate(seen) => return self.settle_duplicate(event_id, &seen).await,
+                Applied::StatusChanged => continue,
+            }
+        }
+        Err(ApiError::Conflict {
+            code: "order_busy",
+            detail: "the order kept changing; Stripe will deliver the event again".into(),
+        })
+    }
+
+    /// A duplicate delivery: sends the fulfillment message if the first delivery could not.
+    async fn settle_duplicate(&self, event_id: &str, seen: &EventRecord) -> Result<(), ApiError> {
+        if seen.enqueued {
+            tracing::info!(event_id, order_id = %seen.order_id, "duplicate event; nothing to do");
+            return Ok(());
+        }
+        self.send_paid(event_id, &seen.order_id).await
+    }
+
+    /// A payment for an order whose stock went to others: refund it in full, once.
+    async fn refund_late(
+        &self,
+        event_id: &str,
+        kind: &str,
+        order: &OrderRecord,
+        intent: &IntentFacts,
+    ) -> Result<(), ApiError> {
+        let refund = self
+            .payments
+            .refund(&intent.id, None, &format!("order-{}-late-refund", order.order_id))
+            .await?;
+        tracing::warn!(order_id = %order.order_id, refund, "late payment refunded: the stock was gone");
+        let record = Self::record(kind, &order.order_id, true);
+        let note = format!("refunded {refund}: the items sold out after the hold ended");
+        let (from, to) = (OrderStatus::Cancelled, OrderStatus::Refunded);
+        self.orders
+            .apply_event(
+                event_id,
+                &record,
+                from,
+                to,
+                Some(("late_payment", &note)),
+                self.clock.now(),
+            )
+            .await?;
+        Ok(())
+    }
+
+    async fn send_paid(&self, event_id: &str, order_id: &str) -> Result<(), ApiError> {
+        let message = OrderPaid {
+            order_id: order_id.to_owned(),
+            event: "order_paid".to_owned(),
+        };
+        if let Err(error) = self.fulfillment.send(&message, 0, order_id).await {
+            tracing::error!(order_id, error = %error, "order paid but not yet sent to fulfillment; Stripe's retry will send it");
+            return Err(error.into());
+        }
+        self.orders.mark_enqueued(event_id).await?;
+        tracing::info!(order_id, "order paid; sent to fulfillment");
+        Ok(())
+    }
+
+    async fn failed(&self, event_id: &str, kind: &str, intent: IntentFacts) -> Result<(), ApiError> {
+        let Some(order) = self.order_of(&intent).await? else {
+            return Ok(());
+        };
+        let reason = intent.failure.unwrap_or_else(|| "payment failed".into());
+        let record = Self::record(kind, &order.order_id, true);
+        let note = Some(("last_payment_error", reason.as_str()));
+        self.orders
+            .record_event(event_id, &record, note, self.clock.now())
+            .await?;
+        tracing::info!(order_id = %order.order_id, reason, "payment attempt failed; the shopper may retry");
+        Ok(())
+    }
+
+    async fn canceled(&self, event_id: &str, kind: &str, intent: IntentFacts) -> Result<(), ApiError> {
+        let Some(order) = self.order_of(&intent).await? else {
+            return Ok(());
+        };
+        let now = self.clock.now();
+        if let Transition::To(OrderStatus::Cancelled) = order.status.on(OrderEvent::PaymentCanceled) {
+            let released = self.orders.release(&order, now, "payment_canceled").await?;
+            tracing::info!(order_id = %order.order_id, released, "payment canceled");
+        }
+        self.orders
+            .record_event(event_id, &Self::record(kind, &order.order_id, true), None, now)
+            .await?;
+        Ok(())
+    }
+}
+
+impl HttpFunction for PaymentWebhook {
+    fn handle(&self, request: Request) -> futures::future::BoxFuture<'_, Response<Body>> {
+        Box::pin(PaymentWebhook::handle(self, request))
+    }
+}

@@ -1,0 +1,209 @@
+//! What Stripe's events do to orders, in the table. An event id is recorded
+//! (`STRIPE_EVENT#id / EVENT`, kept 30 days) in the same transaction as the order's transition,
+//! so a crash between them cannot lose the event or apply it twice. The record also says whether
+//! the next step's message went out, so a retried delivery sends it when the first could not.
+
+use crate::catalog_store::variant_key;
+use crate::dynamo::{self, Item, PK, StoreError, key, s};
+use crate::order_store::{OrderRecord, OrderStore, build, n, order_key};
+use aws_sdk_dynamodb::types::{Put, TransactWriteItem, Update};
+use serde::{Deserialize, Serialize};
+use shop_domain::order::OrderStatus;
+
+/// Seconds an event id is remembered: longer than Stripe retries a delivery (3 days).
+pub const EVENT_TTL: i64 = 30 * 24 * 3600;
+
+/// An event the shop has applied.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EventRecord {
+    /// Stripe's event type.
+    pub event_type: String,
+    /// The order it concerns.
+    pub order_id: String,
+    /// False until the message this event owes the next step has been sent.
+    pub enqueued: bool,
+}
+
+/// What applying an event did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Applied {
+    /// The event and the order's transition committed together.
+    Moved,
+    /// This event id was applied before.
+    Duplicate(EventRecord),
+    /// The order is no longer in the status the transition starts from.
+    StatusChanged,
+}
+
+/// A note set on an order with an event: the attribute and its text
+/// (`review`, `last_payment_error`, `late_payment`).
+pub type Note<'a> = (&'a str, &'a str);
+
+fn event_key(event_id: &str) -> Item {
+    key(format!("STRIPE_EVENT#{event_id}"), "EVENT")
+}
+
+impl OrderStore {
+    fn event_put(&self, event_id: &str, record: &EventRecord, now: i64) -> Result<TransactWriteItem, StoreError> {
+        let mut item: Item = serde_dynamo::to_item(record)?;
+        item.extend(event_key(event_id));
+        item.insert("ttl".to_owned(), n(now + EVENT_TTL));
+        let put = Put::builder()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .condition_expression("attribute_not_exists(#pk)")
+            .expression_attribute_names("#pk", PK);
+        Ok(TransactWriteItem::builder().put(build(put.build())?).build())
+    }
+
+    fn status_update(
+        &self,
+        order_id: &str,
+        from: OrderStatus,
+        to: OrderStatus,
+        note: Option<Note<'_>>,
+        now: i64,
+    ) -> Result<TransactWriteItem, StoreError> {
+        let mut update = Update::builder()
+            .table_name(&self.table)
+            .set_key(Some(order_key(order_id)))
+            .condition_expression("#status = :from")
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_names("#at", format!("{}_at", to.as_str()))
+            .expression_attribute_values(":to", s(to.as_str()))
+            .expression_attribute_values(":from", s(from.as_str()))
+            .expression_attribute_values(":now", n(now));
+        update = match note {
+            Some((name, value)) => update
+                .update_expression("SET #status = :to, #at = :now, #note = :note")
+                .expression_attribute_names("#note", name)
+                .expression_attribute_values(":note", s(value)),
+            None => update.update_expression("SET #status = :to, #at = :now"),
+        };
+        Ok(TransactWriteItem::builder().update(build(update.build())?).build())
+    }
+
+    fn note_update(&self, order_id: &str, (name, value): Note<'_>) -> Result<TransactWriteItem, StoreError> {
+        let update = Update::builder()
+            .table_name(&self.table)
+            .set_key(Some(order_key(order_id)))
+            .update_expression("SET #note = :note")
+            .condition_expression("attribute_exists(#pk)")
+            .expression_attribute_names("#pk", PK)
+            .expression_attribute_names("#note", name)
+            .expression_attribute_values(":note", s(value));
+        Ok(TransactWriteItem::builder().update(build(update.build())?).build())
+    }
+
+    /// A recorded event, if any (strongly consistent).
+    pub async fn event(&self, event_id: &str) -> Result<Option<EventRecord>, StoreError> {
+        let item = dynamo::get_item(&self.client, &self.table, event_key(event_id)).await?;
+        item.map(dynamo::record).transpose()
+    }
+
+    /// Records `event_id` and moves the order from `from` to `to` (setting `note` on it),
+    /// together or not at all.
+    pub async fn apply_event(
+        &self,
+        event_id: &str,
+        record: &EventRecord,
+        from: OrderStatus,
+        to: OrderStatus,
+        note: Option<Note<'_>>,
+        now: i64,
+    ) -> Result<Applied, StoreError> {
+        let items = vec![
+            self.event_put(event_id, record, now)?,
+            self.status_update(&record.order_id, from, to, note, now)?,
+        ];
+        self.commit(event_id, items).await
+    }
+
+    /// Records `event_id` without moving the order, setting `note` on it if given, together.
+    pub async fn record_event(
+        &self,
+        event_id: &str,
+        record: &EventRecord,
+        note: Option<Note<'_>>,
+        now: i64,
+    ) -> Result<Applied, StoreError> {
+        let mut items = vec![self.event_put(event_id, record, now)?];
+        if let Some(note) = note {
+            items.push(self.note_update(&record.order_id, note)?);
+        }
+        self.commit(event_id, items).await
+    }
+
+    /// A payment for an order whose hold already ended: takes its stock again and marks it
+    /// paid, with the event, all or nothing. `StatusChanged` when stock is short (or the order
+    /// moved meanwhile): then nothing is written.
+    pub async fn apply_late_payment(
+        &self,
+        event_id: &str,
+        record: &EventRecord,
+        order: &OrderRecord,
+        now: i64,
+    ) -> Result<Applied, StoreError> {
+        let mut items = vec![
+            self.event_put(event_id, record, now)?,
+            self.status_update(&order.order_id, OrderStatus::Cancelled, OrderStatus::Paid, None, now)?,
+        ];
+        for line in &order.lines {
+            let take = Update::builder()
+                .table_name(&self.table)
+                .set_key(Some(variant_key(&line.product_id, &line.sku)))
+                .update_expression("SET #available = #available - :q")
+                .condition_expression("attribute_exists(#pk) AND #available >= :q")
+                .expression_attribute_names("#pk", PK)
+                .expression_attribute_names("#available", "available")
+                .expression_attribute_values(":q", n(line.quantity));
+            items.push(TransactWriteItem::builder().update(build(take.build())?).build());
+        }
+        self.commit(event_id, items).await
+    }
+
+    async fn commit(&self, event_id: &str, items: Vec<TransactWriteItem>) -> Result<Applied, StoreError> {
+        let result = self
+            .client
+            .transact_write_items()
+            .set_transact_items(Some(items))
+            .send()
+            .await;
+        let Err(error) = result else {
+            return Ok(Applied::Moved);
+        };
+        let Some(
+            aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError::TransactionCanceledException(
+                cancelled,
+            ),
+        ) = error.as_service_error()
+        else {
+            return Err(error.into());
+        };
+        let event_seen = cancelled
+            .cancellation_reasons()
+            .first()
+            .is_some_and(|reason| reason.code.as_deref() == Some("ConditionalCheckFailed"));
+        if event_seen {
+            let record = self
+                .event(event_id)
+                .await?
+                .ok_or_else(|| StoreError::Failed("a seen event has no record".into()))?;
+            return Ok(Applied::Duplicate(record));
+        }
+        Ok(Applied::StatusChanged)
+    }
+
+    /// Notes that the message an event owed the next step went out.
+    pub async fn mark_enqueued(&self, event_id: &str) -> Result<(), StoreError> {
+        self.client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(event_key(event_id)))
+            .update_expression("SET enqueued = :yes")
+            .expression_attribute_values(":yes", aws_sdk_dynamodb::types::AttributeValue::Bool(true))
+            .send()
+            .await?;
+        Ok(())
+    }
+}

@@ -1,0 +1,452 @@
+//! Stripe's signed events moving orders: through the gateway (posted by the local Stripe
+//! server, as `stripe listen` would) and in-process with a queue of the test's own.
+
+use aws_sdk_sqs::types::QueueAttributeName;
+use futures::future::join_all;
+use payment_webhook::PaymentWebhook;
+use reqwest::Method;
+use serde_json::{Value, json};
+use shop_local::template::Template;
+use shop_platform::order_store::OrderStore;
+use shop_platform::queue::Queue;
+use shop_tests::{TestApp, TestStripe, checkout_body, expect_json, problem, product, unique};
+use std::path::Path;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use stripe_webhook::Webhook;
+
+fn secret() -> String {
+    std::env::var("STRIPE_WEBHOOK_SECRET").expect("run with `make test`")
+}
+
+fn now() -> i64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs() as i64
+}
+
+/// An order awaiting payment: its checkout answer.
+async fn pending_order(app: &TestApp, stock: u32) -> (Value, String, String) {
+    let (id, sku) = (unique("payable"), unique("SKU"));
+    let mut row = product(&id, &unique("cat"), "Payable Thing", &[&sku]);
+    row["variants"][0]["available"] = json!(stock);
+    app.import(vec![row]).await;
+    let cart = app.cart_with(&sku, 1).await;
+    let order = expect_json(
+        app.checkout(&unique("key"), &checkout_body(&cart, "pay@example.com"))
+            .await,
+        201,
+    )
+    .await;
+    (order, id, sku)
+}
+
+/// A Stripe event of `kind` carrying the PaymentIntent as the Stripe server has it now.
+async fn event_for(stripe: &TestStripe, intent_id: &str, kind: &str, edit: impl FnOnce(&mut Value)) -> String {
+    let mut intent = stripe.intent(intent_id).await;
+    edit(&mut intent);
+    json!({
+        "id": unique("evt"), "object": "event", "api_version": "2026-09-30.endive", "created": now(),
+        "data": {"object": intent}, "livemode": false, "pending_webhooks": 1,
+        "request": {"id": null, "idempotency_key": null}, "type": kind,
+    })
+    .to_string()
+}
+
+async fn post_event(app: &TestApp, payload: &str, signature: &str) -> reqwest::Response {
+    app.client
+        .post(format!("{}/webhooks/stripe", app.api))
+        .header("Stripe-Signature", signature)
+        .header("content-type", "application/json")
+        .body(payload.to_owned())
+        .send()
+        .await
+        .unwrap()
+}
+
+fn signed(payload: &str) -> String {
+    Webhook::generate_test_header(payload, &secret(), None)
+}
+
+/// The order's status as its owner sees it, once it differs from `from` (or `from` at the deadline).
+async fn status_after(app: &TestApp, order: &Value, from: &str) -> Value {
+    let path = format!("/orders/{}", order["order_id"].as_str().unwrap());
+    let token = order["order_token"].as_str().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let view = expect_json(app.cart_call(Method::GET, &path, token, None).await, 200).await;
+        if view["status"] != from || Instant::now() > deadline {
+            return view;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test]
+async fn paying_at_stripe_moves_the_order_to_paid_and_sends_it_to_fulfillment() {
+    let (app, stripe) = (TestApp::new(), TestStripe::new());
+    let (order, _, _) = pending_order(&app, 5).await;
+    let intent = order["payment"]["payment_intent_id"].as_str().unwrap();
+    assert_eq!(stripe.confirm(intent, "pm_card_visa").await.status(), 200);
+    // The Stripe server posts its signed payment_intent.succeeded to the gateway.
+    let view = status_after(&app, &order, "pending_payment").await;
+    assert_eq!(view["status"], "paid");
+
+    let sdk = shop_platform::aws::sdk_config().await;
+    let sqs = aws_sdk_sqs::Client::new(&sdk);
+    let url = sqs
+        .get_queue_url()
+        .queue_name("shop-FulfillmentQueue")
+        .send()
+        .await
+        .unwrap()
+        .queue_url
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut found = false;
+    while !found && Instant::now() < deadline {
+        let received = sqs
+            .receive_message()
+            .queue_url(&url)
+            .max_number_of_messages(10)
+            .wait_time_seconds(1)
+            .message_attribute_names("All")
+            .send()
+            .await
+            .unwrap();
+        found = received.messages().iter().any(|m| {
+            let body: Value = serde_json::from_str(m.body().unwrap_or("{}")).unwrap_or_default();
+            body["order_id"] == order["order_id"]
+                && body["event"] == "order_paid"
+                && m.message_attributes()
+                    .and_then(|a| a.get("correlation_id"))
+                    .and_then(|a| a.string_value())
+                    == order["order_id"].as_str()
+        });
+    }
+    assert!(
+        found,
+        "order_paid with the order id as correlation id is on the fulfillment queue"
+    );
+}
+
+#[tokio::test]
+async fn events_without_a_valid_signature_are_refused_and_change_nothing() {
+    let (app, stripe) = (TestApp::new(), TestStripe::new());
+    let (order, _, _) = pending_order(&app, 5).await;
+    let intent = order["payment"]["payment_intent_id"].as_str().unwrap();
+    let payload = event_for(&stripe, intent, "payment_intent.succeeded", |i| {
+        i["status"] = json!("succeeded")
+    })
+    .await;
+    let good = signed(&payload);
+    let (t, v1) = good.split_once(",v1=").unwrap();
+    let mut flipped = v1.to_owned();
+    let last = flipped.pop().unwrap();
+    flipped.push(if last == '0' { '1' } else { '0' });
+    let cases = [
+        (
+            Webhook::generate_test_header(&payload, "whsec_wrong", None),
+            "invalid_signature",
+        ),
+        (
+            Webhook::generate_test_header(&payload, &secret(), Some(now() - 301)),
+            "stale_signature",
+        ),
+        ("garbage".to_owned(), "invalid_signature"),
+        (format!("{t},v1={flipped}"), "invalid_signature"),
+    ];
+    for (header, code) in cases {
+        assert_eq!(
+            problem(post_event(&app, &payload, &header).await, 400).await["code"],
+            code,
+            "{header}"
+        );
+    }
+    let tampered = payload.replace("\"livemode\":false", "\"livemode\":true");
+    problem(post_event(&app, &tampered, &good).await, 400).await;
+    assert_eq!(
+        status_after(&app, &order, "pending_payment").await["status"],
+        "pending_payment"
+    );
+
+    // During rotation Stripe sends one v1 per secret: a wrong first one does not hide a right second.
+    let rotation = format!("{t},v1={flipped},v1={v1}");
+    assert_eq!(post_event(&app, &payload, &rotation).await.status(), 200);
+    assert_eq!(status_after(&app, &order, "pending_payment").await["status"], "paid");
+}
+
+/// The webhook as the gateway hosts it, with `secret` and a fulfillment queue of the test's own.
+async fn isolated_webhook(secret: &str, queue_url: Option<&str>) -> (PaymentWebhook, String) {
+    let template = Template::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("../template.yaml")).unwrap();
+    let sdk = shop_platform::aws::sdk_config().await;
+    let context = shop_local::bootstrap::create_resources(&template, "shop", &sdk)
+        .await
+        .unwrap();
+    let function = template
+        .functions()
+        .unwrap()
+        .into_iter()
+        .find(|f| f.binary == "payment-webhook")
+        .unwrap();
+    let mut vars: std::collections::HashMap<String, String> = std::env::vars().collect();
+    for (name, value) in &function.environment {
+        vars.insert(name.clone(), context.resolve_string(value).unwrap());
+    }
+    vars.insert("STRIPE_WEBHOOK_SECRET".into(), secret.into());
+    let sqs = aws_sdk_sqs::Client::new(&sdk);
+    let own = sqs
+        .create_queue()
+        .queue_name(unique("fulfillment"))
+        .send()
+        .await
+        .unwrap()
+        .queue_url
+        .unwrap();
+    let webhook = PaymentWebhook::from_env(&shop_platform::config::Env::from_map(vars), &sdk)
+        .await
+        .unwrap();
+    let target = queue_url.unwrap_or(&own).to_owned();
+    let client = if queue_url.is_some() {
+        let broken = aws_config::defaults(aws_config::BehaviorVersion::latest())
+            .endpoint_url(target.clone())
+            .retry_config(aws_config::retry::RetryConfig::disabled())
+            .load()
+            .await;
+        aws_sdk_sqs::Client::new(&broken)
+    } else {
+        sqs
+    };
+    (webhook.with_fulfillment_queue(Queue::new(client, target)), own)
+}
+
+fn webhook_request(payload: &str, signature: &str) -> lambda_http::Request {
+    let event = json!({
+        "version": "2.0", "routeKey": "POST /webhooks/stripe", "rawPath": "/webhooks/stripe", "rawQueryString": "",
+        "headers": {"stripe-signature": signature, "content-type": "application/json"},
+        "requestContext": {"http": {"method": "POST", "path": "/webhooks/stripe", "protocol": "HTTP/1.1", "sourceIp": "127.0.0.1", "userAgent": "Stripe/1.0"},
+                           "requestId": unique("req"), "routeKey": "POST /webhooks/stripe", "stage": "$default", "timeEpoch": 0},
+        "body": payload, "isBase64Encoded": false,
+    });
+    lambda_http::request::from_str(&event.to_string()).unwrap()
+}
+
+async fn messages_for(queue_url: &str, order_id: &str) -> usize {
+    let sdk = shop_platform::aws::sdk_config().await;
+    let sqs = aws_sdk_sqs::Client::new(&sdk);
+    let attributes = sqs
+        .get_queue_attributes()
+        .queue_url(queue_url)
+        .attribute_names(QueueAttributeName::ApproximateNumberOfMessages)
+        .send()
+        .await
+        .unwrap();
+    let total: usize = attributes
+        .attributes()
+        .and_then(|a| a.get(&QueueAttributeName::ApproximateNumberOfMessages))
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0);
+    let received = sqs
+        .receive_message()
+        .queue_url(queue_url)
+        .max_number_of_messages(10)
+        .visibility_timeout(0)
+        .send()
+        .await
+        .unwrap();
+    let ours = received
+        .messages()
+        .iter()
+        .filter(|m| m.body().unwrap_or("").contains(order_id))
+        .count();
+    assert!(total <= 10, "the test's own queue holds only its own messages");
+    ours
+}
+
+#[tokio::test]
+async fn twenty_concurrent_deliveries_of_one_event_pay_the_order_once_and_enqueue_once() {
+    let (app, stripe) = (TestApp::new(), TestStripe::new());
+    let (order, _, _) = pending_order(&app, 5).await;
+    let (webhook, queue) = isolated_webhook(&secret(), None).await;
+    let intent = order["payment"]["payment_intent_id"].as_str().unwrap();
+    let payload = event_for(&stripe, intent, "payment_intent.succeeded", |i| {
+        i["status"] = json!("succeeded")
+    })
+    .await;
+    let signature = signed(&payload);
+    let answers = join_all((0..20).map(|_| webhook.handle(webhook_request(&payload, &signature)))).await;
+    assert!(
+        answers.iter().all(|a| a.status() == 200),
+        "{:?}",
+        answers.iter().map(|a| a.status()).collect::<Vec<_>>()
+    );
+    assert_eq!(messages_for(&queue, order["order_id"].as_str().unwrap()).await, 1);
+    assert_eq!(status_after(&app, &order, "pending_payment").await["status"], "paid");
+}
+
+#[tokio::test]
+async fn when_the_queue_fails_the_event_is_answered_with_an_error_and_its_retry_sends_the_message() {
+    let (app, stripe) = (TestApp::new(), TestStripe::new());
+    let (order, _, _) = pending_order(&app, 5).await;
+    let order_id = order["order_id"].as_str().unwrap();
+    let payload = event_for(
+        &stripe,
+        order["payment"]["payment_intent_id"].as_str().unwrap(),
+        "payment_intent.succeeded",
+        |i| i["status"] = json!("succeeded"),
+    )
+    .await;
+    let signature = signed(&payload);
+    // Nothing listens on port 9: the send fails after the transition committed.
+    let (broken, _) = isolated_webhook(&secret(), Some("http://127.0.0.1:9/123456789012/nowhere")).await;
+    assert!(
+        broken
+            .handle(webhook_request(&payload, &signature))
+            .await
+            .status()
+            .is_server_error()
+    );
+    assert_eq!(status_after(&app, &order, "pending_payment").await["status"], "paid");
+
+    let (healed, queue) = isolated_webhook(&secret(), None).await;
+    assert_eq!(healed.handle(webhook_request(&payload, &signature)).await.status(), 200);
+    assert_eq!(messages_for(&queue, order_id).await, 1);
+    assert_eq!(healed.handle(webhook_request(&payload, &signature)).await.status(), 200);
+    assert_eq!(
+        messages_for(&queue, order_id).await,
+        1,
+        "a later duplicate sends nothing more"
+    );
+}
+
+#[tokio::test]
+async fn either_of_two_configured_secrets_verifies_while_the_merchant_rotates() {
+    let (app, stripe) = (TestApp::new(), TestStripe::new());
+    let (order, _, _) = pending_order(&app, 5).await;
+    let (webhook, _) = isolated_webhook("whsec_old_one,whsec_new_one", None).await;
+    let payload = event_for(
+        &stripe,
+        order["payment"]["payment_intent_id"].as_str().unwrap(),
+        "payment_intent.payment_failed",
+        |_| {},
+    )
+    .await;
+    for (secret, status) in [("whsec_old_one", 200), ("whsec_new_one", 200), ("whsec_other", 400)] {
+        let header = Webhook::generate_test_header(&payload, secret, None);
+        assert_eq!(
+            webhook.handle(webhook_request(&payload, &header)).await.status(),
+            status,
+            "{secret}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_payment_of_another_amount_flags_the_order_and_does_not_pay_it() {
+    let (app, stripe) = (TestApp::new(), TestStripe::new());
+    let (order, _, _) = pending_order(&app, 5).await;
+    let payload = event_for(
+        &stripe,
+        order["payment"]["payment_intent_id"].as_str().unwrap(),
+        "payment_intent.succeeded",
+        |i| {
+            i["status"] = json!("succeeded");
+            i["amount"] = json!(1);
+        },
+    )
+    .await;
+    assert_eq!(post_event(&app, &payload, &signed(&payload)).await.status(), 200);
+    let stored = order_record(order["order_id"].as_str().unwrap()).await;
+    assert_eq!(stored.status.as_str(), "pending_payment");
+    assert!(stored.review.unwrap().starts_with("amount_mismatch"));
+}
+
+async fn order_record(order_id: &str) -> shop_platform::order_store::OrderRecord {
+    let sdk = shop_platform::aws::sdk_config().await;
+    let store = OrderStore::new(
+        aws_sdk_dynamodb::Client::new(&sdk),
+        std::env::var("SHOP_TABLE").unwrap(),
+    );
+    store.get(order_id).await.unwrap().unwrap()
+}
+
+#[tokio::test]
+async fn a_cancellation_that_arrives_after_the_payment_leaves_the_order_paid() {
+    let (app, stripe) = (TestApp::new(), TestStripe::new());
+    let (order, _, _) = pending_order(&app, 5).await;
+    let intent = order["payment"]["payment_intent_id"].as_str().unwrap();
+    let canceled = event_for(&stripe, intent, "payment_intent.canceled", |i| {
+        i["status"] = json!("canceled")
+    })
+    .await;
+    stripe.confirm(intent, "pm_card_visa").await;
+    assert_eq!(status_after(&app, &order, "pending_payment").await["status"], "paid");
+    assert_eq!(post_event(&app, &canceled, &signed(&canceled)).await.status(), 200);
+    assert_eq!(status_after(&app, &order, "x").await["status"], "paid");
+}
+
+#[tokio::test]
+async fn a_declined_payment_is_recorded_and_the_shopper_can_still_pay() {
+    let (app, stripe) = (TestApp::new(), TestStripe::new());
+    let (order, _, _) = pending_order(&app, 5).await;
+    let intent = order["payment"]["payment_intent_id"].as_str().unwrap();
+    assert_eq!(stripe.confirm(intent, "pm_card_chargeDeclined").await.status(), 402);
+    let path = format!("/orders/{}", order["order_id"].as_str().unwrap());
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let view = expect_json(
+            app.cart_call(Method::GET, &path, order["order_token"].as_str().unwrap(), None)
+                .await,
+            200,
+        )
+        .await;
+        if view["last_payment_error"].is_string() {
+            assert_eq!(view["status"], "pending_payment");
+            break;
+        }
+        assert!(Instant::now() < deadline, "the failure was never recorded");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    stripe.confirm(intent, "pm_card_visa").await;
+    assert_eq!(status_after(&app, &order, "pending_payment").await["status"], "paid");
+}
+
+/// Ends the order's hold the way expiry does, but leaves its PaymentIntent payable.
+async fn end_hold(order_id: &str) {
+    let sdk = shop_platform::aws::sdk_config().await;
+    let store = OrderStore::new(
+        aws_sdk_dynamodb::Client::new(&sdk),
+        std::env::var("SHOP_TABLE").unwrap(),
+    );
+    let record = store.get(order_id).await.unwrap().unwrap();
+    assert!(store.release(&record, now(), "reservation_expired").await.unwrap());
+}
+
+#[tokio::test]
+async fn a_late_payment_takes_the_stock_again_when_it_is_there() {
+    let (app, stripe) = (TestApp::new(), TestStripe::new());
+    let (order, product_id, sku) = pending_order(&app, 5).await;
+    end_hold(order["order_id"].as_str().unwrap()).await;
+    assert_eq!(app.available(&product_id, &sku).await, 5);
+    stripe
+        .confirm(order["payment"]["payment_intent_id"].as_str().unwrap(), "pm_card_visa")
+        .await;
+    assert_eq!(status_after(&app, &order, "cancelled").await["status"], "paid");
+    assert_eq!(app.available(&product_id, &sku).await, 4);
+}
+
+#[tokio::test]
+async fn a_late_payment_is_refunded_when_the_stock_is_gone() {
+    let (app, stripe) = (TestApp::new(), TestStripe::new());
+    let (order, product_id, sku) = pending_order(&app, 5).await;
+    end_hold(order["order_id"].as_str().unwrap()).await;
+    app.admin(
+        Method::PUT,
+        &format!("/admin/inventory/{sku}"),
+        &json!({"available": 0}),
+    )
+    .await;
+    let intent = order["payment"]["payment_intent_id"].as_str().unwrap();
+    stripe.confirm(intent, "pm_card_visa").await;
+    let view = status_after(&app, &order, "cancelled").await;
+    assert_eq!(view["status"], "refunded");
+    assert!(view["late_payment"].as_str().unwrap().contains("refunded"));
+    assert_eq!(app.available(&product_id, &sku).await, 0, "no stock was taken");
+}
