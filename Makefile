@@ -38,9 +38,13 @@ node_modules/.installed: package.json package-lock.json
 gateway:
 	cargo build -p shop-local
 
-## release: the Lambda artifacts of every function for x86_64 (target/lambda/<name>/bootstrap)
+## release: the Lambda artifacts of every function for x86_64 (target/lambda/<name>/bootstrap),
+## one `cargo lambda build --release --bin <name>` each, as `sam build` runs them, so that
+## `sam build` afterwards finds everything compiled
 release: deps
-	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" cargo lambda build --release --x86-64 $(addprefix -p ,$(FUNCTIONS))
+	for f in $(FUNCTIONS); do \
+	  PATH="$(CURDIR)/$(VENV)/bin:$$PATH" cargo lambda build --release --target x86_64-unknown-linux-gnu --bin $$f || exit 1; \
+	done
 
 ## sam-build: what `sam build` deploys, for x86_64 (arm64 needs the aarch64 rust-std; see README)
 sam-build: deps

@@ -189,6 +189,8 @@ def dev() -> int:
         raise SystemExit(f"stack: ports in use: {', '.join(busy)}. Is `make dev` already running? Set SHOP_PORT etc.")
     stack = Stack("dev", ports, os.environ.get("SHOP_ADMIN_TOKEN", "dev-admin-token"))
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    # Ctrl-C stops the stack even where the shell started us with SIGINT ignored.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         started = time.monotonic()
         stack.start()
