@@ -75,6 +75,9 @@ class Stack:
                 "STRIPE_WEBHOOK_URL": f"http://127.0.0.1:{self.ports['api']}/webhooks/stripe",
             }
         )
+        # An explicit STRIPE_API_BASE wins (empty: Stripe itself, for a real sk_test_ key).
+        if "STRIPE_API_BASE" in os.environ:
+            env["STRIPE_API_BASE"] = os.environ["STRIPE_API_BASE"]
         return env
 
     # -- processes ------------------------------------------------------------------------
