@@ -108,6 +108,28 @@ def intent_object(**fields) -> dict:
     return intent
 
 
+def charge_object(intent: dict, amount_refunded: int) -> dict:
+    """The Charge a PaymentIntent's successful payment made, as refunds report it."""
+    return {
+        "id": intent.get("latest_charge") or new_id("ch"),
+        "object": "charge",
+        "amount": intent["amount"],
+        "amount_captured": intent["amount"],
+        "amount_refunded": amount_refunded,
+        "billing_details": {"address": None, "email": None, "name": None, "phone": None},
+        "captured": True,
+        "created": intent["created"],
+        "currency": intent["currency"],
+        "disputed": False,
+        "livemode": False,
+        "metadata": {},
+        "paid": True,
+        "payment_intent": intent["id"],
+        "refunded": amount_refunded >= intent["amount"],
+        "status": "succeeded",
+    }
+
+
 def emit(kind: str, obj: dict) -> None:
     event = {
         "id": new_id("evt"),
@@ -255,8 +277,7 @@ def route(method: str, path: str, params: dict) -> tuple:
                 "payment_intent": intent["id"], "reason": params.get("reason"), "status": "succeeded",
             }
             REFUNDS[refund["id"]] = refund
-            # Refund events (refund.created, charge.refunded) carry full Charge objects in Stripe;
-            # this server does not model charges, so it does not post them.
+            emit("charge.refunded", charge_object(intent, refunded + amount))
             return 200, refund
         if method == "GET" and len(parts) == 3:
             refund = REFUNDS.get(parts[2])

@@ -229,6 +229,7 @@ impl Checkout {
             last_payment_error: None,
             review: None,
             late_payment: None,
+            refund_state: None,
         };
         let record = IdempotencyRecord {
             fingerprint,

@@ -158,6 +158,7 @@ impl PaymentWebhook {
             EventObject::PaymentIntentCanceled(intent) => {
                 self.canceled(&event_id, &kind, IntentFacts::of(intent)).await?
             }
+            EventObject::ChargeRefunded(charge) => self.refunded(&event_id, &kind, charge).await?,
             _ => tracing::info!(event_id, event_type = %kind, "event type not handled; acknowledged"),
         }
         json(StatusCode::OK, &serde_json::json!({"received": true}))
@@ -287,16 +288,12 @@ impl PaymentWebhook {
         let record = Self::record(kind, &order.order_id, true);
         let note = format!("refunded {refund}: the items sold out after the hold ended");
         let (from, to) = (OrderStatus::Cancelled, OrderStatus::Refunded);
-        self.orders
-            .apply_event(
-                event_id,
-                &record,
-                from,
-                to,
-                Some(("late_payment", &note)),
-                self.clock.now(),
-            )
-            .await?;
+        let now = self.clock.now();
+        let note = Some(("late_payment", note.as_str()));
+        if let Applied::StatusChanged = self.orders.apply_event(event_id, &record, from, to, note, now).await? {
+            // The refund's own event got there first and made the order `refunded`: keep the why.
+            self.orders.record_event(event_id, &record, note, now).await?;
+        }
         Ok(())
     }
 
@@ -340,6 +337,50 @@ impl PaymentWebhook {
         self.orders
             .record_event(event_id, &Self::record(kind, &order.order_id, true), None, now)
             .await?;
+        Ok(())
+    }
+}
+
+impl PaymentWebhook {
+    /// Money went back (by the merchant, customer service, or the shop itself): the order
+    /// becomes `refunded` or `partially_refunded`, once, never from a status that cannot be.
+    async fn refunded(&self, event_id: &str, kind: &str, charge: &stripe_shared::Charge) -> Result<(), ApiError> {
+        let Some(intent_id) = charge.payment_intent.as_ref().map(|intent| intent.id().to_string()) else {
+            tracing::info!(event_id, "refund of a charge without a PaymentIntent; not the shop's");
+            return Ok(());
+        };
+        let Some(order_id) = self.orders.order_id_by_intent(&intent_id).await? else {
+            tracing::warn!(event_id, payment_intent = %intent_id, "refund for an intent the shop does not know");
+            return Ok(());
+        };
+        let Some(order) = self.orders.get(&order_id).await? else {
+            return Ok(());
+        };
+        let event = if charge.amount_refunded >= charge.amount {
+            OrderEvent::RefundedInFull
+        } else {
+            OrderEvent::RefundedInPart
+        };
+        let note = format!(
+            "{} of {} {} refunded",
+            charge.amount_refunded, charge.amount, charge.currency
+        );
+        let record = Self::record(kind, &order.order_id, true);
+        let now = self.clock.now();
+        match order.status.on(event) {
+            Transition::To(to) => {
+                let applied = self
+                    .orders
+                    .apply_event(event_id, &record, order.status, to, Some(("refund_state", &note)), now)
+                    .await?;
+                tracing::info!(order_id = %order.order_id, status = to.as_str(), ?applied, note, "refund recorded");
+            }
+            _ => {
+                self.orders
+                    .record_event(event_id, &record, Some(("refund_state", &note)), now)
+                    .await?;
+            }
+        }
         Ok(())
     }
 }

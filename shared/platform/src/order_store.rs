@@ -96,6 +96,9 @@ pub struct OrderRecord {
     /// What happened to a payment that arrived after the hold ended.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub late_payment: Option<String>,
+    /// How much of the payment went back, as Stripe last reported it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refund_state: Option<String>,
 }
 
 /// A checkout's idempotency record: which order a key made, and the answer once complete.
@@ -160,6 +163,10 @@ pub struct OrderStore {
 
 pub(crate) fn order_key(order_id: &str) -> Item {
     key(format!("ORDER#{order_id}"), "ORDER")
+}
+
+fn payment_key(intent_id: &str) -> Item {
+    key(format!("PAYMENT#{intent_id}"), "PAYMENT")
 }
 
 fn idempotency_key(key_text: &str) -> Item {
@@ -362,7 +369,17 @@ impl OrderStore {
         }))
     }
 
-    /// Records the PaymentIntent on the order and the answer on the idempotency record.
+    /// The order a PaymentIntent pays for, if it is one of the shop's.
+    pub async fn order_id_by_intent(&self, intent_id: &str) -> Result<Option<String>, StoreError> {
+        let item = dynamo::get_item(&self.client, &self.table, payment_key(intent_id)).await?;
+        Ok(item
+            .as_ref()
+            .and_then(|i| dynamo::get_s(i, "order_id"))
+            .map(str::to_owned))
+    }
+
+    /// Records the PaymentIntent on the order (and the intent's owner) and the answer on the
+    /// idempotency record.
     pub async fn complete(
         &self,
         order_id: &str,
@@ -376,6 +393,15 @@ impl OrderStore {
             .set_key(Some(order_key(order_id)))
             .update_expression("SET payment_intent_id = :intent")
             .expression_attribute_values(":intent", s(intent_id))
+            .send()
+            .await?;
+        // Charges and refunds name the PaymentIntent, not the order: remember whose it is.
+        let mut payment = payment_key(intent_id);
+        payment.insert("order_id".to_owned(), s(order_id));
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(payment))
             .send()
             .await?;
         self.client
