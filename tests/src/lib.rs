@@ -297,3 +297,31 @@ pub async fn expect_json(response: Response, status: u16) -> Value {
     assert_eq!(actual, status, "{body}");
     body
 }
+
+/// The environment the local gateway gives the function built from Cargo binary `binary`
+/// (template.yaml's variables resolved to the stack's resources), and the SDK configuration:
+/// what a test needs to host that function itself.
+pub async fn hosted_env(binary: &str) -> (std::collections::HashMap<String, String>, aws_config::SdkConfig) {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../template.yaml");
+    let template = shop_local::template::Template::load(&path).expect("template.yaml reads");
+    let sdk = shop_platform::aws::sdk_config().await;
+    let prefix = required("SHOP_RESOURCE_PREFIX");
+    // Creating the stack's resources again is a no-op that answers their local names.
+    let context = shop_local::bootstrap::create_resources(&template, &prefix, &sdk)
+        .await
+        .expect("the stack's resources exist");
+    let function = template
+        .functions()
+        .expect("the template's functions read")
+        .into_iter()
+        .find(|f| f.binary == binary)
+        .unwrap_or_else(|| panic!("no function builds {binary}"));
+    let mut vars: std::collections::HashMap<String, String> = std::env::vars().collect();
+    for (name, value) in &function.environment {
+        vars.insert(
+            name.clone(),
+            context.resolve_string(value).expect("its variables resolve"),
+        );
+    }
+    (vars, sdk)
+}

@@ -5,11 +5,9 @@ use futures::future::join_all;
 use futures::stream::{self, StreamExt};
 use reqwest::Method;
 use serde_json::{Value, json};
-use shop_local::template::Template;
 use shop_platform::clock::{Clock, SystemClock};
-use shop_tests::{TestApp, TestStripe, checkout_body, expect_json, problem, product, unique};
+use shop_tests::{TestApp, TestStripe, checkout_body, expect_json, hosted_env, problem, product, unique};
 use std::collections::HashSet;
-use std::path::Path;
 use std::sync::Arc;
 
 /// A product with one SKU and `stock` units.
@@ -298,18 +296,8 @@ async fn when_the_hold_ends_an_unpaid_order_is_cancelled_and_its_stock_comes_bac
     assert_eq!(app.available(&product_id, &sku).await, 3);
 
     // The consumer as the gateway hosts it, telling time one hold (900 s) and a minute ahead.
-    let template = Template::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("../template.yaml")).unwrap();
-    let sdk = shop_platform::aws::sdk_config().await;
-    let context = shop_local::bootstrap::create_resources(&template, "shop", &sdk)
-        .await
-        .unwrap();
-    let function = template
-        .functions()
-        .unwrap()
-        .into_iter()
-        .find(|f| f.binary == "reservation-expiry")
-        .unwrap();
-    let env = shop_local::function_env(&function, &context).unwrap();
+    let (vars, sdk) = hosted_env("reservation-expiry").await;
+    let env = shop_platform::config::Env::from_map(vars);
     let consumer = reservation_expiry::ReservationExpiry::from_env(&env, &sdk)
         .await
         .unwrap();

@@ -6,11 +6,9 @@ use futures::future::join_all;
 use payment_webhook::PaymentWebhook;
 use reqwest::Method;
 use serde_json::{Value, json};
-use shop_local::template::Template;
 use shop_platform::order_store::OrderStore;
 use shop_platform::queue::Queue;
-use shop_tests::{TestApp, TestStripe, checkout_body, expect_json, problem, product, unique};
-use std::path::Path;
+use shop_tests::{TestApp, TestStripe, checkout_body, expect_json, hosted_env, problem, product, unique};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use stripe_webhook::Webhook;
 
@@ -174,21 +172,7 @@ async fn events_without_a_valid_signature_are_refused_and_change_nothing() {
 
 /// The webhook as the gateway hosts it, with `secret` and a fulfillment queue of the test's own.
 async fn isolated_webhook(secret: &str, queue_url: Option<&str>) -> (PaymentWebhook, String) {
-    let template = Template::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("../template.yaml")).unwrap();
-    let sdk = shop_platform::aws::sdk_config().await;
-    let context = shop_local::bootstrap::create_resources(&template, "shop", &sdk)
-        .await
-        .unwrap();
-    let function = template
-        .functions()
-        .unwrap()
-        .into_iter()
-        .find(|f| f.binary == "payment-webhook")
-        .unwrap();
-    let mut vars: std::collections::HashMap<String, String> = std::env::vars().collect();
-    for (name, value) in &function.environment {
-        vars.insert(name.clone(), context.resolve_string(value).unwrap());
-    }
+    let (mut vars, sdk) = hosted_env("payment-webhook").await;
     vars.insert("STRIPE_WEBHOOK_SECRET".into(), secret.into());
     let sqs = aws_sdk_sqs::Client::new(&sdk);
     let own = sqs

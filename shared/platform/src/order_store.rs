@@ -209,6 +209,26 @@ impl OrderStore {
         item.map(dynamo::record).transpose()
     }
 
+    /// A transaction item that takes a line's units from its variant's stock, failing (and
+    /// reporting the stock there is) when fewer are available.
+    pub(crate) fn take_stock(&self, line: &OrderLine) -> Result<TransactWriteItem, StoreError> {
+        let condition = "attribute_exists(#pk) AND #available >= :q";
+        self.stock_change(line, "SET #available = #available - :q", condition)
+    }
+
+    fn stock_change(&self, line: &OrderLine, change: &str, condition: &str) -> Result<TransactWriteItem, StoreError> {
+        let update = Update::builder()
+            .table_name(&self.table)
+            .set_key(Some(variant_key(&line.product_id, &line.sku)))
+            .update_expression(change)
+            .condition_expression(condition)
+            .expression_attribute_names("#pk", PK)
+            .expression_attribute_names("#available", "available")
+            .expression_attribute_values(":q", n(line.quantity))
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld);
+        Ok(TransactWriteItem::builder().update(build(update.build())?).build())
+    }
+
     /// A transaction item that creates `item`, failing if an item with its key exists.
     fn put_new(&self, item: Item) -> Result<TransactWriteItem, StoreError> {
         let put = Put::builder()
@@ -237,16 +257,7 @@ impl OrderStore {
         slots.push(Slot::Order);
 
         for line in &order.lines {
-            let update = Update::builder()
-                .table_name(&self.table)
-                .set_key(Some(variant_key(&line.product_id, &line.sku)))
-                .update_expression("SET #available = #available - :q")
-                .condition_expression("attribute_exists(#pk) AND #available >= :q")
-                .expression_attribute_names("#pk", PK)
-                .expression_attribute_names("#available", "available")
-                .expression_attribute_values(":q", n(line.quantity))
-                .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld);
-            items.push(TransactWriteItem::builder().update(build(update.build())?).build());
+            items.push(self.take_stock(line)?);
             slots.push(Slot::Stock {
                 sku: line.sku.clone(),
                 requested: line.quantity,
@@ -433,15 +444,7 @@ impl OrderStore {
             .expression_attribute_values(":now", n(now));
         items.push(TransactWriteItem::builder().update(build(cancel.build())?).build());
         for line in &order.lines {
-            let give_back = Update::builder()
-                .table_name(&self.table)
-                .set_key(Some(variant_key(&line.product_id, &line.sku)))
-                .update_expression("ADD #available :q")
-                .condition_expression("attribute_exists(#pk)")
-                .expression_attribute_names("#pk", PK)
-                .expression_attribute_names("#available", "available")
-                .expression_attribute_values(":q", n(line.quantity));
-            items.push(TransactWriteItem::builder().update(build(give_back.build())?).build());
+            items.push(self.stock_change(line, "ADD #available :q", "attribute_exists(#pk)")?);
         }
         if let Some(discount) = &order.discount {
             let uncount = Update::builder()

@@ -3,7 +3,6 @@
 //! so a crash between them cannot lose the event or apply it twice. The record also says whether
 //! the next step's message went out, so a retried delivery sends it when the first could not.
 
-use crate::catalog_store::variant_key;
 use crate::dynamo::{self, Item, PK, StoreError, key, s};
 use crate::order_store::{OrderRecord, OrderStore, build, n, order_key};
 use aws_sdk_dynamodb::types::{Put, TransactWriteItem, Update};
@@ -149,15 +148,7 @@ impl OrderStore {
             self.status_update(&order.order_id, OrderStatus::Cancelled, OrderStatus::Paid, None, now)?,
         ];
         for line in &order.lines {
-            let take = Update::builder()
-                .table_name(&self.table)
-                .set_key(Some(variant_key(&line.product_id, &line.sku)))
-                .update_expression("SET #available = #available - :q")
-                .condition_expression("attribute_exists(#pk) AND #available >= :q")
-                .expression_attribute_names("#pk", PK)
-                .expression_attribute_names("#available", "available")
-                .expression_attribute_values(":q", n(line.quantity));
-            items.push(TransactWriteItem::builder().update(build(take.build())?).build());
+            items.push(self.take_stock(line)?);
         }
         self.commit(event_id, items).await
     }
