@@ -3,7 +3,10 @@
 
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
-use aws_sdk_dynamodb::types::{AttributeValue, DeleteRequest, KeysAndAttributes, PutRequest, WriteRequest};
+use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+use aws_sdk_dynamodb::types::{
+    AttributeValue, CancellationReason, DeleteRequest, KeysAndAttributes, PutRequest, TransactWriteItem, WriteRequest,
+};
 use shop_domain::{Cursor, CursorError};
 use std::collections::{BTreeSet, HashMap};
 use std::time::Duration;
@@ -130,6 +133,33 @@ pub fn record<T: serde::de::DeserializeOwned>(mut item: Item) -> Result<T, Store
         item.remove(name);
     }
     Ok(serde_dynamo::from_item(item)?)
+}
+
+/// Writes `items` in one transaction. `Ok(None)` when it committed; `Ok(Some(reasons))` when it
+/// was cancelled (nothing written), `reasons[i]` saying why for item `i` (see [`condition_failed`]).
+pub async fn transact(
+    client: &Client,
+    items: Vec<TransactWriteItem>,
+) -> Result<Option<Vec<CancellationReason>>, StoreError> {
+    let Err(error) = client
+        .transact_write_items()
+        .set_transact_items(Some(items))
+        .send()
+        .await
+    else {
+        return Ok(None);
+    };
+    match error.as_service_error() {
+        Some(TransactWriteItemsError::TransactionCanceledException(cancelled)) => {
+            Ok(Some(cancelled.cancellation_reasons().to_vec()))
+        }
+        _ => Err(error.into()),
+    }
+}
+
+/// Whether a cancelled transaction's item failed its own condition.
+pub fn condition_failed(reason: &CancellationReason) -> bool {
+    reason.code.as_deref() == Some("ConditionalCheckFailed")
 }
 
 /// A change to one item, for [`write_batch`].

@@ -230,7 +230,7 @@ impl OrderStore {
     }
 
     /// A transaction item that creates `item`, failing if an item with its key exists.
-    fn put_new(&self, item: Item) -> Result<TransactWriteItem, StoreError> {
+    pub(crate) fn put_new(&self, item: Item) -> Result<TransactWriteItem, StoreError> {
         let put = Put::builder()
             .table_name(&self.table)
             .set_item(Some(item))
@@ -312,31 +312,13 @@ impl OrderStore {
         items.push(self.put_new(record_item)?);
         slots.push(Slot::Idempotency);
 
-        let result = self
-            .client
-            .transact_write_items()
-            .set_transact_items(Some(items))
-            .send()
-            .await;
-        let Err(error) = result else {
+        let Some(reasons) = dynamo::transact(&self.client, items).await? else {
             return Ok(());
         };
-        let Some(
-            aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError::TransactionCanceledException(
-                cancelled,
-            ),
-        ) = error.as_service_error()
-        else {
-            return Err(StoreError::from(error).into());
-        };
-        let failed = |reason: &aws_sdk_dynamodb::types::CancellationReason| {
-            reason.code.as_deref() == Some("ConditionalCheckFailed")
-        };
-        let reasons = cancelled.cancellation_reasons();
         let mut short = Vec::new();
         let mut other = None;
-        for (slot, reason) in slots.iter().zip(reasons) {
-            if !failed(reason) {
+        for (slot, reason) in slots.iter().zip(&reasons) {
+            if !dynamo::condition_failed(reason) {
                 continue;
             }
             match slot {
@@ -461,23 +443,7 @@ impl OrderStore {
                 items.push(TransactWriteItem::builder().delete(build(delete.build())?).build());
             }
         }
-        match self
-            .client
-            .transact_write_items()
-            .set_transact_items(Some(items))
-            .send()
-            .await
-        {
-            Ok(_) => Ok(true),
-            Err(error)
-                if error
-                    .as_service_error()
-                    .is_some_and(|e| e.is_transaction_canceled_exception()) =>
-            {
-                // The only condition that can fail is the order's status: it is no longer pending.
-                Ok(false)
-            }
-            Err(error) => Err(error.into()),
-        }
+        // The only condition that can fail is the order's status: it is no longer pending.
+        Ok(dynamo::transact(&self.client, items).await?.is_none())
     }
 }

@@ -5,7 +5,7 @@
 
 use crate::dynamo::{self, Item, PK, StoreError, key, s};
 use crate::order_store::{OrderRecord, OrderStore, build, n, order_key};
-use aws_sdk_dynamodb::types::{Put, TransactWriteItem, Update};
+use aws_sdk_dynamodb::types::{TransactWriteItem, Update};
 use serde::{Deserialize, Serialize};
 use shop_domain::order::OrderStatus;
 
@@ -47,12 +47,7 @@ impl OrderStore {
         let mut item: Item = serde_dynamo::to_item(record)?;
         item.extend(event_key(event_id));
         item.insert("ttl".to_owned(), n(now + EVENT_TTL));
-        let put = Put::builder()
-            .table_name(&self.table)
-            .set_item(Some(item))
-            .condition_expression("attribute_not_exists(#pk)")
-            .expression_attribute_names("#pk", PK);
-        Ok(TransactWriteItem::builder().put(build(put.build())?).build())
+        self.put_new(item)
     }
 
     fn status_update(
@@ -154,28 +149,11 @@ impl OrderStore {
     }
 
     async fn commit(&self, event_id: &str, items: Vec<TransactWriteItem>) -> Result<Applied, StoreError> {
-        let result = self
-            .client
-            .transact_write_items()
-            .set_transact_items(Some(items))
-            .send()
-            .await;
-        let Err(error) = result else {
+        let Some(reasons) = dynamo::transact(&self.client, items).await? else {
             return Ok(Applied::Moved);
         };
-        let Some(
-            aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError::TransactionCanceledException(
-                cancelled,
-            ),
-        ) = error.as_service_error()
-        else {
-            return Err(error.into());
-        };
-        let event_seen = cancelled
-            .cancellation_reasons()
-            .first()
-            .is_some_and(|reason| reason.code.as_deref() == Some("ConditionalCheckFailed"));
-        if event_seen {
+        // The event's record is always the first item: its condition failing means a duplicate.
+        if reasons.first().is_some_and(dynamo::condition_failed) {
             let record = self
                 .event(event_id)
                 .await?
