@@ -73,6 +73,8 @@ class Stack:
                 "STRIPE_SECRET_KEY": os.environ.get("STRIPE_SECRET_KEY", "sk_test_local_shop"),
                 "STRIPE_WEBHOOK_SECRET": os.environ.get("STRIPE_WEBHOOK_SECRET", "whsec_local_shop_webhook_secret"),
                 "STRIPE_WEBHOOK_URL": f"http://127.0.0.1:{self.ports['api']}/webhooks/stripe",
+                # The merchant's mail lands in the local inbox too.
+                "SHOP_PARAM_MerchantEmail": os.environ.get("SHOP_PARAM_MerchantEmail", "merchant@example.com"),
             }
         )
         # An explicit STRIPE_API_BASE wins (empty: Stripe itself, for a real sk_test_ key).

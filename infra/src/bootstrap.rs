@@ -66,6 +66,16 @@ pub async fn create_resources(
         context.refs.insert(name.to_owned(), value.to_owned());
     }
 
+    // SES configuration sets: the local SES takes any name.
+    for (id, _) in template.resources_of_type("AWS::SES::ConfigurationSet") {
+        context.refs.insert(id.to_owned(), format!("{prefix}-{id}"));
+    }
+    // The API's public URL is the local gateway's.
+    let api_url = std::env::var("SHOP_API_URL").unwrap_or_else(|_| "http://127.0.0.1:3000".to_owned());
+    for (id, _) in template.resources_of_type("AWS::Serverless::HttpApi") {
+        context.attrs.insert(format!("{id}.ApiEndpoint"), api_url.clone());
+    }
+
     let dynamodb = aws_sdk_dynamodb::Client::new(sdk);
     for (id, properties) in template.resources_of_type("AWS::DynamoDB::Table") {
         let properties = to_json(&context.resolve(properties)?);

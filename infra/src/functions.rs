@@ -52,6 +52,10 @@ pub async fn host(binary: &str, env: &Env, sdk: &aws_config::SdkConfig) -> Resul
                 .await
                 .map_err(config)?,
         )),
+        "fulfillment-worker" => Hosted::Queue(Arc::new(
+            fulfillment_worker::FulfillmentWorker::from_env(env, sdk).map_err(config)?,
+        )),
+        "email-sender" => Hosted::Queue(Arc::new(email_sender::EmailSender::from_env(env, sdk).map_err(config)?)),
         other => return Err(HostError::Unknown(other.to_owned())),
     })
 }

@@ -325,3 +325,96 @@ pub async fn hosted_env(binary: &str) -> (std::collections::HashMap<String, Stri
     }
     (vars, sdk)
 }
+
+impl TestApp {
+    /// An order awaiting payment for `quantity` of a new product with `stock` units: the
+    /// checkout's answer and the SKU.
+    pub async fn pending_order(&self, email: &str, stock: u32, quantity: i64) -> (Value, String) {
+        let (id, sku) = (unique("payable"), unique("SKU"));
+        let mut row = product(&id, &unique("cat"), "Payable Thing", &[&sku]);
+        row["variants"][0]["available"] = json!(stock);
+        self.import(vec![row]).await;
+        let cart = self.cart_with(&sku, quantity).await;
+        let order = expect_json(self.checkout(&unique("key"), &checkout_body(&cart, email)).await, 201).await;
+        (order, sku)
+    }
+
+    /// The order as its owner sees it (`GET /orders/{id}` with the checkout's token) once
+    /// `done` holds for it, or at the deadline (10 s).
+    pub async fn order_when(&self, order: &Value, done: impl Fn(&Value) -> bool) -> Value {
+        let path = format!("/orders/{}", order["order_id"].as_str().expect("order_id"));
+        let token = order["order_token"].as_str().expect("order_token");
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        loop {
+            let view = expect_json(self.cart_call(Method::GET, &path, token, None).await, 200).await;
+            if done(&view) || std::time::Instant::now() > deadline {
+                return view;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+    }
+}
+
+/// The local SES's inbox (aws-ses-v2-local's `GET /store`): every mail the shop sent.
+pub struct Inbox {
+    url: String,
+    client: Client,
+}
+
+impl Inbox {
+    /// The stack's inbox.
+    pub fn new() -> Self {
+        Self {
+            url: required("SHOP_SES_INBOX_URL"),
+            client: Client::new(),
+        }
+    }
+
+    /// Every mail sent to `address` (JSON: `subject`, `body.text`, `body.html`, `destination`).
+    pub async fn mails_to(&self, address: &str) -> Vec<Value> {
+        let store: Value = self
+            .client
+            .get(format!("{}/store", self.url))
+            .send()
+            .await
+            .expect("the local SES answers")
+            .json()
+            .await
+            .expect("the store is JSON");
+        store["emails"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|mail| {
+                mail["destination"]["to"]
+                    .as_array()
+                    .is_some_and(|to| to.iter().any(|a| a.as_str() == Some(address)))
+            })
+            .cloned()
+            .collect()
+    }
+
+    /// The mails to `address` whose subject contains `subject`, once there are at least `count`
+    /// of them, or at the deadline (10 s).
+    pub async fn wait_for(&self, address: &str, subject: &str, count: usize) -> Vec<Value> {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        loop {
+            let found: Vec<Value> = self
+                .mails_to(address)
+                .await
+                .into_iter()
+                .filter(|m| m["subject"].as_str().is_some_and(|s| s.contains(subject)))
+                .collect();
+            if found.len() >= count || std::time::Instant::now() > deadline {
+                return found;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+    }
+}
+
+impl Default for Inbox {
+    fn default() -> Self {
+        Self::new()
+    }
+}

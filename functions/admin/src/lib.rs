@@ -1,4 +1,5 @@
-//! `admin`: the merchant's catalog desk. Products one at a time or in bulk, and stock counts.
+//! `admin`: the merchant's desks. The catalog (products one at a time or in bulk, stock counts,
+//! discount codes) and the orders (see [`order_desk`]).
 //! In AWS these routes sit behind IAM authorization; locally the gateway asks for the admin token.
 
 use http::StatusCode;
@@ -13,8 +14,14 @@ use shop_platform::clock::{Clock, SystemClock};
 use shop_platform::config::{ConfigError, Env, StoreSettings, TableSettings};
 use shop_platform::discount_store::{DiscountRecord, DiscountStore};
 use shop_platform::edge::{self, json, json_body, path_param};
+use shop_platform::mail::Mailer;
+use shop_platform::order_store::OrderStore;
 use shop_platform::{ApiError, HttpFunction};
 use std::collections::HashSet;
+
+pub mod order_desk;
+
+use order_desk::OrderDesk;
 
 /// The largest import body: well under Lambda's 6 MB payload limit.
 const IMPORT_BODY_LIMIT: usize = 4 * 1024 * 1024;
@@ -27,6 +34,7 @@ pub struct Admin {
     discounts: DiscountStore,
     currency: Currency,
     clock: std::sync::Arc<dyn Clock>,
+    desk: OrderDesk,
 }
 
 #[derive(Deserialize)]
@@ -63,11 +71,20 @@ impl Admin {
         let table: TableSettings = env.parse()?;
         let store: StoreSettings = env.parse()?;
         let client = aws_sdk_dynamodb::Client::new(sdk);
+        let clock: std::sync::Arc<dyn Clock> = std::sync::Arc::new(SystemClock);
         Ok(Self {
             catalog: CatalogStore::new(client.clone(), table.shop_table.clone()),
-            discounts: DiscountStore::new(client, table.shop_table),
+            discounts: DiscountStore::new(client.clone(), table.shop_table.clone()),
             currency: store.store_currency,
-            clock: std::sync::Arc::new(SystemClock),
+            clock: clock.clone(),
+            desk: OrderDesk {
+                orders: OrderStore::new(client, table.shop_table),
+                mailer: Mailer::from_env(env, sdk)?,
+                store_name: store.store_name,
+                clock,
+                slips: order_desk::slip_templates()
+                    .map_err(|e| ConfigError::new(format!("packing slip template: {e}")))?,
+            },
         })
     }
 
@@ -83,6 +100,11 @@ impl Admin {
             Some("PUT /admin/inventory/{sku}") => self.set_stock(&request).await,
             Some("PUT /admin/discounts/{code}") => self.put_discount(&request).await,
             Some("GET /admin/discounts") => self.list_discounts(&request).await,
+            Some("GET /admin/orders") => self.desk.list(&request).await,
+            Some("GET /admin/orders/{order_id}") => self.desk.show(&request).await,
+            Some("GET /admin/orders/{order_id}/packing-slip") => self.desk.packing_slip(&request).await,
+            Some("POST /admin/orders/{order_id}/shipments") => self.desk.ship(&request).await,
+            Some("POST /admin/orders/{order_id}/delivered") => self.desk.delivered(&request).await,
             _ => Err(edge::unknown_route(&request)),
         }
     }

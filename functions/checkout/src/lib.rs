@@ -12,6 +12,7 @@ use shop_domain::cart::DiscountCode;
 use shop_domain::order::{Address, Email, OrderStatus};
 use shop_domain::pricing::{self, QuoteInputs};
 use shop_domain::{FieldError, Money};
+use shop_platform::batch::Trace;
 use shop_platform::cart_store::{CartStatus, CartStore, PricingInputs};
 use shop_platform::clock::{Clock, SystemClock, rfc3339};
 use shop_platform::config::{ConfigError, Env, PricingSettings, StoreSettings, TableSettings};
@@ -230,6 +231,9 @@ impl Checkout {
             review: None,
             late_payment: None,
             refund_state: None,
+            cancel_reason: None,
+            shipments: Vec::new(),
+            link_token_hashes: Vec::new(),
         };
         let record = IdempotencyRecord {
             fingerprint,
@@ -252,7 +256,8 @@ impl Checkout {
         let expire = ExpireReservation {
             order_id: order.order_id.clone(),
         };
-        if let Err(error) = self.expiry.send(&expire, self.hold_seconds, &order.order_id).await {
+        let trace = Trace::new(&order.order_id, edge::request_id(request));
+        if let Err(error) = self.expiry.send(&expire, self.hold_seconds, &trace).await {
             // Without its expiry the hold would never end: give the stock back now.
             tracing::error!(order_id = %order.order_id, error = %error, "could not schedule the hold's end; releasing");
             self.orders.release(&order, now, "checkout_failed").await?;

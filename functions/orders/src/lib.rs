@@ -1,16 +1,18 @@
 //! `orders`: a shopper's view of their order, guarded by the order token from checkout. A
-//! missing or wrong token is answered like an order that does not exist.
+//! missing or wrong token is answered like an order that does not exist. Links in mails carry
+//! their own token as `?token=`.
 
 use http::StatusCode;
 use lambda_http::{Body, Request, Response};
 use serde::Serialize;
+use shop_domain::fulfillment::ShipmentLine;
 use shop_domain::order::{Address, Email, OrderStatus};
 use shop_domain::pricing::Totals;
 use shop_platform::clock::rfc3339;
 use shop_platform::config::{ConfigError, Env, TableSettings};
 use shop_platform::edge::{self, json, path_param};
 use shop_platform::order_store::{OrderLine, OrderStore};
-use shop_platform::{ApiError, HttpFunction, secrets};
+use shop_platform::{ApiError, HttpFunction};
 
 /// The orders function with its clients, built once per instance.
 pub struct Orders {
@@ -26,7 +28,7 @@ struct OrderView<'a> {
     totals: &'a Totals,
     shipping_address: &'a Address,
     shipping_method: &'a str,
-    shipments: Vec<serde_json::Value>,
+    shipments: Vec<ShipmentView<'a>>,
     refunds: Vec<serde_json::Value>,
     created_at: String,
     /// Until when the stock is held, while the order waits for its payment.
@@ -38,6 +40,17 @@ struct OrderView<'a> {
     /// What happened to a payment that arrived after the hold ended.
     #[serde(skip_serializing_if = "Option::is_none")]
     late_payment: Option<&'a str>,
+}
+
+/// A shipment as the shopper follows it.
+#[derive(Serialize)]
+struct ShipmentView<'a> {
+    shipment_id: &'a str,
+    carrier: &'a str,
+    tracking_number: &'a str,
+    tracking_url: &'a str,
+    lines: &'a [ShipmentLine],
+    shipped_at: String,
 }
 
 impl Orders {
@@ -64,9 +77,12 @@ impl Orders {
     async fn show(&self, request: &Request) -> Result<Response<Body>, ApiError> {
         let gone = || ApiError::NotFound { what: "order" };
         let order_id = path_param(request, "order_id")?;
-        let token = edge::bearer_token(request).ok_or_else(gone)?;
+        // The checkout's token as a bearer token, or a mailed link's `?token=`.
+        let token = edge::bearer_token(request)
+            .or_else(|| edge::query_param(request, "token"))
+            .ok_or_else(gone)?;
         let order = self.orders.get(&order_id).await?.ok_or_else(gone)?;
-        if !secrets::token_matches(token, &order.token_hash) {
+        if !order.opens_with(token) {
             return Err(gone());
         }
         let view = OrderView {
@@ -77,7 +93,18 @@ impl Orders {
             totals: &order.totals,
             shipping_address: &order.shipping_address,
             shipping_method: &order.shipping_method,
-            shipments: Vec::new(),
+            shipments: order
+                .shipments
+                .iter()
+                .map(|s| ShipmentView {
+                    shipment_id: &s.shipment_id,
+                    carrier: &s.carrier,
+                    tracking_number: &s.tracking_number,
+                    tracking_url: &s.tracking_url,
+                    lines: &s.lines,
+                    shipped_at: rfc3339(s.shipped_at),
+                })
+                .collect(),
             refunds: Vec::new(),
             created_at: rfc3339(order.created_at),
             pay_by: (order.status == OrderStatus::PendingPayment).then(|| rfc3339(order.expires_at)),

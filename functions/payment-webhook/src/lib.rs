@@ -3,15 +3,18 @@
 //! accepted, 300 s tolerance. Each event's effect is recorded with the order's transition in one
 //! transaction, so a duplicate changes nothing; a paid order's `order_paid` message goes to the
 //! fulfillment queue, and when that send fails the answer is 500 so Stripe retries and the retry
-//! sends it. The state machine is the domain's (`OrderStatus::on`).
+//! sends it. The mails an event owes (payment failed, cancelled, refunded, the merchant's review
+//! alert) are asked for the same way. The state machine is the domain's (`OrderStatus::on`).
 
 use http::StatusCode;
 use lambda_http::{Body, Request, Response};
 use serde::{Deserialize, Serialize};
 use shop_domain::order::{OrderEvent, OrderStatus, Transition};
+use shop_platform::batch::Trace;
 use shop_platform::clock::{Clock, SystemClock};
 use shop_platform::config::{ConfigError, Env, TableSettings};
 use shop_platform::edge::{self, json};
+use shop_platform::mail::{MailKind, MailRequest, Mailer};
 use shop_platform::order_store::{OrderRecord, OrderStore};
 use shop_platform::payment_events::{Applied, EventRecord};
 use shop_platform::payments::PaymentGateway;
@@ -39,6 +42,7 @@ pub struct PaymentWebhook {
     orders: OrderStore,
     payments: PaymentGateway,
     fulfillment: Queue,
+    mailer: Mailer,
     secrets: Vec<String>,
     clock: Arc<dyn Clock>,
 }
@@ -46,6 +50,31 @@ pub struct PaymentWebhook {
 #[derive(Deserialize)]
 struct QueueSettings {
     fulfillment_queue_url: String,
+}
+
+/// One verified delivery of an event.
+struct Delivery {
+    event_id: String,
+    kind: String,
+    request_id: String,
+}
+
+impl Delivery {
+    fn trace(&self, order_id: &str) -> Trace {
+        Trace::new(order_id, &self.request_id)
+    }
+
+    /// The record of this event about `order_id`, owing the fulfillment message when `fulfill`
+    /// and `mails`.
+    fn record(&self, order_id: &str, fulfill: bool, mails: Vec<MailRequest>) -> EventRecord {
+        EventRecord {
+            event_type: self.kind.clone(),
+            order_id: order_id.to_owned(),
+            enqueued: !fulfill && mails.is_empty(),
+            fulfill,
+            mails,
+        }
+    }
 }
 
 /// A PaymentIntent as an event carries it: what the shop reads of it.
@@ -108,6 +137,7 @@ impl PaymentWebhook {
             orders: OrderStore::new(aws_sdk_dynamodb::Client::new(sdk), table.shop_table),
             payments: PaymentGateway::from_env(env, sdk).await?,
             fulfillment: Queue::new(aws_sdk_sqs::Client::new(sdk), queues.fulfillment_queue_url),
+            mailer: Mailer::from_env(env, sdk)?,
             secrets,
             clock: Arc::new(SystemClock),
         })
@@ -145,21 +175,20 @@ impl PaymentWebhook {
             .and_then(|v| v.to_str().ok())
             .ok_or_else(|| bad_signature("the Stripe-Signature header is missing"))?;
         let event = self.verify(payload, signature)?;
-        let event_id = event.id.to_string();
-        let kind = event.type_.as_str().to_owned();
-        tracing::info!(event_id, event_type = %kind, "event verified");
+        let delivery = Delivery {
+            event_id: event.id.to_string(),
+            kind: event.type_.as_str().to_owned(),
+            request_id: edge::request_id(request),
+        };
+        tracing::info!(event_id = %delivery.event_id, event_type = %delivery.kind, "event verified");
         match &event.data.object {
-            EventObject::PaymentIntentSucceeded(intent) => {
-                self.succeeded(&event_id, &kind, IntentFacts::of(intent)).await?
+            EventObject::PaymentIntentSucceeded(intent) => self.succeeded(&delivery, IntentFacts::of(intent)).await?,
+            EventObject::PaymentIntentPaymentFailed(intent) => self.failed(&delivery, IntentFacts::of(intent)).await?,
+            EventObject::PaymentIntentCanceled(intent) => self.canceled(&delivery, IntentFacts::of(intent)).await?,
+            EventObject::ChargeRefunded(charge) => self.refunded(&delivery, charge).await?,
+            _ => {
+                tracing::info!(event_id = %delivery.event_id, event_type = %delivery.kind, "event type not handled; acknowledged")
             }
-            EventObject::PaymentIntentPaymentFailed(intent) => {
-                self.failed(&event_id, &kind, IntentFacts::of(intent)).await?
-            }
-            EventObject::PaymentIntentCanceled(intent) => {
-                self.canceled(&event_id, &kind, IntentFacts::of(intent)).await?
-            }
-            EventObject::ChargeRefunded(charge) => self.refunded(&event_id, &kind, charge).await?,
-            _ => tracing::info!(event_id, event_type = %kind, "event type not handled; acknowledged"),
         }
         json(StatusCode::OK, &serde_json::json!({"received": true}))
     }
@@ -198,18 +227,11 @@ impl PaymentWebhook {
         Ok(order)
     }
 
-    fn record(event_type: &str, order_id: &str, enqueued: bool) -> EventRecord {
-        EventRecord {
-            event_type: event_type.to_owned(),
-            order_id: order_id.to_owned(),
-            enqueued,
-        }
-    }
-
-    async fn succeeded(&self, event_id: &str, kind: &str, intent: IntentFacts) -> Result<(), ApiError> {
-        // A delivery seen before: only the message it may still owe fulfillment remains.
+    async fn succeeded(&self, delivery: &Delivery, intent: IntentFacts) -> Result<(), ApiError> {
+        let event_id = delivery.event_id.as_str();
+        // A delivery seen before: only the messages it may still owe remain.
         if let Some(seen) = self.orders.event(event_id).await? {
-            return self.settle_duplicate(event_id, &seen).await;
+            return self.settle(delivery, &seen).await;
         }
         for _ in 0..RACE_RETRIES {
             let Some(order) = self.order_of(&intent).await? else {
@@ -223,13 +245,15 @@ impl PaymentWebhook {
                     intent.amount, intent.currency, total.amount, total.currency
                 );
                 tracing::error!(order_id = %order.order_id, note, "amount mismatch: order flagged for review, not paid");
-                let record = Self::record(kind, &order.order_id, true);
-                self.orders
+                let alert = MailRequest::once(MailKind::OrderReview, &order.order_id);
+                let record = delivery.record(&order.order_id, false, vec![alert]);
+                let applied = self
+                    .orders
                     .record_event(event_id, &record, Some(("review", &note)), now)
                     .await?;
-                return Ok(());
+                return self.settle_applied(delivery, &record, applied).await;
             }
-            let record = Self::record(kind, &order.order_id, false);
+            let record = delivery.record(&order.order_id, true, Vec::new());
             let applied = match order.status.on(OrderEvent::PaymentSucceeded) {
                 Transition::To(to) => {
                     self.orders
@@ -239,22 +263,20 @@ impl PaymentWebhook {
                 Transition::LatePayment => {
                     match self.orders.apply_late_payment(event_id, &record, &order, now).await? {
                         Applied::StatusChanged if order.status == OrderStatus::Cancelled => {
-                            return self.refund_late(event_id, kind, &order, &intent).await;
+                            return self.refund_late(delivery, &order, &intent).await;
                         }
                         applied => applied,
                     }
                 }
                 Transition::Ignore => {
                     tracing::info!(order_id = %order.order_id, status = order.status.as_str(), "payment for an order past payment; ignored");
-                    let record = Self::record(kind, &order.order_id, true);
+                    let record = delivery.record(&order.order_id, false, Vec::new());
                     self.orders.record_event(event_id, &record, None, now).await?;
                     return Ok(());
                 }
             };
-            match applied {
-                Applied::Moved => return self.send_paid(event_id, &order.order_id).await,
-                Applied::Duplicate(seen) => return self.settle_duplicate(event_id, &seen).await,
-                Applied::StatusChanged => continue,
+            if applied != Applied::StatusChanged {
+                return self.settle_applied(delivery, &record, applied).await;
             }
         }
         Err(ApiError::Conflict {
@@ -263,20 +285,53 @@ impl PaymentWebhook {
         })
     }
 
-    /// A duplicate delivery: sends the fulfillment message if the first delivery could not.
-    async fn settle_duplicate(&self, event_id: &str, seen: &EventRecord) -> Result<(), ApiError> {
-        if seen.enqueued {
-            tracing::info!(event_id, order_id = %seen.order_id, "duplicate event; nothing to do");
+    /// After an event's record was written: sends what it owes, or for a duplicate what the
+    /// first delivery could not.
+    async fn settle_applied(
+        &self,
+        delivery: &Delivery,
+        record: &EventRecord,
+        applied: Applied,
+    ) -> Result<(), ApiError> {
+        match applied {
+            Applied::Duplicate(seen) => self.settle(delivery, &seen).await,
+            _ => self.settle(delivery, record).await,
+        }
+    }
+
+    /// Sends the messages an applied event owes (the fulfillment message, mails) unless they
+    /// went out before, then notes that they did. When a send fails the answer is 500: Stripe
+    /// delivers the event again and the duplicate sends them.
+    async fn settle(&self, delivery: &Delivery, record: &EventRecord) -> Result<(), ApiError> {
+        let order_id = record.order_id.as_str();
+        if record.enqueued {
+            tracing::info!(event_id = %delivery.event_id, order_id, "nothing more owed for this event");
             return Ok(());
         }
-        self.send_paid(event_id, &seen.order_id).await
+        let trace = delivery.trace(order_id);
+        if record.fulfill {
+            let message = OrderPaid {
+                order_id: order_id.to_owned(),
+                event: "order_paid".to_owned(),
+            };
+            if let Err(error) = self.fulfillment.send(&message, 0, &trace).await {
+                tracing::error!(order_id, error = %error, "order paid but not yet sent to fulfillment; Stripe's retry will send it");
+                return Err(error.into());
+            }
+            tracing::info!(order_id, "order paid; sent to fulfillment");
+        }
+        if let Err(error) = self.mailer.request(&record.mails, &trace).await {
+            tracing::error!(order_id, error = %error, "mails not yet asked for; Stripe's retry will ask");
+            return Err(error.into());
+        }
+        self.orders.mark_enqueued(&delivery.event_id).await?;
+        Ok(())
     }
 
     /// A payment for an order whose stock went to others: refund it in full, once.
     async fn refund_late(
         &self,
-        event_id: &str,
-        kind: &str,
+        delivery: &Delivery,
         order: &OrderRecord,
         intent: &IntentFacts,
     ) -> Result<(), ApiError> {
@@ -285,66 +340,68 @@ impl PaymentWebhook {
             .refund(&intent.id, None, &format!("order-{}-late-refund", order.order_id))
             .await?;
         tracing::warn!(order_id = %order.order_id, refund, "late payment refunded: the stock was gone");
-        let record = Self::record(kind, &order.order_id, true);
+        // The refund's own charge.refunded event names the same amount: one mail for both.
+        let mail = MailRequest::about(MailKind::Refunded, &order.order_id, intent.amount.to_string());
+        let record = delivery.record(&order.order_id, false, vec![mail]);
         let note = format!("refunded {refund}: the items sold out after the hold ended");
         let (from, to) = (OrderStatus::Cancelled, OrderStatus::Refunded);
         let now = self.clock.now();
         let note = Some(("late_payment", note.as_str()));
-        if let Applied::StatusChanged = self.orders.apply_event(event_id, &record, from, to, note, now).await? {
+        let event_id = delivery.event_id.as_str();
+        let applied = match self.orders.apply_event(event_id, &record, from, to, note, now).await? {
             // The refund's own event got there first and made the order `refunded`: keep the why.
-            self.orders.record_event(event_id, &record, note, now).await?;
-        }
-        Ok(())
-    }
-
-    async fn send_paid(&self, event_id: &str, order_id: &str) -> Result<(), ApiError> {
-        let message = OrderPaid {
-            order_id: order_id.to_owned(),
-            event: "order_paid".to_owned(),
+            Applied::StatusChanged => self.orders.record_event(event_id, &record, note, now).await?,
+            applied => applied,
         };
-        if let Err(error) = self.fulfillment.send(&message, 0, order_id).await {
-            tracing::error!(order_id, error = %error, "order paid but not yet sent to fulfillment; Stripe's retry will send it");
-            return Err(error.into());
-        }
-        self.orders.mark_enqueued(event_id).await?;
-        tracing::info!(order_id, "order paid; sent to fulfillment");
-        Ok(())
+        self.settle_applied(delivery, &record, applied).await
     }
 
-    async fn failed(&self, event_id: &str, kind: &str, intent: IntentFacts) -> Result<(), ApiError> {
+    async fn failed(&self, delivery: &Delivery, intent: IntentFacts) -> Result<(), ApiError> {
         let Some(order) = self.order_of(&intent).await? else {
             return Ok(());
         };
         let reason = intent.failure.unwrap_or_else(|| "payment failed".into());
-        let record = Self::record(kind, &order.order_id, true);
+        let mails = if order.status == OrderStatus::PendingPayment {
+            vec![MailRequest::about(
+                MailKind::PaymentFailed,
+                &order.order_id,
+                &delivery.event_id,
+            )]
+        } else {
+            Vec::new()
+        };
+        let record = delivery.record(&order.order_id, false, mails);
         let note = Some(("last_payment_error", reason.as_str()));
-        self.orders
-            .record_event(event_id, &record, note, self.clock.now())
-            .await?;
+        let now = self.clock.now();
         tracing::info!(order_id = %order.order_id, reason, "payment attempt failed; the shopper may retry");
-        Ok(())
+        let applied = self.orders.record_event(&delivery.event_id, &record, note, now).await?;
+        self.settle_applied(delivery, &record, applied).await
     }
 
-    async fn canceled(&self, event_id: &str, kind: &str, intent: IntentFacts) -> Result<(), ApiError> {
+    async fn canceled(&self, delivery: &Delivery, intent: IntentFacts) -> Result<(), ApiError> {
         let Some(order) = self.order_of(&intent).await? else {
             return Ok(());
         };
         let now = self.clock.now();
+        let mut mails = Vec::new();
         if let Transition::To(OrderStatus::Cancelled) = order.status.on(OrderEvent::PaymentCanceled) {
             let released = self.orders.release(&order, now, "payment_canceled").await?;
             tracing::info!(order_id = %order.order_id, released, "payment canceled");
+            if released {
+                mails.push(MailRequest::once(MailKind::Cancelled, &order.order_id));
+            }
         }
-        self.orders
-            .record_event(event_id, &Self::record(kind, &order.order_id, true), None, now)
-            .await?;
-        Ok(())
+        let record = delivery.record(&order.order_id, false, mails);
+        let applied = self.orders.record_event(&delivery.event_id, &record, None, now).await?;
+        self.settle_applied(delivery, &record, applied).await
     }
 }
 
 impl PaymentWebhook {
     /// Money went back (by the merchant, customer service, or the shop itself): the order
     /// becomes `refunded` or `partially_refunded`, once, never from a status that cannot be.
-    async fn refunded(&self, event_id: &str, kind: &str, charge: &stripe_shared::Charge) -> Result<(), ApiError> {
+    async fn refunded(&self, delivery: &Delivery, charge: &stripe_shared::Charge) -> Result<(), ApiError> {
+        let event_id = delivery.event_id.as_str();
         let Some(intent_id) = charge.payment_intent.as_ref().map(|intent| intent.id().to_string()) else {
             tracing::info!(event_id, "refund of a charge without a PaymentIntent; not the shop's");
             return Ok(());
@@ -365,23 +422,27 @@ impl PaymentWebhook {
             "{} of {} {} refunded",
             charge.amount_refunded, charge.amount, charge.currency
         );
-        let record = Self::record(kind, &order.order_id, true);
+        // One mail per refunded total: a retried or doubled event, or the shop's own late refund
+        // naming the same total, does not mail again.
+        let mail = MailRequest::about(MailKind::Refunded, &order.order_id, charge.amount_refunded.to_string());
+        let record = delivery.record(&order.order_id, false, vec![mail]);
         let now = self.clock.now();
-        match order.status.on(event) {
+        let note = Some(("refund_state", note.as_str()));
+        let applied = match order.status.on(event) {
             Transition::To(to) => {
                 let applied = self
                     .orders
-                    .apply_event(event_id, &record, order.status, to, Some(("refund_state", &note)), now)
+                    .apply_event(event_id, &record, order.status, to, note, now)
                     .await?;
-                tracing::info!(order_id = %order.order_id, status = to.as_str(), ?applied, note, "refund recorded");
+                tracing::info!(order_id = %order.order_id, status = to.as_str(), ?applied, "refund recorded");
+                match applied {
+                    Applied::StatusChanged => self.orders.record_event(event_id, &record, note, now).await?,
+                    applied => applied,
+                }
             }
-            _ => {
-                self.orders
-                    .record_event(event_id, &record, Some(("refund_state", &note)), now)
-                    .await?;
-            }
-        }
-        Ok(())
+            _ => self.orders.record_event(event_id, &record, note, now).await?,
+        };
+        self.settle_applied(delivery, &record, applied).await
     }
 }
 

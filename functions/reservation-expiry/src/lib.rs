@@ -2,22 +2,27 @@
 //! message delayed by the hold; when it arrives, an order still `pending_payment` has its
 //! PaymentIntent cancelled and becomes `cancelled`, with its stock and discount given back in one
 //! transaction conditional on the status. A paid or already released order is left alone, so a
-//! duplicate message has the effect of one.
+//! duplicate message has the effect of one. The customer is mailed that the order was cancelled.
 
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
 use shop_domain::order::OrderStatus;
 use shop_platform::QueueFunction;
-use shop_platform::batch::process_batch;
+use shop_platform::batch::{Trace, process_batch};
 use shop_platform::clock::{Clock, SystemClock};
 use shop_platform::config::{ConfigError, Env, TableSettings};
+use shop_platform::mail::{MailKind, MailRequest, Mailer};
 use shop_platform::order_store::{ExpireReservation, OrderStore};
 use shop_platform::payments::{PaymentError, PaymentGateway};
 use std::sync::Arc;
+
+/// The reason recorded on an order whose hold ended unpaid.
+const EXPIRED: &str = "reservation_expired";
 
 /// The consumer with its clients, built once per instance.
 pub struct ReservationExpiry {
     orders: OrderStore,
     payments: PaymentGateway,
+    mailer: Mailer,
     clock: Arc<dyn Clock>,
 }
 
@@ -42,6 +47,7 @@ impl ReservationExpiry {
         Ok(Self {
             orders: OrderStore::new(aws_sdk_dynamodb::Client::new(sdk), table.shop_table),
             payments: PaymentGateway::from_env(env, sdk).await?,
+            mailer: Mailer::from_env(env, sdk)?,
             clock: Arc::new(SystemClock),
         })
     }
@@ -58,6 +64,7 @@ impl ReservationExpiry {
     }
 
     async fn expire(&self, message: SqsMessage) -> Result<(), ExpiryError> {
+        let trace = Trace::of(&message);
         let body = message.body.unwrap_or_default();
         let ExpireReservation { order_id } =
             serde_json::from_str(&body).map_err(|e| ExpiryError::Unreadable(e.to_string()))?;
@@ -66,6 +73,10 @@ impl ReservationExpiry {
             tracing::warn!(order_id, "no such order; nothing to release");
             return Ok(());
         };
+        if order.status == OrderStatus::Cancelled && order.cancel_reason.as_deref() == Some(EXPIRED) {
+            // Released by an earlier delivery that may not have asked for the mail.
+            return self.ask_for_mail(&order_id, &trace).await;
+        }
         if order.status != OrderStatus::PendingPayment {
             tracing::info!(order_id, status = order.status.as_str(), "hold already ended");
             return Ok(());
@@ -88,11 +99,23 @@ impl ReservationExpiry {
         }
         let released = self
             .orders
-            .release(&order, now, "reservation_expired")
+            .release(&order, now, EXPIRED)
             .await
             .map_err(|e| upstream(&e))?;
         tracing::info!(order_id, released, "stock hold ended");
+        if released {
+            // A failure here retries the message, which finds the order cancelled and asks again.
+            return self.ask_for_mail(&order_id, &trace).await;
+        }
         Ok(())
+    }
+
+    async fn ask_for_mail(&self, order_id: &str, trace: &Trace) -> Result<(), ExpiryError> {
+        let mail = MailRequest::once(MailKind::Cancelled, order_id);
+        self.mailer
+            .request(&[mail], trace)
+            .await
+            .map_err(|e| ExpiryError::Upstream(e.to_string()))
     }
 }
 

@@ -40,6 +40,7 @@ macro_rules! text_value {
 
 pub mod cart;
 pub mod catalog;
+pub mod fulfillment;
 pub mod money;
 pub mod order;
 pub mod paging;

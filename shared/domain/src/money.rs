@@ -27,6 +27,15 @@ impl Currency {
         // The bytes were checked to be ASCII letters when parsed.
         std::str::from_utf8(&self.0).unwrap_or("xxx")
     }
+
+    /// Digits after the decimal point: 0 for the currencies Stripe treats as zero-decimal, else 2.
+    pub fn decimals(&self) -> u32 {
+        const ZERO_DECIMAL: [&str; 16] = [
+            "bif", "clp", "djf", "gnf", "jpy", "kmf", "krw", "mga", "pyg", "rwf", "ugx", "vnd", "vuv", "xaf", "xof",
+            "xpf",
+        ];
+        if ZERO_DECIMAL.contains(&self.as_str()) { 0 } else { 2 }
+    }
 }
 
 impl TryFrom<String> for Currency {
@@ -64,6 +73,19 @@ impl Money {
     }
 }
 
+/// As people read prices: `25.00 USD`, `-3.50 EUR`, `1200 JPY` (the feed and mail format).
+impl fmt::Display for Money {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let code = self.currency.as_str().to_ascii_uppercase();
+        let sign = if self.amount < 0 { "-" } else { "" };
+        let units = self.amount.unsigned_abs();
+        match self.currency.decimals() {
+            0 => write!(f, "{sign}{units} {code}"),
+            _ => write!(f, "{sign}{}.{:02} {code}", units / 100, units % 100),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -79,6 +101,18 @@ mod tests {
         for bad in ["", "us", "usdd", "u$d", "12a"] {
             assert!(Currency::parse(bad).is_err(), "{bad} was accepted");
         }
+    }
+
+    #[test]
+    fn money_reads_as_an_amount_and_an_upper_case_code() {
+        let usd = Currency::parse("usd").unwrap();
+        assert_eq!(Money::new(1999, usd).to_string(), "19.99 USD");
+        assert_eq!(Money::new(5, usd).to_string(), "0.05 USD");
+        assert_eq!(Money::new(-350, usd).to_string(), "-3.50 USD");
+        assert_eq!(
+            Money::new(1200, Currency::parse("JPY").unwrap()).to_string(),
+            "1200 JPY"
+        );
     }
 
     #[test]

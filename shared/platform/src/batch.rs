@@ -6,15 +6,41 @@ use std::fmt::Display;
 use std::future::Future;
 use tracing::Instrument;
 
-/// The message attribute that carries a request or order id across queues into logs.
+/// The message attribute that carries the order (or cart) id across queues into logs.
 pub const CORRELATION_ID: &str = "correlation_id";
+/// The message attribute that carries the id of the HTTP request that started the work.
+pub const REQUEST_ID: &str = "request_id";
 
-/// The correlation id a message carries, if any.
-pub fn correlation_id(message: &SqsMessage) -> Option<&str> {
-    message
-        .message_attributes
-        .get(CORRELATION_ID)
-        .and_then(|attribute| attribute.string_value.as_deref())
+/// What follows a piece of work from the request that started it through every queue: the
+/// order id and the originating request id, in message attributes and in every log line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Trace {
+    /// The order (or cart) the work is about.
+    pub correlation_id: String,
+    /// The HTTP request (API Gateway request id) that started it.
+    pub request_id: String,
+}
+
+impl Trace {
+    /// Work about `correlation_id` started by request `request_id`.
+    pub fn new(correlation_id: impl Into<String>, request_id: impl Into<String>) -> Self {
+        Self {
+            correlation_id: correlation_id.into(),
+            request_id: request_id.into(),
+        }
+    }
+
+    /// The trace a message carries; `-` for what it lacks.
+    pub fn of(message: &SqsMessage) -> Self {
+        let attribute = |name| {
+            message
+                .message_attributes
+                .get(name)
+                .and_then(|attribute| attribute.string_value.clone())
+                .unwrap_or_else(|| "-".to_owned())
+        };
+        Self::new(attribute(CORRELATION_ID), attribute(REQUEST_ID))
+    }
 }
 
 /// Runs `handle_one` on every message of the batch at once and reports the ids of those
@@ -27,10 +53,12 @@ where
 {
     let runs = event.records.into_iter().map(|message| {
         let message_id = message.message_id.clone().unwrap_or_default();
+        let trace = Trace::of(&message);
         let span = tracing::info_span!(
             "message",
             message_id = %message_id,
-            correlation_id = correlation_id(&message).unwrap_or("-"),
+            correlation_id = %trace.correlation_id,
+            request_id = %trace.request_id,
         );
         let run = handle_one(message);
         async move {
@@ -77,6 +105,19 @@ mod tests {
             .map(|f| f.item_identifier.as_str())
             .collect();
         assert_eq!(failed, ["m2"]);
+    }
+
+    #[test]
+    fn a_message_names_its_order_and_originating_request() {
+        let mut message = message("m1", "ok");
+        for (name, value) in [(CORRELATION_ID, "order-1"), (REQUEST_ID, "req-1")] {
+            let mut attribute = aws_lambda_events::event::sqs::SqsMessageAttribute::default();
+            attribute.string_value = Some(value.to_owned());
+            attribute.data_type = Some("String".to_owned());
+            message.message_attributes.insert(name.to_owned(), attribute);
+        }
+        assert_eq!(Trace::of(&message), Trace::new("order-1", "req-1"));
+        assert_eq!(Trace::of(&SqsMessage::default()), Trace::new("-", "-"));
     }
 
     #[tokio::test]

@@ -11,6 +11,8 @@ pub mod config;
 pub mod discount_store;
 pub mod dynamo;
 pub mod edge;
+pub mod fulfillment_store;
+pub mod mail;
 pub mod order_store;
 pub mod payment_events;
 pub mod payments;

@@ -9,7 +9,7 @@
 
 use crate::catalog_store::variant_key;
 use crate::discount_store::discount_key;
-use crate::dynamo::{self, Item, PK, StoreError, key, s};
+use crate::dynamo::{self, GSI1PK, GSI1SK, Item, PK, StoreError, key, s};
 use crate::problem::StockShortfall;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::{AttributeValue, Put, ReturnValuesOnConditionCheckFailure, TransactWriteItem, Update};
@@ -99,6 +99,26 @@ pub struct OrderRecord {
     /// How much of the payment went back, as Stripe last reported it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub refund_state: Option<String>,
+    /// Why it was cancelled (`reservation_expired`, `payment_canceled`, `customer`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cancel_reason: Option<String>,
+    /// What has shipped, in the order it left.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub shipments: Vec<crate::fulfillment_store::Shipment>,
+    /// SHA-256 of the tokens in mailed links to the order (see `issue_link_token`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub link_token_hashes: Vec<String>,
+}
+
+impl OrderRecord {
+    /// Whether `token` opens this order: the checkout's token or one from a mailed link.
+    pub fn opens_with(&self, token: &str) -> bool {
+        crate::secrets::token_matches(token, &self.token_hash)
+            || self
+                .link_token_hashes
+                .iter()
+                .any(|hash| crate::secrets::token_matches(token, hash))
+    }
 }
 
 /// A checkout's idempotency record: which order a key made, and the answer once complete.
@@ -163,6 +183,17 @@ pub struct OrderStore {
 
 pub(crate) fn order_key(order_id: &str) -> Item {
     key(format!("ORDER#{order_id}"), "ORDER")
+}
+
+/// The `gsi1` partition of the orders in `status`: the merchant's desk lists each status newest
+/// first. Every write that sets an order's status sets this with it.
+pub(crate) fn status_partition(status: OrderStatus) -> AttributeValue {
+    s(format!("ORDERS#{}", status.as_str()))
+}
+
+/// The `gsi1` sort key of an order: its creation time (fixed width, so it sorts), then its id.
+fn status_sort_key(created_at: i64, order_id: &str) -> AttributeValue {
+    s(format!("{created_at:012}#{order_id}"))
 }
 
 fn payment_key(intent_id: &str) -> Item {
@@ -253,6 +284,8 @@ impl OrderStore {
 
         let mut order_item: Item = serde_dynamo::to_item(order).map_err(StoreError::from)?;
         order_item.extend(order_key(&order.order_id));
+        order_item.insert(GSI1PK.to_owned(), status_partition(order.status));
+        order_item.insert(GSI1SK.to_owned(), status_sort_key(order.created_at, &order.order_id));
         items.push(self.put_new(order_item)?);
         slots.push(Slot::Order);
 
@@ -417,9 +450,13 @@ impl OrderStore {
         let cancel = Update::builder()
             .table_name(&self.table)
             .set_key(Some(order_key(&order.order_id)))
-            .update_expression("SET #status = :cancelled, cancelled_at = :now, cancel_reason = :reason")
+            .update_expression(
+                "SET #status = :cancelled, #index = :index, cancelled_at = :now, cancel_reason = :reason",
+            )
             .condition_expression("#status = :pending")
             .expression_attribute_names("#status", "status")
+            .expression_attribute_names("#index", GSI1PK)
+            .expression_attribute_values(":index", status_partition(OrderStatus::Cancelled))
             .expression_attribute_values(":cancelled", s(OrderStatus::Cancelled.as_str()))
             .expression_attribute_values(":pending", s(OrderStatus::PendingPayment.as_str()))
             .expression_attribute_values(":reason", s(reason))

@@ -3,8 +3,8 @@
 //! so a crash between them cannot lose the event or apply it twice. The record also says whether
 //! the next step's message went out, so a retried delivery sends it when the first could not.
 
-use crate::dynamo::{self, Item, PK, StoreError, key, s};
-use crate::order_store::{OrderRecord, OrderStore, build, n, order_key};
+use crate::dynamo::{self, GSI1PK, Item, PK, StoreError, key, s};
+use crate::order_store::{OrderRecord, OrderStore, build, n, order_key, status_partition};
 use aws_sdk_dynamodb::types::{TransactWriteItem, Update};
 use serde::{Deserialize, Serialize};
 use shop_domain::order::OrderStatus;
@@ -19,8 +19,14 @@ pub struct EventRecord {
     pub event_type: String,
     /// The order it concerns.
     pub order_id: String,
-    /// False until the message this event owes the next step has been sent.
+    /// False until the messages this event owes have been sent.
     pub enqueued: bool,
+    /// Whether it owes fulfillment the `order_paid` message.
+    #[serde(default)]
+    pub fulfill: bool,
+    /// The mails it owes.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub mails: Vec<crate::mail::MailRequest>,
 }
 
 /// What applying an event did.
@@ -50,7 +56,7 @@ impl OrderStore {
         self.put_new(item)
     }
 
-    fn status_update(
+    pub(crate) fn status_update(
         &self,
         order_id: &str,
         from: OrderStatus,
@@ -64,15 +70,17 @@ impl OrderStore {
             .condition_expression("#status = :from")
             .expression_attribute_names("#status", "status")
             .expression_attribute_names("#at", format!("{}_at", to.as_str()))
+            .expression_attribute_names("#index", GSI1PK)
+            .expression_attribute_values(":index", status_partition(to))
             .expression_attribute_values(":to", s(to.as_str()))
             .expression_attribute_values(":from", s(from.as_str()))
             .expression_attribute_values(":now", n(now));
         update = match note {
             Some((name, value)) => update
-                .update_expression("SET #status = :to, #at = :now, #note = :note")
+                .update_expression("SET #status = :to, #index = :index, #at = :now, #note = :note")
                 .expression_attribute_names("#note", name)
                 .expression_attribute_values(":note", s(value)),
-            None => update.update_expression("SET #status = :to, #at = :now"),
+            None => update.update_expression("SET #status = :to, #index = :index, #at = :now"),
         };
         Ok(TransactWriteItem::builder().update(build(update.build())?).build())
     }
@@ -163,7 +171,7 @@ impl OrderStore {
         Ok(Applied::StatusChanged)
     }
 
-    /// Notes that the message an event owed the next step went out.
+    /// Notes that the messages an event owed went out.
     pub async fn mark_enqueued(&self, event_id: &str) -> Result<(), StoreError> {
         self.client
             .update_item()

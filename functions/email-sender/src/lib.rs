@@ -1,0 +1,223 @@
+//! `email-sender`: sends the shop's transactional mail. Each message of the email queue asks for
+//! one mail about one order ([`MailRequest`]); the sender reads the order, claims the mail in the
+//! table (so it goes out once per order, kind and reference), renders it from the templates and
+//! sends it with SES v2 `SendEmail`. A failed send gives the claim back and the message is
+//! retried; a duplicate finds the mail sent and does nothing.
+
+pub mod render;
+
+use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
+use aws_sdk_sesv2::types::{Body, Content, Destination, EmailContent, Message, MessageTag};
+use render::{Links, MailFacts, RenderError, RenderedMail, Templates};
+use serde::Deserialize;
+use shop_platform::QueueFunction;
+use shop_platform::batch::process_batch;
+use shop_platform::clock::{Clock, SystemClock};
+use shop_platform::config::{ConfigError, Env, StoreSettings, TableSettings};
+use shop_platform::mail::{Claim, MailLog, MailRequest};
+use shop_platform::order_store::OrderStore;
+use std::sync::Arc;
+
+/// Where mail comes from and goes, from the store's parameters.
+#[derive(Debug, Clone, Deserialize)]
+struct MailSettings {
+    /// The From address (an SES verified identity).
+    sender_address: String,
+    /// Where the merchant's mails go; empty for none.
+    #[serde(default)]
+    merchant_email: String,
+    /// The SES configuration set (event destinations, reputation); empty for none.
+    #[serde(default)]
+    ses_configuration_set: String,
+    /// The base of order links, `<ORDER_PAGE_URL>/<order_id>?token=…`: the storefront's order
+    /// page; empty for the API's own `GET /orders/{order_id}`.
+    #[serde(default)]
+    order_page_url: String,
+    /// The API's public base URL (order links, the merchant's packing slip link).
+    public_api_url: String,
+}
+
+impl MailSettings {
+    fn order_page(&self) -> String {
+        if self.order_page_url.is_empty() {
+            format!("{}/orders", self.public_api_url.trim_end_matches('/'))
+        } else {
+            self.order_page_url.trim_end_matches('/').to_owned()
+        }
+    }
+}
+
+/// The sender with its clients and templates, built once per instance.
+pub struct EmailSender {
+    orders: OrderStore,
+    log: MailLog,
+    ses: aws_sdk_sesv2::Client,
+    templates: Templates,
+    settings: MailSettings,
+    store_name: String,
+    clock: Arc<dyn Clock>,
+}
+
+/// Why one message could not be handled (it is retried, then dead-lettered).
+#[derive(Debug, thiserror::Error)]
+pub enum SendError {
+    /// Not a mail request: retrying will not help; the DLQ keeps it for ops.
+    #[error("the message is not a mail request: {0}")]
+    Unreadable(String),
+    /// Another delivery is sending this mail right now.
+    #[error("another delivery is sending this mail; retrying later")]
+    Busy,
+    /// The mail could not be rendered.
+    #[error(transparent)]
+    Render(#[from] RenderError),
+    /// SES refused or failed.
+    #[error("SES: {0}")]
+    Ses(String),
+    /// The table failed.
+    #[error("{0}")]
+    Upstream(String),
+}
+
+fn upstream(error: impl std::fmt::Display) -> SendError {
+    SendError::Upstream(error.to_string())
+}
+
+impl EmailSender {
+    /// Reads settings from `env`, builds the clients and parses the templates.
+    pub fn from_env(env: &Env, sdk: &aws_config::SdkConfig) -> Result<Self, ConfigError> {
+        let table: TableSettings = env.parse()?;
+        let store: StoreSettings = env.parse()?;
+        let settings: MailSettings = env.parse()?;
+        let client = aws_sdk_dynamodb::Client::new(sdk);
+        Ok(Self {
+            orders: OrderStore::new(client.clone(), table.shop_table.clone()),
+            log: MailLog::new(client, table.shop_table),
+            ses: aws_sdk_sesv2::Client::new(sdk),
+            templates: Templates::load().map_err(|e| ConfigError::new(format!("mail templates: {e}")))?,
+            settings,
+            store_name: store.store_name,
+            clock: Arc::new(SystemClock),
+        })
+    }
+
+    /// The same sender using `ses` (fault-injection tests).
+    pub fn with_ses(mut self, ses: aws_sdk_sesv2::Client) -> Self {
+        self.ses = ses;
+        self
+    }
+
+    /// Handles a batch, reporting the messages that failed.
+    pub async fn handle_batch(&self, event: SqsEvent) -> SqsBatchResponse {
+        process_batch(event, |message| self.send_one(message)).await
+    }
+
+    async fn send_one(&self, message: SqsMessage) -> Result<(), SendError> {
+        let body = message.body.unwrap_or_default();
+        let request: MailRequest = serde_json::from_str(&body).map_err(|e| SendError::Unreadable(e.to_string()))?;
+        let (order_id, kind) = (request.order_id.as_str(), request.kind.as_str());
+        let Some(order) = self.orders.get(order_id).await.map_err(upstream)? else {
+            tracing::error!(order_id, kind, "mail about an order that does not exist; dropped");
+            return Ok(());
+        };
+        let to = if request.kind.to_merchant() {
+            if self.settings.merchant_email.is_empty() {
+                tracing::info!(order_id, kind, "no merchant address configured; mail not sent");
+                return Ok(());
+            }
+            self.settings.merchant_email.clone()
+        } else {
+            order.email.as_str().to_owned()
+        };
+        match self.log.claim(&request, self.clock.now()).await.map_err(upstream)? {
+            Claim::Granted => {}
+            Claim::AlreadySent => {
+                tracing::info!(order_id, kind, "mail sent before; not again");
+                return Ok(());
+            }
+            Claim::Busy => return Err(SendError::Busy),
+        }
+        match self.deliver(&request, &order, &to).await {
+            Ok(message_id) => {
+                self.log.sent(&request, &message_id).await.map_err(upstream)?;
+                tracing::info!(order_id, kind, message_id, "mail sent");
+                Ok(())
+            }
+            Err(error) => {
+                // Give the claim back so the retry sends it.
+                if let Err(release) = self.log.release(&request).await {
+                    tracing::error!(order_id, kind, error = %release, "claim not given back; the retry waits out its lease");
+                }
+                Err(error)
+            }
+        }
+    }
+
+    async fn deliver(
+        &self,
+        request: &MailRequest,
+        order: &shop_platform::order_store::OrderRecord,
+        to: &str,
+    ) -> Result<String, SendError> {
+        let order_url = if request.kind.to_merchant() {
+            None
+        } else {
+            let token = self.orders.issue_link_token(&order.order_id).await.map_err(upstream)?;
+            Some(format!(
+                "{}/{}?token={token}",
+                self.settings.order_page(),
+                order.order_id
+            ))
+        };
+        let links = Links {
+            order_url: order_url.as_deref(),
+            admin_base: Some(self.settings.public_api_url.as_str()),
+        };
+        let facts = MailFacts::of(&self.store_name, order, request, links)?;
+        let mail = self.templates.render(request.kind, &facts)?;
+        self.send_email(request, to, mail).await
+    }
+
+    async fn send_email(&self, request: &MailRequest, to: &str, mail: RenderedMail) -> Result<String, SendError> {
+        let content = |data: String| {
+            Content::builder()
+                .data(data)
+                .charset("UTF-8")
+                .build()
+                .map_err(|e| SendError::Ses(e.to_string()))
+        };
+        let message = Message::builder()
+            .subject(content(mail.subject)?)
+            .body(
+                Body::builder()
+                    .html(content(mail.html)?)
+                    .text(content(mail.text)?)
+                    .build(),
+            )
+            .build();
+        let tag = MessageTag::builder()
+            .name("kind")
+            .value(request.kind.as_str())
+            .build()
+            .map_err(|e| SendError::Ses(e.to_string()))?;
+        let configuration_set =
+            (!self.settings.ses_configuration_set.is_empty()).then(|| self.settings.ses_configuration_set.clone());
+        let output = self
+            .ses
+            .send_email()
+            .from_email_address(&self.settings.sender_address)
+            .destination(Destination::builder().to_addresses(to).build())
+            .content(EmailContent::builder().simple(message).build())
+            .email_tags(tag)
+            .set_configuration_set_name(configuration_set)
+            .send()
+            .await
+            .map_err(|e| SendError::Ses(aws_sdk_sesv2::error::DisplayErrorContext(&e).to_string()))?;
+        Ok(output.message_id.unwrap_or_default())
+    }
+}
+
+impl QueueFunction for EmailSender {
+    fn handle_batch(&self, event: SqsEvent) -> futures::future::BoxFuture<'_, SqsBatchResponse> {
+        Box::pin(EmailSender::handle_batch(self, event))
+    }
+}

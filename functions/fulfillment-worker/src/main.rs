@@ -1,0 +1,15 @@
+use aws_lambda_events::event::sqs::SqsEvent;
+use lambda_runtime::{Error, LambdaEvent, run, service_fn};
+use shop_platform::config::Env;
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    lambda_runtime::tracing::init_default_subscriber();
+    let sdk = shop_platform::aws::sdk_config().await;
+    let worker = fulfillment_worker::FulfillmentWorker::from_env(&Env::from_process(), &sdk)?;
+    let worker = &worker;
+    run(service_fn(move |event: LambdaEvent<SqsEvent>| async move {
+        Ok::<_, Error>(worker.handle_batch(event.payload).await)
+    }))
+    .await
+}

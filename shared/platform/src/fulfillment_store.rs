@@ -1,0 +1,237 @@
+//! A paid order's way to the customer, in the table: packing starts (`paid → fulfilling`, the
+//! sale counted per SKU, the packing record written, in one transaction), shipments are added to
+//! the order (each a conditional write on the shipments already there, so two desks cannot ship
+//! the same units), and the order is delivered. The merchant's desk lists orders by status on
+//! `gsi1`, newest first.
+
+use crate::catalog_store::{CatalogError, Page};
+use crate::dynamo::{self, GSI1, GSI1PK, Item, PK, StoreError, key, s};
+use crate::order_store::{OrderRecord, OrderStore, build, n, order_key, status_partition};
+use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem, Update};
+use serde::{Deserialize, Serialize};
+use shop_domain::fulfillment::ShipmentLine;
+use shop_domain::order::OrderStatus;
+use shop_domain::{Cursor, PageLimit, Sku};
+
+/// One shipment of an order.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Shipment {
+    /// Its id.
+    pub shipment_id: String,
+    /// The carrier's name.
+    pub carrier: String,
+    /// The carrier's tracking number.
+    pub tracking_number: String,
+    /// Where the customer follows it.
+    pub tracking_url: String,
+    /// What it carries.
+    pub lines: Vec<ShipmentLine>,
+    /// Unix seconds.
+    pub shipped_at: i64,
+}
+
+/// A label a carrier adapter bought for an order.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Label {
+    /// The carrier's name.
+    pub carrier: String,
+    /// The tracking number printed on it.
+    pub tracking_number: String,
+    /// Where the label's printable file is.
+    pub label_url: String,
+}
+
+/// What the packers work from: written when packing starts.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PackingRecord {
+    /// The order.
+    pub order_id: String,
+    /// Unix seconds.
+    pub started_at: i64,
+    /// Units to pick.
+    pub lines: Vec<ShipmentLine>,
+    /// A label bought by a carrier adapter, if one is configured.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub label: Option<Label>,
+}
+
+/// Why a shipment was not recorded.
+#[derive(Debug, thiserror::Error)]
+pub enum ShipError {
+    /// The order is not in a status that ships, or another shipment was added meanwhile.
+    #[error("the order changed; read it again")]
+    Changed,
+    /// The table failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+fn packing_key(order_id: &str) -> Item {
+    key(format!("ORDER#{order_id}"), "PACKING")
+}
+
+fn sales_key(sku: &Sku) -> Item {
+    key(format!("SALES#{sku}"), "TOTAL")
+}
+
+impl OrderStore {
+    /// Starts packing a paid order: `paid → fulfilling`, each line's units added to its SKU's
+    /// sales count, and `packing` written, together. False when the order was not `paid`
+    /// (already started, or cancelled): then nothing is written.
+    pub async fn start_fulfillment(
+        &self,
+        order: &OrderRecord,
+        packing: &PackingRecord,
+        now: i64,
+    ) -> Result<bool, StoreError> {
+        let mut items =
+            vec![self.status_update(&order.order_id, OrderStatus::Paid, OrderStatus::Fulfilling, None, now)?];
+        let mut record: Item = serde_dynamo::to_item(packing)?;
+        record.extend(packing_key(&order.order_id));
+        let put = Put::builder().table_name(&self.table).set_item(Some(record));
+        items.push(TransactWriteItem::builder().put(build(put.build())?).build());
+        for line in &order.lines {
+            let sale = Update::builder()
+                .table_name(&self.table)
+                .set_key(Some(sales_key(&line.sku)))
+                .update_expression("ADD units :q, orders :one")
+                .expression_attribute_values(":q", n(line.quantity))
+                .expression_attribute_values(":one", n(1));
+            items.push(TransactWriteItem::builder().update(build(sale.build())?).build());
+        }
+        // Only the status condition can fail.
+        Ok(dynamo::transact(&self.client, items).await?.is_none())
+    }
+
+    /// The packing record of an order, once packing started.
+    pub async fn packing(&self, order_id: &str) -> Result<Option<PackingRecord>, StoreError> {
+        let item = dynamo::get_item(&self.client, &self.table, packing_key(order_id)).await?;
+        item.map(dynamo::record).transpose()
+    }
+
+    /// Units of `sku` sold (counted when packing starts).
+    pub async fn units_sold(&self, sku: &Sku) -> Result<u64, StoreError> {
+        let item = dynamo::get_item(&self.client, &self.table, sales_key(sku)).await?;
+        Ok(item
+            .as_ref()
+            .and_then(|i| i.get("units"))
+            .and_then(|v| v.as_n().ok())
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0))
+    }
+
+    /// Adds `shipment` to `order` as it was read; when `complete`, the order becomes `shipped`.
+    /// Refused (`Changed`) when the order is no longer `paid` or `fulfilling` or another
+    /// shipment was added since it was read.
+    pub async fn add_shipment(
+        &self,
+        order: &OrderRecord,
+        shipment: &Shipment,
+        complete: bool,
+        now: i64,
+    ) -> Result<(), ShipError> {
+        let entry = serde_dynamo::to_attribute_value::<_, AttributeValue>(shipment).map_err(StoreError::from)?;
+        let shipped_before = order.shipments.len();
+        let mut update = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(order_key(&order.order_id)))
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_names("#shipments", "shipments")
+            .expression_attribute_values(":new", AttributeValue::L(vec![entry]))
+            .expression_attribute_values(":empty", AttributeValue::L(Vec::new()))
+            .expression_attribute_values(":paid", s(OrderStatus::Paid.as_str()))
+            .expression_attribute_values(":fulfilling", s(OrderStatus::Fulfilling.as_str()));
+        let unchanged = if shipped_before == 0 {
+            "attribute_not_exists(#shipments)"
+        } else {
+            update = update.expression_attribute_values(":count", n(shipped_before));
+            "size(#shipments) = :count"
+        };
+        update = update.condition_expression(format!("#status IN (:paid, :fulfilling) AND {unchanged}"));
+        let append = "#shipments = list_append(if_not_exists(#shipments, :empty), :new)";
+        update = if complete {
+            update
+                .update_expression(format!(
+                    "SET {append}, #status = :shipped, #index = :index, shipped_at = :now"
+                ))
+                .expression_attribute_names("#index", GSI1PK)
+                .expression_attribute_values(":shipped", s(OrderStatus::Shipped.as_str()))
+                .expression_attribute_values(":index", status_partition(OrderStatus::Shipped))
+                .expression_attribute_values(":now", n(now))
+        } else {
+            update.update_expression(format!("SET {append}"))
+        };
+        match update.send().await {
+            Ok(_) => Ok(()),
+            Err(error)
+                if error
+                    .as_service_error()
+                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
+            {
+                Err(ShipError::Changed)
+            }
+            Err(error) => Err(ShipError::Store(error.into())),
+        }
+    }
+
+    /// `shipped → delivered`. False when the order was not `shipped`.
+    pub async fn mark_delivered(&self, order_id: &str, now: i64) -> Result<bool, StoreError> {
+        let items = vec![self.status_update(order_id, OrderStatus::Shipped, OrderStatus::Delivered, None, now)?];
+        Ok(dynamo::transact(&self.client, items).await?.is_none())
+    }
+
+    /// Orders in `status`, newest first, a page of `limit` from `cursor`: one Query on `gsi1`.
+    pub async fn list_by_status(
+        &self,
+        status: OrderStatus,
+        limit: PageLimit,
+        cursor: Option<&Cursor>,
+    ) -> Result<Page<OrderRecord>, CatalogError> {
+        let partition = format!("ORDERS#{}", status.as_str());
+        let start = cursor.map(|c| dynamo::index_start_key(c, &partition)).transpose()?;
+        let output = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name(GSI1)
+            .key_condition_expression("#index = :partition")
+            .expression_attribute_names("#index", GSI1PK)
+            .expression_attribute_values(":partition", s(partition))
+            .scan_index_forward(false)
+            .limit(i32::from(limit.get()))
+            .set_exclusive_start_key(start)
+            .send()
+            .await
+            .map_err(StoreError::from)?;
+        let items = output
+            .items
+            .unwrap_or_default()
+            .into_iter()
+            .map(dynamo::record)
+            .collect::<Result<Vec<OrderRecord>, _>>()?;
+        let next_cursor = output.last_evaluated_key.map(|key| dynamo::index_cursor(&key).encode());
+        Ok(Page { items, next_cursor })
+    }
+
+    /// A new token for links to the order in mails (the checkout's token is only kept hashed):
+    /// its hash is added to the order's link tokens, which open the order page as the
+    /// checkout's token does.
+    pub async fn issue_link_token(&self, order_id: &str) -> Result<String, StoreError> {
+        let token = crate::secrets::new_token();
+        self.client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(order_key(order_id)))
+            .update_expression("SET #links = list_append(if_not_exists(#links, :empty), :hash)")
+            .condition_expression("attribute_exists(#pk)")
+            .expression_attribute_names("#pk", PK)
+            .expression_attribute_names("#links", "link_token_hashes")
+            .expression_attribute_values(":empty", AttributeValue::L(Vec::new()))
+            .expression_attribute_values(":hash", AttributeValue::L(vec![s(crate::secrets::token_hash(&token))]))
+            .send()
+            .await?;
+        Ok(token)
+    }
+}

@@ -1,0 +1,279 @@
+//! Transactional mail as a queue of requests: any step asks for a mail about an order by
+//! sending a [`MailRequest`] to the email queue; the email-sender renders and sends it.
+//!
+//! Each mail is sent once per (order, kind, reference): before it calls SES the sender claims
+//! `MAIL#<order> / <kind>#<reference>` with a conditional write, and marks it sent after. A
+//! duplicate request finds it sent (or being sent, and retries later); a failed send gives the
+//! claim back so the retry sends it. Only a crash between SES accepting the mail and the mark can
+//! send it twice, after the claim's lease ends.
+
+use crate::batch::Trace;
+use crate::config::ConfigError;
+use crate::dynamo::{self, Item, PK, StoreError, key, s};
+use crate::order_store::n;
+use crate::queue::{Queue, QueueError};
+use aws_sdk_dynamodb::Client;
+use serde::{Deserialize, Serialize};
+
+/// Seconds a claim holds before another delivery may take it over (a sender that crashed).
+pub const CLAIM_LEASE: i64 = 300;
+/// Seconds the record of a sent mail is kept.
+pub const SENT_TTL: i64 = 400 * 24 * 3600;
+
+/// What a mail is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MailKind {
+    /// To the customer: the order is paid and will be packed.
+    OrderConfirmation,
+    /// To the merchant: a paid order to pack.
+    NewOrder,
+    /// To the customer: a shipment left, with its tracking link.
+    Shipped,
+    /// To the customer: the order arrived.
+    Delivered,
+    /// To the customer: a payment attempt failed; how to try again.
+    PaymentFailed,
+    /// To the customer: the order was cancelled.
+    Cancelled,
+    /// To the customer: money went back.
+    Refunded,
+    /// To the merchant: an order needs a look (a payment that does not match its total).
+    OrderReview,
+}
+
+impl MailKind {
+    /// Every kind, for tests and the template check.
+    pub const ALL: [MailKind; 8] = [
+        Self::OrderConfirmation,
+        Self::NewOrder,
+        Self::Shipped,
+        Self::Delivered,
+        Self::PaymentFailed,
+        Self::Cancelled,
+        Self::Refunded,
+        Self::OrderReview,
+    ];
+
+    /// The word used in messages, records and template names.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::OrderConfirmation => "order_confirmation",
+            Self::NewOrder => "new_order",
+            Self::Shipped => "shipped",
+            Self::Delivered => "delivered",
+            Self::PaymentFailed => "payment_failed",
+            Self::Cancelled => "cancelled",
+            Self::Refunded => "refunded",
+            Self::OrderReview => "order_review",
+        }
+    }
+
+    /// Whether the mail goes to the merchant rather than the customer.
+    pub fn to_merchant(self) -> bool {
+        matches!(self, Self::NewOrder | Self::OrderReview)
+    }
+}
+
+/// A request for one mail about one order.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MailRequest {
+    /// Which mail.
+    pub kind: MailKind,
+    /// The order it is about.
+    pub order_id: String,
+    /// What makes it one of several of its kind: the shipment of a `shipped` mail, the Stripe
+    /// event of a payment or refund mail. Absent for mails an order gets once.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reference: Option<String>,
+}
+
+impl MailRequest {
+    /// The mail of `kind` an order gets once.
+    pub fn once(kind: MailKind, order_id: impl Into<String>) -> Self {
+        Self {
+            kind,
+            order_id: order_id.into(),
+            reference: None,
+        }
+    }
+
+    /// The mail of `kind` about `reference` (a shipment, a payment event).
+    pub fn about(kind: MailKind, order_id: impl Into<String>, reference: impl Into<String>) -> Self {
+        Self {
+            kind,
+            order_id: order_id.into(),
+            reference: Some(reference.into()),
+        }
+    }
+
+    fn record_key(&self) -> Item {
+        key(
+            format!("MAIL#{}", self.order_id),
+            format!("{}#{}", self.kind.as_str(), self.reference.as_deref().unwrap_or("-")),
+        )
+    }
+}
+
+#[derive(Deserialize)]
+struct MailerSettings {
+    email_queue_url: String,
+}
+
+/// Asks for mails: the email queue, from any step.
+#[derive(Debug, Clone)]
+pub struct Mailer {
+    queue: Queue,
+}
+
+impl Mailer {
+    /// The mailer for `EMAIL_QUEUE_URL`.
+    pub fn from_env(env: &crate::config::Env, sdk: &aws_config::SdkConfig) -> Result<Self, ConfigError> {
+        let settings: MailerSettings = env.parse()?;
+        Ok(Self::new(Queue::new(
+            aws_sdk_sqs::Client::new(sdk),
+            settings.email_queue_url,
+        )))
+    }
+
+    /// The mailer sending to `queue`.
+    pub fn new(queue: Queue) -> Self {
+        Self { queue }
+    }
+
+    /// Asks for every mail in `requests`, carrying `trace`. Sending one twice is harmless.
+    pub async fn request(&self, requests: &[MailRequest], trace: &Trace) -> Result<(), QueueError> {
+        for request in requests {
+            self.queue.send(request, 0, trace).await?;
+        }
+        Ok(())
+    }
+}
+
+/// What a claim on a mail found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Claim {
+    /// This delivery sends the mail.
+    Granted,
+    /// The mail went out before.
+    AlreadySent,
+    /// Another delivery is sending it now; ask again later.
+    Busy,
+}
+
+/// The record of which mails went out.
+#[derive(Debug, Clone)]
+pub struct MailLog {
+    client: Client,
+    table: String,
+}
+
+impl MailLog {
+    /// The log in `table`.
+    pub fn new(client: Client, table: impl Into<String>) -> Self {
+        Self {
+            client,
+            table: table.into(),
+        }
+    }
+
+    /// Claims the mail for this delivery (see the module notes).
+    pub async fn claim(&self, request: &MailRequest, now: i64) -> Result<Claim, StoreError> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(request.record_key()))
+            .update_expression("SET #state = :sending, claimed_at = :now, #ttl = :ttl")
+            .condition_expression("attribute_not_exists(#pk) OR (#state = :sending AND claimed_at < :stale)")
+            .expression_attribute_names("#pk", PK)
+            .expression_attribute_names("#state", "state")
+            .expression_attribute_names("#ttl", "ttl")
+            .expression_attribute_values(":sending", s("sending"))
+            .expression_attribute_values(":now", n(now))
+            .expression_attribute_values(":stale", n(now - CLAIM_LEASE))
+            .expression_attribute_values(":ttl", n(now + SENT_TTL))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(Claim::Granted),
+            Err(error)
+                if error
+                    .as_service_error()
+                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
+            {
+                let item = dynamo::get_item(&self.client, &self.table, request.record_key()).await?;
+                let sent = item.as_ref().and_then(|i| dynamo::get_s(i, "state")) == Some("sent");
+                Ok(if sent { Claim::AlreadySent } else { Claim::Busy })
+            }
+            Err(error) => Err(error.into()),
+        }
+    }
+
+    /// Records that SES accepted the mail as `message_id`.
+    pub async fn sent(&self, request: &MailRequest, message_id: &str) -> Result<(), StoreError> {
+        self.client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(request.record_key()))
+            .update_expression("SET #state = :sent, message_id = :id")
+            .expression_attribute_names("#state", "state")
+            .expression_attribute_values(":sent", s("sent"))
+            .expression_attribute_values(":id", s(message_id))
+            .send()
+            .await?;
+        Ok(())
+    }
+
+    /// Gives a claim back after a failed send, so the retry can send the mail.
+    pub async fn release(&self, request: &MailRequest) -> Result<(), StoreError> {
+        self.client
+            .delete_item()
+            .table_name(&self.table)
+            .set_key(Some(request.record_key()))
+            .condition_expression("#state = :sending")
+            .expression_attribute_names("#state", "state")
+            .expression_attribute_values(":sending", s("sending"))
+            .send()
+            .await
+            .map(|_| ())
+            .or_else(|error| {
+                // Already sent by another delivery: nothing to give back.
+                if error
+                    .as_service_error()
+                    .is_some_and(|e| e.is_conditional_check_failed_exception())
+                {
+                    Ok(())
+                } else {
+                    Err(error.into())
+                }
+            })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn requests_read_as_the_queue_carries_them() {
+        let request: MailRequest =
+            serde_json::from_str(r#"{"kind":"shipped","order_id":"o1","reference":"s1"}"#).unwrap();
+        assert_eq!(request, MailRequest::about(MailKind::Shipped, "o1", "s1"));
+        let once = serde_json::to_value(MailRequest::once(MailKind::NewOrder, "o1")).unwrap();
+        assert_eq!(once, serde_json::json!({"kind": "new_order", "order_id": "o1"}));
+        assert!(serde_json::from_str::<MailRequest>(r#"{"kind":"spam","order_id":"o1"}"#).is_err());
+    }
+
+    #[test]
+    fn each_shipment_has_its_own_mail_record_and_a_once_mail_one() {
+        let first = MailRequest::about(MailKind::Shipped, "o1", "s1").record_key();
+        let second = MailRequest::about(MailKind::Shipped, "o1", "s2").record_key();
+        assert_ne!(first, second);
+        assert_eq!(
+            dynamo::get_s(&MailRequest::once(MailKind::OrderConfirmation, "o1").record_key(), "sk"),
+            Some("order_confirmation#-")
+        );
+    }
+}
