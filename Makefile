@@ -13,11 +13,15 @@ RUN_TESTS := cargo test --workspace --no-fail-fast
 BUILD_TESTS := cargo test --workspace --no-run
 endif
 
-.PHONY: dev test deps gateway release sam-build lint clean
+.PHONY: dev test bench deps gateway release sam-build lint clean
 
 ## dev: install, start the local stack on the fixed ports, seed the demo catalog, serve the shop
 dev: deps gateway
 	python3 infra/local/stack.py dev
+
+## bench: measure on a private stack (today: AWS requests per operation -> bench/requests.{json,md})
+bench: deps gateway
+	python3 infra/local/stack.py run -- python3 bench/requests.py
 
 ## test: install, start a private stack on free ports, run every test, stop the stack
 test: deps gateway

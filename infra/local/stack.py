@@ -86,8 +86,12 @@ class Stack:
     def spawn(self, name: str, argv: list) -> None:
         self.state.mkdir(parents=True, exist_ok=True)
         log = open(self.state / f"{name}.log", "w")
+        env = self.env()
+        # Where moto writes the requests it records once asked to (POST /moto-api/recorder/...),
+        # one file per emulator: bench/requests.py counts AWS requests with it.
+        env["MOTO_RECORDER_FILEPATH"] = str(self.state / f"{name}-requests.jsonl")
         process = subprocess.Popen(
-            argv, cwd=ROOT, env=self.env(), stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+            argv, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
         )
         self.processes.append((name, process))
 

@@ -5,8 +5,9 @@ It follows Stripe's API reference for the calls the shop makes: PaymentIntents (
 confirm, cancel) and Refunds (create, retrieve), with form-encoded requests, Stripe's object and
 error JSON, `Authorization: Bearer sk_test_...` (any such key, like stripe-mock), Idempotency-Key
 replay (same parameters: same answer; different: 400 idempotency_error), and the test payment
-methods pm_card_visa (succeeds), pm_card_chargeDeclined (declined) and
-pm_card_authenticationRequired (requires_action). Like `stripe listen --forward-to`, it posts every
+methods pm_card_visa (succeeds), pm_card_chargeDeclined (declined),
+pm_card_authenticationRequired (requires_action) and pm_card_createDispute (succeeds, then
+charge.dispute.created). Like `stripe listen --forward-to`, it posts every
 state change as a signed event to the webhook URL, retrying with backoff on non-2xx.
 
 Usage: stripe_server.py PORT   (env: STRIPE_WEBHOOK_URL, STRIPE_WEBHOOK_SECRET)
@@ -130,6 +131,35 @@ def charge_object(intent: dict, amount_refunded: int) -> dict:
     }
 
 
+def dispute_object(intent: dict) -> dict:
+    """A Dispute of the intent's whole charge, needing the merchant's response within 7 days."""
+    return {
+        "id": new_id("dp"),
+        "object": "dispute",
+        "amount": intent["amount"],
+        "balance_transactions": [],
+        "charge": intent["latest_charge"],
+        "created": int(time.time()),
+        "currency": intent["currency"],
+        "enhanced_eligibility_types": [],
+        "evidence": {"enhanced_evidence": {}},
+        "evidence_details": {
+            "due_by": int(time.time()) + 7 * 24 * 3600,
+            "enhanced_eligibility": {},
+            "has_evidence": False,
+            "past_due": False,
+            "submission_count": 0,
+        },
+        "is_charge_refundable": False,
+        "livemode": False,
+        "metadata": {},
+        "network_reason_code": "10.4",
+        "payment_intent": intent["id"],
+        "reason": "fraudulent",
+        "status": "needs_response",
+    }
+
+
 def emit(kind: str, obj: dict) -> None:
     event = {
         "id": new_id("evt"),
@@ -226,6 +256,9 @@ def confirm(intent: dict, params: dict) -> dict:
     intent.update(status="succeeded", amount_received=intent["amount"], last_payment_error=None, next_action=None)
     intent["latest_charge"] = new_id("ch")
     emit("payment_intent.succeeded", intent)
+    if method == "pm_card_createDispute":
+        # As in Stripe's test mode: the payment succeeds, then the cardholder disputes it.
+        emit("charge.dispute.created", dispute_object(intent))
     return intent
 
 

@@ -8,9 +8,11 @@ use reqwest::Method;
 use serde_json::{Value, json};
 use shop_platform::order_store::OrderStore;
 use shop_platform::queue::Queue;
-use shop_tests::{TestApp, TestStripe, checkout_body, expect_json, hosted_env, problem, product, unique};
+use shop_tests::{Inbox, TestApp, TestStripe, checkout_body, expect_json, hosted_env, problem, product, unique};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use stripe_webhook::Webhook;
+
+const MERCHANT: &str = "merchant@example.com";
 
 fn secret() -> String {
     std::env::var("STRIPE_WEBHOOK_SECRET").expect("run with `make test`")
@@ -305,9 +307,44 @@ async fn a_payment_of_another_amount_flags_the_order_and_does_not_pay_it() {
     )
     .await;
     assert_eq!(post_event(&app, &payload, &signed(&payload)).await.status(), 200);
-    let stored = order_record(order["order_id"].as_str().unwrap()).await;
+    let order_id = order["order_id"].as_str().unwrap();
+    let stored = order_record(order_id).await;
     assert_eq!(stored.status.as_str(), "pending_payment");
     assert!(stored.review.unwrap().starts_with("amount_mismatch"));
+    let alert = Inbox::new()
+        .wait_for(MERCHANT, &format!("Order {order_id} needs a look"), 1)
+        .await;
+    assert_eq!(alert.len(), 1, "the merchant is told");
+    assert!(alert[0]["body"]["text"].as_str().unwrap().contains("amount_mismatch"));
+}
+
+#[tokio::test]
+async fn a_disputed_payment_flags_the_order_and_tells_the_merchant_what_and_by_when() {
+    let (app, stripe) = (TestApp::new(), TestStripe::new());
+    let (order, _, _) = pending_order(&app, 5).await;
+    let order_id = order["order_id"].as_str().unwrap();
+    let intent = order["payment"]["payment_intent_id"].as_str().unwrap();
+    // Stripe's test card for disputes: the payment succeeds, then the cardholder disputes it.
+    assert_eq!(stripe.confirm(intent, "pm_card_createDispute").await.status(), 200);
+    let alert = Inbox::new()
+        .wait_for(MERCHANT, &format!("Order {order_id} needs a look"), 1)
+        .await;
+    assert_eq!(alert.len(), 1, "the merchant is told once");
+    let text = alert[0]["body"]["text"].as_str().unwrap();
+    assert!(text.contains("needs_response: fraudulent for "), "{text}");
+    assert!(text.contains("respond by"), "{text}");
+    let desk = expect_json(
+        app.admin(Method::GET, &format!("/admin/orders/{order_id}"), &json!({}))
+            .await,
+        200,
+    )
+    .await;
+    assert!(desk["review"].as_str().unwrap().starts_with("dispute dp_"), "{desk}");
+    assert_eq!(
+        packed(&app, &order).await["status"],
+        "fulfilling",
+        "the dispute does not move the order"
+    );
 }
 
 async fn order_record(order_id: &str) -> shop_platform::order_store::OrderRecord {
@@ -356,6 +393,20 @@ async fn a_declined_payment_is_recorded_and_the_shopper_can_still_pay() {
         assert!(Instant::now() < deadline, "the failure was never recorded");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+    let mail = Inbox::new()
+        .wait_for(
+            "pay@example.com",
+            &format!("order {} did not go through", order["order_id"].as_str().unwrap()),
+            1,
+        )
+        .await;
+    assert_eq!(mail.len(), 1, "the shopper hears that the payment failed");
+    assert!(
+        mail[0]["body"]["text"]
+            .as_str()
+            .unwrap()
+            .contains("Your card was declined.")
+    );
     stripe.confirm(intent, "pm_card_visa").await;
     assert_eq!(packed(&app, &order).await["status"], "fulfilling");
 }
@@ -414,6 +465,18 @@ async fn a_late_payment_is_refunded_when_the_stock_is_gone() {
     assert_eq!(view["status"], "refunded");
     assert!(view["late_payment"].as_str().unwrap().contains("refunded"), "{view}");
     assert_eq!(app.available(&product_id, &sku).await, 0, "no stock was taken");
+    let order_id = order["order_id"].as_str().unwrap();
+    let mail = Inbox::new()
+        .wait_for("pay@example.com", &format!("a refund for order {order_id}"), 1)
+        .await;
+    assert_eq!(
+        mail.len(),
+        1,
+        "one refund mail, though the shop and Stripe both reported it"
+    );
+    let total = order["totals"]["total"]["amount"].as_i64().unwrap();
+    let refunded = format!("refunded {}.{:02} USD", total / 100, total % 100);
+    assert!(mail[0]["body"]["text"].as_str().unwrap().contains(&refunded));
 }
 
 #[tokio::test]

@@ -162,7 +162,10 @@ fn subject(kind: MailKind, facts: &MailFacts<'_>) -> String {
         MailKind::PaymentFailed => format!("{store}: the payment for order {order} did not go through"),
         MailKind::Cancelled => format!("{store}: order {order} was cancelled"),
         MailKind::Refunded => format!("{store}: a refund for order {order}"),
-        MailKind::OrderReview => format!("Order {order} needs a look"),
+        MailKind::OrderReview => format!(
+            "Order {order} needs a look: {}",
+            facts.review.unwrap_or("see the order")
+        ),
     }
 }
 

@@ -10,8 +10,9 @@ use http::StatusCode;
 use lambda_http::{Body, Request, Response};
 use serde::{Deserialize, Serialize};
 use shop_domain::order::{OrderEvent, OrderStatus, Transition};
+use shop_domain::{Currency, Money};
 use shop_platform::batch::Trace;
-use shop_platform::clock::{Clock, SystemClock};
+use shop_platform::clock::{Clock, SystemClock, rfc3339};
 use shop_platform::config::{ConfigError, Env, TableSettings};
 use shop_platform::edge::{self, json};
 use shop_platform::mail::{MailKind, MailRequest, Mailer};
@@ -186,6 +187,9 @@ impl PaymentWebhook {
             EventObject::PaymentIntentPaymentFailed(intent) => self.failed(&delivery, IntentFacts::of(intent)).await?,
             EventObject::PaymentIntentCanceled(intent) => self.canceled(&delivery, IntentFacts::of(intent)).await?,
             EventObject::ChargeRefunded(charge) => self.refunded(&delivery, charge).await?,
+            EventObject::ChargeDisputeCreated(dispute) | EventObject::ChargeDisputeClosed(dispute) => {
+                self.disputed(&delivery, dispute).await?
+            }
             _ => {
                 tracing::info!(event_id = %delivery.event_id, event_type = %delivery.kind, "event type not handled; acknowledged")
             }
@@ -398,16 +402,26 @@ impl PaymentWebhook {
 }
 
 impl PaymentWebhook {
+    /// The order a charge's PaymentIntent paid for (through the `PAYMENT#<intent>` item checkout
+    /// writes); `None`, logged, for a charge that is not the shop's.
+    async fn order_id_of_payment(&self, event_id: &str, intent: Option<String>) -> Result<Option<String>, ApiError> {
+        let Some(intent_id) = intent else {
+            tracing::info!(event_id, "a charge without a PaymentIntent; not the shop's");
+            return Ok(None);
+        };
+        let order_id = self.orders.order_id_by_intent(&intent_id).await?;
+        if order_id.is_none() {
+            tracing::warn!(event_id, payment_intent = %intent_id, "a charge of an intent the shop does not know");
+        }
+        Ok(order_id)
+    }
+
     /// Money went back (by the merchant, customer service, or the shop itself): the order
     /// becomes `refunded` or `partially_refunded`, once, never from a status that cannot be.
     async fn refunded(&self, delivery: &Delivery, charge: &stripe_shared::Charge) -> Result<(), ApiError> {
         let event_id = delivery.event_id.as_str();
-        let Some(intent_id) = charge.payment_intent.as_ref().map(|intent| intent.id().to_string()) else {
-            tracing::info!(event_id, "refund of a charge without a PaymentIntent; not the shop's");
-            return Ok(());
-        };
-        let Some(order_id) = self.orders.order_id_by_intent(&intent_id).await? else {
-            tracing::warn!(event_id, payment_intent = %intent_id, "refund for an intent the shop does not know");
+        let intent = charge.payment_intent.as_ref().map(|intent| intent.id().to_string());
+        let Some(order_id) = self.order_id_of_payment(event_id, intent).await? else {
             return Ok(());
         };
         let Some(order) = self.orders.get(&order_id).await? else {
@@ -442,6 +456,44 @@ impl PaymentWebhook {
             }
             _ => self.orders.record_event(event_id, &record, note, now).await?,
         };
+        self.settle_applied(delivery, &record, applied).await
+    }
+}
+
+impl PaymentWebhook {
+    /// A cardholder disputed a payment, or a dispute ended: the order is flagged for the
+    /// merchant (`review` says what, for how much and by when to respond) and the merchant is
+    /// mailed once per dispute and stage. The order's status does not change: the goods may
+    /// already be on their way, and Stripe holds the money.
+    async fn disputed(&self, delivery: &Delivery, dispute: &stripe_shared::Dispute) -> Result<(), ApiError> {
+        let event_id = delivery.event_id.as_str();
+        let intent = dispute.payment_intent.as_ref().map(|intent| intent.id().to_string());
+        let Some(order_id) = self.order_id_of_payment(event_id, intent).await? else {
+            return Ok(());
+        };
+        let amount = Money::new(
+            dispute.amount,
+            Currency::parse(&dispute.currency.to_string()).map_err(ApiError::Internal)?,
+        );
+        let due = dispute
+            .evidence_details
+            .due_by
+            .map(|due| format!("; respond by {}", rfc3339(due)))
+            .unwrap_or_default();
+        let note = format!(
+            "dispute {} {}: {} for {amount}{due}",
+            dispute.id,
+            dispute.status.as_str(),
+            dispute.reason
+        );
+        tracing::warn!(order_id, dispute_id = %dispute.id, note, "payment disputed");
+        let stage = format!("{}-{}", dispute.id, dispute.status.as_str());
+        let mail = MailRequest::about(MailKind::OrderReview, &order_id, stage);
+        let record = delivery.record(&order_id, false, vec![mail]);
+        let applied = self
+            .orders
+            .record_event(event_id, &record, Some(("review", &note)), self.clock.now())
+            .await?;
         self.settle_applied(delivery, &record, applied).await
     }
 }

@@ -2,7 +2,7 @@
 //! a redemption counter (raised by checkout, atomically with the order), listed via `gsi1`.
 
 use crate::catalog_store::{CatalogError, Page};
-use crate::dynamo::{self, GSI1, GSI1PK, GSI1SK, Item, StoreError, index_cursor, index_start_key, key, s};
+use crate::dynamo::{self, GSI1PK, GSI1SK, Item, StoreError, key, s};
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
 use serde::{Deserialize, Serialize};
@@ -86,27 +86,12 @@ impl DiscountStore {
 
     /// A page of codes, in code order.
     pub async fn list(&self, limit: PageLimit, cursor: Option<&Cursor>) -> Result<Page<DiscountRecord>, CatalogError> {
-        let start = cursor.map(|cursor| index_start_key(cursor, DISCOUNTS)).transpose()?;
-        let output = self
-            .client
-            .query()
-            .table_name(&self.table)
-            .index_name(GSI1)
-            .key_condition_expression("#pk = :discounts")
-            .expression_attribute_names("#pk", GSI1PK)
-            .expression_attribute_values(":discounts", s(DISCOUNTS))
-            .limit(i32::from(limit.get()))
-            .set_exclusive_start_key(start)
-            .send()
-            .await
-            .map_err(StoreError::from)?;
-        let items = output
-            .items
-            .unwrap_or_default()
+        let (items, next_cursor) =
+            dynamo::index_page(&self.client, &self.table, DISCOUNTS, limit, cursor, true).await?;
+        let items = items
             .into_iter()
             .map(discount_from_item)
             .collect::<Result<Vec<_>, _>>()?;
-        let next_cursor = output.last_evaluated_key.map(|key| index_cursor(&key).encode());
         Ok(Page { items, next_cursor })
     }
 }

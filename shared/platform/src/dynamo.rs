@@ -261,6 +261,34 @@ pub fn index_start_key(cursor: &Cursor, partition: &str) -> Result<Item, CursorE
     Ok(cursor.0.iter().map(|(name, value)| (name.clone(), s(value))).collect())
 }
 
+/// One page of the `gsi1` partition `partition` (`limit` items from `cursor`), in sort-key
+/// order or, unless `forward`, newest first; with the cursor of the next page, if any.
+pub async fn index_page(
+    client: &Client,
+    table: &str,
+    partition: &str,
+    limit: shop_domain::PageLimit,
+    cursor: Option<&Cursor>,
+    forward: bool,
+) -> Result<(Vec<Item>, Option<String>), crate::catalog_store::CatalogError> {
+    let start = cursor.map(|cursor| index_start_key(cursor, partition)).transpose()?;
+    let output = client
+        .query()
+        .table_name(table)
+        .index_name(GSI1)
+        .key_condition_expression("#index = :partition")
+        .expression_attribute_names("#index", GSI1PK)
+        .expression_attribute_values(":partition", s(partition))
+        .scan_index_forward(forward)
+        .limit(i32::from(limit.get()))
+        .set_exclusive_start_key(start)
+        .send()
+        .await
+        .map_err(StoreError::from)?;
+    let next = output.last_evaluated_key.map(|key| index_cursor(&key).encode());
+    Ok((output.items.unwrap_or_default(), next))
+}
+
 fn backoff(attempt: u32) -> Duration {
     Duration::from_millis(25 * 2u64.pow(attempt.min(6)))
 }

@@ -5,7 +5,7 @@
 //! `gsi1`, newest first.
 
 use crate::catalog_store::{CatalogError, Page};
-use crate::dynamo::{self, GSI1, GSI1PK, Item, PK, StoreError, key, s};
+use crate::dynamo::{self, GSI1PK, Item, PK, StoreError, key, s};
 use crate::order_store::{OrderRecord, OrderStore, build, n, order_key, status_partition};
 use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem, Update};
 use serde::{Deserialize, Serialize};
@@ -190,28 +190,12 @@ impl OrderStore {
         cursor: Option<&Cursor>,
     ) -> Result<Page<OrderRecord>, CatalogError> {
         let partition = format!("ORDERS#{}", status.as_str());
-        let start = cursor.map(|c| dynamo::index_start_key(c, &partition)).transpose()?;
-        let output = self
-            .client
-            .query()
-            .table_name(&self.table)
-            .index_name(GSI1)
-            .key_condition_expression("#index = :partition")
-            .expression_attribute_names("#index", GSI1PK)
-            .expression_attribute_values(":partition", s(partition))
-            .scan_index_forward(false)
-            .limit(i32::from(limit.get()))
-            .set_exclusive_start_key(start)
-            .send()
-            .await
-            .map_err(StoreError::from)?;
-        let items = output
-            .items
-            .unwrap_or_default()
+        let (items, next_cursor) =
+            dynamo::index_page(&self.client, &self.table, &partition, limit, cursor, false).await?;
+        let items = items
             .into_iter()
             .map(dynamo::record)
             .collect::<Result<Vec<OrderRecord>, _>>()?;
-        let next_cursor = output.last_evaluated_key.map(|key| dynamo::index_cursor(&key).encode());
         Ok(Page { items, next_cursor })
     }
 

@@ -142,12 +142,13 @@ impl Mailer {
         Self { queue }
     }
 
-    /// Asks for every mail in `requests`, carrying `trace`. Sending one twice is harmless.
+    /// Asks for every mail in `requests` (one SQS request for up to ten), carrying `trace`.
+    /// Asking for a mail twice is harmless.
     pub async fn request(&self, requests: &[MailRequest], trace: &Trace) -> Result<(), QueueError> {
-        for request in requests {
-            self.queue.send(request, 0, trace).await?;
+        if requests.is_empty() {
+            return Ok(());
         }
-        Ok(())
+        self.queue.send_all(requests, trace).await
     }
 }
 

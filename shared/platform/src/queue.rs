@@ -2,7 +2,7 @@
 
 use crate::batch::{CORRELATION_ID, REQUEST_ID, Trace};
 use aws_sdk_sqs::Client;
-use aws_sdk_sqs::types::MessageAttributeValue;
+use aws_sdk_sqs::types::{MessageAttributeValue, SendMessageBatchRequestEntry};
 use serde::Serialize;
 
 /// A failure to enqueue.
@@ -35,16 +35,45 @@ impl Queue {
         }
     }
 
+    /// Sends every message as JSON at once (up to ten to a request), carrying `trace`. Fails if
+    /// any message was not taken; sending them all again is the caller's retry.
+    pub async fn send_all<T: Serialize>(&self, messages: &[T], trace: &Trace) -> Result<(), QueueError> {
+        for chunk in messages.chunks(10) {
+            let mut entries = Vec::with_capacity(chunk.len());
+            for (i, message) in chunk.iter().enumerate() {
+                let body = serde_json::to_string(message).map_err(|e| QueueError(e.to_string()))?;
+                let entry = SendMessageBatchRequestEntry::builder()
+                    .id(i.to_string())
+                    .message_body(body)
+                    .message_attributes(CORRELATION_ID, attribute(&trace.correlation_id)?)
+                    .message_attributes(REQUEST_ID, attribute(&trace.request_id)?)
+                    .build()
+                    .map_err(|e| QueueError(e.to_string()))?;
+                entries.push(entry);
+            }
+            let output = self
+                .client
+                .send_message_batch()
+                .queue_url(&self.url)
+                .set_entries(Some(entries))
+                .send()
+                .await
+                .map_err(|e| QueueError(aws_sdk_sqs::error::DisplayErrorContext(&e).to_string()))?;
+            if let Some(failed) = output.failed.first() {
+                return Err(QueueError(format!(
+                    "{} of {} messages refused: {}",
+                    output.failed.len(),
+                    chunk.len(),
+                    failed.message.as_deref().unwrap_or(&failed.code)
+                )));
+            }
+        }
+        Ok(())
+    }
+
     /// Sends `message` as JSON, visible after `delay_seconds` (at most 900), carrying `trace`.
     pub async fn send<T: Serialize>(&self, message: &T, delay_seconds: u32, trace: &Trace) -> Result<(), QueueError> {
         let body = serde_json::to_string(message).map_err(|e| QueueError(e.to_string()))?;
-        let attribute = |value: &str| {
-            MessageAttributeValue::builder()
-                .data_type("String")
-                .string_value(value)
-                .build()
-                .map_err(|e| QueueError(e.to_string()))
-        };
         self.client
             .send_message()
             .queue_url(&self.url)
@@ -57,4 +86,12 @@ impl Queue {
             .map_err(|e| QueueError(aws_sdk_sqs::error::DisplayErrorContext(&e).to_string()))?;
         Ok(())
     }
+}
+
+fn attribute(value: &str) -> Result<MessageAttributeValue, QueueError> {
+    MessageAttributeValue::builder()
+        .data_type("String")
+        .string_value(value)
+        .build()
+        .map_err(|e| QueueError(e.to_string()))
 }

@@ -1,0 +1,212 @@
+#!/usr/bin/env python3
+"""AWS requests per shop operation, counted by the emulators, not by reading code.
+
+Runs inside a local stack (`python3 infra/local/stack.py run -- python3 bench/requests.py`, or
+`make bench`). For each operation it asks both moto servers (DynamoDB, SQS) to record every
+request they receive, performs the operation through the shop's HTTP API (and the local Stripe
+server, as a shopper's browser would), waits until the operation's queued work has finished, and
+counts the recorded requests by API action. SES calls are counted in aws-ses-v2-local's store.
+
+The SQS event-source polling the local gateway does (ReceiveMessage, DeleteMessageBatch) is
+counted apart: on AWS, Lambda's pollers make those calls and SQS bills them too.
+
+Writes bench/requests.json and bench/requests.md. Standard library only.
+"""
+
+import json
+import os
+import sys
+import time
+import urllib.parse
+import urllib.request
+from collections import Counter
+from pathlib import Path
+
+API = os.environ["SHOP_API_URL"]
+ADMIN = os.environ["SHOP_ADMIN_TOKEN"]
+STRIPE = os.environ["STRIPE_API_BASE"]
+INBOX = os.environ["SHOP_SES_INBOX_URL"]
+EMULATORS = {
+    "dynamodb": os.environ["AWS_ENDPOINT_URL_DYNAMODB"],
+    "sqs": os.environ["AWS_ENDPOINT_URL_SQS"],
+}
+POLLING = {"ReceiveMessage", "DeleteMessageBatch", "DeleteMessage"}
+OUT = Path(__file__).resolve().parent
+DEADLINE = 30.0
+
+
+def call(method, url, body=None, headers=None, form=False, raw=False):
+    data = None
+    headers = dict(headers or {})
+    if body is not None:
+        if form:
+            data = urllib.parse.urlencode(body).encode()
+            headers["Content-Type"] = "application/x-www-form-urlencoded"
+        else:
+            data = json.dumps(body).encode()
+            headers["Content-Type"] = "application/json"
+    request = urllib.request.Request(url, data=data, method=method, headers=headers)
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            text = response.read().decode()
+            if raw or not text or text[0] not in "{[":
+                return response.status, text
+            return response.status, json.loads(text)
+    except urllib.error.HTTPError as error:
+        return error.code, error.read().decode()
+
+
+def recorder(emulator, action):
+    call("POST", f"{EMULATORS[emulator]}/moto-api/recorder/{action}")
+
+
+def recorded(emulator):
+    status, text = call("GET", f"{EMULATORS[emulator]}/moto-api/recorder/download-recording", raw=True)
+    if status != 200:
+        raise SystemExit(f"{emulator}: cannot download the recording ({status})")
+    actions = Counter()
+    for line in text.splitlines():
+        if not line.strip():
+            continue
+        entry = json.loads(line)
+        target = entry["headers"].get("X-Amz-Target") or entry["headers"].get("x-amz-target")
+        if target:
+            actions[target.split(".")[-1]] += 1
+        else:
+            query = urllib.parse.urlparse(entry["url"]).query
+            action = urllib.parse.parse_qs(query).get("Action", ["?"])[0]
+            actions[action] += 1
+    return actions
+
+
+def mails():
+    status, store = call("GET", f"{INBOX}/store")
+    return len(store["emails"]) if status == 200 else 0
+
+
+def measure(name, operation, done=lambda: True):
+    """Counts the requests `operation` causes until `done()` holds and the count is still."""
+    for emulator in EMULATORS:
+        recorder(emulator, "reset-recording")
+        recorder(emulator, "start-recording")
+    mails_before = mails()
+    result = operation()
+    deadline = time.monotonic() + DEADLINE
+    while not done():
+        if time.monotonic() > deadline:
+            raise SystemExit(f"{name}: its work did not finish within {DEADLINE:.0f} s")
+        time.sleep(0.1)
+    # Trailing writes (a mail marked sent after SES answered) land within moments: wait until
+    # nothing new has been recorded for a second.
+    last, still_since = None, time.monotonic()
+    while time.monotonic() - still_since < 1.0 and time.monotonic() < deadline:
+        now = {e: sum(recorded(e).values()) for e in EMULATORS} | {"ses": mails()}
+        if now != last:
+            last, still_since = now, time.monotonic()
+        time.sleep(0.2)
+    counts = {}
+    for emulator in EMULATORS:
+        recorder(emulator, "stop-recording")
+        counts[emulator] = recorded(emulator)
+    sqs = counts["sqs"]
+    row = {
+        "operation": name,
+        "dynamodb": dict(sorted(counts["dynamodb"].items())),
+        "sqs": {k: v for k, v in sorted(sqs.items()) if k not in POLLING},
+        "sqs_polling": {k: v for k, v in sorted(sqs.items()) if k in POLLING},
+        "ses": mails() - mails_before,
+    }
+    print(f"{name}: {row}", flush=True)
+    return row, result
+
+
+def order_view(order):
+    status, view = call(
+        "GET", f"{API}/orders/{order['order_id']}", headers={"Authorization": f"Bearer {order['order_token']}"}
+    )
+    return view if status == 200 else {}
+
+
+def main():
+    rows = []
+    admin = {"Authorization": f"Bearer {ADMIN}"}
+    sku, product_id = f"BENCH-{int(time.time())}", f"bench-{int(time.time())}"
+    product = {
+        "id": product_id, "slug": product_id, "title": "Bench Mug", "description": "Counted.",
+        "category": "bench", "tags": [], "images": [], "attributes": {},
+        "variants": [{"sku": sku, "options": {}, "price": {"amount": 2500, "currency": "usd"}, "available": 50}],
+    }
+    status, _ = call("POST", f"{API}/admin/products/import", {"products": [product]}, admin)
+    assert status == 200, status
+
+    rows.append(measure("browse page (GET /products?limit=20)", lambda: call("GET", f"{API}/products?limit=20"))[0])
+    rows.append(measure("product (GET /products/{id})", lambda: call("GET", f"{API}/products/{product_id}"))[0])
+    _, cart = call("POST", f"{API}/carts")
+    auth = {"Authorization": f"Bearer {cart['cart_token']}"}
+    row, _ = measure(
+        "cart line (PUT /carts/{id}/items/{sku})",
+        lambda: call("PUT", f"{API}/carts/{cart['cart_id']}/items/{sku}", {"quantity": 2}, auth),
+    )
+    rows.append(row)
+    email = f"bench-{int(time.time())}@example.com"
+    body = {
+        "cart_id": cart["cart_id"], "cart_token": cart["cart_token"], "email": email,
+        "shipping_address": {"name": "Ada Lovelace", "line1": "1 Analytical Way", "city": "San Francisco",
+                             "region": "CA", "postal_code": "94105", "country": "US"},
+        "shipping_method": "standard",
+    }
+    row, (status, order) = measure(
+        "checkout (POST /checkout)",
+        lambda: call("POST", f"{API}/checkout", body, {"Idempotency-Key": f"bench-{time.time()}"}),
+    )
+    assert status == 201, order
+    rows.append(row)
+    inbox_before = mails()
+    intent = order["payment"]["payment_intent_id"]
+    row, _ = measure(
+        "payment to packing (Stripe event → webhook → worker → confirmation + new-order mails)",
+        lambda: call("POST", f"{STRIPE}/v1/payment_intents/{intent}/confirm", {"payment_method": "pm_card_visa"},
+                     {"Authorization": "Bearer sk_test_bench"}, form=True),
+        # Only the inbox is watched while counting: reading the order would count as requests.
+        lambda: mails() >= inbox_before + 2,
+    )
+    assert order_view(order).get("status") == "fulfilling", order_view(order)
+    rows.append(row)
+    inbox_before = mails()
+    row, _ = measure(
+        "shipment (POST /admin/orders/{id}/shipments → shipped mail)",
+        lambda: call("POST", f"{API}/admin/orders/{order['order_id']}/shipments",
+                     {"carrier": "UPS", "tracking_number": "1Z999AA10123456784"}, admin),
+        lambda: mails() >= inbox_before + 1,
+    )
+    rows.append(row)
+    inbox_before = mails()
+    row, _ = measure(
+        "delivery (POST /admin/orders/{id}/delivered → delivered mail)",
+        lambda: call("POST", f"{API}/admin/orders/{order['order_id']}/delivered", {}, admin),
+        lambda: mails() >= inbox_before + 1,
+    )
+    rows.append(row)
+
+    (OUT / "requests.json").write_text(json.dumps({"measured": time.strftime("%Y-%m-%d"), "rows": rows}, indent=2) + "\n")
+    lines = [
+        "# AWS requests per operation",
+        "",
+        f"Counted by the emulators' request recorders on {time.strftime('%Y-%m-%d')} (`make bench`); "
+        "SQS polling by the event source (Lambda's pollers on AWS) is listed apart.",
+        "",
+        "| operation | DynamoDB | SQS | SES | SQS polling |",
+        "|---|---|---|---|---|",
+    ]
+    for row in rows:
+        fmt = lambda d: ", ".join(f"{k} {v}" for k, v in d.items()) or "-"
+        lines.append(
+            f"| {row['operation']} | {sum(row['dynamodb'].values())}: {fmt(row['dynamodb'])} "
+            f"| {sum(row['sqs'].values())}: {fmt(row['sqs'])} | {row['ses']} | {fmt(row['sqs_polling'])} |"
+        )
+    (OUT / "requests.md").write_text("\n".join(lines) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
