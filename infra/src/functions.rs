@@ -46,7 +46,7 @@ pub async fn host(binary: &str, env: &Env, sdk: &aws_config::SdkConfig) -> Resul
                 .await
                 .map_err(config)?,
         )),
-        "orders" => Hosted::Http(Arc::new(orders::Orders::from_env(env, sdk).map_err(config)?)),
+        "orders" => Hosted::Http(Arc::new(orders::Orders::from_env(env, sdk).await.map_err(config)?)),
         "reservation-expiry" => Hosted::Queue(Arc::new(
             reservation_expiry::ReservationExpiry::from_env(env, sdk)
                 .await

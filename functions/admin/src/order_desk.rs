@@ -9,7 +9,7 @@ use minijinja::Environment;
 use minijinja::value::{Serde, Value};
 use serde::{Deserialize, Serialize};
 use shop_domain::fulfillment::{self, Carrier, ShipmentError, ShipmentLine, TrackingNumber};
-use shop_domain::order::{OrderEvent, OrderStatus, Transition};
+use shop_domain::order::{Email, OrderEvent, OrderStatus, Transition};
 use shop_domain::{FieldError, Sku};
 use shop_platform::ApiError;
 use shop_platform::batch::Trace;
@@ -101,12 +101,24 @@ fn as_lines(left: &std::collections::BTreeMap<Sku, u32>) -> Vec<ShipmentLine> {
 }
 
 impl OrderDesk {
-    /// `GET /admin/orders?status=&limit=&cursor=`: one Query on the status index.
+    /// `GET /admin/orders?status=&limit=&cursor=`: one Query on the status index; or
+    /// `?email=`: the customer's most recent orders (up to `limit`), newest first.
     pub async fn list(&self, request: &Request) -> Result<Response<Body>, ApiError> {
+        if let Some(email) = edge::query_param(request, "email") {
+            let email = Email::parse(email).map_err(|reason| ApiError::invalid("email", reason))?;
+            let (limit, _) = edge::page_params(request)?;
+            let ids = self.orders.order_ids_of(&email, i32::from(limit.get())).await?;
+            let orders = self.orders.get_many(&ids).await?;
+            let items = orders.iter().map(merchant_view).collect::<Result<Vec<_>, _>>()?;
+            return json(
+                StatusCode::OK,
+                &serde_json::json!({"items": items, "next_cursor": null}),
+            );
+        }
         let status = edge::query_param(request, "status").ok_or_else(|| {
             ApiError::invalid(
                 "status",
-                "name the status to list: pending_payment, paid, fulfilling, shipped, delivered, cancelled, refunded, partially_refunded, return_requested or returned",
+                "name the status to list (or an email): pending_payment, paid, fulfilling, shipped, delivered, cancelled, refunded, partially_refunded, return_requested or returned",
             )
         })?;
         let status: OrderStatus = serde_json::from_value(serde_json::Value::String(status.to_owned()))

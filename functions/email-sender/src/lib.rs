@@ -8,15 +8,18 @@ pub mod render;
 
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
 use aws_sdk_sesv2::types::{Body, Content, Destination, EmailContent, Message, MessageTag};
-use render::{Links, MailFacts, RenderError, RenderedMail, Templates};
+use render::{Links, MailFacts, RecentOrder, RenderError, RenderedMail, Templates};
 use serde::Deserialize;
 use shop_platform::QueueFunction;
 use shop_platform::batch::process_batch;
-use shop_platform::clock::{Clock, SystemClock};
+use shop_platform::clock::{Clock, SystemClock, rfc3339};
 use shop_platform::config::{ConfigError, Env, StoreSettings, TableSettings};
-use shop_platform::mail::{Claim, MailLog, MailRequest};
-use shop_platform::order_store::OrderStore;
+use shop_platform::mail::{Claim, MailKind, MailLog, MailRequest};
+use shop_platform::order_store::{OrderRecord, OrderStore};
 use std::sync::Arc;
+
+/// How many recent orders a lookup mail lists.
+const RECENT_ORDERS: i32 = 10;
 
 /// Where mail comes from and goes, from the store's parameters.
 #[derive(Debug, Clone, Deserialize)]
@@ -152,13 +155,8 @@ impl EmailSender {
         }
     }
 
-    async fn deliver(
-        &self,
-        request: &MailRequest,
-        order: &shop_platform::order_store::OrderRecord,
-        to: &str,
-    ) -> Result<String, SendError> {
-        let order_url = if request.kind.to_merchant() {
+    async fn deliver(&self, request: &MailRequest, order: &OrderRecord, to: &str) -> Result<String, SendError> {
+        let order_url = if request.kind.to_merchant() || request.kind == MailKind::OrderLookup {
             None
         } else {
             let token = self.orders.issue_link_token(&order.order_id).await.map_err(upstream)?;
@@ -172,9 +170,33 @@ impl EmailSender {
             order_url: order_url.as_deref(),
             admin_base: Some(self.settings.public_api_url.as_str()),
         };
-        let facts = MailFacts::of(&self.store_name, order, request, links)?;
+        let mut facts = MailFacts::of(&self.store_name, order, request, links)?;
+        if request.kind == MailKind::OrderLookup {
+            facts = facts.with_recent_orders(self.recent_orders(order).await?);
+        }
         let mail = self.templates.render(request.kind, &facts)?;
         self.send_email(request, to, mail).await
+    }
+
+    /// The customer's most recent orders, each with a link of its own.
+    async fn recent_orders(&self, latest: &OrderRecord) -> Result<Vec<RecentOrder>, SendError> {
+        let ids = self
+            .orders
+            .order_ids_of(&latest.email, RECENT_ORDERS)
+            .await
+            .map_err(upstream)?;
+        let mut recent = Vec::new();
+        for order in self.orders.get_many(&ids).await.map_err(upstream)? {
+            let token = self.orders.issue_link_token(&order.order_id).await.map_err(upstream)?;
+            recent.push(RecentOrder {
+                url: format!("{}/{}?token={token}", self.settings.order_page(), order.order_id),
+                placed: rfc3339(order.created_at),
+                status: order.status.as_str(),
+                total: order.totals.total.to_string(),
+                order_id: order.order_id,
+            });
+        }
+        Ok(recent)
     }
 
     async fn send_email(&self, request: &MailRequest, to: &str, mail: RenderedMail) -> Result<String, SendError> {

@@ -1,22 +1,40 @@
-//! `orders`: a shopper's view of their order, guarded by the order token from checkout. A
-//! missing or wrong token is answered like an order that does not exist. Links in mails carry
-//! their own token as `?token=`.
+//! `orders`: a shopper's own order, guarded by the order token from checkout (a missing or wrong
+//! token is answered like an order that does not exist; links in mails carry their own token as
+//! `?token=`): the order with its shipments, refunds and timeline, and cancelling it. And the
+//! lookup that mails a customer links to their recent orders.
+//!
+//! Cancelling: an unpaid order has its PaymentIntent cancelled, then its stock and discount given
+//! back; a paid order nothing of which has shipped is cancelled with its stock back in one
+//! transaction, then refunded in full through Stripe (idempotency key per order; a retried
+//! cancel retries the refund it still owes); a shipped order is 409, pointing to returns.
 
 use http::StatusCode;
 use lambda_http::{Body, Request, Response};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
+use shop_domain::Money;
 use shop_domain::fulfillment::ShipmentLine;
-use shop_domain::order::{Address, Email, OrderStatus};
+use shop_domain::order::{Address, Email, OrderEvent, OrderStatus, Transition};
 use shop_domain::pricing::Totals;
-use shop_platform::clock::rfc3339;
+use shop_platform::batch::Trace;
+use shop_platform::clock::{Clock, SystemClock, rfc3339};
 use shop_platform::config::{ConfigError, Env, TableSettings};
-use shop_platform::edge::{self, json, path_param};
-use shop_platform::order_store::{OrderLine, OrderStore};
+use shop_platform::customer_store::{CANCELLED_AND_REFUNDED, REFUND_OWED};
+use shop_platform::edge::{self, json, json_body, path_param};
+use shop_platform::mail::{MailKind, MailRequest, Mailer};
+use shop_platform::order_store::{OrderLine, OrderRecord, OrderStore};
+use shop_platform::payments::{PaymentError, PaymentGateway};
 use shop_platform::{ApiError, HttpFunction};
+use std::sync::Arc;
+
+/// Seconds within which a second lookup for one address mails nothing new.
+pub const LOOKUP_WINDOW: i64 = 600;
 
 /// The orders function with its clients, built once per instance.
 pub struct Orders {
     orders: OrderStore,
+    payments: PaymentGateway,
+    mailer: Mailer,
+    clock: Arc<dyn Clock>,
 }
 
 #[derive(Serialize)]
@@ -27,9 +45,12 @@ struct OrderView<'a> {
     lines: &'a [OrderLine],
     totals: &'a Totals,
     shipping_address: &'a Address,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    billing_address: Option<&'a Address>,
     shipping_method: &'a str,
     shipments: Vec<ShipmentView<'a>>,
-    refunds: Vec<serde_json::Value>,
+    refunds: Vec<RefundView>,
+    timeline: Vec<Step>,
     created_at: String,
     /// Until when the stock is held, while the order waits for its payment.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -53,12 +74,95 @@ struct ShipmentView<'a> {
     shipped_at: String,
 }
 
+/// Money back: what Stripe reported refunded, or the refund a cancellation still owes.
+#[derive(Serialize)]
+struct RefundView {
+    amount: Money,
+    status: &'static str,
+}
+
+#[derive(Serialize)]
+struct Step {
+    status: OrderStatus,
+    at: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LookupRequest {
+    email: String,
+}
+
+fn not_found() -> ApiError {
+    ApiError::NotFound { what: "order" }
+}
+
+fn view(order: &OrderRecord) -> OrderView<'_> {
+    let currency = order.totals.total.currency;
+    let mut refunds = Vec::new();
+    // Stripe's charge.refunded reports the charge's refunded total ("<amount> of <total> ...").
+    if let Some(amount) = order
+        .refund_state
+        .as_deref()
+        .and_then(|state| state.split(' ').next())
+        .and_then(|amount| amount.parse().ok())
+    {
+        refunds.push(RefundView {
+            amount: Money::new(amount, currency),
+            status: "succeeded",
+        });
+    } else if let Some(state) = &order.cancel_refund {
+        refunds.push(RefundView {
+            amount: order.totals.total,
+            status: if state == REFUND_OWED { "pending" } else { "requested" },
+        });
+    }
+    OrderView {
+        order_id: &order.order_id,
+        status: order.status,
+        email: &order.email,
+        lines: &order.lines,
+        totals: &order.totals,
+        shipping_address: &order.shipping_address,
+        billing_address: order.billing_address.as_ref(),
+        shipping_method: &order.shipping_method,
+        shipments: order
+            .shipments
+            .iter()
+            .map(|s| ShipmentView {
+                shipment_id: &s.shipment_id,
+                carrier: &s.carrier,
+                tracking_number: &s.tracking_number,
+                tracking_url: &s.tracking_url,
+                lines: &s.lines,
+                shipped_at: rfc3339(s.shipped_at),
+            })
+            .collect(),
+        refunds,
+        timeline: order
+            .timeline()
+            .into_iter()
+            .map(|(status, at)| Step {
+                status,
+                at: rfc3339(at),
+            })
+            .collect(),
+        created_at: rfc3339(order.created_at),
+        pay_by: (order.status == OrderStatus::PendingPayment).then(|| rfc3339(order.expires_at)),
+        last_payment_error: order.last_payment_error.as_deref(),
+        late_payment: order.late_payment.as_deref(),
+    }
+}
+
 impl Orders {
-    /// Reads settings from `env` and builds the DynamoDB client from `sdk`.
-    pub fn from_env(env: &Env, sdk: &aws_config::SdkConfig) -> Result<Self, ConfigError> {
+    /// Reads settings from `env` (the Stripe key from SSM when deployed) and builds the clients.
+    pub async fn from_env(env: &Env, sdk: &aws_config::SdkConfig) -> Result<Self, ConfigError> {
         let table: TableSettings = env.parse()?;
         Ok(Self {
             orders: OrderStore::new(aws_sdk_dynamodb::Client::new(sdk), table.shop_table),
+            payments: PaymentGateway::from_env(env, sdk).await?,
+            mailer: Mailer::from_env(env, sdk)?,
+            clock: Arc::new(SystemClock),
         })
     }
 
@@ -70,48 +174,132 @@ impl Orders {
     async fn route(&self, request: Request) -> Result<Response<Body>, ApiError> {
         match edge::route_key(&request) {
             Some("GET /orders/{order_id}") => self.show(&request).await,
+            Some("POST /orders/{order_id}/cancel") => self.cancel(&request).await,
+            Some("POST /orders/lookup") => self.lookup(&request).await,
             _ => Err(edge::unknown_route(&request)),
         }
     }
 
-    async fn show(&self, request: &Request) -> Result<Response<Body>, ApiError> {
-        let gone = || ApiError::NotFound { what: "order" };
+    /// The order the request names, if its token opens it; otherwise 404.
+    async fn own_order(&self, request: &Request) -> Result<OrderRecord, ApiError> {
         let order_id = path_param(request, "order_id")?;
         // The checkout's token as a bearer token, or a mailed link's `?token=`.
         let token = edge::bearer_token(request)
             .or_else(|| edge::query_param(request, "token"))
-            .ok_or_else(gone)?;
-        let order = self.orders.get(&order_id).await?.ok_or_else(gone)?;
+            .ok_or_else(not_found)?;
+        let order = self.orders.get(&order_id).await?.ok_or_else(not_found)?;
         if !order.opens_with(token) {
-            return Err(gone());
+            return Err(not_found());
         }
-        let view = OrderView {
-            order_id: &order.order_id,
-            status: order.status,
-            email: &order.email,
-            lines: &order.lines,
-            totals: &order.totals,
-            shipping_address: &order.shipping_address,
-            shipping_method: &order.shipping_method,
-            shipments: order
-                .shipments
-                .iter()
-                .map(|s| ShipmentView {
-                    shipment_id: &s.shipment_id,
-                    carrier: &s.carrier,
-                    tracking_number: &s.tracking_number,
-                    tracking_url: &s.tracking_url,
-                    lines: &s.lines,
-                    shipped_at: rfc3339(s.shipped_at),
-                })
-                .collect(),
-            refunds: Vec::new(),
-            created_at: rfc3339(order.created_at),
-            pay_by: (order.status == OrderStatus::PendingPayment).then(|| rfc3339(order.expires_at)),
-            last_payment_error: order.last_payment_error.as_deref(),
-            late_payment: order.late_payment.as_deref(),
+        Ok(order)
+    }
+
+    async fn show(&self, request: &Request) -> Result<Response<Body>, ApiError> {
+        let order = self.own_order(request).await?;
+        json(StatusCode::OK, &view(&order))
+    }
+
+    async fn cancel(&self, request: &Request) -> Result<Response<Body>, ApiError> {
+        let order = self.own_order(request).await?;
+        let trace = Trace::new(&order.order_id, edge::request_id(request));
+        let now = self.clock.now();
+        match (order.status, order.status.on(OrderEvent::CustomerCancelled)) {
+            (OrderStatus::Cancelled, _) | (OrderStatus::Refunded, _)
+                if order.status == OrderStatus::Cancelled
+                    || order.cancel_reason.as_deref() == Some(CANCELLED_AND_REFUNDED) =>
+            {
+                // Cancelled before: only a refund it still owes remains.
+                if order.cancel_refund.as_deref() == Some(REFUND_OWED) {
+                    self.refund_cancelled(&order).await?;
+                }
+            }
+            (OrderStatus::PendingPayment, Transition::To(OrderStatus::Cancelled)) => {
+                if let Some(intent) = &order.payment_intent_id {
+                    match self.payments.cancel_intent(intent).await {
+                        Ok(()) => {}
+                        Err(PaymentError::Refused(_)) => {
+                            return Err(ApiError::Conflict {
+                                code: "payment_received",
+                                detail: "the payment arrived meanwhile; cancel again to have it refunded".into(),
+                            });
+                        }
+                        Err(error) => return Err(error.into()),
+                    }
+                }
+                if !self.orders.release(&order, now, "customer").await? {
+                    return Err(ApiError::Conflict {
+                        code: "order_changed",
+                        detail: "the order changed meanwhile; read it and try again".into(),
+                    });
+                }
+                tracing::info!(order_id = %order.order_id, "unpaid order cancelled by its customer");
+            }
+            (_, Transition::To(OrderStatus::Cancelled)) if order.shipments.is_empty() => {
+                if !self.orders.cancel_paid(&order, now).await? {
+                    return Err(ApiError::Conflict {
+                        code: "order_changed",
+                        detail: "the order changed meanwhile (it may have shipped); read it and try again".into(),
+                    });
+                }
+                tracing::info!(order_id = %order.order_id, "paid order cancelled by its customer; refunding");
+                self.refund_cancelled(&order).await?;
+            }
+            (OrderStatus::Paid | OrderStatus::Fulfilling | OrderStatus::Shipped | OrderStatus::Delivered, _) => {
+                return Err(ApiError::Conflict {
+                    code: "order_shipped",
+                    detail: format!(
+                        "part or all of the order has shipped: return it with POST /orders/{}/returns",
+                        order.order_id
+                    ),
+                });
+            }
+            (status, _) => {
+                return Err(ApiError::Conflict {
+                    code: "order_not_cancellable",
+                    detail: format!("an order that is {} cannot be cancelled", status.as_str()),
+                });
+            }
+        }
+        let mail = MailRequest::once(MailKind::Cancelled, &order.order_id);
+        self.mailer.request(&[mail], &trace).await?;
+        let order = self.orders.get(&order.order_id).await?.ok_or_else(not_found)?;
+        json(StatusCode::OK, &view(&order))
+    }
+
+    /// Refunds a cancelled order's payment in full, once (Stripe's idempotency key per order).
+    async fn refund_cancelled(&self, order: &OrderRecord) -> Result<(), ApiError> {
+        let Some(intent) = &order.payment_intent_id else {
+            return Err(ApiError::Internal(format!(
+                "paid order {} has no PaymentIntent",
+                order.order_id
+            )));
         };
-        json(StatusCode::OK, &view)
+        let key = format!("order-{}-cancel-refund", order.order_id);
+        let refund = self.payments.refund(intent, None, &key).await.inspect_err(|error| {
+            tracing::error!(order_id = %order.order_id, error = %error, "refund owed for a cancelled order; a retried cancel retries it");
+        })?;
+        self.orders.cancel_refunded(&order.order_id, &refund).await?;
+        tracing::info!(order_id = %order.order_id, refund, "cancelled order refunded");
+        Ok(())
+    }
+
+    /// `POST /orders/lookup {email}`: always 202, so no one learns whether an address has
+    /// orders; an address with orders is mailed links to its recent ones, at most once per
+    /// [`LOOKUP_WINDOW`].
+    async fn lookup(&self, request: &Request) -> Result<Response<Body>, ApiError> {
+        let body: LookupRequest = json_body(request, 4 * 1024)?;
+        let email = Email::parse(&body.email).map_err(|reason| ApiError::invalid("email", reason))?;
+        let ids = self.orders.order_ids_of(&email, 1).await?;
+        if let Some(latest) = ids.first() {
+            let window = self.clock.now() / LOOKUP_WINDOW;
+            let mail = MailRequest::about(MailKind::OrderLookup, latest, format!("lookup-{window}"));
+            let trace = Trace::new(latest, edge::request_id(request));
+            self.mailer.request(&[mail], &trace).await?;
+        }
+        json(
+            StatusCode::ACCEPTED,
+            &serde_json::json!({"detail": "if that address has orders, a mail with links to them is on its way"}),
+        )
     }
 }
 

@@ -228,7 +228,8 @@ impl OrderStatus {
             (S::PendingPayment, E::PaymentCanceled | E::HoldExpired | E::CustomerCancelled) => {
                 Transition::To(S::Cancelled)
             }
-            (S::Paid, E::CustomerCancelled) => Transition::To(S::Cancelled),
+            // Before anything shipped (the store's condition on the write): refunded in full.
+            (S::Paid | S::Fulfilling, E::CustomerCancelled) => Transition::To(S::Cancelled),
             (S::Paid, E::FulfillmentStarted) => Transition::To(S::Fulfilling),
             (S::Paid | S::Fulfilling, E::Shipped) => Transition::To(S::Shipped),
             (S::Shipped, E::Delivered) => Transition::To(S::Delivered),
@@ -296,6 +297,7 @@ mod state_machine_tests {
             (S::PendingPayment, E::HoldExpired, Transition::To(S::Cancelled)),
             (S::PendingPayment, E::CustomerCancelled, Transition::To(S::Cancelled)),
             (S::Paid, E::CustomerCancelled, Transition::To(S::Cancelled)),
+            (S::Fulfilling, E::CustomerCancelled, Transition::To(S::Cancelled)),
             (S::Paid, E::FulfillmentStarted, Transition::To(S::Fulfilling)),
             (S::Paid, E::Shipped, Transition::To(S::Shipped)),
             (S::Fulfilling, E::Shipped, Transition::To(S::Shipped)),

@@ -8,6 +8,7 @@ pub mod cart_store;
 pub mod catalog_store;
 pub mod clock;
 pub mod config;
+pub mod customer_store;
 pub mod discount_store;
 pub mod dynamo;
 pub mod edge;

@@ -40,11 +40,13 @@ pub enum MailKind {
     Refunded,
     /// To the merchant: an order needs a look (a payment that does not match its total).
     OrderReview,
+    /// To the customer who asked: links to their recent orders (the request names the latest).
+    OrderLookup,
 }
 
 impl MailKind {
     /// Every kind, for tests and the template check.
-    pub const ALL: [MailKind; 8] = [
+    pub const ALL: [MailKind; 9] = [
         Self::OrderConfirmation,
         Self::NewOrder,
         Self::Shipped,
@@ -53,6 +55,7 @@ impl MailKind {
         Self::Cancelled,
         Self::Refunded,
         Self::OrderReview,
+        Self::OrderLookup,
     ];
 
     /// The word used in messages, records and template names.
@@ -66,6 +69,7 @@ impl MailKind {
             Self::Cancelled => "cancelled",
             Self::Refunded => "refunded",
             Self::OrderReview => "order_review",
+            Self::OrderLookup => "order_lookup",
         }
     }
 

@@ -102,6 +102,32 @@ pub struct OrderRecord {
     /// Why it was cancelled (`reservation_expired`, `payment_canceled`, `customer`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cancel_reason: Option<String>,
+    // When it was paid, packed, shipped, delivered, cancelled or refunded (unix seconds), as
+    // each transition wrote it (`<status>_at`): the order's timeline.
+    /// Paid.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub paid_at: Option<i64>,
+    /// Packing started.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fulfilling_at: Option<i64>,
+    /// Every unit shipped.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shipped_at: Option<i64>,
+    /// Delivered.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delivered_at: Option<i64>,
+    /// Cancelled.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cancelled_at: Option<i64>,
+    /// Partly refunded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub partially_refunded_at: Option<i64>,
+    /// Refunded in full.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refunded_at: Option<i64>,
+    /// The refund a cancellation owes, until Stripe took it (`refund_owed`), then its id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cancel_refund: Option<String>,
     /// What has shipped, in the order it left.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub shipments: Vec<crate::fulfillment_store::Shipment>,
@@ -111,6 +137,25 @@ pub struct OrderRecord {
 }
 
 impl OrderRecord {
+    /// Each status the order reached, with when: creation first, then in time order.
+    pub fn timeline(&self) -> Vec<(OrderStatus, i64)> {
+        let mut steps: Vec<(OrderStatus, i64)> = [
+            (OrderStatus::PendingPayment, Some(self.created_at)),
+            (OrderStatus::Paid, self.paid_at),
+            (OrderStatus::Fulfilling, self.fulfilling_at),
+            (OrderStatus::Shipped, self.shipped_at),
+            (OrderStatus::Delivered, self.delivered_at),
+            (OrderStatus::Cancelled, self.cancelled_at),
+            (OrderStatus::PartiallyRefunded, self.partially_refunded_at),
+            (OrderStatus::Refunded, self.refunded_at),
+        ]
+        .into_iter()
+        .filter_map(|(status, at)| Some((status, at?)))
+        .collect();
+        steps.sort_by_key(|(_, at)| *at);
+        steps
+    }
+
     /// Whether `token` opens this order: the checkout's token or one from a mailed link.
     pub fn opens_with(&self, token: &str) -> bool {
         crate::secrets::token_matches(token, &self.token_hash)
@@ -171,6 +216,7 @@ enum Slot {
     Discount,
     CustomerMark,
     Cart,
+    CustomerIndex,
     Idempotency,
 }
 
@@ -247,7 +293,12 @@ impl OrderStore {
         self.stock_change(line, "SET #available = #available - :q", condition)
     }
 
-    fn stock_change(&self, line: &OrderLine, change: &str, condition: &str) -> Result<TransactWriteItem, StoreError> {
+    pub(crate) fn stock_change(
+        &self,
+        line: &OrderLine,
+        change: &str,
+        condition: &str,
+    ) -> Result<TransactWriteItem, StoreError> {
         let update = Update::builder()
             .table_name(&self.table)
             .set_key(Some(variant_key(&line.product_id, &line.sku)))
@@ -339,6 +390,13 @@ impl OrderStore {
         items.push(TransactWriteItem::builder().update(build(cart.build())?).build());
         slots.push(Slot::Cart);
 
+        // The customer's index of orders (lookup by email): written with the order, not checked.
+        let mut mine = crate::customer_store::customer_order_key(&order.email, order.created_at, &order.order_id);
+        mine.insert("order_id".to_owned(), s(&order.order_id));
+        let put = Put::builder().table_name(&self.table).set_item(Some(mine));
+        items.push(TransactWriteItem::builder().put(build(put.build())?).build());
+        slots.push(Slot::CustomerIndex);
+
         let mut record_item: Item = serde_dynamo::to_item(record).map_err(StoreError::from)?;
         record_item.extend(idempotency_key(idempotency_key_text));
         record_item.insert("ttl".to_owned(), n(now + IDEMPOTENCY_TTL));
@@ -373,6 +431,7 @@ impl OrderStore {
                 Slot::CustomerMark => other = other.or(Some(ReserveError::DiscountAlreadyUsed)),
                 Slot::Cart => other = other.or(Some(ReserveError::CartClosed)),
                 Slot::Idempotency => return Err(ReserveError::KeyTaken),
+                Slot::CustomerIndex => {}
                 Slot::Order => {
                     other = other.or(Some(ReserveError::Store(StoreError::Failed(
                         "order id collision".into(),

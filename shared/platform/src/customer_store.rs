@@ -1,0 +1,119 @@
+//! What customer service needs of the table: a customer's orders by email (`CUSTOMER#<hash of
+//! the email> / ORDER#<created>#<id>`, written by checkout's transaction, newest first), and a
+//! paid order cancelled before it shipped: `cancelled` with its stock back and its sale uncounted,
+//! in one transaction conditional on nothing having shipped, owing its refund until Stripe took it.
+
+use crate::dynamo::{self, GSI1PK, Item, StoreError, key, s};
+use crate::order_store::{OrderRecord, OrderStore, build, n, order_key, status_partition};
+use aws_sdk_dynamodb::types::{TransactWriteItem, Update};
+use shop_domain::order::{Email, OrderStatus};
+
+/// The reason a paid order cancelled by its customer carries: its payment is refunded.
+pub const CANCELLED_AND_REFUNDED: &str = "customer_refunded";
+/// `cancel_refund` while the refund is owed.
+pub const REFUND_OWED: &str = "refund_owed";
+
+fn customer_partition(email: &Email) -> String {
+    format!("CUSTOMER#{}", crate::secrets::token_hash(email.as_str()))
+}
+
+/// The customer index item of one order.
+pub(crate) fn customer_order_key(email: &Email, created_at: i64, order_id: &str) -> Item {
+    key(customer_partition(email), format!("ORDER#{created_at:012}#{order_id}"))
+}
+
+impl OrderStore {
+    /// The ids of the customer's `limit` most recent orders, newest first: one Query.
+    pub async fn order_ids_of(&self, email: &Email, limit: i32) -> Result<Vec<String>, StoreError> {
+        let output = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("#pk = :customer")
+            .expression_attribute_names("#pk", dynamo::PK)
+            .expression_attribute_values(":customer", s(customer_partition(email)))
+            .scan_index_forward(false)
+            .limit(limit)
+            .send()
+            .await?;
+        Ok(output
+            .items
+            .unwrap_or_default()
+            .iter()
+            .filter_map(|item| dynamo::get_s(item, "order_id").map(str::to_owned))
+            .collect())
+    }
+
+    /// Orders by id, in the order of `ids` (missing ones left out): BatchGetItem.
+    pub async fn get_many(&self, ids: &[String]) -> Result<Vec<OrderRecord>, StoreError> {
+        let keys = ids.iter().map(|id| order_key(id)).collect();
+        let mut found: Vec<OrderRecord> = dynamo::get_batch(&self.client, &self.table, keys)
+            .await?
+            .into_iter()
+            .map(dynamo::record)
+            .collect::<Result<_, _>>()?;
+        found.sort_by_key(|order| ids.iter().position(|id| *id == order.order_id));
+        Ok(found)
+    }
+
+    /// Cancels a paid order nothing of which has shipped: `paid`/`fulfilling` → `cancelled`
+    /// owing its refund, its stock given back and (once packing started) its sale uncounted, all
+    /// or nothing. False when it shipped or moved meanwhile: then nothing changes.
+    pub async fn cancel_paid(&self, order: &OrderRecord, now: i64) -> Result<bool, StoreError> {
+        let cancel = Update::builder()
+            .table_name(&self.table)
+            .set_key(Some(order_key(&order.order_id)))
+            .update_expression(
+                "SET #status = :cancelled, #index = :index, cancelled_at = :now, cancel_reason = :reason, cancel_refund = :owed",
+            )
+            .condition_expression("#status = :from AND attribute_not_exists(shipments)")
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_names("#index", GSI1PK)
+            .expression_attribute_values(":cancelled", s(OrderStatus::Cancelled.as_str()))
+            .expression_attribute_values(":index", status_partition(OrderStatus::Cancelled))
+            .expression_attribute_values(":from", s(order.status.as_str()))
+            .expression_attribute_values(":reason", s(CANCELLED_AND_REFUNDED))
+            .expression_attribute_values(":owed", s(REFUND_OWED))
+            .expression_attribute_values(":now", n(now));
+        let mut items = vec![TransactWriteItem::builder().update(build(cancel.build())?).build()];
+        for line in &order.lines {
+            items.push(self.stock_change(line, "ADD #available :q", "attribute_exists(#pk)")?);
+            if order.status == OrderStatus::Fulfilling {
+                let unsell = Update::builder()
+                    .table_name(&self.table)
+                    .set_key(Some(key(format!("SALES#{}", line.sku), "TOTAL")))
+                    .update_expression("ADD units :minus, orders :minus_one")
+                    .expression_attribute_values(":minus", n(-i64::from(line.quantity)))
+                    .expression_attribute_values(":minus_one", n(-1));
+                items.push(TransactWriteItem::builder().update(build(unsell.build())?).build());
+            }
+        }
+        Ok(dynamo::transact(&self.client, items).await?.is_none())
+    }
+
+    /// Records the refund a cancellation owed as taken by Stripe.
+    pub async fn cancel_refunded(&self, order_id: &str, refund_id: &str) -> Result<(), StoreError> {
+        self.client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(order_key(order_id)))
+            .update_expression("SET cancel_refund = :refund")
+            .condition_expression("cancel_refund = :owed")
+            .expression_attribute_values(":refund", s(refund_id))
+            .expression_attribute_values(":owed", s(REFUND_OWED))
+            .send()
+            .await
+            .map(|_| ())
+            .or_else(|error| {
+                // Recorded by a concurrent retry already.
+                if error
+                    .as_service_error()
+                    .is_some_and(|e| e.is_conditional_check_failed_exception())
+                {
+                    Ok(())
+                } else {
+                    Err(error.into())
+                }
+            })
+    }
+}

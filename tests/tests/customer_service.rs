@@ -1,0 +1,227 @@
+//! A shopper's own order through the gateway: the view with its timeline, cancelling before and
+//! after payment (refund at the local Stripe server, stock back, mails), the order lookup by
+//! email, and another order's token opening nothing.
+
+use reqwest::Method;
+use serde_json::{Value, json};
+use shop_tests::{Inbox, TestApp, TestStripe, expect_json, problem, unique};
+
+fn email() -> String {
+    format!("{}@example.com", unique("service"))
+}
+
+async fn cancel(app: &TestApp, order: &Value, token: &str) -> reqwest::Response {
+    let path = format!("/orders/{}/cancel", order["order_id"].as_str().unwrap());
+    app.cart_call(Method::POST, &path, token, None).await
+}
+
+fn token(order: &Value) -> &str {
+    order["order_token"].as_str().unwrap()
+}
+
+fn usd(amount: i64) -> String {
+    format!("{}.{:02} USD", amount / 100, amount % 100)
+}
+
+#[tokio::test]
+async fn cancelling_before_payment_gives_the_stock_back_and_cancels_the_payment() {
+    let (app, stripe, inbox) = (TestApp::new(), TestStripe::new(), Inbox::new());
+    let email = email();
+    let (order, _sku) = app.pending_order(&email, 5, 2).await;
+    let product_id = order["lines"][0]["product_id"].as_str().unwrap().to_owned();
+    let sku = order["lines"][0]["sku"].as_str().unwrap().to_owned();
+    assert_eq!(app.available(&product_id, &sku).await, 3);
+
+    let cancelled = expect_json(cancel(&app, &order, token(&order)).await, 200).await;
+    assert_eq!(cancelled["status"], "cancelled");
+    assert_eq!(app.available(&product_id, &sku).await, 5, "the stock is back");
+    let intent = stripe
+        .intent(order["payment"]["payment_intent_id"].as_str().unwrap())
+        .await;
+    assert_eq!(intent["status"], "canceled", "nothing can be charged any more");
+    let steps: Vec<&str> = cancelled["timeline"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["status"].as_str().unwrap())
+        .collect();
+    assert_eq!(steps, ["pending_payment", "cancelled"]);
+
+    // Cancelling twice has the effect of once.
+    let again = expect_json(cancel(&app, &order, token(&order)).await, 200).await;
+    assert_eq!(again["status"], "cancelled");
+    assert_eq!(app.available(&product_id, &sku).await, 5);
+    let mails = inbox.wait_for(&email, "was cancelled", 1).await;
+    assert_eq!(mails.len(), 1);
+    let text = mails[0]["body"]["text"].as_str().unwrap();
+    assert!(
+        text.contains("as you asked") && text.contains("Nothing was charged"),
+        "{text}"
+    );
+}
+
+#[tokio::test]
+async fn cancelling_after_payment_refunds_in_full_through_stripe_and_gives_the_stock_back() {
+    let (app, stripe, inbox) = (TestApp::new(), TestStripe::new(), Inbox::new());
+    let email = email();
+    let (order, _) = app.pending_order(&email, 5, 2).await;
+    let product_id = order["lines"][0]["product_id"].as_str().unwrap().to_owned();
+    let sku = order["lines"][0]["sku"].as_str().unwrap().to_owned();
+    let intent = order["payment"]["payment_intent_id"].as_str().unwrap();
+    assert_eq!(stripe.confirm(intent, "pm_card_visa").await.status(), 200);
+    let packing = app.order_when(&order, |v| v["status"] == "fulfilling").await;
+    assert_eq!(packing["status"], "fulfilling");
+
+    let cancelled = expect_json(cancel(&app, &order, token(&order)).await, 200).await;
+    assert_eq!(cancelled["status"], "cancelled");
+    let total = order["totals"]["total"]["amount"].as_i64().unwrap();
+    assert_eq!(cancelled["refunds"][0]["amount"]["amount"], total);
+    assert_eq!(app.available(&product_id, &sku).await, 5, "the stock is back");
+
+    // Stripe reports the refund; the order ends refunded, the money to the cent.
+    let refunded = app.order_when(&order, |v| v["status"] == "refunded").await;
+    assert_eq!(refunded["status"], "refunded", "{refunded}");
+    assert_eq!(
+        refunded["refunds"],
+        json!([{"amount": {"amount": total, "currency": "usd"}, "status": "succeeded"}])
+    );
+    let steps: Vec<&str> = refunded["timeline"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["status"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        steps,
+        ["pending_payment", "paid", "fulfilling", "cancelled", "refunded"]
+    );
+
+    // Again: one refund, one effect.
+    let again = expect_json(cancel(&app, &order, token(&order)).await, 200).await;
+    assert_eq!(again["status"], "refunded");
+    assert_eq!(app.available(&product_id, &sku).await, 5);
+
+    let mail = inbox.wait_for(&email, "was cancelled", 1).await;
+    assert_eq!(mail.len(), 1);
+    assert!(
+        mail[0]["body"]["text"]
+            .as_str()
+            .unwrap()
+            .contains(&format!("Your payment of {} is refunded", usd(total)))
+    );
+    let refund_mail = inbox.wait_for(&email, "a refund for order", 1).await;
+    assert_eq!(refund_mail.len(), 1);
+    assert!(
+        refund_mail[0]["body"]["text"]
+            .as_str()
+            .unwrap()
+            .contains(&format!("refunded {}", usd(total)))
+    );
+}
+
+#[tokio::test]
+async fn a_shipped_order_is_not_cancelled_but_pointed_to_returns() {
+    let (app, stripe) = (TestApp::new(), TestStripe::new());
+    let (order, _) = app.pending_order(&email(), 5, 1).await;
+    let order_id = order["order_id"].as_str().unwrap();
+    stripe
+        .confirm(order["payment"]["payment_intent_id"].as_str().unwrap(), "pm_card_visa")
+        .await;
+    assert_eq!(
+        app.order_when(&order, |v| v["status"] == "fulfilling").await["status"],
+        "fulfilling"
+    );
+    let shipment = json!({"carrier": "USPS", "tracking_number": "9400100000000000000000"});
+    let shipped = app
+        .admin(Method::POST, &format!("/admin/orders/{order_id}/shipments"), &shipment)
+        .await;
+    assert_eq!(shipped.status(), 201);
+    let refused = problem(cancel(&app, &order, token(&order)).await, 409).await;
+    assert_eq!(refused["code"], "order_shipped");
+    assert!(
+        refused["detail"]
+            .as_str()
+            .unwrap()
+            .contains(&format!("/orders/{order_id}/returns"))
+    );
+    assert_eq!(app.order_when(&order, |_| true).await["status"], "shipped");
+}
+
+#[tokio::test]
+async fn another_orders_token_opens_nothing() {
+    let app = TestApp::new();
+    let (mine, _) = app.pending_order(&email(), 5, 1).await;
+    let (theirs, _) = app.pending_order(&email(), 5, 1).await;
+    let path = format!("/orders/{}", mine["order_id"].as_str().unwrap());
+    for answer in [
+        app.cart_call(Method::GET, &path, token(&theirs), None).await,
+        app.get(&path).await,
+        app.get(&format!("{path}?token={}", token(&theirs))).await,
+        cancel(&app, &mine, token(&theirs)).await,
+        app.request(Method::POST, &format!("{path}/cancel"), None).await,
+    ] {
+        assert_eq!(problem(answer, 404).await["code"], "not_found");
+    }
+    assert_eq!(app.order_when(&mine, |_| true).await["status"], "pending_payment");
+}
+
+#[tokio::test]
+async fn a_lookup_always_answers_202_and_mails_links_to_the_customers_orders() {
+    let (app, inbox) = (TestApp::new(), Inbox::new());
+    let email = email();
+    let (first, _) = app.pending_order(&email, 5, 1).await;
+    let (second, _) = app.pending_order(&email, 5, 1).await;
+    let app = &app;
+    let lookup = |address: &str| {
+        let body = json!({"email": address});
+        async move { app.request(Method::POST, "/orders/lookup", Some(&body)).await }
+    };
+
+    assert_eq!(lookup(&email.to_uppercase()).await.status(), 202);
+    let mails = inbox.wait_for(&email, "your orders", 1).await;
+    assert_eq!(mails.len(), 1);
+    let text = mails[0]["body"]["text"].as_str().unwrap();
+    for order in [&first, &second] {
+        let id = order["order_id"].as_str().unwrap();
+        let link = text
+            .lines()
+            .find(|line| line.contains(&format!("/orders/{id}?token=")))
+            .unwrap_or_else(|| panic!("a link to {id} in {text}"));
+        let view = expect_json(app.client.get(link.trim()).send().await.unwrap(), 200).await;
+        assert_eq!(view["order_id"], id);
+    }
+
+    // Asked again at once: still one mail. An address without orders: the same answer, no mail.
+    assert_eq!(lookup(&email).await.status(), 202);
+    let nobody = format!("{}@example.com", unique("nobody"));
+    assert_eq!(lookup(&nobody).await.status(), 202);
+    assert_eq!(
+        problem(lookup("not an address").await, 422).await["errors"][0]["field"],
+        "email"
+    );
+    // The desk sees the same orders, newest first.
+    let desk = expect_json(
+        app.admin(Method::GET, &format!("/admin/orders?email={email}"), &json!({}))
+            .await,
+        200,
+    )
+    .await;
+    let ids: Vec<&str> = desk["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| o["order_id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids.len(), 2);
+    assert!(ids.contains(&first["order_id"].as_str().unwrap()) && ids.contains(&second["order_id"].as_str().unwrap()));
+    assert_eq!(
+        inbox
+            .mails_to(&email)
+            .await
+            .iter()
+            .filter(|m| m["subject"].as_str().unwrap_or("").contains("your orders"))
+            .count(),
+        1
+    );
+    assert!(inbox.mails_to(&nobody).await.is_empty());
+}
