@@ -225,3 +225,159 @@ async fn a_lookup_always_answers_202_and_mails_links_to_the_customers_orders() {
     );
     assert!(inbox.mails_to(&nobody).await.is_empty());
 }
+
+fn half_up(numerator: i64, denominator: i64) -> i64 {
+    (numerator * 2 + denominator) / (denominator * 2)
+}
+
+async fn request_return(app: &TestApp, order: &Value, token: &str, body: Value) -> reqwest::Response {
+    let path = format!("/orders/{}/returns", order["order_id"].as_str().unwrap());
+    app.cart_call(Method::POST, &path, token, Some(&body)).await
+}
+
+async fn receive(app: &TestApp, return_id: &str, restock: bool) -> Value {
+    let path = format!("/admin/returns/{return_id}/receive");
+    expect_json(app.admin(Method::POST, &path, &json!({"restock": restock})).await, 200).await
+}
+
+#[tokio::test]
+async fn a_shipped_order_returned_in_two_parts_is_refunded_to_the_cent_and_restocked_as_asked() {
+    let (app, stripe, inbox) = (TestApp::new(), TestStripe::new(), Inbox::new());
+    let email = email();
+    let (order, _) = app.pending_order(&email, 5, 2).await;
+    let order_id = order["order_id"].as_str().unwrap();
+    let product_id = order["lines"][0]["product_id"].as_str().unwrap().to_owned();
+    let sku = order["lines"][0]["sku"].as_str().unwrap().to_owned();
+    stripe
+        .confirm(order["payment"]["payment_intent_id"].as_str().unwrap(), "pm_card_visa")
+        .await;
+    assert_eq!(
+        app.order_when(&order, |v| v["status"] == "fulfilling").await["status"],
+        "fulfilling"
+    );
+    let nothing_shipped = request_return(
+        &app,
+        &order,
+        token(&order),
+        json!({"lines": [{"sku": sku, "quantity": 1}], "reason": "too big"}),
+    )
+    .await;
+    assert_eq!(problem(nothing_shipped, 422).await["errors"][0]["field"], "lines");
+    let shipment = json!({"carrier": "UPS", "tracking_number": "1Z999AA10123456784"});
+    let shipped = app
+        .admin(Method::POST, &format!("/admin/orders/{order_id}/shipments"), &shipment)
+        .await;
+    assert_eq!(shipped.status(), 201);
+    assert_eq!(app.available(&product_id, &sku).await, 3);
+
+    // The totals, as checkout priced them: 2 × 25.00, California tax, standard shipping.
+    let totals = &order["totals"];
+    let amount = |name: &str| totals[name]["amount"].as_i64().unwrap();
+    let (subtotal, tax, shipping, total) = (amount("subtotal"), amount("tax"), amount("shipping"), amount("total"));
+    assert_eq!(subtotal, 5000);
+    let first_refund = 2500 + half_up(tax * 2500, subtotal);
+
+    let first = expect_json(
+        request_return(
+            &app,
+            &order,
+            token(&order),
+            json!({"lines": [{"sku": sku, "quantity": 1}], "reason": "too big"}),
+        )
+        .await,
+        201,
+    )
+    .await;
+    assert_eq!(first["refund"]["amount"], first_refund);
+    assert_eq!(first["state"], "requested");
+    let return_id = first["return_id"].as_str().unwrap().to_owned();
+    assert_eq!(app.order_when(&order, |_| true).await["status"], "return_requested");
+    let instructions = inbox.wait_for(&email, &format!("return {return_id}"), 1).await;
+    assert_eq!(instructions.len(), 1, "the return's instructions are mailed");
+
+    // More than is left, a SKU not on the order, another order's token: refused, nothing written.
+    let too_many = request_return(
+        &app,
+        &order,
+        token(&order),
+        json!({"lines": [{"sku": sku, "quantity": 2}], "reason": "x"}),
+    )
+    .await;
+    assert!(
+        problem(too_many, 422).await["errors"][0]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("1 shipped and not yet returned")
+    );
+    let stranger = request_return(
+        &app,
+        &order,
+        token(&order),
+        json!({"lines": [{"sku": "NOPE", "quantity": 1}], "reason": "x"}),
+    )
+    .await;
+    problem(stranger, 422).await;
+    let (other, _) = app.pending_order(&email, 5, 1).await;
+    problem(
+        request_return(
+            &app,
+            &order,
+            token(&other),
+            json!({"lines": [{"sku": sku, "quantity": 1}], "reason": "x"}),
+        )
+        .await,
+        404,
+    )
+    .await;
+
+    let waiting = expect_json(
+        app.admin(Method::GET, "/admin/returns?status=requested&limit=100", &json!({}))
+            .await,
+        200,
+    )
+    .await;
+    assert!(
+        waiting["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r["return_id"] == return_id.as_str())
+    );
+
+    // Received with restock: the unit is back and Stripe refunds the line to the cent.
+    let received = receive(&app, &return_id, true).await;
+    assert_eq!(received["state"], "received");
+    assert!(received["refund_id"].as_str().unwrap().starts_with("re_"));
+    assert_eq!(app.available(&product_id, &sku).await, 4);
+    let view = app.order_when(&order, |v| v["status"] == "partially_refunded").await;
+    assert_eq!(view["status"], "partially_refunded", "{view}");
+    assert_eq!(view["refunds"][0]["amount"]["amount"], first_refund);
+    // Receiving again changes nothing and refunds nothing more.
+    assert_eq!(
+        receive(&app, &return_id, true).await["refund_id"],
+        received["refund_id"]
+    );
+    assert_eq!(app.available(&product_id, &sku).await, 4);
+
+    // The second unit, not restocked: the two refunds add up to the total less shipping.
+    let second = expect_json(
+        request_return(
+            &app,
+            &order,
+            token(&order),
+            json!({"lines": [{"sku": sku, "quantity": 1}], "reason": "same"}),
+        )
+        .await,
+        201,
+    )
+    .await;
+    let second_refund = second["refund"]["amount"].as_i64().unwrap();
+    assert_eq!(first_refund + second_refund, total - shipping);
+    receive(&app, second["return_id"].as_str().unwrap(), false).await;
+    assert_eq!(app.available(&product_id, &sku).await, 4, "not restocked");
+    let both = app
+        .order_when(&order, |v| v["refunds"][0]["amount"]["amount"] == total - shipping)
+        .await;
+    assert_eq!(both["refunds"][0]["amount"]["amount"], total - shipping, "{both}");
+    assert_eq!(both["returns"].as_array().unwrap().len(), 2);
+}

@@ -16,10 +16,12 @@ use shop_platform::discount_store::{DiscountRecord, DiscountStore};
 use shop_platform::edge::{self, json, json_body, path_param};
 use shop_platform::mail::Mailer;
 use shop_platform::order_store::OrderStore;
+use shop_platform::payments::PaymentGateway;
 use shop_platform::{ApiError, HttpFunction};
 use std::collections::HashSet;
 
 pub mod order_desk;
+pub mod returns_desk;
 
 use order_desk::OrderDesk;
 
@@ -66,8 +68,8 @@ struct StockCount {
 }
 
 impl Admin {
-    /// Reads settings from `env` and builds the DynamoDB client from `sdk`.
-    pub fn from_env(env: &Env, sdk: &aws_config::SdkConfig) -> Result<Self, ConfigError> {
+    /// Reads settings from `env` (the Stripe key from SSM when deployed) and builds the clients.
+    pub async fn from_env(env: &Env, sdk: &aws_config::SdkConfig) -> Result<Self, ConfigError> {
         let table: TableSettings = env.parse()?;
         let store: StoreSettings = env.parse()?;
         let client = aws_sdk_dynamodb::Client::new(sdk);
@@ -80,6 +82,7 @@ impl Admin {
             desk: OrderDesk {
                 orders: OrderStore::new(client, table.shop_table),
                 mailer: Mailer::from_env(env, sdk)?,
+                payments: PaymentGateway::from_env(env, sdk).await?,
                 store_name: store.store_name,
                 clock,
                 slips: order_desk::slip_templates()
@@ -105,6 +108,8 @@ impl Admin {
             Some("GET /admin/orders/{order_id}/packing-slip") => self.desk.packing_slip(&request).await,
             Some("POST /admin/orders/{order_id}/shipments") => self.desk.ship(&request).await,
             Some("POST /admin/orders/{order_id}/delivered") => self.desk.delivered(&request).await,
+            Some("GET /admin/returns") => self.desk.list_returns(&request).await,
+            Some("POST /admin/returns/{return_id}/receive") => self.desk.receive_return(&request).await,
             _ => Err(edge::unknown_route(&request)),
         }
     }

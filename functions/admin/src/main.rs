@@ -5,7 +5,7 @@ use shop_platform::config::Env;
 async fn main() -> Result<(), Error> {
     lambda_http::tracing::init_default_subscriber();
     let sdk = shop_platform::aws::sdk_config().await;
-    let admin = admin::Admin::from_env(&Env::from_process(), &sdk)?;
+    let admin = admin::Admin::from_env(&Env::from_process(), &sdk).await?;
     let admin = &admin;
     run(service_fn(move |request| async move {
         Ok::<_, Error>(admin.handle(request).await)

@@ -28,6 +28,7 @@ const SHIP_RETRIES: usize = 3;
 pub struct OrderDesk {
     pub(crate) orders: OrderStore,
     pub(crate) mailer: Mailer,
+    pub(crate) payments: shop_platform::payments::PaymentGateway,
     pub(crate) store_name: String,
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) slips: Environment<'static>,

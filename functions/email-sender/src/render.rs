@@ -6,6 +6,7 @@ use minijinja::Environment;
 use minijinja::value::{Serde, Value};
 use serde::Serialize;
 use shop_domain::Money;
+use shop_domain::fulfillment::ShipmentLine;
 use shop_domain::order::Address;
 use shop_platform::fulfillment_store::Shipment;
 use shop_platform::mail::{MailKind, MailRequest};
@@ -25,8 +26,8 @@ pub struct RenderedMail {
 /// Why a mail could not be rendered.
 #[derive(Debug, thiserror::Error)]
 pub enum RenderError {
-    /// A shipment mail names a shipment the order does not have.
-    #[error("order {order_id} has no shipment {shipment_id}")]
+    /// A shipment or return mail names one the order does not have.
+    #[error("order {order_id} has no shipment or return {shipment_id}")]
     NoSuchShipment {
         /// The order.
         order_id: String,
@@ -62,6 +63,14 @@ pub struct MailFacts<'a> {
     review: Option<&'a str>,
     late_payment: Option<&'a str>,
     recent_orders: Vec<RecentOrder>,
+    return_of: Option<ReturnFacts<'a>>,
+}
+
+#[derive(Debug, Serialize)]
+struct ReturnFacts<'a> {
+    return_id: &'a str,
+    refund: String,
+    lines: Vec<ShippedLine<'a>>,
 }
 
 /// One of a customer's recent orders, for the lookup mail.
@@ -139,6 +148,8 @@ impl Templates {
             "order_review.txt",
             "order_lookup.html",
             "order_lookup.txt",
+            "return_instructions.html",
+            "return_instructions.txt",
         ] {
             env.add_template(name, source)?;
         }
@@ -181,6 +192,10 @@ fn subject(kind: MailKind, facts: &MailFacts<'_>) -> String {
         MailKind::Cancelled => format!("{store}: order {order} was cancelled"),
         MailKind::Refunded => format!("{store}: a refund for order {order}"),
         MailKind::OrderLookup => format!("{store}: your orders"),
+        MailKind::ReturnInstructions => match &facts.return_of {
+            Some(r) => format!("{store}: return {} for order {order}", r.return_id),
+            None => format!("{store}: your return for order {order}"),
+        },
         MailKind::OrderReview => format!(
             "Order {order} needs a look: {}",
             facts.review.unwrap_or("see the order")
@@ -218,6 +233,23 @@ impl<'a> MailFacts<'a> {
             }
             _ => None,
         };
+        let return_of =
+            match (request.kind, reference) {
+                (MailKind::ReturnInstructions, Some(id)) => {
+                    let record = order.returns.iter().find(|r| r.return_id == id).ok_or_else(|| {
+                        RenderError::NoSuchShipment {
+                            order_id: order.order_id.clone(),
+                            shipment_id: id.to_owned(),
+                        }
+                    })?;
+                    Some(ReturnFacts {
+                        return_id: &record.return_id,
+                        refund: record.refund.to_string(),
+                        lines: titled(order, &record.lines),
+                    })
+                }
+                _ => None,
+            };
         let totals = &order.totals;
         // A refund mail's reference is the refunded total it reports (see the payment webhook).
         let refunded = (request.kind == MailKind::Refunded)
@@ -263,6 +295,7 @@ impl<'a> MailFacts<'a> {
             review: order.review.as_deref(),
             late_payment: order.late_payment.as_deref(),
             recent_orders: Vec::new(),
+            return_of,
         })
     }
 
@@ -278,20 +311,24 @@ fn shipment_facts<'a>(order: &'a OrderRecord, shipment: &'a Shipment) -> Shipmen
         carrier: &shipment.carrier,
         tracking_number: &shipment.tracking_number,
         tracking_url: &shipment.tracking_url,
-        lines: shipment
-            .lines
-            .iter()
-            .map(|line| ShippedLine {
-                title: order
-                    .lines
-                    .iter()
-                    .find(|l| l.sku == line.sku)
-                    .map_or(line.sku.as_str(), |l| l.title.as_str()),
-                sku: line.sku.as_str(),
-                quantity: line.quantity,
-            })
-            .collect(),
+        lines: titled(order, &shipment.lines),
     }
+}
+
+/// Units of the order's lines, each with its title.
+fn titled<'a>(order: &'a OrderRecord, lines: &'a [ShipmentLine]) -> Vec<ShippedLine<'a>> {
+    lines
+        .iter()
+        .map(|line| ShippedLine {
+            title: order
+                .lines
+                .iter()
+                .find(|l| l.sku == line.sku)
+                .map_or(line.sku.as_str(), |l| l.title.as_str()),
+            sku: line.sku.as_str(),
+            quantity: line.quantity,
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -312,6 +349,8 @@ mod tests {
             "shipments": [{"shipment_id": "s-1", "carrier": "UPS", "tracking_number": "1Z999",
                            "tracking_url": "https://www.ups.com/track?tracknum=1Z999",
                            "lines": [{"sku": "MUG-1", "quantity": 2}], "shipped_at": 60}],
+            "returns": [{"return_id": "r-1", "order_id": "o-1", "lines": [{"sku": "MUG-1", "quantity": 1}],
+                         "reason": "too big", "state": "requested", "refund": usd(1359), "requested_at": 90}],
         }))
         .unwrap()
     }
@@ -337,6 +376,7 @@ mod tests {
             let reference = match kind {
                 MailKind::Shipped => Some("s-1"),
                 MailKind::Refunded => Some("1000"),
+                MailKind::ReturnInstructions => Some("r-1"),
                 _ => None,
             };
             let mail = render(kind, reference);

@@ -15,14 +15,16 @@ use shop_domain::Money;
 use shop_domain::fulfillment::ShipmentLine;
 use shop_domain::order::{Address, Email, OrderEvent, OrderStatus, Transition};
 use shop_domain::pricing::Totals;
+use shop_domain::returns::{self, OrderedLine, ReturnError};
 use shop_platform::batch::Trace;
 use shop_platform::clock::{Clock, SystemClock, rfc3339};
-use shop_platform::config::{ConfigError, Env, TableSettings};
+use shop_platform::config::{ConfigError, Env, ReturnSettings, TableSettings};
 use shop_platform::customer_store::{CANCELLED_AND_REFUNDED, REFUND_OWED};
 use shop_platform::edge::{self, json, json_body, path_param};
 use shop_platform::mail::{MailKind, MailRequest, Mailer};
 use shop_platform::order_store::{OrderLine, OrderRecord, OrderStore};
 use shop_platform::payments::{PaymentError, PaymentGateway};
+use shop_platform::returns_store::{ReturnRecord, ReturnState, ReturnWriteError};
 use shop_platform::{ApiError, HttpFunction};
 use std::sync::Arc;
 
@@ -34,7 +36,15 @@ pub struct Orders {
     orders: OrderStore,
     payments: PaymentGateway,
     mailer: Mailer,
+    returns: ReturnSettings,
     clock: Arc<dyn Clock>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ReturnRequest {
+    lines: Vec<ShipmentLine>,
+    reason: String,
 }
 
 #[derive(Serialize)]
@@ -50,6 +60,7 @@ struct OrderView<'a> {
     shipping_method: &'a str,
     shipments: Vec<ShipmentView<'a>>,
     refunds: Vec<RefundView>,
+    returns: &'a [ReturnRecord],
     timeline: Vec<Step>,
     created_at: String,
     /// Until when the stock is held, while the order waits for its payment.
@@ -139,6 +150,7 @@ fn view(order: &OrderRecord) -> OrderView<'_> {
             })
             .collect(),
         refunds,
+        returns: &order.returns,
         timeline: order
             .timeline()
             .into_iter()
@@ -162,6 +174,7 @@ impl Orders {
             orders: OrderStore::new(aws_sdk_dynamodb::Client::new(sdk), table.shop_table),
             payments: PaymentGateway::from_env(env, sdk).await?,
             mailer: Mailer::from_env(env, sdk)?,
+            returns: env.parse()?,
             clock: Arc::new(SystemClock),
         })
     }
@@ -176,6 +189,7 @@ impl Orders {
             Some("GET /orders/{order_id}") => self.show(&request).await,
             Some("POST /orders/{order_id}/cancel") => self.cancel(&request).await,
             Some("POST /orders/lookup") => self.lookup(&request).await,
+            Some("POST /orders/{order_id}/returns") => self.request_return(&request).await,
             _ => Err(edge::unknown_route(&request)),
         }
     }
@@ -281,6 +295,89 @@ impl Orders {
         self.orders.cancel_refunded(&order.order_id, &refund).await?;
         tracing::info!(order_id = %order.order_id, refund, "cancelled order refunded");
         Ok(())
+    }
+
+    /// `POST /orders/{order_id}/returns {lines, reason}`: shipped units not returned before,
+    /// within the return window, with what their return will refund; mails the instructions.
+    async fn request_return(&self, request: &Request) -> Result<Response<Body>, ApiError> {
+        let order = self.own_order(request).await?;
+        let body: ReturnRequest = json_body(request, edge::DEFAULT_BODY_LIMIT)?;
+        let reason = body.reason.trim();
+        if reason.is_empty() || reason.chars().count() > 500 || reason.chars().any(|c| c.is_control() && c != '\n') {
+            return Err(ApiError::invalid("reason", "say why in 1 to 500 characters"));
+        }
+        if order.status == OrderStatus::Refunded {
+            return Err(ApiError::Conflict {
+                code: "order_refunded",
+                detail: "the order was refunded in full".into(),
+            });
+        }
+        let now = self.clock.now();
+        let ordered: Vec<OrderedLine> = order
+            .lines
+            .iter()
+            .map(|line| OrderedLine {
+                sku: line.sku.clone(),
+                quantity: line.quantity,
+                unit_price: line.unit_price.amount,
+            })
+            .collect();
+        let shipped: Vec<ShipmentLine> = order.shipments.iter().flat_map(|s| s.lines.clone()).collect();
+        let returned: Vec<ShipmentLine> = order.returns.iter().flat_map(|r| r.lines.clone()).collect();
+        let since = order
+            .delivered_at
+            .or_else(|| order.shipments.iter().map(|s| s.shipped_at).max())
+            .unwrap_or(now);
+        let days = (now - since) / 86_400;
+        returns::check_return(
+            &ordered,
+            &shipped,
+            &returned,
+            &body.lines,
+            days,
+            self.returns.return_window_days,
+        )
+        .map_err(|error| match error {
+            ReturnError::WindowClosed { .. } => ApiError::Unprocessable {
+                code: "return_window_closed",
+                detail: error.to_string(),
+            },
+            other => ApiError::invalid("lines", other.to_string()),
+        })?;
+        let refund = returns::refund_for(
+            &ordered,
+            &order.totals,
+            &returned,
+            &body.lines,
+            self.returns.refund_shipping,
+        );
+        let record = ReturnRecord {
+            return_id: shop_platform::secrets::new_id(),
+            order_id: order.order_id.clone(),
+            lines: body.lines,
+            reason: reason.to_owned(),
+            state: ReturnState::Requested,
+            refund: Money::new(refund, order.totals.total.currency),
+            requested_at: now,
+            received_at: None,
+            restocked: false,
+            refund_id: None,
+        };
+        match self.orders.request_return(&order, &record).await {
+            Ok(()) => {}
+            Err(ReturnWriteError::Changed) => {
+                return Err(ApiError::Conflict {
+                    code: "order_changed",
+                    detail: "the order changed meanwhile; read it and try again".into(),
+                });
+            }
+            Err(ReturnWriteError::Store(error)) => return Err(error.into()),
+        }
+        tracing::info!(order_id = %order.order_id, return_id = %record.return_id, refund, "return requested");
+        let trace = Trace::new(&order.order_id, edge::request_id(request));
+        let mail = MailRequest::about(MailKind::ReturnInstructions, &order.order_id, &record.return_id);
+        self.mailer.request(&[mail], &trace).await?;
+        json(StatusCode::CREATED, &record)
     }
 
     /// `POST /orders/lookup {email}`: always 202, so no one learns whether an address has

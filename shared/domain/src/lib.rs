@@ -45,6 +45,7 @@ pub mod money;
 pub mod order;
 pub mod paging;
 pub mod pricing;
+pub mod returns;
 pub mod text;
 
 pub use catalog::{Category, CategorySlug, Product, ProductId, ProductSummary, Sku, Slug, Variant};

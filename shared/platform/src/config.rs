@@ -59,6 +59,21 @@ pub struct StoreSettings {
     pub ship_to_countries: Vec<String>,
 }
 
+/// The store's return policy, set as template parameters.
+#[derive(Debug, Clone, Deserialize)]
+pub struct ReturnSettings {
+    /// Days after delivery (or the last shipment) within which goods may be returned.
+    #[serde(default = "default_return_window_days")]
+    pub return_window_days: u32,
+    /// Whether a return that completes the order also refunds shipping.
+    #[serde(default)]
+    pub refund_shipping: shop_domain::returns::ShippingRefund,
+}
+
+fn default_return_window_days() -> u32 {
+    30
+}
+
 /// Where the shop keeps its state.
 #[derive(Debug, Clone, Deserialize)]
 pub struct TableSettings {

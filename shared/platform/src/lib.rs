@@ -19,6 +19,7 @@ pub mod payment_events;
 pub mod payments;
 pub mod problem;
 pub mod queue;
+pub mod returns_store;
 pub mod secrets;
 
 pub use problem::ApiError;

@@ -42,11 +42,13 @@ pub enum MailKind {
     OrderReview,
     /// To the customer who asked: links to their recent orders (the request names the latest).
     OrderLookup,
+    /// To the customer: how to send a return back (the reference is the return).
+    ReturnInstructions,
 }
 
 impl MailKind {
     /// Every kind, for tests and the template check.
-    pub const ALL: [MailKind; 9] = [
+    pub const ALL: [MailKind; 10] = [
         Self::OrderConfirmation,
         Self::NewOrder,
         Self::Shipped,
@@ -56,6 +58,7 @@ impl MailKind {
         Self::Refunded,
         Self::OrderReview,
         Self::OrderLookup,
+        Self::ReturnInstructions,
     ];
 
     /// The word used in messages, records and template names.
@@ -70,6 +73,7 @@ impl MailKind {
             Self::Refunded => "refunded",
             Self::OrderReview => "order_review",
             Self::OrderLookup => "order_lookup",
+            Self::ReturnInstructions => "return_instructions",
         }
     }
 

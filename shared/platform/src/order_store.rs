@@ -125,6 +125,15 @@ pub struct OrderRecord {
     /// Refunded in full.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub refunded_at: Option<i64>,
+    /// A return was asked for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub return_requested_at: Option<i64>,
+    /// Returned goods arrived.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub returned_at: Option<i64>,
+    /// Its returns, in the order they were asked for.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub returns: Vec<crate::returns_store::ReturnRecord>,
     /// The refund a cancellation owes, until Stripe took it (`refund_owed`), then its id.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cancel_refund: Option<String>,
@@ -146,6 +155,8 @@ impl OrderRecord {
             (OrderStatus::Shipped, self.shipped_at),
             (OrderStatus::Delivered, self.delivered_at),
             (OrderStatus::Cancelled, self.cancelled_at),
+            (OrderStatus::ReturnRequested, self.return_requested_at),
+            (OrderStatus::Returned, self.returned_at),
             (OrderStatus::PartiallyRefunded, self.partially_refunded_at),
             (OrderStatus::Refunded, self.refunded_at),
         ]

@@ -1,0 +1,250 @@
+//! Returns in the table. Each return lives on its order (`returns`, appended with a condition on
+//! how many there were, so two requests cannot return the same units) and as
+//! `RETURN#<id> / RETURN`, which the merchant's desk lists by state on `gsi1` (`RETURNS#<state>`).
+//! Receiving a return marks both, and puts the units back in stock when asked, in one
+//! transaction conditional on the return still being `requested`; its refund follows through
+//! Stripe and is recorded on the return.
+
+use crate::catalog_store::{CatalogError, Page};
+use crate::dynamo::{self, GSI1PK, GSI1SK, Item, StoreError, key, s};
+use crate::order_store::{OrderRecord, OrderStore, build, n, order_key, status_partition};
+use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem, Update};
+use serde::{Deserialize, Serialize};
+use shop_domain::fulfillment::ShipmentLine;
+use shop_domain::order::OrderStatus;
+use shop_domain::{Cursor, Money, PageLimit};
+
+/// Where a return is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ReturnState {
+    /// The customer asked; the goods are on their way back.
+    Requested,
+    /// The merchant received the goods; the refund was asked of Stripe.
+    Received,
+}
+
+impl ReturnState {
+    /// The word the API and the table use.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Requested => "requested",
+            Self::Received => "received",
+        }
+    }
+}
+
+/// One return of an order.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReturnRecord {
+    /// Its id (the customer writes it on the parcel).
+    pub return_id: String,
+    /// The order.
+    pub order_id: String,
+    /// What comes back.
+    pub lines: Vec<ShipmentLine>,
+    /// Why, in the customer's words.
+    pub reason: String,
+    /// Where it is.
+    pub state: ReturnState,
+    /// What it refunds (computed when asked, see `shop_domain::returns`).
+    pub refund: Money,
+    /// Unix seconds.
+    pub requested_at: i64,
+    /// Unix seconds, once received.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub received_at: Option<i64>,
+    /// Whether the units went back into stock.
+    #[serde(default)]
+    pub restocked: bool,
+    /// Stripe's refund, once asked for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refund_id: Option<String>,
+}
+
+/// Why a return was not recorded.
+#[derive(Debug, thiserror::Error)]
+pub enum ReturnWriteError {
+    /// The order or the return changed meanwhile.
+    #[error("the order changed; read it and try again")]
+    Changed,
+    /// The table failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+fn return_key(return_id: &str) -> Item {
+    key(format!("RETURN#{return_id}"), "RETURN")
+}
+
+fn state_partition(state: ReturnState) -> String {
+    format!("RETURNS#{}", state.as_str())
+}
+
+impl OrderStore {
+    /// Records `record` on `order` as it was read; an order that is `shipped` or `delivered`
+    /// becomes `return_requested`. `Changed` when another return was added or the order moved.
+    pub async fn request_return(&self, order: &OrderRecord, record: &ReturnRecord) -> Result<(), ReturnWriteError> {
+        let entry = serde_dynamo::to_attribute_value::<_, AttributeValue>(record).map_err(StoreError::from)?;
+        let before = order.returns.len();
+        let mut update = Update::builder()
+            .table_name(&self.table)
+            .set_key(Some(order_key(&order.order_id)))
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_names("#returns", "returns")
+            .expression_attribute_values(":new", AttributeValue::L(vec![entry]))
+            .expression_attribute_values(":empty", AttributeValue::L(Vec::new()))
+            .expression_attribute_values(":current", s(order.status.as_str()));
+        let unchanged = if before == 0 {
+            "attribute_not_exists(#returns)"
+        } else {
+            update = update.expression_attribute_values(":count", n(before));
+            "size(#returns) = :count"
+        };
+        update = update.condition_expression(format!("#status = :current AND {unchanged}"));
+        let append = "#returns = list_append(if_not_exists(#returns, :empty), :new)";
+        update = if matches!(order.status, OrderStatus::Shipped | OrderStatus::Delivered) {
+            update
+                .update_expression(format!(
+                    "SET {append}, #status = :requested, #index = :index, return_requested_at = :now"
+                ))
+                .expression_attribute_names("#index", GSI1PK)
+                .expression_attribute_values(":requested", s(OrderStatus::ReturnRequested.as_str()))
+                .expression_attribute_values(":index", status_partition(OrderStatus::ReturnRequested))
+                .expression_attribute_values(":now", n(record.requested_at))
+        } else {
+            update.update_expression(format!("SET {append}"))
+        };
+        let mut item: Item = serde_dynamo::to_item(record).map_err(StoreError::from)?;
+        item.extend(return_key(&record.return_id));
+        item.insert(GSI1PK.to_owned(), s(state_partition(ReturnState::Requested)));
+        item.insert(
+            GSI1SK.to_owned(),
+            s(format!("{:012}#{}", record.requested_at, record.return_id)),
+        );
+        let items = vec![
+            TransactWriteItem::builder().update(build(update.build())?).build(),
+            self.put_new(item)?,
+        ];
+        match dynamo::transact(&self.client, items).await? {
+            None => Ok(()),
+            Some(_) => Err(ReturnWriteError::Changed),
+        }
+    }
+
+    /// A return by id, with its order's id.
+    pub async fn return_record(&self, return_id: &str) -> Result<Option<ReturnRecord>, StoreError> {
+        let item = dynamo::get_item(&self.client, &self.table, return_key(return_id)).await?;
+        item.map(dynamo::record).transpose()
+    }
+
+    /// Returns in `state`, oldest first: one Query on `gsi1`.
+    pub async fn returns_in(
+        &self,
+        state: ReturnState,
+        limit: PageLimit,
+        cursor: Option<&Cursor>,
+    ) -> Result<Page<ReturnRecord>, CatalogError> {
+        let partition = state_partition(state);
+        let (items, next_cursor) =
+            dynamo::index_page(&self.client, &self.table, &partition, limit, cursor, true).await?;
+        let items = items
+            .into_iter()
+            .map(dynamo::record)
+            .collect::<Result<Vec<ReturnRecord>, _>>()?;
+        Ok(Page { items, next_cursor })
+    }
+
+    /// Marks the return at `index` of `order` received (and the order `returned` when it was
+    /// `return_requested`), putting its units back in stock when `restock`, all or nothing.
+    /// `Changed` when it was received meanwhile.
+    pub async fn receive_return(
+        &self,
+        order: &OrderRecord,
+        index: usize,
+        restock: bool,
+        now: i64,
+    ) -> Result<(), ReturnWriteError> {
+        let record = order.returns.get(index).ok_or(ReturnWriteError::Changed)?;
+        let path = format!("#returns[{index}]");
+        let mut update = Update::builder()
+            .table_name(&self.table)
+            .set_key(Some(order_key(&order.order_id)))
+            .condition_expression(format!("{path}.return_id = :id AND {path}.#state = :requested"))
+            .expression_attribute_names("#returns", "returns")
+            .expression_attribute_names("#state", "state")
+            .expression_attribute_values(":id", s(&record.return_id))
+            .expression_attribute_values(":requested", s(ReturnState::Requested.as_str()))
+            .expression_attribute_values(":received", s(ReturnState::Received.as_str()))
+            .expression_attribute_values(":now", n(now))
+            .expression_attribute_values(":restocked", AttributeValue::Bool(restock));
+        let set = format!("{path}.#state = :received, {path}.received_at = :now, {path}.restocked = :restocked");
+        update = if order.status == OrderStatus::ReturnRequested {
+            update
+                .update_expression(format!(
+                    "SET {set}, #status = :returned, #index = :index, returned_at = :now"
+                ))
+                .expression_attribute_names("#status", "status")
+                .expression_attribute_names("#index", GSI1PK)
+                .expression_attribute_values(":returned", s(OrderStatus::Returned.as_str()))
+                .expression_attribute_values(":index", status_partition(OrderStatus::Returned))
+        } else {
+            update.update_expression(format!("SET {set}"))
+        };
+        let mut items = vec![TransactWriteItem::builder().update(build(update.build())?).build()];
+        let mark = Update::builder()
+            .table_name(&self.table)
+            .set_key(Some(return_key(&record.return_id)))
+            .update_expression("SET #state = :received, received_at = :now, restocked = :restocked, #index = :index")
+            .expression_attribute_names("#state", "state")
+            .expression_attribute_names("#index", GSI1PK)
+            .expression_attribute_values(":received", s(ReturnState::Received.as_str()))
+            .expression_attribute_values(":now", n(now))
+            .expression_attribute_values(":restocked", AttributeValue::Bool(restock))
+            .expression_attribute_values(":index", s(state_partition(ReturnState::Received)));
+        items.push(TransactWriteItem::builder().update(build(mark.build())?).build());
+        if restock {
+            for line in &record.lines {
+                let Some(ordered) = order.lines.iter().find(|l| l.sku == line.sku) else {
+                    continue;
+                };
+                let mut back = ordered.clone();
+                back.quantity = line.quantity;
+                items.push(self.stock_change(&back, "ADD #available :q", "attribute_exists(#pk)")?);
+            }
+        }
+        match dynamo::transact(&self.client, items).await? {
+            None => Ok(()),
+            Some(_) => Err(ReturnWriteError::Changed),
+        }
+    }
+
+    /// Records Stripe's refund of a received return, on the return and on its order.
+    pub async fn return_refunded(
+        &self,
+        order: &OrderRecord,
+        index: usize,
+        return_id: &str,
+        refund_id: &str,
+    ) -> Result<(), StoreError> {
+        let on_order = Update::builder()
+            .table_name(&self.table)
+            .set_key(Some(order_key(&order.order_id)))
+            .update_expression(format!("SET #returns[{index}].refund_id = :refund"))
+            .condition_expression(format!("#returns[{index}].return_id = :id"))
+            .expression_attribute_names("#returns", "returns")
+            .expression_attribute_values(":refund", s(refund_id))
+            .expression_attribute_values(":id", s(return_id));
+        let on_return = Update::builder()
+            .table_name(&self.table)
+            .set_key(Some(return_key(return_id)))
+            .update_expression("SET refund_id = :refund")
+            .expression_attribute_values(":refund", s(refund_id));
+        let items = vec![
+            TransactWriteItem::builder().update(build(on_order.build())?).build(),
+            TransactWriteItem::builder().update(build(on_return.build())?).build(),
+        ];
+        dynamo::transact(&self.client, items).await?;
+        Ok(())
+    }
+}
