@@ -15,9 +15,9 @@ use shop_platform::ApiError;
 use shop_platform::batch::Trace;
 use shop_platform::clock::{Clock, rfc3339};
 use shop_platform::edge::{self, json, json_body, path_param};
-use shop_platform::fulfillment_store::{ShipError, Shipment};
+use shop_platform::fulfillment_store::Shipment;
 use shop_platform::mail::{MailKind, MailRequest, Mailer};
-use shop_platform::order_store::{OrderRecord, OrderStore};
+use shop_platform::order_store::{OrderRecord, OrderStore, OrderWriteError};
 use shop_platform::secrets;
 use std::sync::Arc;
 
@@ -248,8 +248,8 @@ impl OrderDesk {
                     }
                     return self.shipment_answer(StatusCode::CREATED, &shipment, &after);
                 }
-                Err(ShipError::Changed) => continue,
-                Err(ShipError::Store(error)) => return Err(error.into()),
+                Err(OrderWriteError::Changed) => continue,
+                Err(OrderWriteError::Store(error)) => return Err(error.into()),
             }
         }
         Err(ApiError::Conflict {

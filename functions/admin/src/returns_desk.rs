@@ -8,7 +8,8 @@ use lambda_http::{Body, Request, Response};
 use serde::Deserialize;
 use shop_platform::ApiError;
 use shop_platform::edge::{self, json, json_body, path_param};
-use shop_platform::returns_store::{ReturnState, ReturnWriteError};
+use shop_platform::order_store::OrderWriteError;
+use shop_platform::returns_store::ReturnState;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -57,8 +58,8 @@ impl OrderDesk {
             {
                 Ok(()) => tracing::info!(return_id, restock = body.restock, "return received"),
                 // Received by a concurrent call: go on to its refund.
-                Err(ReturnWriteError::Changed) => {}
-                Err(ReturnWriteError::Store(error)) => return Err(error.into()),
+                Err(OrderWriteError::Changed) => {}
+                Err(OrderWriteError::Store(error)) => return Err(error.into()),
             }
             order = self.orders.get(&record.order_id).await?.ok_or_else(no_return)?;
         }

@@ -22,9 +22,10 @@ use shop_platform::config::{ConfigError, Env, ReturnSettings, TableSettings};
 use shop_platform::customer_store::{CANCELLED_AND_REFUNDED, REFUND_OWED};
 use shop_platform::edge::{self, json, json_body, path_param};
 use shop_platform::mail::{MailKind, MailRequest, Mailer};
+use shop_platform::order_store::OrderWriteError;
 use shop_platform::order_store::{OrderLine, OrderRecord, OrderStore};
 use shop_platform::payments::{PaymentError, PaymentGateway};
-use shop_platform::returns_store::{ReturnRecord, ReturnState, ReturnWriteError};
+use shop_platform::returns_store::{ReturnRecord, ReturnState};
 use shop_platform::{ApiError, HttpFunction};
 use std::sync::Arc;
 
@@ -365,13 +366,13 @@ impl Orders {
         };
         match self.orders.request_return(&order, &record).await {
             Ok(()) => {}
-            Err(ReturnWriteError::Changed) => {
+            Err(OrderWriteError::Changed) => {
                 return Err(ApiError::Conflict {
                     code: "order_changed",
                     detail: "the order changed meanwhile; read it and try again".into(),
                 });
             }
-            Err(ReturnWriteError::Store(error)) => return Err(error.into()),
+            Err(OrderWriteError::Store(error)) => return Err(error.into()),
         }
         tracing::info!(order_id = %order.order_id, return_id = %record.return_id, refund, "return requested");
         let trace = Trace::new(&order.order_id, edge::request_id(request));

@@ -93,7 +93,8 @@ impl OrderStore {
 
     /// Records the refund a cancellation owed as taken by Stripe.
     pub async fn cancel_refunded(&self, order_id: &str, refund_id: &str) -> Result<(), StoreError> {
-        self.client
+        let result = self
+            .client
             .update_item()
             .table_name(&self.table)
             .set_key(Some(order_key(order_id)))
@@ -102,18 +103,9 @@ impl OrderStore {
             .expression_attribute_values(":refund", s(refund_id))
             .expression_attribute_values(":owed", s(REFUND_OWED))
             .send()
-            .await
-            .map(|_| ())
-            .or_else(|error| {
-                // Recorded by a concurrent retry already.
-                if error
-                    .as_service_error()
-                    .is_some_and(|e| e.is_conditional_check_failed_exception())
-                {
-                    Ok(())
-                } else {
-                    Err(error.into())
-                }
-            })
+            .await;
+        // Not owed any more: recorded by a concurrent retry already.
+        dynamo::conditional(result)?;
+        Ok(())
     }
 }

@@ -6,7 +6,7 @@
 
 use crate::catalog_store::{CatalogError, Page};
 use crate::dynamo::{self, GSI1PK, Item, PK, StoreError, key, s};
-use crate::order_store::{OrderRecord, OrderStore, build, n, order_key, status_partition};
+use crate::order_store::{OrderRecord, OrderStore, OrderWriteError, build, n, order_key, status_partition};
 use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem, Update};
 use serde::{Deserialize, Serialize};
 use shop_domain::fulfillment::ShipmentLine;
@@ -53,17 +53,6 @@ pub struct PackingRecord {
     /// A label bought by a carrier adapter, if one is configured.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub label: Option<Label>,
-}
-
-/// Why a shipment was not recorded.
-#[derive(Debug, thiserror::Error)]
-pub enum ShipError {
-    /// The order is not in a status that ships, or another shipment was added meanwhile.
-    #[error("the order changed; read it again")]
-    Changed,
-    /// The table failed.
-    #[error(transparent)]
-    Store(#[from] StoreError),
 }
 
 fn packing_key(order_id: &str) -> Item {
@@ -129,7 +118,7 @@ impl OrderStore {
         shipment: &Shipment,
         complete: bool,
         now: i64,
-    ) -> Result<(), ShipError> {
+    ) -> Result<(), OrderWriteError> {
         let entry = serde_dynamo::to_attribute_value::<_, AttributeValue>(shipment).map_err(StoreError::from)?;
         let shipped_before = order.shipments.len();
         let mut update = self
@@ -163,16 +152,9 @@ impl OrderStore {
         } else {
             update.update_expression(format!("SET {append}"))
         };
-        match update.send().await {
-            Ok(_) => Ok(()),
-            Err(error)
-                if error
-                    .as_service_error()
-                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
-            {
-                Err(ShipError::Changed)
-            }
-            Err(error) => Err(ShipError::Store(error.into())),
+        match dynamo::conditional(update.send().await)? {
+            true => Ok(()),
+            false => Err(OrderWriteError::Changed),
         }
     }
 

@@ -205,19 +205,12 @@ impl MailLog {
             .expression_attribute_values(":ttl", n(now + SENT_TTL))
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(Claim::Granted),
-            Err(error)
-                if error
-                    .as_service_error()
-                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
-            {
-                let item = dynamo::get_item(&self.client, &self.table, request.record_key()).await?;
-                let sent = item.as_ref().and_then(|i| dynamo::get_s(i, "state")) == Some("sent");
-                Ok(if sent { Claim::AlreadySent } else { Claim::Busy })
-            }
-            Err(error) => Err(error.into()),
+        if dynamo::conditional(result)? {
+            return Ok(Claim::Granted);
         }
+        let item = dynamo::get_item(&self.client, &self.table, request.record_key()).await?;
+        let sent = item.as_ref().and_then(|i| dynamo::get_s(i, "state")) == Some("sent");
+        Ok(if sent { Claim::AlreadySent } else { Claim::Busy })
     }
 
     /// Records that SES accepted the mail as `message_id`.
@@ -237,7 +230,8 @@ impl MailLog {
 
     /// Gives a claim back after a failed send, so the retry can send the mail.
     pub async fn release(&self, request: &MailRequest) -> Result<(), StoreError> {
-        self.client
+        let result = self
+            .client
             .delete_item()
             .table_name(&self.table)
             .set_key(Some(request.record_key()))
@@ -245,19 +239,10 @@ impl MailLog {
             .expression_attribute_names("#state", "state")
             .expression_attribute_values(":sending", s("sending"))
             .send()
-            .await
-            .map(|_| ())
-            .or_else(|error| {
-                // Already sent by another delivery: nothing to give back.
-                if error
-                    .as_service_error()
-                    .is_some_and(|e| e.is_conditional_check_failed_exception())
-                {
-                    Ok(())
-                } else {
-                    Err(error.into())
-                }
-            })
+            .await;
+        // Not `sending`: already sent by another delivery, nothing to give back.
+        dynamo::conditional(result)?;
+        Ok(())
     }
 }
 

@@ -231,6 +231,17 @@ enum Slot {
     Idempotency,
 }
 
+/// Why a write conditional on the order as it was read did not happen.
+#[derive(Debug, thiserror::Error)]
+pub enum OrderWriteError {
+    /// The order changed since it was read (another shipment or return, another status).
+    #[error("the order changed; read it and try again")]
+    Changed,
+    /// The table failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
 /// The order adapter.
 #[derive(Debug, Clone)]
 pub struct OrderStore {

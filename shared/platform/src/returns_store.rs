@@ -7,7 +7,7 @@
 
 use crate::catalog_store::{CatalogError, Page};
 use crate::dynamo::{self, GSI1PK, GSI1SK, Item, StoreError, key, s};
-use crate::order_store::{OrderRecord, OrderStore, build, n, order_key, status_partition};
+use crate::order_store::{OrderRecord, OrderStore, OrderWriteError, build, n, order_key, status_partition};
 use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem, Update};
 use serde::{Deserialize, Serialize};
 use shop_domain::fulfillment::ShipmentLine;
@@ -62,17 +62,6 @@ pub struct ReturnRecord {
     pub refund_id: Option<String>,
 }
 
-/// Why a return was not recorded.
-#[derive(Debug, thiserror::Error)]
-pub enum ReturnWriteError {
-    /// The order or the return changed meanwhile.
-    #[error("the order changed; read it and try again")]
-    Changed,
-    /// The table failed.
-    #[error(transparent)]
-    Store(#[from] StoreError),
-}
-
 fn return_key(return_id: &str) -> Item {
     key(format!("RETURN#{return_id}"), "RETURN")
 }
@@ -84,7 +73,7 @@ fn state_partition(state: ReturnState) -> String {
 impl OrderStore {
     /// Records `record` on `order` as it was read; an order that is `shipped` or `delivered`
     /// becomes `return_requested`. `Changed` when another return was added or the order moved.
-    pub async fn request_return(&self, order: &OrderRecord, record: &ReturnRecord) -> Result<(), ReturnWriteError> {
+    pub async fn request_return(&self, order: &OrderRecord, record: &ReturnRecord) -> Result<(), OrderWriteError> {
         let entry = serde_dynamo::to_attribute_value::<_, AttributeValue>(record).map_err(StoreError::from)?;
         let before = order.returns.len();
         let mut update = Update::builder()
@@ -128,7 +117,7 @@ impl OrderStore {
         ];
         match dynamo::transact(&self.client, items).await? {
             None => Ok(()),
-            Some(_) => Err(ReturnWriteError::Changed),
+            Some(_) => Err(OrderWriteError::Changed),
         }
     }
 
@@ -164,8 +153,8 @@ impl OrderStore {
         index: usize,
         restock: bool,
         now: i64,
-    ) -> Result<(), ReturnWriteError> {
-        let record = order.returns.get(index).ok_or(ReturnWriteError::Changed)?;
+    ) -> Result<(), OrderWriteError> {
+        let record = order.returns.get(index).ok_or(OrderWriteError::Changed)?;
         let path = format!("#returns[{index}]");
         let mut update = Update::builder()
             .table_name(&self.table)
@@ -215,7 +204,7 @@ impl OrderStore {
         }
         match dynamo::transact(&self.client, items).await? {
             None => Ok(()),
-            Some(_) => Err(ReturnWriteError::Changed),
+            Some(_) => Err(OrderWriteError::Changed),
         }
     }
 
