@@ -42,13 +42,12 @@ node_modules/.installed: package.json package-lock.json
 gateway:
 	cargo build -p shop-local
 
-## release: the Lambda artifacts of every function for x86_64 (target/lambda/<name>/bootstrap),
-## one `cargo lambda build --release --bin <name>` each, as `sam build` runs them, so that
-## `sam build` afterwards finds everything compiled
+## release: the Lambda artifacts of every function for x86_64 (target/lambda/<name>/bootstrap) in
+## one cargo invocation, so that the functions' link-time optimisation runs on every core at once.
+## (`sam build` builds each function on its own, with that function's features, so it compiles
+## again what this built; deployers run `make sam-build`, CI runs this.)
 release: deps
-	for f in $(FUNCTIONS); do \
-	  PATH="$(CURDIR)/$(VENV)/bin:$$PATH" cargo lambda build --release --target x86_64-unknown-linux-gnu --bin $$f || exit 1; \
-	done
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" cargo lambda build --release --target x86_64-unknown-linux-gnu $(addprefix -p ,$(FUNCTIONS))
 
 ## sam-build: what `sam build` deploys, for x86_64 (arm64 needs the aarch64 rust-std; see README)
 sam-build: deps
