@@ -11,6 +11,7 @@ use lambda_http::Body;
 use serde_json::{Map, Value, json};
 use shop_platform::{ApiError, HttpFunction};
 use std::collections::BTreeMap;
+use std::net::IpAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -120,12 +121,12 @@ impl Gateway {
     /// Serves on `listener` until the process ends.
     pub async fn serve(self: Arc<Self>, listener: TcpListener) -> std::io::Result<()> {
         loop {
-            let (stream, _) = listener.accept().await?;
+            let (stream, peer) = listener.accept().await?;
             let gateway = Arc::clone(&self);
             tokio::spawn(async move {
                 let service = hyper::service::service_fn(move |request| {
                     let gateway = Arc::clone(&gateway);
-                    async move { Ok::<_, std::convert::Infallible>(gateway.answer(request).await) }
+                    async move { Ok::<_, std::convert::Infallible>(gateway.answer(request, peer.ip()).await) }
                 });
                 if let Err(error) = hyper::server::conn::http1::Builder::new()
                     .serve_connection(TokioIo::new(stream), service)
@@ -137,9 +138,9 @@ impl Gateway {
         }
     }
 
-    async fn answer(&self, request: http::Request<Incoming>) -> http::Response<Full<Bytes>> {
+    async fn answer(&self, request: http::Request<Incoming>, source_ip: IpAddr) -> http::Response<Full<Bytes>> {
         let request_id = format!("{:x}-{}", self.started, self.next_id.fetch_add(1, Ordering::Relaxed));
-        let response = match self.dispatch(request, &request_id).await {
+        let response = match self.dispatch(request, &request_id, source_ip).await {
             Ok(response) => response,
             Err(error) => error.into_response(&request_id),
         };
@@ -161,6 +162,7 @@ impl Gateway {
         &self,
         request: http::Request<Incoming>,
         request_id: &str,
+        source_ip: IpAddr,
     ) -> Result<http::Response<Body>, ApiError> {
         let path = request.uri().path().to_owned();
         let method = request.method().clone();
@@ -195,7 +197,7 @@ impl Gateway {
             .await
             .map_err(|_| ApiError::PayloadTooLarge { limit: MAX_BODY })?
             .to_bytes();
-        let event = self.event(&parts, &body, route, params, request_id);
+        let event = self.event(&parts, &body, route, params, request_id, source_ip);
         let lambda_request = lambda_http::request::from_str(&event.to_string())
             .map_err(|e| ApiError::Internal(format!("the gateway built an event Lambda would not read: {e}")))?;
         Ok(route.function.handle(lambda_request).await)
@@ -222,6 +224,7 @@ impl Gateway {
         route: &Route,
         path_parameters: BTreeMap<String, String>,
         request_id: &str,
+        source_ip: IpAddr,
     ) -> Value {
         let mut headers = Map::new();
         let mut cookies = Vec::new();
@@ -285,7 +288,7 @@ impl Gateway {
                     "method": parts.method.as_str(),
                     "path": parts.uri.path(),
                     "protocol": "HTTP/1.1",
-                    "sourceIp": "127.0.0.1",
+                    "sourceIp": source_ip.to_string(),
                     "userAgent": headers.get("user-agent").cloned().unwrap_or(Value::String(String::new())),
                 },
                 "requestId": request_id,

@@ -65,6 +65,22 @@ impl TestApp {
         }
     }
 
+    /// The same stack reached from an address of its own in 127.0.0.0/8 (the gateway passes the
+    /// peer address on as API Gateway's `sourceIp`): for per-source limits.
+    pub fn from_own_address() -> (Self, std::net::IpAddr) {
+        let nanos = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.subsec_nanos())
+            .unwrap_or(0);
+        let [_, a, b, c] = (nanos ^ std::process::id().rotate_left(16)).to_be_bytes();
+        let address = std::net::IpAddr::from([127, a, b, c.max(2)]);
+        let client = Client::builder()
+            .local_address(address)
+            .build()
+            .expect("a client bound to a loopback address");
+        (Self { client, ..Self::new() }, address)
+    }
+
     /// A request as a shopper sends it.
     pub async fn request(&self, method: Method, path: &str, body: Option<&Value>) -> Response {
         let mut request = self.client.request(method, format!("{}{path}", self.api));

@@ -1,5 +1,5 @@
 //! `admin`: the merchant's desks. The catalog (products one at a time or in bulk, stock counts,
-//! discount codes) and the orders (see [`order_desk`]).
+//! discount codes), the orders (see [`order_desk`]) and the support inbox.
 //! In AWS these routes sit behind IAM authorization; locally the gateway asks for the admin token.
 
 use http::StatusCode;
@@ -17,6 +17,7 @@ use shop_platform::edge::{self, json, json_body, path_param};
 use shop_platform::mail::Mailer;
 use shop_platform::order_store::OrderStore;
 use shop_platform::payments::PaymentGateway;
+use shop_platform::support_store::SupportStore;
 use shop_platform::{ApiError, HttpFunction};
 use std::collections::HashSet;
 
@@ -37,6 +38,7 @@ pub struct Admin {
     currency: Currency,
     clock: std::sync::Arc<dyn Clock>,
     desk: OrderDesk,
+    support: SupportStore,
 }
 
 #[derive(Deserialize)]
@@ -77,6 +79,7 @@ impl Admin {
         Ok(Self {
             catalog: CatalogStore::new(client.clone(), table.shop_table.clone()),
             discounts: DiscountStore::new(client.clone(), table.shop_table.clone()),
+            support: SupportStore::new(client.clone(), table.shop_table.clone()),
             currency: store.store_currency,
             clock: clock.clone(),
             desk: OrderDesk {
@@ -110,6 +113,7 @@ impl Admin {
             Some("POST /admin/orders/{order_id}/delivered") => self.desk.delivered(&request).await,
             Some("GET /admin/returns") => self.desk.list_returns(&request).await,
             Some("POST /admin/returns/{return_id}/receive") => self.desk.receive_return(&request).await,
+            Some("GET /admin/support/messages") => self.support_messages(&request).await,
             _ => Err(edge::unknown_route(&request)),
         }
     }
@@ -240,6 +244,13 @@ impl Admin {
         let (limit, cursor) = edge::page_params(request)?;
         let page: shop_platform::catalog_store::Page<DiscountRecord> =
             self.discounts.list(limit, cursor.as_ref()).await?;
+        json(StatusCode::OK, &page)
+    }
+
+    /// `GET /admin/support/messages?limit=&cursor=`: the support inbox, newest first.
+    async fn support_messages(&self, request: &Request) -> Result<Response<Body>, ApiError> {
+        let (limit, cursor) = edge::page_params(request)?;
+        let page = self.support.newest(limit, cursor.as_ref()).await?;
         json(StatusCode::OK, &page)
     }
 }

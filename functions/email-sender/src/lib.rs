@@ -1,5 +1,5 @@
 //! `email-sender`: sends the shop's transactional mail. Each message of the email queue asks for
-//! one mail about one order ([`MailRequest`]); the sender reads the order, claims the mail in the
+//! one mail about one order or one support message ([`MailRequest`]); the sender reads it, claims the mail in the
 //! table (so it goes out once per order, kind and reference), renders it from the templates and
 //! sends it with SES v2 `SendEmail`. A failed send gives the claim back and the message is
 //! retried; a duplicate finds the mail sent and does nothing.
@@ -8,7 +8,7 @@ pub mod render;
 
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
 use aws_sdk_sesv2::types::{Body, Content, Destination, EmailContent, Message, MessageTag};
-use render::{Links, MailFacts, RecentOrder, RenderError, RenderedMail, Templates};
+use render::{Links, MailFacts, RecentOrder, RenderError, RenderedMail, SupportFacts, Templates};
 use serde::Deserialize;
 use shop_platform::QueueFunction;
 use shop_platform::batch::process_batch;
@@ -16,6 +16,7 @@ use shop_platform::clock::{Clock, SystemClock, rfc3339};
 use shop_platform::config::{ConfigError, Env, StoreSettings, TableSettings};
 use shop_platform::mail::{Claim, MailKind, MailLog, MailRequest};
 use shop_platform::order_store::{OrderRecord, OrderStore};
+use shop_platform::support_store::{SupportMessage, SupportStore};
 use std::sync::Arc;
 
 /// How many recent orders a lookup mail lists.
@@ -50,9 +51,30 @@ impl MailSettings {
     }
 }
 
+/// What one mail is about.
+enum About {
+    Order(OrderRecord),
+    Support {
+        message: SupportMessage,
+        /// The order the message's token opened.
+        order: Option<OrderRecord>,
+    },
+}
+
+impl About {
+    /// The customer's address.
+    fn customer(&self) -> &str {
+        match self {
+            Self::Order(order) => order.email.as_str(),
+            Self::Support { message, .. } => &message.email,
+        }
+    }
+}
+
 /// The sender with its clients and templates, built once per instance.
 pub struct EmailSender {
     orders: OrderStore,
+    support: SupportStore,
     log: MailLog,
     ses: aws_sdk_sesv2::Client,
     templates: Templates,
@@ -94,6 +116,7 @@ impl EmailSender {
         let client = aws_sdk_dynamodb::Client::new(sdk);
         Ok(Self {
             orders: OrderStore::new(client.clone(), table.shop_table.clone()),
+            support: SupportStore::new(client.clone(), table.shop_table.clone()),
             log: MailLog::new(client, table.shop_table),
             ses: aws_sdk_sesv2::Client::new(sdk),
             templates: Templates::load().map_err(|e| ConfigError::new(format!("mail templates: {e}")))?,
@@ -117,45 +140,108 @@ impl EmailSender {
     async fn send_one(&self, message: SqsMessage) -> Result<(), SendError> {
         let body = message.body.unwrap_or_default();
         let request: MailRequest = serde_json::from_str(&body).map_err(|e| SendError::Unreadable(e.to_string()))?;
-        let (order_id, kind) = (request.order_id.as_str(), request.kind.as_str());
-        let Some(order) = self.orders.get(order_id).await.map_err(upstream)? else {
-            tracing::error!(order_id, kind, "mail about an order that does not exist; dropped");
+        let kind = request.kind.as_str();
+        let about_id = match (request.kind.is_support(), &request.reference) {
+            (true, Some(reference)) => reference.as_str(),
+            _ => request.order_id.as_str(),
+        };
+        let Some(about) = self.about(&request).await? else {
+            tracing::error!(
+                about = about_id,
+                kind,
+                "mail about an order or message that does not exist; dropped"
+            );
             return Ok(());
         };
         let to = if request.kind.to_merchant() {
             if self.settings.merchant_email.is_empty() {
-                tracing::info!(order_id, kind, "no merchant address configured; mail not sent");
+                tracing::info!(about = about_id, kind, "no merchant address configured; mail not sent");
                 return Ok(());
             }
             self.settings.merchant_email.clone()
         } else {
-            order.email.as_str().to_owned()
+            about.customer().to_owned()
         };
         match self.log.claim(&request, self.clock.now()).await.map_err(upstream)? {
             Claim::Granted => {}
             Claim::AlreadySent => {
-                tracing::info!(order_id, kind, "mail sent before; not again");
+                tracing::info!(about = about_id, kind, "mail sent before; not again");
                 return Ok(());
             }
             Claim::Busy => return Err(SendError::Busy),
         }
-        match self.deliver(&request, &order, &to).await {
+        match self.deliver(&request, &about, &to).await {
             Ok(message_id) => {
                 self.log.sent(&request, &message_id).await.map_err(upstream)?;
-                tracing::info!(order_id, kind, message_id, "mail sent");
+                tracing::info!(about = about_id, kind, message_id, "mail sent");
                 Ok(())
             }
             Err(error) => {
                 // Give the claim back so the retry sends it.
                 if let Err(release) = self.log.release(&request).await {
-                    tracing::error!(order_id, kind, error = %release, "claim not given back; the retry waits out its lease");
+                    tracing::error!(about = about_id, kind, error = %release, "claim not given back; the retry waits out its lease");
                 }
                 Err(error)
             }
         }
     }
 
-    async fn deliver(&self, request: &MailRequest, order: &OrderRecord, to: &str) -> Result<String, SendError> {
+    /// What the mail is about: the order, or the support message with its verified order.
+    async fn about(&self, request: &MailRequest) -> Result<Option<About>, SendError> {
+        if !request.kind.is_support() {
+            let order = self.orders.get(&request.order_id).await.map_err(upstream)?;
+            return Ok(order.map(About::Order));
+        }
+        let Some(reference) = &request.reference else {
+            return Err(SendError::Unreadable("a support mail without its message".into()));
+        };
+        let Some(message) = self.support.get(reference).await.map_err(upstream)? else {
+            return Ok(None);
+        };
+        let order = match &message.order_id {
+            Some(id) => self.orders.get(id).await.map_err(upstream)?,
+            None => None,
+        };
+        Ok(Some(About::Support { message, order }))
+    }
+
+    async fn deliver(&self, request: &MailRequest, about: &About, to: &str) -> Result<String, SendError> {
+        match about {
+            About::Order(order) => {
+                let mail = self.order_mail(request, order).await?;
+                self.send_email(request, to, None, mail).await
+            }
+            About::Support { message, order } => {
+                let base = self.settings.public_api_url.trim_end_matches('/');
+                let facts = SupportFacts {
+                    store_name: &self.store_name,
+                    reference: &message.reference,
+                    customer_email: &message.email,
+                    subject: &message.subject,
+                    body: &message.body,
+                    received_at: rfc3339(message.received_at),
+                    unverified_order_id: message.unverified_order_id.as_deref(),
+                    admin_order_url: order.as_ref().map(|o| format!("{base}/admin/orders/{}", o.order_id)),
+                    order: order
+                        .as_ref()
+                        .map(|order| {
+                            let links = Links {
+                                order_url: None,
+                                admin_base: Some(base),
+                            };
+                            MailFacts::of(&self.store_name, order, request, links)
+                        })
+                        .transpose()?,
+                };
+                let mail = self.templates.render_support(request.kind, &facts)?;
+                // The merchant answers the customer by replying.
+                let reply_to = (request.kind == MailKind::SupportMessage).then_some(message.email.as_str());
+                self.send_email(request, to, reply_to, mail).await
+            }
+        }
+    }
+
+    async fn order_mail(&self, request: &MailRequest, order: &OrderRecord) -> Result<RenderedMail, SendError> {
         let order_url = if request.kind.to_merchant() || request.kind == MailKind::OrderLookup {
             None
         } else {
@@ -174,8 +260,7 @@ impl EmailSender {
         if request.kind == MailKind::OrderLookup {
             facts = facts.with_recent_orders(self.recent_orders(order).await?);
         }
-        let mail = self.templates.render(request.kind, &facts)?;
-        self.send_email(request, to, mail).await
+        Ok(self.templates.render(request.kind, &facts)?)
     }
 
     /// The customer's most recent orders, each with a link of its own.
@@ -199,7 +284,13 @@ impl EmailSender {
         Ok(recent)
     }
 
-    async fn send_email(&self, request: &MailRequest, to: &str, mail: RenderedMail) -> Result<String, SendError> {
+    async fn send_email(
+        &self,
+        request: &MailRequest,
+        to: &str,
+        reply_to: Option<&str>,
+        mail: RenderedMail,
+    ) -> Result<String, SendError> {
         let content = |data: String| {
             Content::builder()
                 .data(data)
@@ -228,6 +319,7 @@ impl EmailSender {
             .send_email()
             .from_email_address(&self.settings.sender_address)
             .destination(Destination::builder().to_addresses(to).build())
+            .set_reply_to_addresses(reply_to.map(|address| vec![address.to_owned()]))
             .content(EmailContent::builder().simple(message).build())
             .email_tags(tag)
             .set_configuration_set_name(configuration_set)

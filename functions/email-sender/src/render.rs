@@ -44,6 +44,7 @@ pub enum RenderError {
 pub struct MailFacts<'a> {
     store_name: &'a str,
     order_id: &'a str,
+    status: &'static str,
     customer_email: &'a str,
     order_url: Option<&'a str>,
     packing_slip_url: Option<String>,
@@ -57,6 +58,7 @@ pub struct MailFacts<'a> {
     shipping_address: &'a Address,
     shipping_method: &'a str,
     shipment: Option<ShipmentFacts<'a>>,
+    shipments: Vec<ShipmentFacts<'a>>,
     payment_error: Option<&'a str>,
     cancel_reason: Option<&'a str>,
     refunded: Option<String>,
@@ -150,15 +152,31 @@ impl Templates {
             "order_lookup.txt",
             "return_instructions.html",
             "return_instructions.txt",
+            "support_message.html",
+            "support_message.txt",
+            "support_received.html",
+            "support_received.txt",
         ] {
             env.add_template(name, source)?;
         }
         Ok(Self { env })
     }
 
-    /// Renders the mail of `kind` from `facts`.
+    /// Renders the mail of `kind` about an order from `facts`.
     pub fn render(&self, kind: MailKind, facts: &MailFacts<'_>) -> Result<RenderedMail, RenderError> {
-        let context = Value::from(Serde(facts));
+        self.render_parts(kind, Value::from(Serde(facts)), subject(kind, facts))
+    }
+
+    /// Renders the mail of `kind` about a support message from `facts`.
+    pub fn render_support(&self, kind: MailKind, facts: &SupportFacts<'_>) -> Result<RenderedMail, RenderError> {
+        let subject = match kind {
+            MailKind::SupportMessage => format!("Support {}: {}", facts.reference, facts.subject),
+            _ => format!("{}: we received your message ({})", facts.store_name, facts.reference),
+        };
+        self.render_parts(kind, Value::from(Serde(facts)), subject)
+    }
+
+    fn render_parts(&self, kind: MailKind, context: Value, subject: String) -> Result<RenderedMail, RenderError> {
         let html = self
             .env
             .get_template(&format!("{}.html", kind.as_str()))?
@@ -167,12 +185,31 @@ impl Templates {
             .env
             .get_template(&format!("{}.txt", kind.as_str()))?
             .render(&context)?;
-        Ok(RenderedMail {
-            subject: subject(kind, facts),
-            html,
-            text,
-        })
+        Ok(RenderedMail { subject, html, text })
     }
+}
+
+/// What a support mail says: the message, and its order's facts when its token opened it.
+#[derive(Debug, Serialize)]
+pub struct SupportFacts<'a> {
+    /// The store's name.
+    pub store_name: &'a str,
+    /// The message's reference.
+    pub reference: &'a str,
+    /// Who wrote.
+    pub customer_email: &'a str,
+    /// Their subject.
+    pub subject: &'a str,
+    /// Their text.
+    pub body: &'a str,
+    /// When it arrived.
+    pub received_at: String,
+    /// An order id given without the token that opens it.
+    pub unverified_order_id: Option<&'a str>,
+    /// The merchant's link to the order in the admin API.
+    pub admin_order_url: Option<String>,
+    /// The verified order's facts.
+    pub order: Option<MailFacts<'a>>,
 }
 
 fn subject(kind: MailKind, facts: &MailFacts<'_>) -> String {
@@ -200,6 +237,8 @@ fn subject(kind: MailKind, facts: &MailFacts<'_>) -> String {
             "Order {order} needs a look: {}",
             facts.review.unwrap_or("see the order")
         ),
+        // Rendered with their own facts (`render_support`); named here for completeness.
+        MailKind::SupportMessage | MailKind::SupportReceived => format!("{store}: order {order}"),
     }
 }
 
@@ -260,6 +299,7 @@ impl<'a> MailFacts<'a> {
         Ok(Self {
             store_name,
             order_id: &order.order_id,
+            status: order.status.as_str(),
             customer_email: order.email.as_str(),
             order_url: links.order_url,
             packing_slip_url: links.admin_base.map(|base| {
@@ -289,6 +329,7 @@ impl<'a> MailFacts<'a> {
             shipping_address: &order.shipping_address,
             shipping_method: &order.shipping_method,
             shipment,
+            shipments: order.shipments.iter().map(|s| shipment_facts(order, s)).collect(),
             payment_error: order.last_payment_error.as_deref(),
             cancel_reason: order.cancel_reason.as_deref(),
             refunded,
@@ -372,7 +413,7 @@ mod tests {
 
     #[test]
     fn every_kind_of_mail_renders_both_parts_naming_the_order() {
-        for kind in MailKind::ALL {
+        for kind in MailKind::ALL.into_iter().filter(|kind| !kind.is_support()) {
             let reference = match kind {
                 MailKind::Shipped => Some("s-1"),
                 MailKind::Refunded => Some("1000"),
@@ -436,5 +477,50 @@ mod tests {
                 .contains("https://api.example/admin/orders/o-1/packing-slip")
         );
         assert!(merchant.text.contains("ada@example.com"));
+    }
+
+    fn support_mail(kind: MailKind, order: Option<&OrderRecord>) -> RenderedMail {
+        let request = MailRequest::support(kind, "SUP-1", order.map(|o| o.order_id.as_str()));
+        let facts = SupportFacts {
+            store_name: "Demo & Co",
+            reference: "SUP-1",
+            customer_email: "ada@example.com",
+            subject: "Mug <broken>",
+            body: "It arrived in pieces.\n<script>alert(1)</script>",
+            received_at: "2026-11-25T10:00:00Z".into(),
+            unverified_order_id: order.is_none().then_some("o-9"),
+            admin_order_url: order.map(|o| format!("https://api.example/admin/orders/{}", o.order_id)),
+            order: order.map(|o| {
+                let links = Links {
+                    order_url: None,
+                    admin_base: Some("https://api.example"),
+                };
+                MailFacts::of("Demo & Co", o, &request, links).unwrap()
+            }),
+        };
+        Templates::load().unwrap().render_support(kind, &facts).unwrap()
+    }
+
+    #[test]
+    fn the_merchant_reads_the_message_with_its_order_and_the_customer_gets_the_reference() {
+        let order = order();
+        let merchant = support_mail(MailKind::SupportMessage, Some(&order));
+        assert_eq!(merchant.subject, "Support SUP-1: Mug <broken>");
+        assert!(merchant.text.contains("It arrived in pieces."), "{}", merchant.text);
+        assert!(
+            merchant.text.contains("Order o-1 (shipped), 32.18 USD"),
+            "{}",
+            merchant.text
+        );
+        assert!(merchant.text.contains("UPS 1Z999") || merchant.text.contains("1Z999"));
+        assert!(merchant.html.contains("&lt;script&gt;") && !merchant.html.contains("<script>"));
+
+        let unverified = support_mail(MailKind::SupportMessage, None);
+        assert!(unverified.text.contains("o-9") && unverified.text.contains("not verified"));
+        assert!(!unverified.text.contains("32.18"));
+
+        let ack = support_mail(MailKind::SupportReceived, None);
+        assert_eq!(ack.subject, "Demo & Co: we received your message (SUP-1)");
+        assert!(ack.text.contains("SUP-1") && ack.text.contains("It arrived in pieces."));
     }
 }

@@ -1,7 +1,8 @@
-//! `orders`: a shopper's own order, guarded by the order token from checkout (a missing or wrong
+//! `orders`: customer service. A shopper's own order, guarded by the order token from checkout (a missing or wrong
 //! token is answered like an order that does not exist; links in mails carry their own token as
-//! `?token=`): the order with its shipments, refunds and timeline, and cancelling it. And the
-//! lookup that mails a customer links to their recent orders.
+//! `?token=`): the order with its shipments, refunds and timeline, cancelling it, returning
+//! parts of it. The lookup that mails a customer links to their recent orders, and messages to
+//! support (see [`support`]).
 //!
 //! Cancelling: an unpaid order has its PaymentIntent cancelled, then its stock and discount given
 //! back; a paid order nothing of which has shipped is cancelled with its stock back in one
@@ -18,7 +19,7 @@ use shop_domain::pricing::Totals;
 use shop_domain::returns::{self, OrderedLine, ReturnError};
 use shop_platform::batch::Trace;
 use shop_platform::clock::{Clock, SystemClock, rfc3339};
-use shop_platform::config::{ConfigError, Env, ReturnSettings, TableSettings};
+use shop_platform::config::{ConfigError, Env, ReturnSettings, SupportSettings, TableSettings};
 use shop_platform::customer_store::{CANCELLED_AND_REFUNDED, REFUND_OWED};
 use shop_platform::edge::{self, json, json_body, path_param};
 use shop_platform::mail::{MailKind, MailRequest, Mailer};
@@ -26,8 +27,11 @@ use shop_platform::order_store::OrderWriteError;
 use shop_platform::order_store::{OrderLine, OrderRecord, OrderStore};
 use shop_platform::payments::{PaymentError, PaymentGateway};
 use shop_platform::returns_store::{ReturnRecord, ReturnState};
+use shop_platform::support_store::SupportStore;
 use shop_platform::{ApiError, HttpFunction};
 use std::sync::Arc;
+
+mod support;
 
 /// Seconds within which a second lookup for one address mails nothing new.
 pub const LOOKUP_WINDOW: i64 = 600;
@@ -38,6 +42,8 @@ pub struct Orders {
     payments: PaymentGateway,
     mailer: Mailer,
     returns: ReturnSettings,
+    support: SupportStore,
+    support_limits: SupportSettings,
     clock: Arc<dyn Clock>,
 }
 
@@ -171,8 +177,11 @@ impl Orders {
     /// Reads settings from `env` (the Stripe key from SSM when deployed) and builds the clients.
     pub async fn from_env(env: &Env, sdk: &aws_config::SdkConfig) -> Result<Self, ConfigError> {
         let table: TableSettings = env.parse()?;
+        let client = aws_sdk_dynamodb::Client::new(sdk);
         Ok(Self {
-            orders: OrderStore::new(aws_sdk_dynamodb::Client::new(sdk), table.shop_table),
+            orders: OrderStore::new(client.clone(), table.shop_table.clone()),
+            support: SupportStore::new(client, table.shop_table),
+            support_limits: env.parse()?,
             payments: PaymentGateway::from_env(env, sdk).await?,
             mailer: Mailer::from_env(env, sdk)?,
             returns: env.parse()?,
@@ -191,6 +200,7 @@ impl Orders {
             Some("POST /orders/{order_id}/cancel") => self.cancel(&request).await,
             Some("POST /orders/lookup") => self.lookup(&request).await,
             Some("POST /orders/{order_id}/returns") => self.request_return(&request).await,
+            Some("POST /support/messages") => self.support_message(&request).await,
             _ => Err(edge::unknown_route(&request)),
         }
     }

@@ -46,6 +46,7 @@ pub mod order;
 pub mod paging;
 pub mod pricing;
 pub mod returns;
+pub mod support;
 pub mod text;
 
 pub use catalog::{Category, CategorySlug, Product, ProductId, ProductSummary, Sku, Slug, Variant};

@@ -74,6 +74,25 @@ fn default_return_window_days() -> u32 {
     30
 }
 
+/// How often shoppers may write to support, from the function's environment.
+#[derive(Debug, Clone, Deserialize)]
+pub struct SupportSettings {
+    /// Messages one email address may send per hour.
+    #[serde(default = "default_support_per_email")]
+    pub support_messages_per_email_hour: u32,
+    /// Messages one source IP may send per hour.
+    #[serde(default = "default_support_per_source")]
+    pub support_messages_per_source_hour: u32,
+}
+
+fn default_support_per_email() -> u32 {
+    5
+}
+
+fn default_support_per_source() -> u32 {
+    20
+}
+
 /// Where the shop keeps its state.
 #[derive(Debug, Clone, Deserialize)]
 pub struct TableSettings {

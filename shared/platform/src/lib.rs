@@ -21,6 +21,7 @@ pub mod problem;
 pub mod queue;
 pub mod returns_store;
 pub mod secrets;
+pub mod support_store;
 
 pub use problem::ApiError;
 

@@ -44,11 +44,16 @@ pub enum MailKind {
     OrderLookup,
     /// To the customer: how to send a return back (the reference is the return).
     ReturnInstructions,
+    /// To the merchant: a customer wrote to support (the reference is the message), replies go
+    /// to the customer.
+    SupportMessage,
+    /// To the customer: their message reached support, with its reference.
+    SupportReceived,
 }
 
 impl MailKind {
     /// Every kind, for tests and the template check.
-    pub const ALL: [MailKind; 10] = [
+    pub const ALL: [MailKind; 12] = [
         Self::OrderConfirmation,
         Self::NewOrder,
         Self::Shipped,
@@ -59,6 +64,8 @@ impl MailKind {
         Self::OrderReview,
         Self::OrderLookup,
         Self::ReturnInstructions,
+        Self::SupportMessage,
+        Self::SupportReceived,
     ];
 
     /// The word used in messages, records and template names.
@@ -74,25 +81,35 @@ impl MailKind {
             Self::OrderReview => "order_review",
             Self::OrderLookup => "order_lookup",
             Self::ReturnInstructions => "return_instructions",
+            Self::SupportMessage => "support_message",
+            Self::SupportReceived => "support_received",
         }
     }
 
     /// Whether the mail goes to the merchant rather than the customer.
     pub fn to_merchant(self) -> bool {
-        matches!(self, Self::NewOrder | Self::OrderReview)
+        matches!(self, Self::NewOrder | Self::OrderReview | Self::SupportMessage)
+    }
+
+    /// Whether the mail is about a support message (its reference) rather than an order.
+    pub fn is_support(self) -> bool {
+        matches!(self, Self::SupportMessage | Self::SupportReceived)
     }
 }
 
-/// A request for one mail about one order.
+/// A request for one mail about one order, or about one support message.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct MailRequest {
     /// Which mail.
     pub kind: MailKind,
-    /// The order it is about.
+    /// The order it is about; for a support mail, the order the message verifiably names, or
+    /// empty.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub order_id: String,
     /// What makes it one of several of its kind: the shipment of a `shipped` mail, the Stripe
-    /// event of a payment or refund mail. Absent for mails an order gets once.
+    /// event of a payment or refund mail, the support message. Absent for mails an order gets
+    /// once.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reference: Option<String>,
 }
@@ -116,9 +133,22 @@ impl MailRequest {
         }
     }
 
+    /// The mail of `kind` about the support message `reference`, naming its verified order.
+    pub fn support(kind: MailKind, reference: impl Into<String>, order_id: Option<&str>) -> Self {
+        Self {
+            kind,
+            order_id: order_id.unwrap_or_default().to_owned(),
+            reference: Some(reference.into()),
+        }
+    }
+
     fn record_key(&self) -> Item {
+        let about = match (self.kind.is_support(), &self.reference) {
+            (true, Some(reference)) => format!("SUPPORT#{reference}"),
+            _ => self.order_id.clone(),
+        };
         key(
-            format!("MAIL#{}", self.order_id),
+            format!("MAIL#{about}"),
             format!("{}#{}", self.kind.as_str(), self.reference.as_deref().unwrap_or("-")),
         )
     }
@@ -269,5 +299,17 @@ mod tests {
             dynamo::get_s(&MailRequest::once(MailKind::OrderConfirmation, "o1").record_key(), "sk"),
             Some("order_confirmation#-")
         );
+    }
+
+    #[test]
+    fn a_support_mail_is_recorded_under_its_message_whether_or_not_it_names_an_order() {
+        let plain = MailRequest::support(MailKind::SupportReceived, "SUP-1", None);
+        assert_eq!(
+            serde_json::to_value(&plain).unwrap(),
+            serde_json::json!({"kind": "support_received", "reference": "SUP-1"})
+        );
+        let with_order = MailRequest::support(MailKind::SupportReceived, "SUP-1", Some("o1"));
+        assert_eq!(plain.record_key(), with_order.record_key());
+        assert_eq!(dynamo::get_s(&plain.record_key(), "pk"), Some("MAIL#SUPPORT#SUP-1"));
     }
 }

@@ -93,6 +93,14 @@ pub enum ApiError {
         /// Why.
         detail: String,
     },
+    /// The caller wrote too often; it may again after `retry_after` seconds.
+    #[error("{detail}")]
+    TooManyRequests {
+        /// What was limited.
+        detail: String,
+        /// Seconds to wait (`Retry-After`).
+        retry_after: u64,
+    },
     /// A service the shop depends on failed; the request may be retried.
     #[error("{service} is unavailable: {cause}")]
     Upstream {
@@ -135,6 +143,7 @@ impl ApiError {
             Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::Conflict { .. } | Self::OutOfStock { .. } => StatusCode::CONFLICT,
             Self::Unprocessable { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::Upstream { .. } => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -155,6 +164,7 @@ impl ApiError {
             Self::Forbidden => "forbidden",
             Self::PayloadTooLarge { .. } => "payload_too_large",
             Self::UnsupportedMediaType => "unsupported_media_type",
+            Self::TooManyRequests { .. } => "rate_limited",
             Self::Upstream { .. } => "upstream_unavailable",
             Self::Internal(_) => "internal_error",
         }
@@ -184,6 +194,7 @@ impl ApiError {
         match &self {
             Self::Invalid { errors } => body["errors"] = json!(errors),
             Self::OutOfStock { lines, .. } => body["lines"] = json!(lines),
+            Self::TooManyRequests { retry_after, .. } => body["retry_after"] = json!(retry_after),
             _ => {}
         }
         let mut response = Response::builder()
@@ -201,6 +212,9 @@ impl ApiError {
             }
             Self::Upstream { .. } => {
                 headers.insert(header::RETRY_AFTER, HeaderValue::from_static("2"));
+            }
+            Self::TooManyRequests { retry_after, .. } => {
+                headers.insert(header::RETRY_AFTER, HeaderValue::from(*retry_after));
             }
             Self::Unauthorized => {
                 headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
@@ -249,6 +263,18 @@ mod tests {
             body["lines"],
             serde_json::json!([{"sku": "TEE-M", "requested": 5, "available": 2}])
         );
+    }
+
+    #[test]
+    fn a_limited_caller_is_told_when_to_come_back() {
+        let error = ApiError::TooManyRequests {
+            detail: "too many messages".into(),
+            retry_after: 1800,
+        };
+        let response = error.into_response("r");
+        assert_eq!(response.status(), 429);
+        assert_eq!(response.headers()[header::RETRY_AFTER], "1800");
+        assert_eq!(body_of(&response)["code"], "rate_limited");
     }
 
     #[test]

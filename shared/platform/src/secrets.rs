@@ -6,22 +6,36 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
-/// `bytes` random bytes from the operating system, base64url without padding.
-fn random_text(bytes: usize) -> String {
-    let mut buffer = vec![0u8; bytes];
+/// `N` random bytes from the operating system.
+fn random_bytes<const N: usize>() -> [u8; N] {
+    let mut buffer = [0u8; N];
     // The OS random source failing is not something a request can recover from.
     getrandom::fill(&mut buffer).unwrap_or_else(|error| panic!("the OS random source failed: {error}"));
-    URL_SAFE_NO_PAD.encode(buffer)
+    buffer
 }
 
 /// A new id: 128 random bits, 22 URL-safe characters.
 pub fn new_id() -> String {
-    random_text(16)
+    URL_SAFE_NO_PAD.encode(random_bytes::<16>())
+}
+
+/// A new reference people can read out on the phone: `prefix` and 8 characters of Crockford's
+/// base32 (40 random bits, no I, L, O or U to misread).
+pub fn new_reference(prefix: &str) -> String {
+    const ALPHABET: &[u8; 32] = b"0123456789ABCDEFGHJKMNPQRSTVWXYZ";
+    let bits = random_bytes::<5>()
+        .iter()
+        .fold(0u64, |bits, byte| (bits << 8) | u64::from(*byte));
+    let code: String = (0..8)
+        .rev()
+        .map(|i| char::from(ALPHABET[((bits >> (i * 5)) & 31) as usize]))
+        .collect();
+    format!("{prefix}{code}")
 }
 
 /// A new bearer token: 256 random bits.
 pub fn new_token() -> String {
-    random_text(32)
+    URL_SAFE_NO_PAD.encode(random_bytes::<32>())
 }
 
 /// The hash a token is stored as.
@@ -37,6 +51,18 @@ pub fn token_matches(token: &str, stored_hash: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_reference_is_its_prefix_and_eight_unambiguous_characters() {
+        let reference = new_reference("SUP-");
+        let code = reference.strip_prefix("SUP-").unwrap();
+        assert_eq!(code.len(), 8);
+        assert!(
+            code.chars()
+                .all(|c| c.is_ascii_digit() || (c.is_ascii_uppercase() && !"ILOU".contains(c)))
+        );
+        assert_ne!(new_reference("SUP-"), new_reference("SUP-"));
+    }
 
     #[test]
     fn tokens_are_long_random_and_distinct() {
