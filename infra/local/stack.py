@@ -179,13 +179,19 @@ def run_command(argv: list) -> int:
     os.environ.setdefault("SHOP_PARAM_SupportMessagesPerSourceHour", "8")
     ports = {name: free_port() for name in ("api", "dynamodb", "sqs", "ses", "stripe")}
     stack = Stack(f"test-{os.getpid()}", ports, secrets.token_urlsafe(24))
+    code = 1
     try:
         stack.start()
         stack.seed()
-        return subprocess.call(argv, cwd=ROOT, env=stack.env())
+        code = subprocess.call(argv, cwd=ROOT, env=stack.env())
+        return code
     finally:
         stack.stop()
-        shutil.rmtree(stack.state, ignore_errors=True)
+        if code == 0:
+            shutil.rmtree(stack.state, ignore_errors=True)
+        else:
+            # The emulators' and the gateway's logs stay for whoever looks into the failure.
+            print(f"stack: logs kept in {stack.state}", file=sys.stderr)
 
 
 def dev() -> int:

@@ -6,6 +6,11 @@ use serde_json::{Value, json};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
+/// How long a test waits for work that travels over the queues (a step of an order, a mail)
+/// before it looks at what is there: generous, because the whole suite shares two cores and one
+/// emulator; a passing test stops waiting as soon as the work is done.
+pub const QUEUE_DEADLINE: std::time::Duration = std::time::Duration::from_secs(30);
+
 /// The shop as a test sees it: through its public HTTP API.
 pub struct TestApp {
     /// The gateway's base URL.
@@ -356,11 +361,11 @@ impl TestApp {
     }
 
     /// The order as its owner sees it (`GET /orders/{id}` with the checkout's token) once
-    /// `done` holds for it, or at the deadline (10 s).
+    /// `done` holds for it, or at the deadline ([`QUEUE_DEADLINE`]).
     pub async fn order_when(&self, order: &Value, done: impl Fn(&Value) -> bool) -> Value {
         let path = format!("/orders/{}", order["order_id"].as_str().expect("order_id"));
         let token = order["order_token"].as_str().expect("order_token");
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        let deadline = std::time::Instant::now() + QUEUE_DEADLINE;
         loop {
             let view = expect_json(self.cart_call(Method::GET, &path, token, None).await, 200).await;
             if done(&view) || std::time::Instant::now() > deadline {
@@ -411,9 +416,9 @@ impl Inbox {
     }
 
     /// The mails to `address` whose subject contains `subject`, once there are at least `count`
-    /// of them, or at the deadline (10 s).
+    /// of them, or at the deadline ([`QUEUE_DEADLINE`]).
     pub async fn wait_for(&self, address: &str, subject: &str, count: usize) -> Vec<Value> {
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        let deadline = std::time::Instant::now() + QUEUE_DEADLINE;
         loop {
             let found: Vec<Value> = self
                 .mails_to(address)

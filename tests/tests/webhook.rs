@@ -70,7 +70,7 @@ fn signed(payload: &str) -> String {
 async fn status_after(app: &TestApp, order: &Value, from: &str) -> Value {
     let path = format!("/orders/{}", order["order_id"].as_str().unwrap());
     let token = order["order_token"].as_str().unwrap();
-    let deadline = Instant::now() + Duration::from_secs(15);
+    let deadline = Instant::now() + shop_tests::QUEUE_DEADLINE;
     loop {
         let view = expect_json(app.cart_call(Method::GET, &path, token, None).await, 200).await;
         if view["status"] != from || Instant::now() > deadline {
@@ -378,7 +378,7 @@ async fn a_declined_payment_is_recorded_and_the_shopper_can_still_pay() {
     let intent = order["payment"]["payment_intent_id"].as_str().unwrap();
     assert_eq!(stripe.confirm(intent, "pm_card_chargeDeclined").await.status(), 402);
     let path = format!("/orders/{}", order["order_id"].as_str().unwrap());
-    let deadline = Instant::now() + Duration::from_secs(15);
+    let deadline = Instant::now() + shop_tests::QUEUE_DEADLINE;
     loop {
         let view = expect_json(
             app.cart_call(Method::GET, &path, order["order_token"].as_str().unwrap(), None)
@@ -449,7 +449,7 @@ async fn a_late_payment_is_refunded_when_the_stock_is_gone() {
     let intent = order["payment"]["payment_intent_id"].as_str().unwrap();
     stripe.confirm(intent, "pm_card_visa").await;
     let path = format!("/orders/{}", order["order_id"].as_str().unwrap());
-    let deadline = Instant::now() + Duration::from_secs(15);
+    let deadline = Instant::now() + shop_tests::QUEUE_DEADLINE;
     let view = loop {
         let view = expect_json(
             app.cart_call(Method::GET, &path, order["order_token"].as_str().unwrap(), None)
