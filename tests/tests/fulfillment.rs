@@ -441,8 +441,9 @@ async fn a_paid_order_is_packed_shipped_in_two_parts_and_delivered_with_a_mail_a
     // The same request again answers the shipment already recorded.
     let replay = expect_json(ship(&app, order_id, second_body).await, 200).await;
     assert_eq!(replay["shipment"]["shipment_id"], second["shipment"]["shipment_id"]);
+    // A shipped order ships again only an exchange's replacement; this one owes nothing.
     let more = ship(&app, order_id, json!({"carrier": "DHL", "tracking_number": "JD0001"})).await;
-    assert_eq!(problem(more, 409).await["code"], "order_not_shippable");
+    assert_eq!(problem(more, 409).await["code"], "nothing_left_to_ship");
 
     let shipped = app.order_when(&order, |_| true).await;
     assert_eq!(shipped["status"], "shipped");

@@ -84,11 +84,10 @@ fn merchant_view(order: &OrderRecord) -> Result<serde_json::Value, ApiError> {
     Ok(view)
 }
 
+/// The units still to ship: the order's lines and the replacements of exchanges that may ship,
+/// less what shipped.
 fn remaining_of(order: &OrderRecord) -> std::collections::BTreeMap<Sku, u32> {
-    fulfillment::remaining(
-        order.lines.iter().map(|line| (&line.sku, line.quantity)),
-        order.shipments.iter().flat_map(|s| &s.lines),
-    )
+    fulfillment::remaining(order.units_owed(), order.shipments.iter().flat_map(|s| &s.lines))
 }
 
 fn as_lines(left: &std::collections::BTreeMap<Sku, u32>) -> Vec<ShipmentLine> {
@@ -213,7 +212,18 @@ impl OrderDesk {
                 self.ask_shipped_mail(&order_id, &existing.shipment_id, &trace).await?;
                 return self.shipment_answer(StatusCode::OK, existing, &order);
             }
-            if order.status.on(OrderEvent::Shipped) != Transition::To(OrderStatus::Shipped) {
+            // A paid order ships its lines; after that, only an exchange's replacement ships,
+            // and the order's status stays where it is.
+            let first_delivery = order.status.on(OrderEvent::Shipped) == Transition::To(OrderStatus::Shipped);
+            let replacing = matches!(
+                order.status,
+                OrderStatus::Shipped
+                    | OrderStatus::Delivered
+                    | OrderStatus::ReturnRequested
+                    | OrderStatus::Returned
+                    | OrderStatus::PartiallyRefunded
+            );
+            if !first_delivery && !replacing {
                 return Err(ApiError::Conflict {
                     code: "order_not_shippable",
                     detail: format!("an order that is {} does not ship", order.status.as_str()),
@@ -227,7 +237,8 @@ impl OrderDesk {
                 },
                 other => ApiError::invalid("lines", other.to_string()),
             })?;
-            let complete = lines.iter().map(|l| l.quantity).sum::<u32>() == left.values().sum::<u32>();
+            let complete =
+                first_delivery && lines.iter().map(|l| l.quantity).sum::<u32>() == left.values().sum::<u32>();
             let now = self.clock.now();
             let shipment = Shipment {
                 shipment_id: secrets::new_id(),

@@ -72,7 +72,13 @@ pub struct MailFacts<'a> {
 struct ReturnFacts<'a> {
     return_id: &'a str,
     refund: String,
+    /// Whether receiving it refunds anything.
+    refunds: bool,
     lines: Vec<ShippedLine<'a>>,
+    /// The replacements, when the return is an exchange.
+    replacements: Vec<ShippedLine<'a>>,
+    /// What the shopper pays for the exchange, if anything.
+    to_pay: Option<String>,
 }
 
 /// One of a customer's recent orders, for the lookup mail.
@@ -281,10 +287,25 @@ impl<'a> MailFacts<'a> {
                             shipment_id: id.to_owned(),
                         }
                     })?;
+                    let exchange = record.exchange.as_ref();
                     Some(ReturnFacts {
                         return_id: &record.return_id,
                         refund: record.refund.to_string(),
+                        refunds: record.refund.amount > 0,
                         lines: titled(order, &record.lines),
+                        replacements: exchange
+                            .map(|e| {
+                                e.new_lines
+                                    .iter()
+                                    .map(|l| ShippedLine {
+                                        title: &l.title,
+                                        sku: l.sku.as_str(),
+                                        quantity: l.quantity,
+                                    })
+                                    .collect()
+                            })
+                            .unwrap_or_default(),
+                        to_pay: exchange.filter(|e| e.balance.amount > 0).map(|e| e.balance.to_string()),
                     })
                 }
                 _ => None,
@@ -356,16 +377,12 @@ fn shipment_facts<'a>(order: &'a OrderRecord, shipment: &'a Shipment) -> Shipmen
     }
 }
 
-/// Units of the order's lines, each with its title.
+/// Units of the order's lines (or of its exchanges' replacements), each with its title.
 fn titled<'a>(order: &'a OrderRecord, lines: &'a [ShipmentLine]) -> Vec<ShippedLine<'a>> {
     lines
         .iter()
         .map(|line| ShippedLine {
-            title: order
-                .lines
-                .iter()
-                .find(|l| l.sku == line.sku)
-                .map_or(line.sku.as_str(), |l| l.title.as_str()),
+            title: order.title_of(&line.sku).unwrap_or(line.sku.as_str()),
             sku: line.sku.as_str(),
             quantity: line.quantity,
         })
@@ -522,5 +539,34 @@ mod tests {
         let ack = support_mail(MailKind::SupportReceived, None);
         assert_eq!(ack.subject, "Demo & Co: we received your message (SUP-1)");
         assert!(ack.text.contains("SUP-1") && ack.text.contains("It arrived in pieces."));
+    }
+
+    #[test]
+    fn exchange_instructions_name_the_replacement_and_what_is_still_owed() {
+        let usd = |amount: i64| serde_json::json!({"amount": amount, "currency": "usd"});
+        let mut order = order();
+        order.returns[0].refund = Money::new(0, order.totals.total.currency);
+        order.returns[0].exchange = Some(
+            serde_json::from_value(serde_json::json!({
+                "new_lines": [{"sku": "MUG-2", "product_id": "mug", "title": "Mug Blue", "quantity": 1,
+                               "unit_price": usd(1500), "line_total": usd(1500)}],
+                "replacement_total": usd(1609), "returned_value": usd(1359), "balance": usd(250),
+                "payment": "awaiting", "payment_intent_id": "pi_1",
+            }))
+            .unwrap(),
+        );
+        let request = MailRequest::about(MailKind::ReturnInstructions, "o-1", "r-1");
+        let links = Links {
+            order_url: None,
+            admin_base: None,
+        };
+        let facts = MailFacts::of("Demo", &order, &request, links).unwrap();
+        let mail = Templates::load()
+            .unwrap()
+            .render(MailKind::ReturnInstructions, &facts)
+            .unwrap();
+        assert!(mail.text.contains("1 x Mug Blue (MUG-2)"), "{}", mail.text);
+        assert!(mail.text.contains("costs 2.50 USD more"), "{}", mail.text);
+        assert!(!mail.text.contains("we refund"), "nothing to refund: {}", mail.text);
     }
 }

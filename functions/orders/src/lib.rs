@@ -15,22 +15,24 @@ use serde::{Deserialize, Serialize};
 use shop_domain::Money;
 use shop_domain::fulfillment::ShipmentLine;
 use shop_domain::order::{Address, Email, OrderEvent, OrderStatus, Transition};
+use shop_domain::pricing::TaxTable;
 use shop_domain::pricing::Totals;
 use shop_domain::returns::{self, OrderedLine, ReturnError};
 use shop_platform::batch::Trace;
+use shop_platform::catalog_store::CatalogStore;
 use shop_platform::clock::{Clock, SystemClock, rfc3339};
 use shop_platform::config::{ConfigError, Env, ReturnSettings, SupportSettings, TableSettings};
 use shop_platform::customer_store::{CANCELLED_AND_REFUNDED, REFUND_OWED};
 use shop_platform::edge::{self, json, json_body, path_param};
 use shop_platform::mail::{MailKind, MailRequest, Mailer};
-use shop_platform::order_store::OrderWriteError;
 use shop_platform::order_store::{OrderLine, OrderRecord, OrderStore};
 use shop_platform::payments::{PaymentError, PaymentGateway};
-use shop_platform::returns_store::{ReturnRecord, ReturnState};
+use shop_platform::returns_store::{ReturnRecord, ReturnState, ReturnWriteError};
 use shop_platform::support_store::SupportStore;
 use shop_platform::{ApiError, HttpFunction};
 use std::sync::Arc;
 
+mod exchanges;
 mod support;
 
 /// Seconds within which a second lookup for one address mails nothing new.
@@ -44,6 +46,8 @@ pub struct Orders {
     returns: ReturnSettings,
     support: SupportStore,
     support_limits: SupportSettings,
+    catalog: CatalogStore,
+    tax_rates: TaxTable,
     clock: Arc<dyn Clock>,
 }
 
@@ -109,6 +113,15 @@ struct Step {
 #[serde(deny_unknown_fields)]
 struct LookupRequest {
     email: String,
+}
+
+/// A return's reason: 1 to 500 characters of text.
+fn check_reason(raw: &str) -> Result<String, ApiError> {
+    let reason = raw.trim();
+    if reason.is_empty() || reason.chars().count() > 500 || reason.chars().any(|c| c.is_control() && c != '\n') {
+        return Err(ApiError::invalid("reason", "say why in 1 to 500 characters"));
+    }
+    Ok(reason.to_owned())
 }
 
 fn not_found() -> ApiError {
@@ -180,7 +193,9 @@ impl Orders {
         let client = aws_sdk_dynamodb::Client::new(sdk);
         Ok(Self {
             orders: OrderStore::new(client.clone(), table.shop_table.clone()),
-            support: SupportStore::new(client, table.shop_table),
+            support: SupportStore::new(client.clone(), table.shop_table.clone()),
+            catalog: CatalogStore::new(client, table.shop_table),
+            tax_rates: shop_platform::config::tax_rates(env)?,
             support_limits: env.parse()?,
             payments: PaymentGateway::from_env(env, sdk).await?,
             mailer: Mailer::from_env(env, sdk)?,
@@ -200,6 +215,7 @@ impl Orders {
             Some("POST /orders/{order_id}/cancel") => self.cancel(&request).await,
             Some("POST /orders/lookup") => self.lookup(&request).await,
             Some("POST /orders/{order_id}/returns") => self.request_return(&request).await,
+            Some("POST /orders/{order_id}/exchanges") => self.request_exchange(&request).await,
             Some("POST /support/messages") => self.support_message(&request).await,
             _ => Err(edge::unknown_route(&request)),
         }
@@ -313,10 +329,28 @@ impl Orders {
     async fn request_return(&self, request: &Request) -> Result<Response<Body>, ApiError> {
         let order = self.own_order(request).await?;
         let body: ReturnRequest = json_body(request, edge::DEFAULT_BODY_LIMIT)?;
-        let reason = body.reason.trim();
-        if reason.is_empty() || reason.chars().count() > 500 || reason.chars().any(|c| c.is_control() && c != '\n') {
-            return Err(ApiError::invalid("reason", "say why in 1 to 500 characters"));
-        }
+        let reason = check_reason(&body.reason)?;
+        let refund = self.returnable(&order, &body.lines, "lines")?;
+        let record = ReturnRecord {
+            return_id: shop_platform::secrets::new_id(),
+            order_id: order.order_id.clone(),
+            lines: body.lines,
+            reason,
+            state: ReturnState::Requested,
+            refund: Money::new(refund, order.totals.total.currency),
+            requested_at: self.clock.now(),
+            received_at: None,
+            restocked: false,
+            refund_id: None,
+            exchange: None,
+        };
+        self.record_return(&order, &record, request).await?;
+        json(StatusCode::CREATED, &record)
+    }
+
+    /// What returning `lines` of `order` now would refund, or why they may not be returned
+    /// (`field` names them in the answer).
+    fn returnable(&self, order: &OrderRecord, lines: &[ShipmentLine], field: &str) -> Result<i64, ApiError> {
         if order.status == OrderStatus::Refunded {
             return Err(ApiError::Conflict {
                 code: "order_refunded",
@@ -344,7 +378,7 @@ impl Orders {
             &ordered,
             &shipped,
             &returned,
-            &body.lines,
+            lines,
             days,
             self.returns.return_window_days,
         )
@@ -353,42 +387,47 @@ impl Orders {
                 code: "return_window_closed",
                 detail: error.to_string(),
             },
-            other => ApiError::invalid("lines", other.to_string()),
+            other => ApiError::invalid(field, other.to_string()),
         })?;
-        let refund = returns::refund_for(
+        Ok(returns::refund_for(
             &ordered,
             &order.totals,
             &returned,
-            &body.lines,
+            lines,
             self.returns.refund_shipping,
-        );
-        let record = ReturnRecord {
-            return_id: shop_platform::secrets::new_id(),
-            order_id: order.order_id.clone(),
-            lines: body.lines,
-            reason: reason.to_owned(),
-            state: ReturnState::Requested,
-            refund: Money::new(refund, order.totals.total.currency),
-            requested_at: now,
-            received_at: None,
-            restocked: false,
-            refund_id: None,
-        };
-        match self.orders.request_return(&order, &record).await {
+        ))
+    }
+
+    /// Writes a return or exchange on the order it was checked against and mails its
+    /// instructions.
+    async fn record_return(
+        &self,
+        order: &OrderRecord,
+        record: &ReturnRecord,
+        request: &Request,
+    ) -> Result<(), ApiError> {
+        match self.orders.request_return(order, record).await {
             Ok(()) => {}
-            Err(OrderWriteError::Changed) => {
+            Err(ReturnWriteError::Changed) => {
                 return Err(ApiError::Conflict {
                     code: "order_changed",
                     detail: "the order changed meanwhile; read it and try again".into(),
                 });
             }
-            Err(OrderWriteError::Store(error)) => return Err(error.into()),
+            Err(ReturnWriteError::Short(lines)) => {
+                return Err(ApiError::OutOfStock {
+                    code: "insufficient_stock",
+                    lines,
+                });
+            }
+            Err(ReturnWriteError::Store(error)) => return Err(error.into()),
         }
-        tracing::info!(order_id = %order.order_id, return_id = %record.return_id, refund, "return requested");
+        let exchange = record.exchange.is_some();
+        tracing::info!(order_id = %order.order_id, return_id = %record.return_id, refund = record.refund.amount, exchange, "return requested");
         let trace = Trace::new(&order.order_id, edge::request_id(request));
         let mail = MailRequest::about(MailKind::ReturnInstructions, &order.order_id, &record.return_id);
         self.mailer.request(&[mail], &trace).await?;
-        json(StatusCode::CREATED, &record)
+        Ok(())
     }
 
     /// `POST /orders/lookup {email}`: always 202, so no one learns whether an address has

@@ -18,7 +18,7 @@ use shop_platform::edge::{self, json};
 use shop_platform::mail::{MailKind, MailRequest, Mailer};
 use shop_platform::order_store::{OrderRecord, OrderStore};
 use shop_platform::payment_events::{Applied, EventRecord};
-use shop_platform::payments::PaymentGateway;
+use shop_platform::payments::{EXCHANGE_METADATA, PaymentGateway};
 use shop_platform::queue::Queue;
 use shop_platform::{ApiError, HttpFunction};
 use std::sync::Arc;
@@ -82,6 +82,8 @@ impl Delivery {
 struct IntentFacts {
     id: String,
     order_id: Option<String>,
+    /// Set on the PaymentIntent of an exchange's difference.
+    exchange_id: Option<String>,
     amount: i64,
     currency: String,
     failure: Option<String>,
@@ -92,6 +94,7 @@ impl IntentFacts {
         Self {
             id: intent.id.to_string(),
             order_id: intent.metadata.get("order_id").cloned(),
+            exchange_id: intent.metadata.get(EXCHANGE_METADATA).cloned(),
             amount: intent.amount,
             currency: intent.currency.to_string(),
             failure: intent
@@ -183,7 +186,13 @@ impl PaymentWebhook {
         };
         tracing::info!(event_id = %delivery.event_id, event_type = %delivery.kind, "event verified");
         match &event.data.object {
-            EventObject::PaymentIntentSucceeded(intent) => self.succeeded(&delivery, IntentFacts::of(intent)).await?,
+            EventObject::PaymentIntentSucceeded(intent) => {
+                let intent = IntentFacts::of(intent);
+                match intent.exchange_id.clone() {
+                    Some(exchange_id) => self.exchange_paid(&intent, &exchange_id).await?,
+                    None => self.succeeded(&delivery, intent).await?,
+                }
+            }
             EventObject::PaymentIntentPaymentFailed(intent) => self.failed(&delivery, IntentFacts::of(intent)).await?,
             EventObject::PaymentIntentCanceled(intent) => self.canceled(&delivery, IntentFacts::of(intent)).await?,
             EventObject::ChargeRefunded(charge) => self.refunded(&delivery, charge).await?,
@@ -218,17 +227,64 @@ impl PaymentWebhook {
         })
     }
 
-    /// The order an intent names, if it is one of the shop's.
+    /// The order an intent pays, if it is one of the shop's (an exchange's difference pays the
+    /// exchange, not the order).
     async fn order_of(&self, intent: &IntentFacts) -> Result<Option<OrderRecord>, ApiError> {
         let Some(order_id) = &intent.order_id else {
             tracing::info!(payment_intent = %intent.id, "intent without an order id; not the shop's");
             return Ok(None);
         };
+        if let Some(exchange_id) = &intent.exchange_id {
+            tracing::info!(order_id, exchange_id, payment_intent = %intent.id, "an exchange's payment; the order is not touched");
+            return Ok(None);
+        }
         let order = self.orders.get(order_id).await?;
         if order.is_none() {
             tracing::warn!(order_id, payment_intent = %intent.id, "event for an unknown order");
         }
         Ok(order)
+    }
+
+    /// The difference of an exchange was paid: its replacement may ship. Marking it twice
+    /// changes nothing, so a redelivered event needs no record of its own.
+    async fn exchange_paid(&self, intent: &IntentFacts, exchange_id: &str) -> Result<(), ApiError> {
+        let Some(order) = self.order_of_exchange(intent).await? else {
+            return Ok(());
+        };
+        let order_id = order.order_id.as_str();
+        let Some(exchange) = order
+            .returns
+            .iter()
+            .find(|r| r.return_id == exchange_id)
+            .and_then(|r| r.exchange.as_ref())
+        else {
+            tracing::warn!(order_id, exchange_id, "payment for an exchange the order does not have");
+            return Ok(());
+        };
+        let owed = exchange.balance;
+        if intent.amount != owed.amount || intent.currency != owed.currency.as_str() {
+            tracing::error!(
+                order_id,
+                exchange_id,
+                paid = intent.amount,
+                owed = owed.amount,
+                "exchange payment does not match the difference; not marked paid"
+            );
+            return Ok(());
+        }
+        if self.orders.exchange_paid(&order, exchange_id, &intent.id).await? {
+            tracing::info!(order_id, exchange_id, "exchange paid; its replacement may ship");
+        } else {
+            tracing::info!(order_id, exchange_id, "exchange payment seen before");
+        }
+        Ok(())
+    }
+
+    async fn order_of_exchange(&self, intent: &IntentFacts) -> Result<Option<OrderRecord>, ApiError> {
+        let Some(order_id) = &intent.order_id else {
+            return Ok(None);
+        };
+        Ok(self.orders.get(order_id).await?)
     }
 
     async fn succeeded(&self, delivery: &Delivery, intent: IntentFacts) -> Result<(), ApiError> {

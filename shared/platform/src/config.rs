@@ -131,6 +131,14 @@ fn default_cart_idle_hours() -> u32 {
     72
 }
 
+/// The store's tax rates alone (`TAX_RATES`, JSON), for pricing outside a cart (exchanges).
+pub fn tax_rates(env: &Env) -> Result<TaxTable, ConfigError> {
+    let raw = env
+        .get("TAX_RATES")
+        .ok_or_else(|| ConfigError::new("TAX_RATES is not set"))?;
+    serde_json::from_str(raw).map_err(|e| ConfigError(format!("TAX_RATES: {e}")))
+}
+
 impl PricingSettings {
     /// Reads `SHIPPING_RATES` and `TAX_RATES` (JSON), `MAX_LINE_QUANTITY` and `CART_IDLE_HOURS`.
     pub fn from_env(env: &Env) -> Result<Self, ConfigError> {

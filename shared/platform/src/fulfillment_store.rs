@@ -110,8 +110,8 @@ impl OrderStore {
     }
 
     /// Adds `shipment` to `order` as it was read; when `complete`, the order becomes `shipped`.
-    /// Refused (`Changed`) when the order is no longer `paid` or `fulfilling` or another
-    /// shipment was added since it was read.
+    /// Refused (`Changed`) when the order's status changed or another shipment was added since
+    /// it was read.
     pub async fn add_shipment(
         &self,
         order: &OrderRecord,
@@ -130,15 +130,14 @@ impl OrderStore {
             .expression_attribute_names("#shipments", "shipments")
             .expression_attribute_values(":new", AttributeValue::L(vec![entry]))
             .expression_attribute_values(":empty", AttributeValue::L(Vec::new()))
-            .expression_attribute_values(":paid", s(OrderStatus::Paid.as_str()))
-            .expression_attribute_values(":fulfilling", s(OrderStatus::Fulfilling.as_str()));
+            .expression_attribute_values(":current", s(order.status.as_str()));
         let unchanged = if shipped_before == 0 {
             "attribute_not_exists(#shipments)"
         } else {
             update = update.expression_attribute_values(":count", n(shipped_before));
             "size(#shipments) = :count"
         };
-        update = update.condition_expression(format!("#status IN (:paid, :fulfilling) AND {unchanged}"));
+        update = update.condition_expression(format!("#status = :current AND {unchanged}"));
         let append = "#shipments = list_append(if_not_exists(#shipments, :empty), :new)";
         update = if complete {
             update

@@ -279,6 +279,27 @@ fn customer_mark_key(code: &DiscountCode, email: &Email) -> Item {
     )
 }
 
+/// What a [`OrderStore::take_stock`] item that failed says: the units asked for and the units
+/// there were.
+pub(crate) fn shortfall(
+    reason: &aws_sdk_dynamodb::types::CancellationReason,
+    sku: &str,
+    requested: u32,
+) -> StockShortfall {
+    let available = reason
+        .item
+        .as_ref()
+        .and_then(|item| item.get("available"))
+        .and_then(|v| v.as_n().ok())
+        .and_then(|v| v.parse::<u32>().ok())
+        .unwrap_or(0);
+    StockShortfall {
+        sku: sku.to_owned(),
+        requested,
+        available,
+    }
+}
+
 pub(crate) fn n(value: impl ToString) -> AttributeValue {
     AttributeValue::N(value.to_string())
 }
@@ -435,20 +456,7 @@ impl OrderStore {
                 continue;
             }
             match slot {
-                Slot::Stock { sku, requested } => {
-                    let available = reason
-                        .item
-                        .as_ref()
-                        .and_then(|item| item.get("available"))
-                        .and_then(|v| v.as_n().ok())
-                        .and_then(|v| v.parse::<u32>().ok())
-                        .unwrap_or(0);
-                    short.push(StockShortfall {
-                        sku: sku.to_string(),
-                        requested: *requested,
-                        available,
-                    });
-                }
+                Slot::Stock { sku, requested } => short.push(shortfall(reason, sku.as_str(), *requested)),
                 Slot::Discount => other = other.or(Some(ReserveError::DiscountExhausted)),
                 Slot::CustomerMark => other = other.or(Some(ReserveError::DiscountAlreadyUsed)),
                 Slot::Cart => other = other.or(Some(ReserveError::CartClosed)),

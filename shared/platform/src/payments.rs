@@ -15,6 +15,10 @@ use stripe_core::refund::CreateRefund;
 /// How long one Stripe call may take before the shop gives up and tells the shopper to retry.
 const STRIPE_TIMEOUT: Duration = Duration::from_secs(8);
 
+/// The PaymentIntent metadata key that marks the payment of an exchange's difference (its value:
+/// the exchange id); such a payment settles the exchange, not the order.
+pub const EXCHANGE_METADATA: &str = "exchange_id";
+
 /// A PaymentIntent as the shop keeps it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Intent {
@@ -113,15 +117,49 @@ impl PaymentGateway {
         currency: &str,
         email: &str,
     ) -> Result<Intent, PaymentError> {
+        let metadata = HashMap::from([("order_id".to_owned(), order_id.to_owned())]);
+        let key = format!("order-{order_id}-intent");
+        self.intent(amount, currency, email, metadata, &key, format!("Order {order_id}"))
+            .await
+    }
+
+    /// Creates the PaymentIntent of the difference an exchange owes, once (the exchange's
+    /// idempotency key); its metadata names the order and the exchange.
+    pub async fn create_exchange_intent(
+        &self,
+        order_id: &str,
+        exchange_id: &str,
+        amount: i64,
+        currency: &str,
+        email: &str,
+    ) -> Result<Intent, PaymentError> {
+        let metadata = HashMap::from([
+            ("order_id".to_owned(), order_id.to_owned()),
+            (EXCHANGE_METADATA.to_owned(), exchange_id.to_owned()),
+        ]);
+        let key = format!("exchange-{exchange_id}-intent");
+        let description = format!("Exchange {exchange_id} of order {order_id}");
+        self.intent(amount, currency, email, metadata, &key, description).await
+    }
+
+    async fn intent(
+        &self,
+        amount: i64,
+        currency: &str,
+        email: &str,
+        metadata: HashMap<String, String>,
+        key: &str,
+        description: String,
+    ) -> Result<Intent, PaymentError> {
         let currency = currency
             .parse::<stripe_types::Currency>()
             .map_err(|_| PaymentError::Refused(format!("unknown currency {currency}")))?;
-        let key = idempotency_key(&format!("order-{order_id}-intent"))?;
+        let key = idempotency_key(key)?;
         let intent = CreatePaymentIntent::new(amount, currency)
             .automatic_payment_methods(CreatePaymentIntentAutomaticPaymentMethods::new(true))
-            .metadata(HashMap::from([("order_id".to_owned(), order_id.to_owned())]))
+            .metadata(metadata)
             .receipt_email(email)
-            .description(format!("Order {order_id}"))
+            .description(description)
             .customize()
             .request_strategy(RequestStrategy::Idempotent(key))
             .send(&self.client)

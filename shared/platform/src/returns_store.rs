@@ -1,18 +1,25 @@
-//! Returns in the table. Each return lives on its order (`returns`, appended with a condition on
+//! Returns and exchanges in the table. Each return lives on its order (`returns`, appended with a condition on
 //! how many there were, so two requests cannot return the same units) and as
 //! `RETURN#<id> / RETURN`, which the merchant's desk lists by state on `gsi1` (`RETURNS#<state>`).
 //! Receiving a return marks both, and puts the units back in stock when asked, in one
 //! transaction conditional on the return still being `requested`; its refund follows through
 //! Stripe and is recorded on the return.
+//!
+//! An exchange is a return with replacement lines: asking for it also takes the replacement's
+//! units from stock in the same transaction, and it leaves the order's status alone (the order
+//! goes on, with one more shipment once any difference owed is paid).
 
 use crate::catalog_store::{CatalogError, Page};
 use crate::dynamo::{self, GSI1PK, GSI1SK, Item, StoreError, key, s};
-use crate::order_store::{OrderRecord, OrderStore, OrderWriteError, build, n, order_key, status_partition};
+use crate::order_store::{
+    OrderLine, OrderRecord, OrderStore, OrderWriteError, build, n, order_key, shortfall, status_partition,
+};
+use crate::problem::StockShortfall;
 use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem, Update};
 use serde::{Deserialize, Serialize};
 use shop_domain::fulfillment::ShipmentLine;
 use shop_domain::order::OrderStatus;
-use shop_domain::{Cursor, Money, PageLimit};
+use shop_domain::{Cursor, Money, PageLimit, Sku};
 
 /// Where a return is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -60,6 +67,92 @@ pub struct ReturnRecord {
     /// Stripe's refund, once asked for.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub refund_id: Option<String>,
+    /// What replaces the returned units, when the return is an exchange.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exchange: Option<Exchange>,
+}
+
+/// How an exchange's difference is settled.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ExchangePayment {
+    /// The replacement costs no more than what comes back; any rest is refunded on receipt.
+    NotNeeded,
+    /// The shopper pays the difference (a PaymentIntent of its own); the replacement waits.
+    Awaiting,
+    /// The difference is paid.
+    Paid,
+}
+
+/// The replacement side of an exchange.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Exchange {
+    /// The replacement lines, priced when asked.
+    pub new_lines: Vec<OrderLine>,
+    /// What the replacement costs, tax included (it ships free).
+    pub replacement_total: Money,
+    /// What the returned units are worth (as a return would refund them).
+    pub returned_value: Money,
+    /// `replacement_total - returned_value`: above 0 the shopper pays it, below 0 it is refunded
+    /// when the return is received.
+    pub balance: Money,
+    /// Where the difference stands.
+    pub payment: ExchangePayment,
+    /// The PaymentIntent of the difference, when one is owed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub payment_intent_id: Option<String>,
+}
+
+impl Exchange {
+    /// Whether the replacement may ship: nothing is owed, or it was paid.
+    pub fn ships(&self) -> bool {
+        self.payment != ExchangePayment::Awaiting
+    }
+}
+
+impl OrderRecord {
+    /// The units the order owes the customer: its lines, and the replacements of exchanges that
+    /// may ship.
+    pub fn units_owed(&self) -> impl Iterator<Item = (&Sku, u32)> {
+        let replacements = self
+            .returns
+            .iter()
+            .filter_map(|r| r.exchange.as_ref())
+            .filter(|exchange| exchange.ships())
+            .flat_map(|exchange| &exchange.new_lines);
+        self.lines
+            .iter()
+            .chain(replacements)
+            .map(|line| (&line.sku, line.quantity))
+    }
+
+    /// The title of a SKU on the order or one of its exchanges.
+    pub fn title_of(&self, sku: &Sku) -> Option<&str> {
+        let replacements = self
+            .returns
+            .iter()
+            .filter_map(|r| r.exchange.as_ref())
+            .flat_map(|e| &e.new_lines);
+        self.lines
+            .iter()
+            .chain(replacements)
+            .find(|line| line.sku == *sku)
+            .map(|line| line.title.as_str())
+    }
+}
+
+/// Why a return or exchange was not recorded.
+#[derive(Debug, thiserror::Error)]
+pub enum ReturnWriteError {
+    /// The order changed since it was read (another return, a status change).
+    #[error("the order changed meanwhile")]
+    Changed,
+    /// The replacement lines are short of stock.
+    #[error("not enough stock for the replacement")]
+    Short(Vec<StockShortfall>),
+    /// The table failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
 }
 
 fn return_key(return_id: &str) -> Item {
@@ -72,8 +165,10 @@ fn state_partition(state: ReturnState) -> String {
 
 impl OrderStore {
     /// Records `record` on `order` as it was read; an order that is `shipped` or `delivered`
-    /// becomes `return_requested`. `Changed` when another return was added or the order moved.
-    pub async fn request_return(&self, order: &OrderRecord, record: &ReturnRecord) -> Result<(), OrderWriteError> {
+    /// becomes `return_requested` (an exchange leaves the status alone and takes its
+    /// replacement's units from stock). `Changed` when another return was added or the order
+    /// moved; `Short` when the replacement is out of stock.
+    pub async fn request_return(&self, order: &OrderRecord, record: &ReturnRecord) -> Result<(), ReturnWriteError> {
         let entry = serde_dynamo::to_attribute_value::<_, AttributeValue>(record).map_err(StoreError::from)?;
         let before = order.returns.len();
         let mut update = Update::builder()
@@ -92,7 +187,8 @@ impl OrderStore {
         };
         update = update.condition_expression(format!("#status = :current AND {unchanged}"));
         let append = "#returns = list_append(if_not_exists(#returns, :empty), :new)";
-        update = if matches!(order.status, OrderStatus::Shipped | OrderStatus::Delivered) {
+        let moves = record.exchange.is_none() && matches!(order.status, OrderStatus::Shipped | OrderStatus::Delivered);
+        update = if moves {
             update
                 .update_expression(format!(
                     "SET {append}, #status = :requested, #index = :index, return_requested_at = :now"
@@ -111,14 +207,64 @@ impl OrderStore {
             GSI1SK.to_owned(),
             s(format!("{:012}#{}", record.requested_at, record.return_id)),
         );
-        let items = vec![
+        let mut items = vec![
             TransactWriteItem::builder().update(build(update.build())?).build(),
             self.put_new(item)?,
         ];
-        match dynamo::transact(&self.client, items).await? {
-            None => Ok(()),
-            Some(_) => Err(OrderWriteError::Changed),
+        let replacements = record.exchange.as_ref().map_or(&[][..], |e| &e.new_lines[..]);
+        for line in replacements {
+            items.push(self.take_stock(line)?);
         }
+        let Some(reasons) = dynamo::transact(&self.client, items).await? else {
+            return Ok(());
+        };
+        let short: Vec<StockShortfall> = replacements
+            .iter()
+            .zip(reasons.iter().skip(2))
+            .filter(|(_, reason)| dynamo::condition_failed(reason))
+            .map(|(line, reason)| shortfall(reason, line.sku.as_str(), line.quantity))
+            .collect();
+        if short.is_empty() {
+            Err(ReturnWriteError::Changed)
+        } else {
+            Err(ReturnWriteError::Short(short))
+        }
+    }
+
+    /// Marks the exchange `return_id` of `order` paid by `intent_id` (on the order and on the
+    /// return). False when it was not awaiting that payment (paid before, or another intent).
+    pub async fn exchange_paid(
+        &self,
+        order: &OrderRecord,
+        return_id: &str,
+        intent_id: &str,
+    ) -> Result<bool, StoreError> {
+        let Some(index) = order.returns.iter().position(|r| r.return_id == return_id) else {
+            return Ok(false);
+        };
+        let path = format!("#returns[{index}].exchange");
+        let on_order = Update::builder()
+            .table_name(&self.table)
+            .set_key(Some(order_key(&order.order_id)))
+            .update_expression(format!("SET {path}.payment = :paid"))
+            .condition_expression(format!(
+                "#returns[{index}].return_id = :id AND {path}.payment = :awaiting AND {path}.payment_intent_id = :intent"
+            ))
+            .expression_attribute_names("#returns", "returns")
+            .expression_attribute_values(":id", s(return_id))
+            .expression_attribute_values(":intent", s(intent_id))
+            .expression_attribute_values(":awaiting", s("awaiting"))
+            .expression_attribute_values(":paid", s("paid"));
+        let on_return = Update::builder()
+            .table_name(&self.table)
+            .set_key(Some(return_key(return_id)))
+            .update_expression("SET exchange.payment = :paid")
+            .expression_attribute_values(":paid", s("paid"));
+        let items = vec![
+            TransactWriteItem::builder().update(build(on_order.build())?).build(),
+            TransactWriteItem::builder().update(build(on_return.build())?).build(),
+        ];
+        Ok(dynamo::transact(&self.client, items).await?.is_none())
     }
 
     /// A return by id, with its order's id.

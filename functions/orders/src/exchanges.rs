@@ -1,0 +1,200 @@
+//! `POST /orders/{order_id}/exchanges {return_lines, new_lines, reason?}`: shipped units go back
+//! (checked as a return is: shipped, not returned before, within the window) and replacements
+//! come, priced at today's catalog prices and taxed for the order's address, shipping free.
+//!
+//! The replacement's units are taken from stock in the same transaction that records the
+//! exchange, so it cannot be oversold. The difference settles itself: in the shop's favour the
+//! answer carries the `client_secret` of a PaymentIntent for it (the replacement ships once the
+//! webhook sees it paid); in the shopper's favour it is the exchange's refund, paid through
+//! Stripe when the merchant receives the return, like any return's.
+
+use crate::{Orders, check_reason};
+use http::StatusCode;
+use lambda_http::{Body, Request, Response};
+use serde::{Deserialize, Serialize};
+use shop_domain::fulfillment::ShipmentLine;
+use shop_domain::pricing::{self, PricedLine};
+use shop_domain::{FieldError, Money};
+use shop_platform::ApiError;
+use shop_platform::edge::{self, json, json_body};
+use shop_platform::order_store::{OrderLine, OrderRecord};
+use shop_platform::returns_store::{Exchange, ExchangePayment, ReturnRecord, ReturnState};
+use std::collections::BTreeSet;
+
+/// Most replacement lines in one exchange.
+const MAX_NEW_LINES: usize = 10;
+/// Most units of one replacement line.
+const MAX_UNITS: u32 = 99;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ExchangeRequest {
+    return_lines: Vec<ShipmentLine>,
+    new_lines: Vec<ShipmentLine>,
+    #[serde(default)]
+    reason: Option<String>,
+}
+
+/// The answer: the exchange as recorded, and what to pay when the shopper owes the difference.
+#[derive(Serialize)]
+struct ExchangeAnswer {
+    #[serde(flatten)]
+    record: ReturnRecord,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    payment: Option<PaymentDue>,
+}
+
+#[derive(Serialize)]
+struct PaymentDue {
+    amount: Money,
+    payment_intent_id: String,
+    client_secret: String,
+}
+
+fn check_new_lines(lines: &[ShipmentLine]) -> Result<(), ApiError> {
+    if lines.is_empty() || lines.len() > MAX_NEW_LINES {
+        return Err(ApiError::invalid(
+            "new_lines",
+            format!("name 1 to {MAX_NEW_LINES} replacement lines"),
+        ));
+    }
+    let mut seen = BTreeSet::new();
+    let mut errors = Vec::new();
+    for (i, line) in lines.iter().enumerate() {
+        if !(1..=MAX_UNITS).contains(&line.quantity) {
+            errors.push(FieldError::new(
+                format!("new_lines[{i}].quantity"),
+                format!("1 to {MAX_UNITS} units"),
+            ));
+        }
+        if !seen.insert(&line.sku) {
+            errors.push(FieldError::new(format!("new_lines[{i}].sku"), "named twice"));
+        }
+    }
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(ApiError::Invalid { errors })
+    }
+}
+
+impl Orders {
+    /// `POST /orders/{order_id}/exchanges`.
+    pub(crate) async fn request_exchange(&self, request: &Request) -> Result<Response<Body>, ApiError> {
+        let order = self.own_order(request).await?;
+        let body: ExchangeRequest = json_body(request, edge::DEFAULT_BODY_LIMIT)?;
+        let reason = check_reason(body.reason.as_deref().unwrap_or("exchange"))?;
+        check_new_lines(&body.new_lines)?;
+        let returned_value = self.returnable(&order, &body.return_lines, "return_lines")?;
+        let (new_lines, priced) = self.price(&order, &body.new_lines).await?;
+        let currency = order.totals.total.currency;
+        let address = &order.shipping_address;
+        let rate = self
+            .tax_rates
+            .rate_for(address.country.as_str(), address.region.as_deref());
+        let replacement_total = pricing::totals(&priced, 0, 0, rate, currency).total.amount;
+        let balance = replacement_total - returned_value;
+        let return_id = shop_platform::secrets::new_id();
+        let due = if balance > 0 {
+            let intent = self
+                .payments
+                .create_exchange_intent(
+                    &order.order_id,
+                    &return_id,
+                    balance,
+                    currency.as_str(),
+                    order.email.as_str(),
+                )
+                .await?;
+            Some(PaymentDue {
+                amount: Money::new(balance, currency),
+                payment_intent_id: intent.id,
+                client_secret: intent.client_secret,
+            })
+        } else {
+            None
+        };
+        let record = ReturnRecord {
+            return_id,
+            order_id: order.order_id.clone(),
+            lines: body.return_lines,
+            reason,
+            state: ReturnState::Requested,
+            refund: Money::new((-balance).max(0), currency),
+            requested_at: self.clock.now(),
+            received_at: None,
+            restocked: false,
+            refund_id: None,
+            exchange: Some(Exchange {
+                new_lines,
+                replacement_total: Money::new(replacement_total, currency),
+                returned_value: Money::new(returned_value, currency),
+                balance: Money::new(balance, currency),
+                payment: if due.is_some() {
+                    ExchangePayment::Awaiting
+                } else {
+                    ExchangePayment::NotNeeded
+                },
+                payment_intent_id: due.as_ref().map(|d| d.payment_intent_id.clone()),
+            }),
+        };
+        if let Err(error) = self.record_return(&order, &record, request).await {
+            if let Some(due) = &due {
+                // Nothing was recorded: the difference's intent must not be payable.
+                if let Err(cancel) = self.payments.cancel_intent(&due.payment_intent_id).await {
+                    tracing::error!(order_id = %order.order_id, payment_intent = %due.payment_intent_id, error = %cancel, "exchange refused but its intent not cancelled");
+                }
+            }
+            return Err(error);
+        }
+        json(StatusCode::CREATED, &ExchangeAnswer { record, payment: due })
+    }
+
+    /// The replacement lines at today's catalog prices, as the order and as pricing see them;
+    /// an unknown SKU is 422.
+    async fn price(
+        &self,
+        order: &OrderRecord,
+        lines: &[ShipmentLine],
+    ) -> Result<(Vec<OrderLine>, Vec<PricedLine>), ApiError> {
+        let currency = order.totals.total.currency;
+        let mut ordered = Vec::with_capacity(lines.len());
+        let mut priced = Vec::with_capacity(lines.len());
+        for (i, line) in lines.iter().enumerate() {
+            let unknown = || ApiError::Unprocessable {
+                code: "unknown_sku",
+                detail: format!("new_lines[{i}]: {} is not in the catalog", line.sku),
+            };
+            let product_id = self.catalog.product_id_by_sku(&line.sku).await?.ok_or_else(unknown)?;
+            let product = self.catalog.product(&product_id).await?.ok_or_else(unknown)?;
+            let variant = product
+                .variants
+                .iter()
+                .find(|v| v.sku == line.sku)
+                .ok_or_else(unknown)?;
+            if variant.price.currency != currency {
+                return Err(ApiError::Internal(format!(
+                    "{} is priced in {}, the order in {}",
+                    line.sku,
+                    variant.price.currency.as_str(),
+                    currency.as_str()
+                )));
+            }
+            priced.push(PricedLine {
+                sku: line.sku.clone(),
+                category: product.category.clone(),
+                quantity: line.quantity,
+                unit_price: variant.price.amount,
+            });
+            ordered.push(OrderLine {
+                sku: line.sku.clone(),
+                product_id: product.id.clone(),
+                title: product.title.clone(),
+                quantity: line.quantity,
+                unit_price: variant.price,
+                line_total: Money::new(variant.price.amount * i64::from(line.quantity), currency),
+            });
+        }
+        Ok((ordered, priced))
+    }
+}
