@@ -439,3 +439,12 @@ impl Default for Inbox {
         Self::new()
     }
 }
+
+/// A clock that reads `offset` seconds ahead (consumers end holds without waiting for them).
+pub struct Ahead(pub i64);
+
+impl shop_platform::clock::Clock for Ahead {
+    fn now(&self) -> i64 {
+        shop_platform::clock::SystemClock.now() + self.0
+    }
+}

@@ -5,8 +5,7 @@ use futures::future::join_all;
 use futures::stream::{self, StreamExt};
 use reqwest::Method;
 use serde_json::{Value, json};
-use shop_platform::clock::{Clock, SystemClock};
-use shop_tests::{TestApp, TestStripe, checkout_body, expect_json, hosted_env, problem, product, unique};
+use shop_tests::{Ahead, TestApp, TestStripe, checkout_body, expect_json, hosted_env, problem, product, unique};
 use std::collections::HashSet;
 use std::sync::Arc;
 
@@ -271,15 +270,6 @@ async fn a_once_per_customer_code_works_once_per_email() {
     assert_eq!(statuses[0].status(), 201);
     let second = statuses.pop().unwrap();
     assert_eq!(problem(second, 422).await["code"], "discount_already_used");
-}
-
-/// A clock that reads `offset` seconds ahead.
-struct Ahead(i64);
-
-impl Clock for Ahead {
-    fn now(&self) -> i64 {
-        SystemClock.now() + self.0
-    }
 }
 
 #[tokio::test]

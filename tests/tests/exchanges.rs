@@ -1,11 +1,14 @@
 //! Exchanges through the gateway: the replacement's stock taken at once, a difference in the
 //! shop's favour paid through its own PaymentIntent before the replacement ships, one in the
 //! shopper's favour refunded through Stripe to the cent when the return is received, the
-//! replacement shipped as another shipment of the same order, and refusals that write nothing.
+//! replacement shipped as another shipment of the same order, an unpaid exchange cancelled when its
+//! hold ends, and refusals that write nothing.
 
+use aws_lambda_events::event::sqs::{SqsEvent, SqsMessage};
 use reqwest::Method;
 use serde_json::{Value, json};
-use shop_tests::{Inbox, TestApp, TestStripe, expect_json, problem, product, unique};
+use shop_tests::{Ahead, Inbox, TestApp, TestStripe, expect_json, hosted_env, problem, product, unique};
+use std::sync::Arc;
 
 /// California's rate in the template's `TaxRates` (the test orders ship to San Francisco).
 const CALIFORNIA_BP: i64 = 725;
@@ -52,6 +55,12 @@ async fn ship(app: &TestApp, order: &Value, sku: &str) -> reqwest::Response {
     let path = format!("/admin/orders/{}/shipments", order["order_id"].as_str().unwrap());
     let body = json!({"carrier": "DHL", "tracking_number": unique("JD").replace('-', ""), "lines": [{"sku": sku, "quantity": 1}]});
     app.admin(Method::POST, &path, &body).await
+}
+
+async fn receive(app: &TestApp, asked: &Value, restock: bool) -> reqwest::Response {
+    let return_id = asked["return_id"].as_str().unwrap();
+    let path = format!("/admin/returns/{return_id}/receive");
+    app.admin(Method::POST, &path, &json!({"restock": restock})).await
 }
 
 /// What returning one of the order's two 25.00 units is worth: the line plus its share of tax.
@@ -130,16 +139,7 @@ async fn a_dearer_replacement_is_paid_for_first_then_ships_as_a_second_shipment(
     assert!(mails[0]["body"]["text"].as_str().unwrap().contains("Deluxe Thing"));
 
     // The returned unit arrives: back in stock, nothing to refund.
-    let received = expect_json(
-        app.admin(
-            Method::POST,
-            &format!("/admin/returns/{}/receive", asked["return_id"].as_str().unwrap()),
-            &json!({"restock": true}),
-        )
-        .await,
-        200,
-    )
-    .await;
+    let received = expect_json(receive(&app, &asked, true).await, 200).await;
     assert!(received.get("refund_id").is_none(), "{received}");
     assert_eq!(app.available(&product_id, &sku).await, 4);
 }
@@ -173,16 +173,7 @@ async fn a_cheaper_replacement_ships_at_once_and_the_difference_is_refunded_on_r
         "shipped"
     );
 
-    let received = expect_json(
-        app.admin(
-            Method::POST,
-            &format!("/admin/returns/{}/receive", asked["return_id"].as_str().unwrap()),
-            &json!({"restock": false}),
-        )
-        .await,
-        200,
-    )
-    .await;
+    let received = expect_json(receive(&app, &asked, false).await, 200).await;
     assert!(received["refund_id"].as_str().unwrap().starts_with("re_"));
     let view = app.order_when(&order, |v| v["status"] == "partially_refunded").await;
     assert_eq!(view["refunds"][0]["amount"]["amount"], refund, "{view}");
@@ -242,4 +233,51 @@ async fn an_exchange_that_cannot_be_had_writes_nothing() {
     let view = app.order_when(&order, |_| true).await;
     assert!(view["returns"].as_array().unwrap().is_empty(), "{view}");
     assert_eq!(app.available(&scarce_id, &scarce).await, 1);
+}
+
+#[tokio::test]
+async fn an_exchange_left_unpaid_is_cancelled_when_its_hold_ends_and_its_stock_comes_back() {
+    let (app, stripe) = (TestApp::new(), TestStripe::new());
+    let email = format!("{}@example.com", unique("swap"));
+    let order = shipped_order(&app, &stripe, &email).await;
+    let sku = order["lines"][0]["sku"].as_str().unwrap().to_owned();
+    let (dear_id, dear) = stocked(&app, "Deluxe Thing", 4000, 1).await;
+    let ask = json!({"return_lines": [{"sku": sku, "quantity": 1}], "new_lines": [{"sku": dear, "quantity": 1}]});
+    let asked = expect_json(exchange(&app, &order, token(&order), ask.clone()).await, 201).await;
+    assert_eq!(app.available(&dear_id, &dear).await, 0);
+
+    // The reservation-expiry consumer as the gateway hosts it, fed the exchange's message.
+    let (vars, sdk) = hosted_env("reservation-expiry").await;
+    let consumer = reservation_expiry::ReservationExpiry::from_env(&shop_platform::config::Env::from_map(vars), &sdk)
+        .await
+        .unwrap();
+    let event = |id: &str| {
+        let mut message = SqsMessage::default();
+        message.message_id = Some(id.to_owned());
+        message.body = Some(json!({"order_id": order["order_id"], "exchange_id": asked["return_id"]}).to_string());
+        let mut event = SqsEvent::default();
+        event.records = vec![message];
+        event
+    };
+    let consumer = consumer.with_clock(Arc::new(Ahead(0)));
+    assert_eq!(
+        consumer.handle_batch(event("m0")).await.batch_item_failures.len(),
+        1,
+        "too early: retried later"
+    );
+    assert_eq!(app.available(&dear_id, &dear).await, 0);
+    let consumer = consumer.with_clock(Arc::new(Ahead(960)));
+    for id in ["m1", "m2"] {
+        assert!(consumer.handle_batch(event(id)).await.batch_item_failures.is_empty());
+    }
+    assert_eq!(app.available(&dear_id, &dear).await, 1, "given back once");
+    let intent = asked["payment"]["payment_intent_id"].as_str().unwrap();
+    assert_eq!(stripe.intent(intent).await["status"], "canceled");
+    let view = app.order_when(&order, |_| true).await;
+    assert_eq!(view["returns"][0]["state"], "cancelled", "{view}");
+    assert_eq!(view["returns"][0]["exchange"]["payment"], "expired");
+    let refused = receive(&app, &asked, true).await;
+    assert_eq!(problem(refused, 409).await["code"], "return_cancelled");
+    // The unit may be exchanged again.
+    expect_json(exchange(&app, &order, token(&order), ask).await, 201).await;
 }

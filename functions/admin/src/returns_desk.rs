@@ -22,15 +22,16 @@ fn no_return() -> ApiError {
 }
 
 impl OrderDesk {
-    /// `GET /admin/returns?status=requested|received&limit=&cursor=`, oldest first.
+    /// `GET /admin/returns?status=requested|received|cancelled&limit=&cursor=`, oldest first.
     pub async fn list_returns(&self, request: &Request) -> Result<Response<Body>, ApiError> {
         let state = match edge::query_param(request, "status").unwrap_or("requested") {
             "requested" => ReturnState::Requested,
             "received" => ReturnState::Received,
+            "cancelled" => ReturnState::Cancelled,
             other => {
                 return Err(ApiError::invalid(
                     "status",
-                    format!("'{other}' is not a return state: requested or received"),
+                    format!("'{other}' is not a return state: requested, received or cancelled"),
                 ));
             }
         };
@@ -50,6 +51,13 @@ impl OrderDesk {
             .iter()
             .position(|r| r.return_id == return_id)
             .ok_or_else(no_return)?;
+        if order.returns[index].state == ReturnState::Cancelled {
+            return Err(ApiError::Conflict {
+                code: "return_cancelled",
+                detail: "this exchange was cancelled (its difference was not paid in time); nothing is expected back"
+                    .into(),
+            });
+        }
         if order.returns[index].state == ReturnState::Requested {
             match self
                 .orders

@@ -15,7 +15,7 @@ use shop_domain::{FieldError, Money};
 use shop_platform::batch::Trace;
 use shop_platform::cart_store::{CartStatus, CartStore, PricingInputs};
 use shop_platform::clock::{Clock, SystemClock, rfc3339};
-use shop_platform::config::{ConfigError, Env, PricingSettings, StoreSettings, TableSettings};
+use shop_platform::config::{ConfigError, Env, HoldSettings, PricingSettings, StoreSettings, TableSettings};
 use shop_platform::edge::{self, json_body};
 use shop_platform::order_store::{
     ExpireReservation, IdempotencyRecord, OrderDiscount, OrderLine, OrderRecord, OrderStore, ReserveError,
@@ -40,17 +40,6 @@ pub struct Checkout {
     pricing: PricingSettings,
     hold_seconds: u32,
     clock: Arc<dyn Clock>,
-}
-
-#[derive(Deserialize)]
-struct HoldSettings {
-    reservation_queue_url: String,
-    #[serde(default = "default_hold")]
-    reservation_hold_seconds: u32,
-}
-
-fn default_hold() -> u32 {
-    900
 }
 
 /// The checkout request; serialised again (canonically) to fingerprint it for idempotency.
@@ -97,12 +86,7 @@ impl Checkout {
     /// Reads settings from `env` (the Stripe key from SSM when deployed) and builds the clients.
     pub async fn from_env(env: &Env, sdk: &aws_config::SdkConfig) -> Result<Self, ConfigError> {
         let table: TableSettings = env.parse()?;
-        let hold: HoldSettings = env.parse()?;
-        if !(1..=900).contains(&hold.reservation_hold_seconds) {
-            return Err(ConfigError::new(
-                "RESERVATION_HOLD_SECONDS must be 1 to 900 (an SQS delay)",
-            ));
-        }
+        let hold = HoldSettings::from_env(env)?;
         let dynamodb = aws_sdk_dynamodb::Client::new(sdk);
         Ok(Self {
             carts: CartStore::new(dynamodb.clone(), table.shop_table.clone()),
@@ -266,6 +250,7 @@ impl Checkout {
         tracing::info!(order_id = %order.order_id, total = order.totals.total.amount, lines = order.lines.len(), "stock reserved");
         let expire = ExpireReservation {
             order_id: order.order_id.clone(),
+            exchange_id: None,
         };
         let trace = Trace::new(&order.order_id, edge::request_id(request));
         if let Err(error) = self.expiry.send(&expire, self.hold_seconds, &trace).await {

@@ -5,7 +5,8 @@
 //! The replacement's units are taken from stock in the same transaction that records the
 //! exchange, so it cannot be oversold. The difference settles itself: in the shop's favour the
 //! answer carries the `client_secret` of a PaymentIntent for it (the replacement ships once the
-//! webhook sees it paid); in the shopper's favour it is the exchange's refund, paid through
+//! webhook sees it paid; unpaid after the reservation hold, the exchange is cancelled and its
+//! replacement's stock given back by `reservation-expiry`); in the shopper's favour it is the exchange's refund, paid through
 //! Stripe when the merchant receives the return, like any return's.
 
 use crate::{Orders, check_reason};
@@ -16,8 +17,9 @@ use shop_domain::fulfillment::ShipmentLine;
 use shop_domain::pricing::{self, PricedLine};
 use shop_domain::{FieldError, Money};
 use shop_platform::ApiError;
+use shop_platform::batch::Trace;
 use shop_platform::edge::{self, json, json_body};
-use shop_platform::order_store::{OrderLine, OrderRecord};
+use shop_platform::order_store::{ExpireReservation, OrderLine, OrderRecord};
 use shop_platform::returns_store::{Exchange, ExchangePayment, ReturnRecord, ReturnState};
 use std::collections::BTreeSet;
 
@@ -95,6 +97,7 @@ impl Orders {
         let replacement_total = pricing::totals(&priced, 0, 0, rate, currency).total.amount;
         let balance = replacement_total - returned_value;
         let return_id = shop_platform::secrets::new_id();
+        let now = self.clock.now();
         let due = if balance > 0 {
             let intent = self
                 .payments
@@ -106,6 +109,17 @@ impl Orders {
                     order.email.as_str(),
                 )
                 .await?;
+            // The hold's end is scheduled before anything is held: a message about an exchange
+            // that was never recorded finds nothing to release.
+            let expire = ExpireReservation {
+                order_id: order.order_id.clone(),
+                exchange_id: Some(return_id.clone()),
+            };
+            let trace = Trace::new(&order.order_id, edge::request_id(request));
+            if let Err(error) = self.expiry.send(&expire, self.hold_seconds, &trace).await {
+                self.cancel_unrecorded(&order, &intent.id).await;
+                return Err(error.into());
+            }
             Some(PaymentDue {
                 amount: Money::new(balance, currency),
                 payment_intent_id: intent.id,
@@ -121,7 +135,7 @@ impl Orders {
             reason,
             state: ReturnState::Requested,
             refund: Money::new((-balance).max(0), currency),
-            requested_at: self.clock.now(),
+            requested_at: now,
             received_at: None,
             restocked: false,
             refund_id: None,
@@ -136,18 +150,23 @@ impl Orders {
                     ExchangePayment::NotNeeded
                 },
                 payment_intent_id: due.as_ref().map(|d| d.payment_intent_id.clone()),
+                pay_by: due.as_ref().map(|_| now + i64::from(self.hold_seconds)),
             }),
         };
         if let Err(error) = self.record_return(&order, &record, request).await {
             if let Some(due) = &due {
-                // Nothing was recorded: the difference's intent must not be payable.
-                if let Err(cancel) = self.payments.cancel_intent(&due.payment_intent_id).await {
-                    tracing::error!(order_id = %order.order_id, payment_intent = %due.payment_intent_id, error = %cancel, "exchange refused but its intent not cancelled");
-                }
+                self.cancel_unrecorded(&order, &due.payment_intent_id).await;
             }
             return Err(error);
         }
         json(StatusCode::CREATED, &ExchangeAnswer { record, payment: due })
+    }
+
+    /// Nothing was recorded: the difference's intent must not be payable.
+    async fn cancel_unrecorded(&self, order: &OrderRecord, intent_id: &str) {
+        if let Err(error) = self.payments.cancel_intent(intent_id).await {
+            tracing::error!(order_id = %order.order_id, payment_intent = intent_id, error = %error, "exchange not recorded but its intent not cancelled");
+        }
     }
 
     /// The replacement lines at today's catalog prices, as the order and as pricing see them;

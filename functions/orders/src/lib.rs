@@ -21,12 +21,13 @@ use shop_domain::returns::{self, OrderedLine, ReturnError};
 use shop_platform::batch::Trace;
 use shop_platform::catalog_store::CatalogStore;
 use shop_platform::clock::{Clock, SystemClock, rfc3339};
-use shop_platform::config::{ConfigError, Env, ReturnSettings, SupportSettings, TableSettings};
+use shop_platform::config::{ConfigError, Env, HoldSettings, ReturnSettings, SupportSettings, TableSettings};
 use shop_platform::customer_store::{CANCELLED_AND_REFUNDED, REFUND_OWED};
 use shop_platform::edge::{self, json, json_body, path_param};
 use shop_platform::mail::{MailKind, MailRequest, Mailer};
 use shop_platform::order_store::{OrderLine, OrderRecord, OrderStore};
 use shop_platform::payments::{PaymentError, PaymentGateway};
+use shop_platform::queue::Queue;
 use shop_platform::returns_store::{ReturnRecord, ReturnState, ReturnWriteError};
 use shop_platform::support_store::SupportStore;
 use shop_platform::{ApiError, HttpFunction};
@@ -48,6 +49,9 @@ pub struct Orders {
     support_limits: SupportSettings,
     catalog: CatalogStore,
     tax_rates: TaxTable,
+    /// Ends the hold of an exchange's replacement nobody paid for.
+    expiry: Queue,
+    hold_seconds: u32,
     clock: Arc<dyn Clock>,
 }
 
@@ -191,7 +195,10 @@ impl Orders {
     pub async fn from_env(env: &Env, sdk: &aws_config::SdkConfig) -> Result<Self, ConfigError> {
         let table: TableSettings = env.parse()?;
         let client = aws_sdk_dynamodb::Client::new(sdk);
+        let hold = HoldSettings::from_env(env)?;
         Ok(Self {
+            expiry: Queue::new(aws_sdk_sqs::Client::new(sdk), hold.reservation_queue_url),
+            hold_seconds: hold.reservation_hold_seconds,
             orders: OrderStore::new(client.clone(), table.shop_table.clone()),
             support: SupportStore::new(client.clone(), table.shop_table.clone()),
             catalog: CatalogStore::new(client, table.shop_table),
@@ -368,7 +375,12 @@ impl Orders {
             })
             .collect();
         let shipped: Vec<ShipmentLine> = order.shipments.iter().flat_map(|s| s.lines.clone()).collect();
-        let returned: Vec<ShipmentLine> = order.returns.iter().flat_map(|r| r.lines.clone()).collect();
+        let returned: Vec<ShipmentLine> = order
+            .returns
+            .iter()
+            .filter(|r| r.state != ReturnState::Cancelled)
+            .flat_map(|r| r.lines.clone())
+            .collect();
         let since = order
             .delivered_at
             .or_else(|| order.shipments.iter().map(|s| s.shipped_at).max())

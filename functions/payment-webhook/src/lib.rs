@@ -252,12 +252,7 @@ impl PaymentWebhook {
             return Ok(());
         };
         let order_id = order.order_id.as_str();
-        let Some(exchange) = order
-            .returns
-            .iter()
-            .find(|r| r.return_id == exchange_id)
-            .and_then(|r| r.exchange.as_ref())
-        else {
+        let Some(exchange) = order.exchange(exchange_id) else {
             tracing::warn!(order_id, exchange_id, "payment for an exchange the order does not have");
             return Ok(());
         };

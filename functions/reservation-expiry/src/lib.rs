@@ -3,6 +3,10 @@
 //! PaymentIntent cancelled and becomes `cancelled`, with its stock and discount given back in one
 //! transaction conditional on the status. A paid or already released order is left alone, so a
 //! duplicate message has the effect of one. The customer is mailed that the order was cancelled.
+//!
+//! An exchange whose difference is owed holds its replacement's stock the same way: when its
+//! message arrives unpaid, the difference's PaymentIntent is cancelled and the exchange with it,
+//! the replacement's units going back to stock (see `OrderStore::expire_exchange`).
 
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
 use shop_domain::order::OrderStatus;
@@ -13,6 +17,7 @@ use shop_platform::config::{ConfigError, Env, TableSettings};
 use shop_platform::mail::{MailKind, MailRequest, Mailer};
 use shop_platform::order_store::{ExpireReservation, OrderStore};
 use shop_platform::payments::{PaymentError, PaymentGateway};
+use shop_platform::returns_store::ExchangePayment;
 use std::sync::Arc;
 
 /// The reason recorded on an order whose hold ended unpaid.
@@ -66,8 +71,11 @@ impl ReservationExpiry {
     async fn expire(&self, message: SqsMessage) -> Result<(), ExpiryError> {
         let trace = Trace::of(&message);
         let body = message.body.unwrap_or_default();
-        let ExpireReservation { order_id } =
+        let ExpireReservation { order_id, exchange_id } =
             serde_json::from_str(&body).map_err(|e| ExpiryError::Unreadable(e.to_string()))?;
+        if let Some(exchange_id) = exchange_id {
+            return self.expire_exchange(&order_id, &exchange_id).await;
+        }
         let upstream = |e: &dyn std::fmt::Display| ExpiryError::Upstream(e.to_string());
         let Some(order) = self.orders.get(&order_id).await.map_err(|e| upstream(&e))? else {
             tracing::warn!(order_id, "no such order; nothing to release");
@@ -107,6 +115,58 @@ impl ReservationExpiry {
             // A failure here retries the message, which finds the order cancelled and asks again.
             return self.ask_for_mail(&order_id, &trace).await;
         }
+        Ok(())
+    }
+
+    /// Ends the hold of an exchange's replacement whose difference was not paid in time.
+    async fn expire_exchange(&self, order_id: &str, exchange_id: &str) -> Result<(), ExpiryError> {
+        let upstream = |e: &dyn std::fmt::Display| ExpiryError::Upstream(e.to_string());
+        let Some(order) = self.orders.get(order_id).await.map_err(|e| upstream(&e))? else {
+            tracing::warn!(order_id, exchange_id, "no such order; nothing to release");
+            return Ok(());
+        };
+        let Some(exchange) = order.exchange(exchange_id) else {
+            tracing::info!(
+                order_id,
+                exchange_id,
+                "no such exchange (never recorded); nothing to release"
+            );
+            return Ok(());
+        };
+        if exchange.payment != ExchangePayment::Awaiting {
+            tracing::info!(
+                order_id,
+                exchange_id,
+                payment = exchange.payment.as_str(),
+                "exchange hold already ended"
+            );
+            return Ok(());
+        }
+        let now = self.clock.now();
+        let pay_by = exchange.pay_by.unwrap_or(0);
+        if now < pay_by {
+            return Err(ExpiryError::Early(
+                format!("{order_id} exchange {exchange_id}"),
+                pay_by - now,
+            ));
+        }
+        if let Some(intent) = &exchange.payment_intent_id {
+            match self.payments.cancel_intent(intent).await {
+                Ok(()) => {}
+                Err(PaymentError::Refused(reason)) => {
+                    // Paid meanwhile: the webhook marks the exchange paid; the hold stays.
+                    tracing::warn!(order_id, exchange_id, payment_intent = %intent, reason, "intent not cancellable; keeping the hold");
+                    return Ok(());
+                }
+                Err(error) => return Err(upstream(&error)),
+            }
+        }
+        let released = self
+            .orders
+            .expire_exchange(&order, exchange_id)
+            .await
+            .map_err(|e| upstream(&e))?;
+        tracing::info!(order_id, exchange_id, released, "unpaid exchange cancelled");
         Ok(())
     }
 

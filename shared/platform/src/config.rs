@@ -74,6 +74,34 @@ fn default_return_window_days() -> u32 {
     30
 }
 
+/// How long stock is held for a payment (an unpaid order, an exchange's difference): the queue
+/// whose delayed message ends the hold, and its length.
+#[derive(Debug, Clone, Deserialize)]
+pub struct HoldSettings {
+    /// The reservation-expiry queue.
+    pub reservation_queue_url: String,
+    /// Seconds of the hold (an SQS delay, so 1 to 900).
+    #[serde(default = "default_hold")]
+    pub reservation_hold_seconds: u32,
+}
+
+fn default_hold() -> u32 {
+    900
+}
+
+impl HoldSettings {
+    /// Reads `RESERVATION_QUEUE_URL` and `RESERVATION_HOLD_SECONDS`.
+    pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
+        let hold: Self = env.parse()?;
+        if !(1..=900).contains(&hold.reservation_hold_seconds) {
+            return Err(ConfigError::new(
+                "RESERVATION_HOLD_SECONDS must be 1 to 900 (an SQS delay)",
+            ));
+        }
+        Ok(hold)
+    }
+}
+
 /// How often shoppers may write to support, from the function's environment.
 #[derive(Debug, Clone, Deserialize)]
 pub struct SupportSettings {

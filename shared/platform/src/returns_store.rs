@@ -29,6 +29,8 @@ pub enum ReturnState {
     Requested,
     /// The merchant received the goods; the refund was asked of Stripe.
     Received,
+    /// An exchange whose difference was not paid in time: void, its replacement back in stock.
+    Cancelled,
 }
 
 impl ReturnState {
@@ -37,6 +39,7 @@ impl ReturnState {
         match self {
             Self::Requested => "requested",
             Self::Received => "received",
+            Self::Cancelled => "cancelled",
         }
     }
 }
@@ -82,6 +85,20 @@ pub enum ExchangePayment {
     Awaiting,
     /// The difference is paid.
     Paid,
+    /// Not paid within the hold: the exchange was cancelled.
+    Expired,
+}
+
+impl ExchangePayment {
+    /// The word the API and the table use.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::NotNeeded => "not_needed",
+            Self::Awaiting => "awaiting",
+            Self::Paid => "paid",
+            Self::Expired => "expired",
+        }
+    }
 }
 
 /// The replacement side of an exchange.
@@ -101,12 +118,15 @@ pub struct Exchange {
     /// The PaymentIntent of the difference, when one is owed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub payment_intent_id: Option<String>,
+    /// Unix seconds until which the replacement's stock is held for that payment.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pay_by: Option<i64>,
 }
 
 impl Exchange {
     /// Whether the replacement may ship: nothing is owed, or it was paid.
     pub fn ships(&self) -> bool {
-        self.payment != ExchangePayment::Awaiting
+        matches!(self.payment, ExchangePayment::NotNeeded | ExchangePayment::Paid)
     }
 }
 
@@ -124,6 +144,14 @@ impl OrderRecord {
             .iter()
             .chain(replacements)
             .map(|line| (&line.sku, line.quantity))
+    }
+
+    /// The exchange `return_id` of the order, if it has one by that id.
+    pub fn exchange(&self, return_id: &str) -> Option<&Exchange> {
+        self.returns
+            .iter()
+            .find(|r| r.return_id == return_id)
+            .and_then(|r| r.exchange.as_ref())
     }
 
     /// The title of a SKU on the order or one of its exchanges.
@@ -253,17 +281,62 @@ impl OrderStore {
             .expression_attribute_names("#returns", "returns")
             .expression_attribute_values(":id", s(return_id))
             .expression_attribute_values(":intent", s(intent_id))
-            .expression_attribute_values(":awaiting", s("awaiting"))
-            .expression_attribute_values(":paid", s("paid"));
+            .expression_attribute_values(":awaiting", s(ExchangePayment::Awaiting.as_str()))
+            .expression_attribute_values(":paid", s(ExchangePayment::Paid.as_str()));
         let on_return = Update::builder()
             .table_name(&self.table)
             .set_key(Some(return_key(return_id)))
             .update_expression("SET exchange.payment = :paid")
-            .expression_attribute_values(":paid", s("paid"));
+            .expression_attribute_values(":paid", s(ExchangePayment::Paid.as_str()));
         let items = vec![
             TransactWriteItem::builder().update(build(on_order.build())?).build(),
             TransactWriteItem::builder().update(build(on_return.build())?).build(),
         ];
+        Ok(dynamo::transact(&self.client, items).await?.is_none())
+    }
+
+    /// Cancels the unpaid exchange `return_id` of `order`: the exchange `expired` and its return
+    /// `cancelled` (on the order and on the return), the replacement's units back in stock, all
+    /// or nothing. False when it was not awaiting its payment any more (paid, or expired before).
+    pub async fn expire_exchange(&self, order: &OrderRecord, return_id: &str) -> Result<bool, StoreError> {
+        let Some((index, record)) = order.returns.iter().enumerate().find(|(_, r)| r.return_id == return_id) else {
+            return Ok(false);
+        };
+        let Some(exchange) = &record.exchange else {
+            return Ok(false);
+        };
+        let path = format!("#returns[{index}]");
+        let on_order = Update::builder()
+            .table_name(&self.table)
+            .set_key(Some(order_key(&order.order_id)))
+            .update_expression(format!(
+                "SET {path}.exchange.payment = :expired, {path}.#state = :cancelled"
+            ))
+            .condition_expression(format!(
+                "{path}.return_id = :id AND {path}.exchange.payment = :awaiting"
+            ))
+            .expression_attribute_names("#returns", "returns")
+            .expression_attribute_names("#state", "state")
+            .expression_attribute_values(":id", s(return_id))
+            .expression_attribute_values(":awaiting", s(ExchangePayment::Awaiting.as_str()))
+            .expression_attribute_values(":expired", s(ExchangePayment::Expired.as_str()))
+            .expression_attribute_values(":cancelled", s(ReturnState::Cancelled.as_str()));
+        let on_return = Update::builder()
+            .table_name(&self.table)
+            .set_key(Some(return_key(return_id)))
+            .update_expression("SET exchange.payment = :expired, #state = :cancelled, #index = :index")
+            .expression_attribute_names("#state", "state")
+            .expression_attribute_names("#index", GSI1PK)
+            .expression_attribute_values(":expired", s(ExchangePayment::Expired.as_str()))
+            .expression_attribute_values(":cancelled", s(ReturnState::Cancelled.as_str()))
+            .expression_attribute_values(":index", s(state_partition(ReturnState::Cancelled)));
+        let mut items = vec![
+            TransactWriteItem::builder().update(build(on_order.build())?).build(),
+            TransactWriteItem::builder().update(build(on_return.build())?).build(),
+        ];
+        for line in &exchange.new_lines {
+            items.push(self.stock_change(line, "ADD #available :q", "attribute_exists(#pk)")?);
+        }
         Ok(dynamo::transact(&self.client, items).await?.is_none())
     }
 
