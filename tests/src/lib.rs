@@ -11,6 +11,16 @@ use std::time::{SystemTime, UNIX_EPOCH};
 /// emulator; a passing test stops waiting as soon as the work is done.
 pub const QUEUE_DEADLINE: std::time::Duration = std::time::Duration::from_secs(30);
 
+/// The fields a 422 problem document names, in its order.
+pub fn refused_fields(problem: &Value) -> Vec<&str> {
+    problem["errors"]
+        .as_array()
+        .expect("a validation problem lists its errors")
+        .iter()
+        .map(|e| e["field"].as_str().expect("each error names its field"))
+        .collect()
+}
+
 /// The shop as a test sees it: through its public HTTP API.
 pub struct TestApp {
     /// The gateway's base URL.

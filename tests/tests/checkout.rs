@@ -5,7 +5,9 @@ use futures::future::join_all;
 use futures::stream::{self, StreamExt};
 use reqwest::Method;
 use serde_json::{Value, json};
-use shop_tests::{Ahead, TestApp, TestStripe, checkout_body, expect_json, hosted_env, problem, product, unique};
+use shop_tests::{
+    Ahead, TestApp, TestStripe, checkout_body, expect_json, hosted_env, problem, product, refused_fields, unique,
+};
 use std::collections::HashSet;
 use std::sync::Arc;
 
@@ -76,13 +78,10 @@ async fn a_checkout_without_an_idempotency_key_or_with_bad_details_is_refused() 
     body["shipping_address"]["city"] = json!("");
     body["shipping_method"] = json!("international");
     let refused = problem(app.checkout(&unique("key"), &body).await, 422).await;
-    let fields: Vec<&str> = refused["errors"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["field"].as_str().unwrap())
-        .collect();
-    assert_eq!(fields, ["email", "shipping_address.city", "shipping_method"]);
+    assert_eq!(
+        refused_fields(&refused),
+        ["email", "shipping_address.city", "shipping_method"]
+    );
 
     let mut abroad = checkout_body(&cart, "a@b.co");
     abroad["shipping_address"]["country"] = json!("JP");

@@ -5,7 +5,7 @@
 
 use reqwest::Method;
 use serde_json::{Value, json};
-use shop_tests::{Inbox, TestApp, expect_json, problem, unique};
+use shop_tests::{Inbox, TestApp, expect_json, problem, refused_fields, unique};
 
 const MERCHANT: &str = "merchant@example.com";
 
@@ -128,13 +128,7 @@ async fn a_bad_message_is_refused_field_by_field_and_nothing_is_stored_or_sent()
         "email": customer, "subject": "Hi\r\nBcc: everyone@example.com", "body": "",
     });
     let refused = problem(write(&app, &sent).await, 422).await;
-    let fields: Vec<&str> = refused["errors"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["field"].as_str().unwrap())
-        .collect();
-    assert_eq!(fields, ["subject", "body"]);
+    assert_eq!(refused_fields(&refused), ["subject", "body"]);
     let unknown_field = json!({"email": customer, "subject": "s", "body": "b", "cc": "x@example.com"});
     problem(write(&app, &unknown_field).await, 422).await;
     let bad_address = json!({"email": "ada@example.com\r\nBcc: x@example.com", "subject": "s", "body": "b"});

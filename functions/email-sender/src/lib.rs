@@ -141,10 +141,7 @@ impl EmailSender {
         let body = message.body.unwrap_or_default();
         let request: MailRequest = serde_json::from_str(&body).map_err(|e| SendError::Unreadable(e.to_string()))?;
         let kind = request.kind.as_str();
-        let about_id = match (request.kind.is_support(), &request.reference) {
-            (true, Some(reference)) => reference.as_str(),
-            _ => request.order_id.as_str(),
-        };
+        let about_id = request.about_id();
         let Some(about) = self.about(&request).await? else {
             tracing::error!(
                 about = about_id,

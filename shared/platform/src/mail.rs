@@ -142,10 +142,19 @@ impl MailRequest {
         }
     }
 
+    /// What the mail is about: the support message's reference, or the order's id.
+    pub fn about_id(&self) -> &str {
+        match (self.kind.is_support(), &self.reference) {
+            (true, Some(reference)) => reference,
+            _ => &self.order_id,
+        }
+    }
+
     fn record_key(&self) -> Item {
-        let about = match (self.kind.is_support(), &self.reference) {
-            (true, Some(reference)) => format!("SUPPORT#{reference}"),
-            _ => self.order_id.clone(),
+        let about = if self.kind.is_support() {
+            format!("SUPPORT#{}", self.about_id())
+        } else {
+            self.order_id.clone()
         };
         key(
             format!("MAIL#{about}"),
