@@ -12,6 +12,8 @@ pub enum Hosted {
     Http(Arc<dyn HttpFunction>),
     /// Takes SQS batches.
     Queue(Arc<dyn QueueFunction>),
+    /// Takes both (one Lambda function with HTTP routes and queue triggers).
+    Both(Arc<dyn HttpFunction>, Arc<dyn QueueFunction>),
 }
 
 /// Why a function could not be hosted.
@@ -56,6 +58,10 @@ pub async fn host(binary: &str, env: &Env, sdk: &aws_config::SdkConfig) -> Resul
             fulfillment_worker::FulfillmentWorker::from_env(env, sdk).map_err(config)?,
         )),
         "email-sender" => Hosted::Queue(Arc::new(email_sender::EmailSender::from_env(env, sdk).map_err(config)?)),
+        "email-campaign" => {
+            let campaign = Arc::new(email_campaign::EmailCampaign::from_env(env, sdk).map_err(config)?);
+            Hosted::Both(campaign.clone(), campaign)
+        }
         other => return Err(HostError::Unknown(other.to_owned())),
     })
 }

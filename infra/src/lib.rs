@@ -46,33 +46,35 @@ pub async fn build_stack(
     let mut routes = Vec::new();
     let mut mappings = Vec::new();
     for function in template.functions()? {
-        let hosted = functions::host(&function.binary, &function_env(&function, &context)?, sdk).await?;
-        match hosted {
-            functions::Hosted::Http(handler) => {
-                for route in &function.routes {
-                    routes.push(gateway::Route {
-                        method: route.method.clone(),
-                        path: route.path.clone(),
-                        iam: route.iam,
-                        function: Arc::clone(&handler),
-                    });
-                }
+        let (http, queue) = match functions::host(&function.binary, &function_env(&function, &context)?, sdk).await? {
+            functions::Hosted::Http(handler) => (Some(handler), None),
+            functions::Hosted::Queue(handler) => (None, Some(handler)),
+            functions::Hosted::Both(http, queue) => (Some(http), Some(queue)),
+        };
+        if let Some(handler) = http {
+            for route in &function.routes {
+                routes.push(gateway::Route {
+                    method: route.method.clone(),
+                    path: route.path.clone(),
+                    iam: route.iam,
+                    function: Arc::clone(&handler),
+                });
             }
-            functions::Hosted::Queue(handler) => {
-                for trigger in &function.queues {
-                    let url = context.refs.get(&trigger.queue).cloned();
-                    let arn = context.attrs.get(&format!("{}.Arn", trigger.queue)).cloned();
-                    let (Some(queue_url), Some(queue_arn)) = (url, arn) else {
-                        return Err(format!("{}: queue {} was not created", function.logical_id, trigger.queue).into());
-                    };
-                    mappings.push(poller::Mapping {
-                        queue_url,
-                        queue_arn,
-                        batch_size: trigger.batch_size,
-                        report_failures: trigger.report_failures,
-                        function: Arc::clone(&handler),
-                    });
-                }
+        }
+        if let Some(handler) = queue {
+            for trigger in &function.queues {
+                let url = context.refs.get(&trigger.queue).cloned();
+                let arn = context.attrs.get(&format!("{}.Arn", trigger.queue)).cloned();
+                let (Some(queue_url), Some(queue_arn)) = (url, arn) else {
+                    return Err(format!("{}: queue {} was not created", function.logical_id, trigger.queue).into());
+                };
+                mappings.push(poller::Mapping {
+                    queue_url,
+                    queue_arn,
+                    batch_size: trigger.batch_size,
+                    report_failures: trigger.report_failures,
+                    function: Arc::clone(&handler),
+                });
             }
         }
     }

@@ -132,7 +132,10 @@ impl Admin {
             Some(_) => return Err(ApiError::invalid("id", format!("must be the id in the path, {id}"))),
         }
         let product = Product::from_json(body, self.currency).map_err(|errors| ApiError::Invalid { errors })?;
-        let outcome = self.catalog.save_products(std::slice::from_ref(&product)).await?;
+        let outcome = self
+            .catalog
+            .save_products(std::slice::from_ref(&product), self.clock.now())
+            .await?;
         let status = match outcome.into_iter().next() {
             Some(Ok(Saved::Created)) => StatusCode::CREATED,
             Some(Ok(_)) => StatusCode::OK,
@@ -170,7 +173,7 @@ impl Admin {
             }
         }
         let products: Vec<Product> = valid.iter().map(|(_, p)| p.clone()).collect();
-        let outcomes = self.catalog.save_products(&products).await?;
+        let outcomes = self.catalog.save_products(&products, self.clock.now()).await?;
         for ((index, _), outcome) in valid.iter().zip(outcomes) {
             match outcome {
                 Ok(saved) => {

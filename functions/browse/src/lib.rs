@@ -1,14 +1,22 @@
-//! `browse`: the catalog as shoppers read it. Every answer is cacheable by a CDN and carries
-//! an `ETag`; every list is one DynamoDB Query, paged by an opaque cursor.
+//! `browse`: the catalog as shoppers and search engines read it. Every answer is cacheable by a
+//! CDN and carries an `ETag`; every list is one DynamoDB Query, paged by an opaque cursor; the
+//! sitemap and the shopping feed page the catalog listing with Queries too.
+
+pub mod feed;
+pub mod json_ld;
+pub mod sitemap;
 
 use lambda_http::{Body, Request, Response};
 use serde::Serialize;
+use shop_domain::seo::SitemapLayout;
 use shop_domain::text::search_terms;
-use shop_domain::{CategorySlug, Product, ProductId, Slug};
+use shop_domain::{CategorySlug, PageLimit, Product, ProductId, Slug};
 use shop_platform::catalog_store::{CatalogStore, Listing};
-use shop_platform::config::{ConfigError, Env, StoreSettings, TableSettings};
-use shop_platform::edge::{self, cacheable_json, path_param, query_param};
+use shop_platform::clock::rfc3339;
+use shop_platform::config::{ConfigError, Env, StoreSettings, StorefrontSettings, TableSettings};
+use shop_platform::edge::{self, cacheable, cacheable_json, path_param, query_param};
 use shop_platform::{ApiError, HttpFunction};
+use sitemap::SitemapUrl;
 
 /// Seconds a CDN may serve a catalog answer before asking again.
 const CATALOG_MAX_AGE: u32 = 60;
@@ -17,11 +25,16 @@ const SETTINGS_MAX_AGE: u32 = 300;
 /// Longest search text and most terms a search uses.
 const QUERY_MAX_CHARS: usize = 100;
 const QUERY_MAX_TERMS: usize = 5;
+/// Products the feed reads at once.
+const FEED_CONCURRENCY: usize = 10;
+/// The media type of the sitemap and the feed.
+const XML: &str = "application/xml";
 
 /// The browse function with its clients, built once per instance.
 pub struct Browse {
     catalog: CatalogStore,
     store: StoreSettings,
+    storefront: StorefrontSettings,
 }
 
 #[derive(Serialize)]
@@ -30,6 +43,8 @@ struct ProductPage<'a> {
     product: &'a Product,
     price_from: Option<shop_domain::Money>,
     in_stock: bool,
+    /// The schema.org `Product` for the storefront's page.
+    json_ld: serde_json::Value,
 }
 
 #[derive(Serialize)]
@@ -46,6 +61,7 @@ impl Browse {
         Ok(Self {
             catalog: CatalogStore::new(aws_sdk_dynamodb::Client::new(sdk), table.shop_table),
             store: env.parse()?,
+            storefront: StorefrontSettings::from_env(env)?,
         })
     }
 
@@ -60,6 +76,8 @@ impl Browse {
             Some("GET /products/{id_or_slug}") => self.product(&request).await,
             Some("GET /categories") => self.categories(&request).await,
             Some("GET /store") => self.store(&request),
+            Some("GET /sitemap.xml") => self.sitemap(&request).await,
+            Some("GET /feeds/google.xml") => self.google_feed(&request).await,
             _ => Err(edge::unknown_route(&request)),
         }
     }
@@ -96,10 +114,12 @@ impl Browse {
         }
         let product = product.ok_or(ApiError::NotFound { what: "product" })?;
         let summary = product.summary();
+        let brand = feed::brand(&product).unwrap_or(&self.store.store_name);
         let page = ProductPage {
             product: &product,
             price_from: summary.as_ref().map(|s| s.price_from),
             in_stock: summary.is_some_and(|s| s.in_stock),
+            json_ld: json_ld::product_json_ld(&product, brand, &self.storefront),
         };
         cacheable_json(request, &page, CATALOG_MAX_AGE)
     }
@@ -111,6 +131,75 @@ impl Browse {
             &serde_json::json!({"items": items, "next_cursor": null}),
             CATALOG_MAX_AGE,
         )
+    }
+
+    /// `/sitemap.xml`: every category and product page; past one file an index of
+    /// `/sitemap.xml?page=N`, each page a urlset of its share.
+    async fn sitemap(&self, request: &Request) -> Result<Response<Body>, ApiError> {
+        let page = query_param(request, "page")
+            .map(|raw| raw.parse::<usize>())
+            .transpose()
+            .map_err(|_| ApiError::bad_request("invalid_page", "page is a whole number from 1"))?;
+        let categories = self.catalog.dated_categories().await?;
+        let products = categories.iter().map(|c| c.category.product_count as usize).sum();
+        let layout = SitemapLayout::new(categories.len(), products);
+        let xml = if page.is_none() && layout.is_index() {
+            let locs: Vec<String> = (1..=layout.pages())
+                .map(|n| self.storefront.url(&format!("/sitemap.xml?page={n}")))
+                .collect();
+            sitemap::index(&locs)
+        } else {
+            let share = layout
+                .page(page.unwrap_or(1))
+                .ok_or(ApiError::NotFound { what: "sitemap page" })?;
+            let category_urls = categories[share.categories.clone()].iter().map(|dated| SitemapUrl {
+                loc: self.storefront.category_url(&dated.category.slug),
+                lastmod: dated.updated_at.map(rfc3339),
+            });
+            let dated_products = self
+                .catalog
+                .dated_products(share.products.start, share.products.len())
+                .await?;
+            let product_urls = dated_products.iter().map(|dated| SitemapUrl {
+                loc: self.storefront.product_url(&dated.slug),
+                lastmod: dated.updated_at.map(rfc3339),
+            });
+            sitemap::urlset(&category_urls.chain(product_urls).collect::<Vec<_>>())
+        };
+        let xml = xml.map_err(|error| ApiError::Internal(format!("writing the sitemap: {error}")))?;
+        cacheable(request, xml, XML, CATALOG_MAX_AGE)
+    }
+
+    /// `/feeds/google.xml`: every variant of the catalog for Merchant Center.
+    async fn google_feed(&self, request: &Request) -> Result<Response<Body>, ApiError> {
+        let mut products = Vec::new();
+        let mut cursor = None;
+        loop {
+            let page = self
+                .catalog
+                .list(&Listing::All, PageLimit::largest(), cursor.as_ref())
+                .await?;
+            for chunk in page.items.chunks(FEED_CONCURRENCY) {
+                let reads = chunk.iter().map(|summary| self.catalog.product(&summary.id));
+                // A product removed since the listing was read is simply not in the feed.
+                products.extend(futures::future::try_join_all(reads).await?.into_iter().flatten());
+            }
+            match page.next_cursor {
+                Some(next) => {
+                    cursor = Some(
+                        shop_domain::Cursor::decode(&next).map_err(|error| ApiError::Internal(error.to_string()))?,
+                    )
+                }
+                None => break,
+            }
+        }
+        let store = feed::FeedStore {
+            name: &self.store.store_name,
+            storefront: &self.storefront,
+        };
+        let xml = feed::merchant_feed(&store, &products)
+            .map_err(|error| ApiError::Internal(format!("writing the feed: {error}")))?;
+        cacheable(request, xml, XML, CATALOG_MAX_AGE)
     }
 
     fn store(&self, request: &Request) -> Result<Response<Body>, ApiError> {

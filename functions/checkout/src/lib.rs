@@ -17,6 +17,7 @@ use shop_platform::cart_store::{CartStatus, CartStore, PricingInputs};
 use shop_platform::clock::{Clock, SystemClock, rfc3339};
 use shop_platform::config::{ConfigError, Env, HoldSettings, PricingSettings, StoreSettings, TableSettings};
 use shop_platform::edge::{self, json_body};
+use shop_platform::marketing_store::CampaignMessage;
 use shop_platform::order_store::{
     ExpireReservation, IdempotencyRecord, OrderDiscount, OrderLine, OrderRecord, OrderStore, ReserveError,
 };
@@ -36,6 +37,8 @@ pub struct Checkout {
     orders: OrderStore,
     payments: PaymentGateway,
     expiry: Queue,
+    /// Sign-ups of shoppers who opted in to marketing (the double opt-in starts there).
+    sign_ups: Queue,
     store: StoreSettings,
     pricing: PricingSettings,
     hold_seconds: u32,
@@ -93,6 +96,11 @@ impl Checkout {
             orders: OrderStore::new(dynamodb, table.shop_table),
             payments: PaymentGateway::from_env(env, sdk).await?,
             expiry: Queue::new(aws_sdk_sqs::Client::new(sdk), hold.reservation_queue_url),
+            sign_ups: Queue::new(
+                aws_sdk_sqs::Client::new(sdk),
+                env.get("CAMPAIGN_QUEUE_URL")
+                    .ok_or_else(|| ConfigError::new("CAMPAIGN_QUEUE_URL is not set"))?,
+            ),
             store: env.parse()?,
             pricing: PricingSettings::from_env(env)?,
             hold_seconds: hold.reservation_hold_seconds,
@@ -258,6 +266,16 @@ impl Checkout {
             tracing::error!(order_id = %order.order_id, error = %error, "could not schedule the hold's end; releasing");
             self.orders.release(&order, now, "checkout_failed").await?;
             return Err(error.into());
+        }
+        if order.marketing_opt_in {
+            // The same double opt-in as the sign-up form; the order does not wait on it.
+            let sign_up = CampaignMessage::SignUp {
+                email: order.email.clone(),
+                source: "checkout".to_owned(),
+            };
+            if let Err(error) = self.sign_ups.send(&sign_up, 0, &trace).await {
+                tracing::error!(order_id = %order.order_id, error = %error, "marketing sign-up not queued");
+            }
         }
         self.complete(order, record, &key).await
     }

@@ -41,11 +41,13 @@ macro_rules! text_value {
 pub mod cart;
 pub mod catalog;
 pub mod fulfillment;
+pub mod marketing;
 pub mod money;
 pub mod order;
 pub mod paging;
 pub mod pricing;
 pub mod returns;
+pub mod seo;
 pub mod support;
 pub mod text;
 

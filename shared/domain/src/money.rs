@@ -71,18 +71,23 @@ impl Money {
     pub fn new(amount: i64, currency: Currency) -> Self {
         Self { amount, currency }
     }
+
+    /// The amount as a decimal number in major units, with the currency's digits after the
+    /// point: `25.00`, `-3.50`, `1200` (schema.org offers and feeds write prices so).
+    pub fn decimal(&self) -> String {
+        let sign = if self.amount < 0 { "-" } else { "" };
+        let units = self.amount.unsigned_abs();
+        match self.currency.decimals() {
+            0 => format!("{sign}{units}"),
+            _ => format!("{sign}{}.{:02}", units / 100, units % 100),
+        }
+    }
 }
 
 /// As people read prices: `25.00 USD`, `-3.50 EUR`, `1200 JPY` (the feed and mail format).
 impl fmt::Display for Money {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let code = self.currency.as_str().to_ascii_uppercase();
-        let sign = if self.amount < 0 { "-" } else { "" };
-        let units = self.amount.unsigned_abs();
-        match self.currency.decimals() {
-            0 => write!(f, "{sign}{units} {code}"),
-            _ => write!(f, "{sign}{}.{:02} {code}", units / 100, units % 100),
-        }
+        write!(f, "{} {}", self.decimal(), self.currency.as_str().to_ascii_uppercase())
     }
 }
 
@@ -113,6 +118,12 @@ mod tests {
             Money::new(1200, Currency::parse("JPY").unwrap()).to_string(),
             "1200 JPY"
         );
+    }
+
+    #[test]
+    fn a_decimal_amount_has_the_currency_s_digits_after_the_point() {
+        assert_eq!(Money::new(1500, Currency::parse("usd").unwrap()).decimal(), "15.00");
+        assert_eq!(Money::new(1500, Currency::parse("jpy").unwrap()).decimal(), "1500");
     }
 
     #[test]

@@ -26,6 +26,11 @@ impl PageLimit {
         }
     }
 
+    /// The largest page, for readers that walk a whole listing.
+    pub const fn largest() -> Self {
+        Self(Self::MAX)
+    }
+
     /// The size as a number.
     pub fn get(self) -> u16 {
         self.0

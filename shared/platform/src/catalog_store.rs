@@ -9,6 +9,10 @@
 //! - `SLUG#slug / SLUG` and `SKU#sku / SKU`: who owns a slug or a SKU, so both stay unique
 //!   and a slug or SKU finds its product with one GetItem.
 //! - `CATEGORY#slug / CATEGORY`: name and product count, listed through `gsi1` `CATEGORIES`.
+//!
+//! The `PRODUCT` and `LIST#` items carry `updated_at`, the Unix second the merchant last changed
+//! the product (stock counts aside), and a category's item the last such change of a product in
+//! it: what the sitemap's `lastmod` says.
 
 use crate::dynamo::{
     self, GSI1, GSI1PK, GSI1SK, Item, PK, SK, StoreError, Write, get_s, index_cursor, index_start_key, key, s,
@@ -24,6 +28,8 @@ const PRODUCT_SK: &str = "PRODUCT";
 const VARIANT_PREFIX: &str = "VARIANT#";
 const LIST_PREFIX: &str = "LIST#";
 const CATEGORIES: &str = "CATEGORIES";
+const CATALOG: &str = "CATALOG";
+const UPDATED_AT: &str = "updated_at";
 /// Products read at once while saving an import.
 const SAVE_CONCURRENCY: usize = 8;
 
@@ -48,7 +54,7 @@ impl Listing {
     /// likely the rarest; the other terms filter that partition.
     fn scope(&self) -> String {
         match self {
-            Self::All => "CATALOG".to_owned(),
+            Self::All => CATALOG.to_owned(),
             Self::Category(slug) => format!("CATEGORY#{slug}"),
             Self::Search { terms, .. } => {
                 let key_term = terms
@@ -89,6 +95,25 @@ impl From<CatalogError> for crate::ApiError {
             CatalogError::Store(error) => error.into(),
         }
     }
+}
+
+/// A category as the sitemap lists it: with when a product in it last changed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DatedCategory {
+    /// The category as shoppers see it.
+    pub category: Category,
+    /// Unix seconds of the last change to a product in it; `None` before any change was dated.
+    pub updated_at: Option<i64>,
+}
+
+/// A product page as the sitemap lists it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
+pub struct DatedProduct {
+    /// The product's slug.
+    pub slug: shop_domain::Slug,
+    /// Unix seconds of the merchant's last change to it; `None` before any change was dated.
+    #[serde(default)]
+    pub updated_at: Option<i64>,
 }
 
 /// What saving one product did.
@@ -209,6 +234,12 @@ impl CatalogStore {
 
     /// Every category that has products, by slug.
     pub async fn categories(&self) -> Result<Vec<Category>, CatalogError> {
+        let dated = self.dated_categories().await?;
+        Ok(dated.into_iter().map(|dated| dated.category).collect())
+    }
+
+    /// Every category that has products, by slug, with when a product in it last changed.
+    pub async fn dated_categories(&self) -> Result<Vec<DatedCategory>, CatalogError> {
         let pages = self
             .client
             .query()
@@ -223,16 +254,62 @@ impl CatalogStore {
         let items: Vec<Item> = pages.try_collect().await.map_err(StoreError::from)?;
         let categories = items
             .into_iter()
-            .map(|item| serde_dynamo::from_item::<_, Category>(item).map_err(StoreError::from))
+            .map(|item| {
+                let updated_at = updated_at_of(&item);
+                let category = serde_dynamo::from_item::<_, Category>(item).map_err(StoreError::from)?;
+                Ok::<_, StoreError>(DatedCategory { category, updated_at })
+            })
             .collect::<Result<Vec<_>, _>>()?;
-        Ok(categories.into_iter().filter(|c| c.product_count > 0).collect())
+        Ok(categories
+            .into_iter()
+            .filter(|dated| dated.category.product_count > 0)
+            .collect())
+    }
+
+    /// The products of the catalog listing from position `skip` on, at most `take` of them, as
+    /// the sitemap lists them: Queries on `gsi1` that read only slugs and times.
+    pub async fn dated_products(&self, skip: usize, take: usize) -> Result<Vec<DatedProduct>, CatalogError> {
+        let mut products = Vec::with_capacity(take.min(1_000));
+        if take == 0 {
+            return Ok(products);
+        }
+        let mut pages = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name(GSI1)
+            .key_condition_expression("#pk = :catalog")
+            .projection_expression("slug, #updated_at")
+            .expression_attribute_names("#pk", GSI1PK)
+            .expression_attribute_names("#updated_at", UPDATED_AT)
+            .expression_attribute_values(":catalog", s(CATALOG))
+            .into_paginator()
+            .items()
+            .send();
+        let mut position = 0;
+        while let Some(item) = pages.next().await {
+            let item = item.map_err(StoreError::from)?;
+            if position >= skip {
+                products.push(serde_dynamo::from_item(item).map_err(StoreError::from)?);
+                if products.len() == take {
+                    break;
+                }
+            }
+            position += 1;
+        }
+        Ok(products)
     }
 
     /// Saves products as given (variants' stock included), each with its listings, SKU and
     /// slug claims and category counts. Rows are answered in order: a row whose slug or SKU
     /// belongs to another product is refused and nothing of it is written; an unchanged
-    /// product writes nothing.
-    pub async fn save_products(&self, products: &[Product]) -> Result<Vec<Result<Saved, FieldError>>, CatalogError> {
+    /// product writes nothing. A created or changed product, and its categories, are dated
+    /// `now` (Unix seconds).
+    pub async fn save_products(
+        &self,
+        products: &[Product],
+        now: i64,
+    ) -> Result<Vec<Result<Saved, FieldError>>, CatalogError> {
         let claims = self.claims_of(products).await?;
         let mut outcomes: Vec<Result<(), FieldError>> = products.iter().map(|p| check_claims(p, &claims)).collect();
         let accepted: Vec<&Product> = products
@@ -255,7 +332,15 @@ impl CatalogStore {
                 .find(|item| get_s(item, SK) == Some(PRODUCT_SK))
                 .and_then(|item| get_s(item, "category"))
                 .and_then(|slug| CategorySlug::parse(slug).ok());
-            let diff = diff_items(product_items(product)?, old_items);
+            // Compared with the old date carried over, so that only a real change is dated anew.
+            let mut items = product_items(product)?;
+            stamp(&mut items, product_updated_at(&old_items));
+            let mut diff = diff_items(items.clone(), old_items.clone());
+            if !diff.is_empty() {
+                stamp(&mut items, Some(now));
+                diff = diff_items(items, old_items);
+                category_deltas.entry(product.category.clone()).or_default();
+            }
             let outcome = match (&old_category, diff.is_empty()) {
                 (None, _) => Saved::Created,
                 (Some(_), true) => Saved::Unchanged,
@@ -271,8 +356,9 @@ impl CatalogStore {
             saved.push(outcome);
         }
         dynamo::write_batch(&self.client, &self.table, writes).await?;
-        for (category, delta) in category_deltas.into_iter().filter(|(_, delta)| *delta != 0) {
-            self.count_in_category(&category, delta).await?;
+        // Every category a changed product is in, or left, is counted again and dated.
+        for (category, delta) in category_deltas {
+            self.count_in_category(&category, delta, now).await?;
         }
         let mut saved = saved.into_iter();
         Ok(outcomes
@@ -314,13 +400,16 @@ impl CatalogStore {
             return Err(StoreError::from(error).into());
         }
         let old_items = self.partition(&product_id).await?;
+        let updated_at = product_updated_at(&old_items);
         let Some(product) = product_from_items(old_items.clone())? else {
             return Ok(None);
         };
-        let listings: Vec<Item> = product_items(&product)?
+        // A stock count is not a change of the product's page: its date stays.
+        let mut listings: Vec<Item> = product_items(&product)?
             .into_iter()
             .filter(|item| get_s(item, SK).is_some_and(|sk| sk.starts_with(LIST_PREFIX)))
             .collect();
+        stamp(&mut listings, updated_at);
         let old_listings = old_items
             .into_iter()
             .filter(|item| get_s(item, SK).is_some_and(|sk| sk.starts_with(LIST_PREFIX)))
@@ -373,15 +462,18 @@ impl CatalogStore {
             .collect())
     }
 
-    async fn count_in_category(&self, category: &CategorySlug, delta: i64) -> Result<(), CatalogError> {
+    async fn count_in_category(&self, category: &CategorySlug, delta: i64, now: i64) -> Result<(), CatalogError> {
         self.client
             .update_item()
             .table_name(&self.table)
             .set_key(Some(key(format!("CATEGORY#{category}"), "CATEGORY")))
             .update_expression(
-                "SET #name = :name, slug = :slug, #gpk = :categories, #gsk = :slug ADD product_count :delta",
+                "SET #name = :name, slug = :slug, #gpk = :categories, #gsk = :slug, #updated_at = :now \
+                 ADD product_count :delta",
             )
             .expression_attribute_names("#name", "name")
+            .expression_attribute_names("#updated_at", UPDATED_AT)
+            .expression_attribute_values(":now", AttributeValue::N(now.to_string()))
             .expression_attribute_names("#gpk", GSI1PK)
             .expression_attribute_names("#gsk", GSI1SK)
             .expression_attribute_values(":name", s(category.display_name()))
@@ -392,6 +484,31 @@ impl CatalogStore {
             .await
             .map_err(StoreError::from)?;
         Ok(())
+    }
+}
+
+/// The `updated_at` of an item, when it has one.
+fn updated_at_of(item: &Item) -> Option<i64> {
+    item.get(UPDATED_AT)?.as_n().ok()?.parse().ok()
+}
+
+/// The date of a product's partition: its `PRODUCT` item's `updated_at`.
+fn product_updated_at(items: &[Item]) -> Option<i64> {
+    items
+        .iter()
+        .find(|item| get_s(item, SK) == Some(PRODUCT_SK))
+        .and_then(updated_at_of)
+}
+
+/// Dates the `PRODUCT` and `LIST#` items among `items` (or leaves them undated with `None`).
+fn stamp(items: &mut [Item], updated_at: Option<i64>) {
+    let Some(updated_at) = updated_at else {
+        return;
+    };
+    for item in items {
+        if get_s(item, SK).is_some_and(|sk| sk == PRODUCT_SK || sk.starts_with(LIST_PREFIX)) {
+            item.insert(UPDATED_AT.to_owned(), AttributeValue::N(updated_at.to_string()));
+        }
     }
 }
 
@@ -461,7 +578,7 @@ fn product_items(product: &Product) -> Result<Vec<Item>, StoreError> {
     if let Some(summary) = product.summary() {
         let terms: Vec<String> = product.search_terms().into_iter().collect();
         let sort_key = format!("{}#{}", slugify(&product.title), product.id);
-        let scopes = ["CATALOG".to_owned(), format!("CATEGORY#{}", product.category)]
+        let scopes = [CATALOG.to_owned(), format!("CATEGORY#{}", product.category)]
             .into_iter()
             .chain(terms.iter().map(|term| format!("TERM#{term}")));
         for scope in scopes {
@@ -503,7 +620,7 @@ fn product_from_items(items: Vec<Item>) -> Result<Option<Product>, StoreError> {
     let mut variants: Vec<(u64, Value)> = Vec::new();
     for mut item in items {
         let sk = get_s(&item, SK).unwrap_or_default().to_owned();
-        for name in [PK, SK, GSI1PK, GSI1SK] {
+        for name in [PK, SK, GSI1PK, GSI1SK, UPDATED_AT] {
             item.remove(name);
         }
         if sk == PRODUCT_SK {

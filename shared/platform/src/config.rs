@@ -59,6 +59,56 @@ pub struct StoreSettings {
     pub ship_to_countries: Vec<String>,
 }
 
+/// Where the public storefront lives: the base of the links search engines and shopping
+/// feeds follow (`STOREFRONT_URL`).
+#[derive(Debug, Clone)]
+pub struct StorefrontSettings {
+    base: String,
+}
+
+#[derive(Deserialize)]
+struct RawStorefrontSettings {
+    storefront_url: String,
+}
+
+impl StorefrontSettings {
+    /// Reads `STOREFRONT_URL`: an absolute http(s) URL; a trailing `/` is dropped.
+    pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
+        let raw: RawStorefrontSettings = env.parse()?;
+        let base = raw.storefront_url.trim().trim_end_matches('/');
+        let host = base
+            .strip_prefix("https://")
+            .or_else(|| base.strip_prefix("http://"))
+            .unwrap_or("");
+        if host.is_empty() || base.chars().any(|c| c.is_whitespace() || matches!(c, '?' | '#')) {
+            return Err(ConfigError::new(
+                "STOREFRONT_URL must be an absolute http(s) URL without a query, such as https://shop.example.com",
+            ));
+        }
+        Ok(Self { base: base.to_owned() })
+    }
+
+    /// The storefront's base URL, without a trailing `/`.
+    pub fn base(&self) -> &str {
+        &self.base
+    }
+
+    /// A product's page: `<StorefrontUrl>/products/<slug>`.
+    pub fn product_url(&self, slug: &shop_domain::Slug) -> String {
+        format!("{}/products/{slug}", self.base)
+    }
+
+    /// A category's page: `<StorefrontUrl>/categories/<slug>`.
+    pub fn category_url(&self, slug: &shop_domain::CategorySlug) -> String {
+        format!("{}/categories/{slug}", self.base)
+    }
+
+    /// An address on the storefront: `path` starts with `/`.
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+}
+
 /// The store's return policy, set as template parameters.
 #[derive(Debug, Clone, Deserialize)]
 pub struct ReturnSettings {
@@ -212,6 +262,25 @@ mod tests {
         );
         let error = PricingSettings::from_env(&env("[{")).unwrap_err();
         assert!(error.to_string().contains("SHIPPING_RATES"), "{error}");
+    }
+
+    #[test]
+    fn the_storefront_url_is_an_absolute_url_kept_without_its_trailing_slash() {
+        let read = |url: &str| {
+            StorefrontSettings::from_env(&Env::from_map(HashMap::from([(
+                "STOREFRONT_URL".to_owned(),
+                url.to_owned(),
+            )])))
+        };
+        let storefront = read("https://shop.example.com/").unwrap();
+        let slug = shop_domain::Slug::parse("merino-crew").unwrap();
+        assert_eq!(
+            storefront.product_url(&slug),
+            "https://shop.example.com/products/merino-crew"
+        );
+        for bad in ["", "shop.example.com", "https://", "https://shop.example.com/?a=b"] {
+            assert!(read(bad).is_err(), "{bad} was accepted");
+        }
     }
 
     #[test]

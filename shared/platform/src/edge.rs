@@ -171,6 +171,17 @@ pub fn json<T: Serialize>(status: StatusCode, body: &T) -> Result<Response<Body>
 /// of its bytes; a request whose `If-None-Match` names that tag gets `304 Not Modified`.
 pub fn cacheable_json<T: Serialize>(request: &Request, body: &T, max_age: u32) -> Result<Response<Body>, ApiError> {
     let text = serde_json::to_string(body).map_err(|error| ApiError::Internal(error.to_string()))?;
+    cacheable(request, text, "application/json", max_age)
+}
+
+/// A text answer of `content_type` (XML for search engines and feeds) cached and revalidated
+/// as [`cacheable_json`] says.
+pub fn cacheable(
+    request: &Request,
+    text: String,
+    content_type: &'static str,
+    max_age: u32,
+) -> Result<Response<Body>, ApiError> {
     let digest = Sha256::digest(text.as_bytes());
     let etag = format!(
         "\"{}\"",
@@ -199,7 +210,7 @@ pub fn cacheable_json<T: Serialize>(request: &Request, body: &T, max_age: u32) -
     } else {
         builder
             .status(StatusCode::OK)
-            .header(header::CONTENT_TYPE, "application/json")
+            .header(header::CONTENT_TYPE, content_type)
             .body(Body::Text(text))
     };
     response.map_err(|error| ApiError::Internal(error.to_string()))

@@ -14,6 +14,7 @@ pub mod dynamo;
 pub mod edge;
 pub mod fulfillment_store;
 pub mod mail;
+pub mod marketing_store;
 pub mod order_store;
 pub mod payment_events;
 pub mod payments;

@@ -93,6 +93,14 @@ pub enum ApiError {
         /// Why.
         detail: String,
     },
+    /// What the request names existed but is no more (an expired link).
+    #[error("{detail}")]
+    Gone {
+        /// Stable machine-readable code.
+        code: &'static str,
+        /// What ended, and what to do instead.
+        detail: String,
+    },
     /// The caller wrote too often; it may again after `retry_after` seconds.
     #[error("{detail}")]
     TooManyRequests {
@@ -143,6 +151,7 @@ impl ApiError {
             Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::Conflict { .. } | Self::OutOfStock { .. } => StatusCode::CONFLICT,
             Self::Unprocessable { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::Gone { .. } => StatusCode::GONE,
             Self::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::Upstream { .. } => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -158,7 +167,8 @@ impl ApiError {
             Self::BadRequest { code, .. }
             | Self::Conflict { code, .. }
             | Self::OutOfStock { code, .. }
-            | Self::Unprocessable { code, .. } => code,
+            | Self::Unprocessable { code, .. }
+            | Self::Gone { code, .. } => code,
             Self::Invalid { .. } => "validation_failed",
             Self::Unauthorized => "unauthorized",
             Self::Forbidden => "forbidden",

@@ -1,0 +1,439 @@
+//! The campaign queue's consumer, and the SES events queue's.
+//!
+//! - A sign-up becomes a pending subscriber and a mail with its confirmation link.
+//! - A fan-out page reads up to [`shop_platform::marketing_store::AUDIENCE_PAGE`] addresses of the audience (one Query), queues
+//!   them as delivery batches of [`BATCH_SIZE`], marks the page done on condition that it was
+//!   the next (a redelivered page counts nobody twice) and queues the next page.
+//! - A delivery batch claims each recipient's delivery record with a conditional write (a recipient
+//!   claimed before, by a retried batch or a second press of send, is skipped), counts those who left as
+//!   suppressed, and sends the rest in one `SendBulkEmail`: one template, each recipient's own
+//!   unsubscribe link in its data and in its `List-Unsubscribe` headers. A recipient SES
+//!   refused is tried again in a later batch, at most [`MAX_ATTEMPTS`] times, then counted as
+//!   failed.
+//! - An SES bounce (permanent) or complaint puts the address on the suppression list.
+
+use crate::EmailCampaign;
+use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
+use aws_sdk_sesv2::types::{
+    Body, BulkEmailContent, BulkEmailEntry, BulkEmailStatus, Content, Destination, EmailContent, EmailTemplateContent,
+    Message, MessageHeader, MessageTag, ReplacementEmailContent, ReplacementTemplate, Template,
+};
+use minijinja::context;
+use serde::Deserialize;
+use shop_domain::marketing::{BATCH_SIZE, CONFIRM_HOURS, MAX_ATTEMPTS, SubscriberStatus};
+use shop_domain::order::Email;
+use shop_platform::batch::{Trace, process_batch};
+use shop_platform::marketing_store::{CampaignMessage, CampaignRecord, PageMark, SignUpOutcome, Tally};
+
+/// Seconds before a recipient SES refused is tried again, per attempt made.
+const RETRY_DELAY: u32 = 60;
+
+/// Why one message could not be handled (it is retried, then dead-lettered).
+#[derive(Debug, thiserror::Error)]
+pub enum SendError {
+    /// Neither a campaign message nor an SES event: retrying will not help.
+    #[error("the message cannot be read: {0}")]
+    Unreadable(String),
+    /// A campaign message names a campaign that is not there, or not sending.
+    #[error("campaign {0} is not sending")]
+    NotSending(String),
+    /// The table, the queue or SES failed.
+    #[error("{0}")]
+    Upstream(String),
+}
+
+fn upstream(error: impl std::fmt::Display) -> SendError {
+    SendError::Upstream(error.to_string())
+}
+
+/// An SES event as a configuration set publishes it (through SNS with raw delivery), or an
+/// SES notification (`notificationType`); only what suppression needs.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct SesEvent {
+    #[serde(alias = "notificationType")]
+    event_type: String,
+    #[serde(default)]
+    bounce: Option<Bounce>,
+    #[serde(default)]
+    complaint: Option<Complaint>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Bounce {
+    bounce_type: String,
+    #[serde(default)]
+    bounced_recipients: Vec<Recipient>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Complaint {
+    #[serde(default)]
+    complained_recipients: Vec<Recipient>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Recipient {
+    email_address: String,
+}
+
+/// An SNS notification not delivered raw: the event is its `Message`.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct SnsEnvelope {
+    message: String,
+}
+
+/// What a queue message asks for.
+enum Work {
+    Campaign(CampaignMessage),
+    Ses(SesEvent),
+}
+
+fn read(body: &str) -> Result<Work, SendError> {
+    if let Ok(message) = serde_json::from_str::<CampaignMessage>(body) {
+        return Ok(Work::Campaign(message));
+    }
+    if let Ok(event) = serde_json::from_str::<SesEvent>(body) {
+        return Ok(Work::Ses(event));
+    }
+    match serde_json::from_str::<SnsEnvelope>(body) {
+        Ok(envelope) => serde_json::from_str::<SesEvent>(&envelope.message)
+            .map(Work::Ses)
+            .map_err(|e| SendError::Unreadable(e.to_string())),
+        Err(e) => Err(SendError::Unreadable(e.to_string())),
+    }
+}
+
+impl EmailCampaign {
+    /// Handles a batch of either queue, reporting the messages that failed.
+    pub async fn handle_batch(&self, event: SqsEvent) -> SqsBatchResponse {
+        process_batch(event, |message| self.handle_one(message)).await
+    }
+
+    async fn handle_one(&self, message: SqsMessage) -> Result<(), SendError> {
+        let trace = Trace::of(&message);
+        match read(message.body.as_deref().unwrap_or_default())? {
+            Work::Ses(event) => self.suppress(event).await,
+            Work::Campaign(CampaignMessage::SignUp { email, source }) => self.mail_link(&email, &source).await,
+            Work::Campaign(CampaignMessage::FanOut { campaign_id, page }) => {
+                self.fan_out(&campaign_id, page, &trace).await
+            }
+            Work::Campaign(CampaignMessage::Deliver {
+                campaign_id,
+                attempt,
+                recipients,
+            }) => self.deliver(&campaign_id, attempt, recipients, &trace).await,
+        }
+    }
+
+    async fn suppress(&self, event: SesEvent) -> Result<(), SendError> {
+        let (status, recipients) = match (event.event_type.as_str(), event.bounce, event.complaint) {
+            ("Bounce", Some(bounce), _) if bounce.bounce_type == "Permanent" => {
+                (SubscriberStatus::Bounced, bounce.bounced_recipients)
+            }
+            ("Complaint", _, Some(complaint)) => (SubscriberStatus::Complained, complaint.complained_recipients),
+            (kind, _, _) => {
+                tracing::info!(kind, "SES event that suppresses nobody");
+                return Ok(());
+            }
+        };
+        for recipient in recipients {
+            let Ok(email) = Email::parse(&recipient.email_address) else {
+                tracing::warn!("SES event names an address that is not one; skipped");
+                continue;
+            };
+            self.store
+                .leave(email.as_str(), status, self.clock.now())
+                .await
+                .map_err(upstream)?;
+            tracing::info!(?status, "address suppressed");
+        }
+        Ok(())
+    }
+
+    async fn mail_link(&self, email: &Email, source: &str) -> Result<(), SendError> {
+        let now = self.clock.now();
+        let SignUpOutcome::MailLink(token) = self.store.sign_up(email, source, now).await.map_err(upstream)? else {
+            tracing::info!("sign-up needs no mail");
+            return Ok(());
+        };
+        let base = self.settings.public_api_url.trim_end_matches('/');
+        let facts = context! {
+            store_name => &self.store_name,
+            email => email.as_str(),
+            hours => CONFIRM_HOURS,
+            confirm_url => format!("{base}/subscribers/confirm?token={token}"),
+        };
+        let render = |name: &str| {
+            self.templates
+                .get_template(name)
+                .and_then(|template| template.render(&facts))
+                .map_err(|e| SendError::Unreadable(format!("{name}: {e}")))
+        };
+        let (text, html) = (render("confirm.txt")?, render("confirm.html")?);
+        let content = |data: String| Content::builder().data(data).charset("UTF-8").build().map_err(upstream);
+        let message = Message::builder()
+            .subject(content(format!(
+                "Please confirm your subscription to {}",
+                self.store_name
+            ))?)
+            .body(Body::builder().html(content(html)?).text(content(text)?).build())
+            .build();
+        let result = self
+            .ses
+            .send_email()
+            .from_email_address(&self.settings.sender_address)
+            .destination(Destination::builder().to_addresses(email.as_str()).build())
+            .content(EmailContent::builder().simple(message).build())
+            .set_configuration_set_name(self.configuration_set())
+            .send()
+            .await;
+        if let Err(error) = result {
+            // The link stays unmailed, so the retry makes and mails a new one.
+            self.store.link_unmailed(email.as_str()).await.map_err(upstream)?;
+            return Err(upstream(aws_sdk_sesv2::error::DisplayErrorContext(&error)));
+        }
+        tracing::info!(source, "confirmation link mailed");
+        Ok(())
+    }
+
+    fn configuration_set(&self) -> Option<String> {
+        (!self.settings.ses_configuration_set.is_empty()).then(|| self.settings.ses_configuration_set.clone())
+    }
+
+    async fn sending(&self, campaign_id: &str) -> Result<CampaignRecord, SendError> {
+        match self.store.campaign(campaign_id).await.map_err(upstream)? {
+            Some(campaign) if campaign.status != shop_domain::marketing::CampaignStatus::Draft => Ok(campaign),
+            _ => Err(SendError::NotSending(campaign_id.to_owned())),
+        }
+    }
+
+    async fn fan_out(&self, campaign_id: &str, page: u32, trace: &Trace) -> Result<(), SendError> {
+        let campaign = self.sending(campaign_id).await?;
+        let next = |page| CampaignMessage::FanOut {
+            campaign_id: campaign_id.to_owned(),
+            page,
+        };
+        if campaign.next_page != page {
+            // Done before. If the crash came between marking it and queueing the next, queue it.
+            if campaign.next_page == page + 1 && !campaign.fanned_out {
+                self.queue.send(&next(page + 1), 0, trace).await.map_err(upstream)?;
+            }
+            tracing::info!(page, "audience page fanned out before");
+            return Ok(());
+        }
+        let (emails, cursor) = self
+            .store
+            .audience_page(&campaign.audience, campaign.cursor.as_deref())
+            .await
+            .map_err(upstream)?;
+        let batches: Vec<CampaignMessage> = emails
+            .chunks(BATCH_SIZE)
+            .map(|chunk| CampaignMessage::Deliver {
+                campaign_id: campaign_id.to_owned(),
+                attempt: 1,
+                recipients: chunk.to_vec(),
+            })
+            .collect();
+        self.queue.send_all(&batches, trace).await.map_err(upstream)?;
+        let found = emails.len() as u64;
+        let more = match self
+            .store
+            .mark_page(campaign_id, page, found, cursor.as_deref())
+            .await
+            .map_err(upstream)?
+        {
+            PageMark::Marked => cursor.is_some(),
+            PageMark::Before {
+                next_page, fanned_out, ..
+            } => next_page == page + 1 && !fanned_out,
+        };
+        if more {
+            self.queue.send(&next(page + 1), 0, trace).await.map_err(upstream)?;
+        }
+        tracing::info!(page, found, batches = batches.len(), more, "audience page fanned out");
+        Ok(())
+    }
+
+    async fn deliver(
+        &self,
+        campaign_id: &str,
+        attempt: u32,
+        recipients: Vec<String>,
+        trace: &Trace,
+    ) -> Result<(), SendError> {
+        let campaign = self.sending(campaign_id).await?;
+        let subscribers = self.store.subscribers(&recipients).await.map_err(upstream)?;
+        let now = self.clock.now();
+        let mut tally = Tally::default();
+        let claims: Vec<(String, &'static str)> = recipients
+            .into_iter()
+            .map(|email| {
+                let state = match subscribers.get(&email) {
+                    Some(subscriber) if subscriber.status.may_receive_campaigns() => "sent",
+                    _ => "suppressed",
+                };
+                (email, state)
+            })
+            .collect();
+        let granted = self
+            .store
+            .claim_deliveries(campaign_id, &claims, attempt, now)
+            .await
+            .map_err(upstream)?;
+        let mut claimed = Vec::new();
+        for ((email, state), granted) in claims.into_iter().zip(granted) {
+            match (granted, state, subscribers.get(&email)) {
+                (false, _, _) => {}
+                (true, "sent", Some(subscriber)) => claimed.push((email, subscriber.unsubscribe_token.clone())),
+                (true, _, _) => tally.suppressed += 1,
+            }
+        }
+        let mut retry = Vec::new();
+        if !claimed.is_empty() {
+            let outcomes = self.send_bulk(&campaign, &claimed).await;
+            tally.bulk_calls += 1;
+            for ((email, _), outcome) in claimed.into_iter().zip(outcomes) {
+                match outcome {
+                    Ok(()) => tally.sent += 1,
+                    Err(error) => {
+                        tracing::warn!(attempt, error = %error, "SES refused a recipient");
+                        self.store
+                            .delivery_failed(campaign_id, &email, attempt, &error)
+                            .await
+                            .map_err(upstream)?;
+                        if attempt < MAX_ATTEMPTS {
+                            retry.push(email);
+                        } else {
+                            tally.failed += 1;
+                        }
+                    }
+                }
+            }
+        }
+        if !retry.is_empty() {
+            let again = CampaignMessage::Deliver {
+                campaign_id: campaign_id.to_owned(),
+                attempt: attempt + 1,
+                recipients: retry,
+            };
+            self.queue
+                .send(&again, RETRY_DELAY * attempt, trace)
+                .await
+                .map_err(upstream)?;
+        }
+        self.store.count(campaign_id, tally).await.map_err(upstream)?;
+        tracing::info!(
+            attempt,
+            sent = tally.sent,
+            failed = tally.failed,
+            suppressed = tally.suppressed,
+            "campaign batch delivered"
+        );
+        Ok(())
+    }
+
+    /// One `SendBulkEmail` to `recipients` (address, unsubscribe token): each one's outcome,
+    /// in order. A failed call fails every recipient of it.
+    async fn send_bulk(&self, campaign: &CampaignRecord, recipients: &[(String, String)]) -> Vec<Result<(), String>> {
+        let result = self.bulk_request(campaign, recipients).send().await;
+        match result {
+            Ok(output) => {
+                let results = output.bulk_email_entry_results();
+                (0..recipients.len())
+                    .map(|i| match results.get(i) {
+                        Some(entry) if entry.status() == Some(&BulkEmailStatus::Success) => Ok(()),
+                        Some(entry) => Err(entry
+                            .error()
+                            .map(str::to_owned)
+                            .unwrap_or_else(|| format!("{:?}", entry.status()))),
+                        None => Err("SES gave no result for this recipient".to_owned()),
+                    })
+                    .collect()
+            }
+            Err(error) => {
+                let text = aws_sdk_sesv2::error::DisplayErrorContext(&error).to_string();
+                recipients.iter().map(|_| Err(text.clone())).collect()
+            }
+        }
+    }
+
+    fn bulk_request(
+        &self,
+        campaign: &CampaignRecord,
+        recipients: &[(String, String)],
+    ) -> aws_sdk_sesv2::operation::send_bulk_email::builders::SendBulkEmailFluentBuilder {
+        let base = self.settings.public_api_url.trim_end_matches('/');
+        let footer_html = format!(
+            "<p style=\"color:#666;font-size:12px\">You get this mail because you subscribed to {}. \
+             <a href=\"{{{{unsubscribe_url}}}}\">Unsubscribe</a></p>",
+            html_escape(&self.store_name)
+        );
+        let footer_text = format!(
+            "\n\n--\nYou get this mail because you subscribed to {}.\nUnsubscribe: {{{{unsubscribe_url}}}}\n",
+            self.store_name
+        );
+        let content = EmailTemplateContent::builder()
+            .subject(&campaign.subject)
+            .html(format!("{}{footer_html}", campaign.html))
+            .text(format!("{}{footer_text}", campaign.text))
+            .build();
+        let defaults = serde_json::json!({
+            "store_name": self.store_name,
+            "discount_code": campaign.discount_code.clone().unwrap_or_default(),
+        });
+        let template = Template::builder()
+            .template_content(content)
+            .template_data(defaults.to_string())
+            .build();
+        let entries = recipients.iter().map(|(email, token)| {
+            let url = format!("{base}/unsubscribe?token={token}");
+            let data = serde_json::json!({ "email": email, "unsubscribe_url": url });
+            let headers = [
+                ("List-Unsubscribe", format!("<{url}>")),
+                ("List-Unsubscribe-Post", "List-Unsubscribe=One-Click".to_owned()),
+            ]
+            .into_iter()
+            .filter_map(|(name, value)| MessageHeader::builder().name(name).value(value).build().ok())
+            .collect();
+            BulkEmailEntry::builder()
+                .destination(Destination::builder().to_addresses(email).build())
+                .replacement_email_content(
+                    ReplacementEmailContent::builder()
+                        .replacement_template(
+                            ReplacementTemplate::builder()
+                                .replacement_template_data(data.to_string())
+                                .build(),
+                        )
+                        .build(),
+                )
+                .set_replacement_headers(Some(headers))
+                .build()
+        });
+        self.ses
+            .send_bulk_email()
+            .from_email_address(&self.settings.sender_address)
+            .default_content(BulkEmailContent::builder().template(template).build())
+            .set_bulk_email_entries(Some(entries.collect()))
+            .set_configuration_set_name(self.configuration_set())
+            .set_default_email_tags(
+                MessageTag::builder()
+                    .name("campaign")
+                    .value(&campaign.campaign_id)
+                    .build()
+                    .ok()
+                    .map(|tag| vec![tag]),
+            )
+    }
+}
+
+fn html_escape(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
