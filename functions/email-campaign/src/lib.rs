@@ -42,6 +42,13 @@ struct CampaignSettings {
     public_api_url: String,
     /// The campaign queue (sign-ups, fan-out pages, delivery batches).
     campaign_queue_url: String,
+    /// Seconds before a recipient SES refused is tried again, per attempt made.
+    #[serde(default = "default_retry_seconds")]
+    campaign_retry_seconds: u32,
+}
+
+fn default_retry_seconds() -> u32 {
+    60
 }
 
 /// The campaign function with its clients and templates, built once per instance.
@@ -74,6 +81,32 @@ struct CampaignRequest {
     audience: Audience,
     #[serde(default)]
     discount_code: Option<String>,
+}
+
+/// Most subscribers one import takes.
+const IMPORT_MAX: usize = 1000;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ImportRequest {
+    source: String,
+    subscribers: Vec<ImportRow>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ImportRow {
+    email: String,
+    /// Unix seconds of the consent given elsewhere.
+    consented_at: i64,
+}
+
+/// A refused import row.
+#[derive(Serialize)]
+struct RowError {
+    index: usize,
+    field: &'static str,
+    reason: String,
 }
 
 /// A campaign as the merchant sees it.
@@ -176,6 +209,8 @@ impl EmailCampaign {
             Some("GET /subscribers/confirm") => self.confirm(&request).await,
             Some("GET /unsubscribe") => self.unsubscribe_page(&request).await,
             Some("POST /unsubscribe") => self.unsubscribe(&request).await,
+            Some("POST /admin/subscribers/import") => self.import(&request).await,
+            Some("GET /admin/campaigns") => self.list(&request).await,
             Some("POST /admin/campaigns") => self.create(&request).await,
             Some("GET /admin/campaigns/{campaign_id}") => self.show(&request).await,
             Some("POST /admin/campaigns/{campaign_id}/send") => self.send(&request).await,
@@ -280,6 +315,54 @@ impl EmailCampaign {
             "You are unsubscribed",
             &format!("{email} gets no more news or offers from {}.", self.store_name),
             None,
+        )
+    }
+
+    /// `POST /admin/subscribers/import {source, subscribers: [{email, consented_at}]}`: a list
+    /// whose consent was recorded elsewhere. Bad rows are named and left out; addresses the
+    /// shop knows are left as they are.
+    async fn import(&self, request: &Request) -> Result<Response<Body>, ApiError> {
+        let body: ImportRequest = json_body(request, IMPORT_MAX * 512)?;
+        let source = marketing::source(&body.source).map_err(|reason| ApiError::invalid("source", reason))?;
+        if body.subscribers.len() > IMPORT_MAX {
+            return Err(ApiError::invalid(
+                "subscribers",
+                format!("at most {IMPORT_MAX} subscribers per import"),
+            ));
+        }
+        let now = self.clock.now();
+        let mut rows = Vec::with_capacity(body.subscribers.len());
+        let mut errors = Vec::new();
+        for (index, row) in body.subscribers.into_iter().enumerate() {
+            match Email::parse(&row.email) {
+                Err(reason) => errors.push(RowError {
+                    index,
+                    field: "email",
+                    reason,
+                }),
+                Ok(_) if row.consented_at <= 0 || row.consented_at > now => errors.push(RowError {
+                    index,
+                    field: "consented_at",
+                    reason: "Unix seconds of a consent given in the past".into(),
+                }),
+                Ok(email) => rows.push((email, row.consented_at)),
+            }
+        }
+        let (imported, known) = self.store.import_confirmed(&rows, &source).await?;
+        tracing::info!(imported, known, refused = errors.len(), "subscribers imported");
+        json(
+            StatusCode::OK,
+            &serde_json::json!({"imported": imported, "known": known, "errors": errors}),
+        )
+    }
+
+    async fn list(&self, request: &Request) -> Result<Response<Body>, ApiError> {
+        let (limit, cursor) = edge::page_params(request)?;
+        let page = self.store.newest_campaigns(limit, cursor.as_ref()).await?;
+        let items: Vec<CampaignView<'_>> = page.items.iter().map(view).collect();
+        json(
+            StatusCode::OK,
+            &serde_json::json!({"items": items, "next_cursor": page.next_cursor}),
         )
     }
 

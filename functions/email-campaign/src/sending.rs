@@ -25,9 +25,6 @@ use shop_domain::order::Email;
 use shop_platform::batch::{Trace, process_batch};
 use shop_platform::marketing_store::{CampaignMessage, CampaignRecord, PageMark, SignUpOutcome, Tally};
 
-/// Seconds before a recipient SES refused is tried again, per attempt made.
-const RETRY_DELAY: u32 = 60;
-
 /// Why one message could not be handled (it is retried, then dead-lettered).
 #[derive(Debug, thiserror::Error)]
 pub enum SendError {
@@ -322,7 +319,7 @@ impl EmailCampaign {
                 recipients: retry,
             };
             self.queue
-                .send(&again, RETRY_DELAY * attempt, trace)
+                .send(&again, self.settings.campaign_retry_seconds * attempt, trace)
                 .await
                 .map_err(upstream)?;
         }

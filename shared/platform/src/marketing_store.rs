@@ -8,7 +8,8 @@
 //!   and counts those who left as suppressed.
 //! - `SUBSCRIBE_TOKEN#<hash> / TOKEN` and `UNSUBSCRIBE#<hash> / TOKEN`: a link's token to its
 //!   address (only hashes are keys).
-//! - `CAMPAIGN#<id> / CAMPAIGN`: the campaign, its counts and how far its audience is paged.
+//! - `CAMPAIGN#<id> / CAMPAIGN`: the campaign, its counts and how far its audience is paged;
+//!   listed newest first on `gsi1` `CAMPAIGNS`.
 //! - `CAMPAIGN#<id> / TO#<email>`: one delivery, written on condition that there is none (or
 //!   only a failed attempt before this one), so each recipient gets a campaign once.
 
@@ -25,6 +26,8 @@ use std::collections::HashMap;
 
 /// Subscribers an audience page holds (one Query).
 pub const AUDIENCE_PAGE: i32 = 1000;
+/// The `gsi1` partition listing campaigns by creation.
+const CAMPAIGNS: &str = "CAMPAIGNS";
 /// Days a delivery record is kept (a retried batch within them sends nothing twice).
 const DELIVERY_TTL: i64 = 180 * 24 * 3600;
 
@@ -434,26 +437,44 @@ impl MarketingStore {
     }
 
     /// Adds confirmed subscribers whose consent was given elsewhere (a list moved from another
-    /// tool, with when and from where), in batches and without conditions: an address already
-    /// here is overwritten. Their audiences are `all` and `source`.
-    pub async fn import_confirmed(&self, emails: &[Email], source: &str, consented_at: i64) -> Result<(), StoreError> {
-        let mut writes = Vec::with_capacity(emails.len() * 3);
+    /// tool: each address with when it consented) from `source`. An address the shop knows
+    /// already is left as it is (whatever it said here since, an unsubscribe included, stands):
+    /// answers how many were added and how many were known.
+    pub async fn import_confirmed(
+        &self,
+        subscribers: &[(Email, i64)],
+        source: &str,
+    ) -> Result<(usize, usize), StoreError> {
+        let keys = subscribers
+            .iter()
+            .map(|(email, _)| subscriber_key(email.as_str()))
+            .collect();
+        let known: std::collections::HashSet<String> = dynamo::get_batch(&self.client, &self.table, keys)
+            .await?
+            .iter()
+            .filter_map(|item| dynamo::get_s(item, "email").map(str::to_owned))
+            .collect();
         let segment = Audience::Source {
             source: source.to_owned(),
         }
         .index_key();
-        for email in emails {
+        let mut writes = Vec::new();
+        let mut added = std::collections::HashSet::new();
+        for (email, consented_at) in subscribers {
             let email = email.as_str();
+            if known.contains(email) || !added.insert(email) {
+                continue;
+            }
             let subscriber = Subscriber {
                 email: email.to_owned(),
                 status: SubscriberStatus::Confirmed,
                 source: source.to_owned(),
                 unsubscribe_token: secrets::new_token(),
-                created_at: consented_at,
+                created_at: *consented_at,
                 confirm_hash: None,
                 confirm_mailed_at: None,
-                consented_at: Some(consented_at),
-                consent_wording: Some(format!("imported from {source}")),
+                consented_at: Some(*consented_at),
+                consent_wording: Some(format!("imported ({source})")),
                 left_at: None,
                 version: 1,
             };
@@ -467,7 +488,21 @@ impl MarketingStore {
             writes.push(dynamo::Write::Put(item));
             writes.push(dynamo::Write::Put(audience_entry(email, &segment)));
         }
-        dynamo::write_batch(&self.client, &self.table, writes).await
+        let imported = added.len();
+        dynamo::write_batch(&self.client, &self.table, writes).await?;
+        Ok((imported, subscribers.len() - imported))
+    }
+
+    /// Campaigns, newest first.
+    pub async fn newest_campaigns(
+        &self,
+        limit: shop_domain::PageLimit,
+        cursor: Option<&Cursor>,
+    ) -> Result<crate::catalog_store::Page<CampaignRecord>, crate::catalog_store::CatalogError> {
+        let (items, next_cursor) =
+            dynamo::index_page(&self.client, &self.table, CAMPAIGNS, limit, cursor, false).await?;
+        let items = items.into_iter().map(dynamo::record).collect::<Result<Vec<_>, _>>()?;
+        Ok(crate::catalog_store::Page { items, next_cursor })
     }
 
     /// The address an unsubscribe token names, if any.
@@ -585,10 +620,12 @@ impl MarketingStore {
             progress: Progress::default(),
             bulk_calls: 0,
         };
-        let item = with(
+        let mut item = with(
             campaign_key(&campaign.campaign_id),
             serde_dynamo::to_item::<_, Item>(&campaign)?,
         );
+        item.insert(GSI1PK.to_owned(), s(CAMPAIGNS));
+        item.insert(GSI1SK.to_owned(), s(format!("{now:012}#{}", campaign.campaign_id)));
         let written = dynamo::conditional(
             self.client
                 .put_item()
