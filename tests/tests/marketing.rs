@@ -423,13 +423,14 @@ async fn a_recipient_ses_refuses_is_tried_again_a_bounded_number_of_times_then_c
 
 #[tokio::test]
 async fn a_large_campaign_goes_out_in_one_bulk_call_per_fifty_recipients() {
-    // 2,000 by default: on the loaded 2-core suite moto's one thread takes ~15 ms a write, and
-    // 10,000 recipients (about 11,000 writes) passes alone in under 3 minutes but not beside
-    // every other test. `SHOP_TEST_CAMPAIGN_RECIPIENTS=10000` runs the figure.
+    // 300 by default (6 batches). moto answers a Query of an index by reading the whole table,
+    // so the 30,000 items of a 10,000-address audience slow every other test's listing tenfold
+    // and the suite past its deadlines. `SHOP_TEST_CAMPAIGN_RECIPIENTS=10000` runs the issue's
+    // figure (10 audience pages, 200 batches; alone: about 3 minutes).
     let recipients: usize = std::env::var("SHOP_TEST_CAMPAIGN_RECIPIENTS")
         .ok()
         .and_then(|n| n.parse().ok())
-        .unwrap_or(2_000);
+        .unwrap_or(300);
     let app = TestApp::new();
     let source = format!("tenk{}", std::process::id());
     let run = unique("tenk");
@@ -439,7 +440,7 @@ async fn a_large_campaign_goes_out_in_one_bulk_call_per_fifty_recipients() {
 
     let subject = unique("Ten thousand");
     let id = create_campaign(&app, &subject, json!({"source": source})).await;
-    let sent = send_and_wait(&app, &id, Duration::from_secs(recipients as u64 / 20 + 30)).await;
+    let sent = send_and_wait(&app, &id, Duration::from_secs(recipients as u64 / 10 + 60)).await;
     assert_eq!(sent["status"], "sent", "{sent}");
     assert_eq!(sent["recipients"], json!(recipients), "{sent}");
     assert_eq!(sent["sent"], json!(recipients), "{sent}");
