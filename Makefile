@@ -13,15 +13,24 @@ RUN_TESTS := cargo test --workspace --no-fail-fast
 BUILD_TESTS := cargo test --workspace --no-run
 endif
 
-.PHONY: dev test bench deps gateway release sam-build lint clean
+.PHONY: dev test bench deps gateway release release-floor sam-build lint clean
 
 ## dev: install, start the local stack on the fixed ports, seed the demo catalog, serve the shop
 dev: deps gateway
 	python3 infra/local/stack.py dev
 
-## bench: measure on a private stack (today: AWS requests per operation -> bench/requests.{json,md})
-bench: deps gateway
-	python3 infra/local/stack.py run -- python3 bench/requests.py
+## bench: measure on a private stack: AWS requests per operation (bench/requests.{json,md}); cold
+## start, size and peak memory of every release binary beside a floor and a Python peer
+## (bench/coldstart.json). Builds the release binaries first (as `make release`, plus the floor).
+bench: deps gateway $(VENV)/.bench release-floor
+	python3 infra/local/stack.py run -- python3 bench/run.py
+
+$(VENV)/.bench: bench/requirements.txt $(VENV)/.installed
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r bench/requirements.txt
+	touch $@
+
+release-floor: deps
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" cargo lambda build --release --target x86_64-unknown-linux-gnu $(addprefix -p ,$(FUNCTIONS)) -p bench-floor
 
 ## test: install, start a private stack on free ports, run every test, stop the stack
 test: deps gateway

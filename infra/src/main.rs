@@ -1,15 +1,25 @@
 //! `shop-local serve`: creates the template's tables and queues in the emulators, then serves
 //! the HTTP API and polls the queues. Settings come from the environment (see README).
+//!
+//! `shop-local env <binary>`: prints, as JSON, the variables the template gives the function
+//! built from `<binary>`, resolved to the running stack's resources (what a benchmark needs to
+//! start the release binary itself).
 
 use std::path::PathBuf;
 use std::sync::Arc;
 
 #[tokio::main]
 async fn main() -> Result<(), shop_local::StartError> {
-    lambda_http::tracing::init_default_subscriber();
     let var = |name: &str, default: &str| std::env::var(name).unwrap_or_else(|_| default.to_owned());
     let template = PathBuf::from(var("SHOP_TEMPLATE", "template.yaml"));
     let prefix = var("SHOP_RESOURCE_PREFIX", "shop");
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if let [command, binary] = args.as_slice()
+        && command == "env"
+    {
+        return print_env(&template, &prefix, binary).await;
+    }
+    lambda_http::tracing::init_default_subscriber();
     let address = format!("127.0.0.1:{}", var("SHOP_PORT", "3000"));
     let admin_token = std::env::var("SHOP_ADMIN_TOKEN").map_err(|_| "SHOP_ADMIN_TOKEN must be set")?;
     let sdk = shop_platform::aws::sdk_config().await;
@@ -26,5 +36,24 @@ async fn main() -> Result<(), shop_local::StartError> {
         served = Arc::new(stack.gateway).serve(listener) => served?,
         _ = tokio::signal::ctrl_c() => tracing::info!("stopping"),
     }
+    Ok(())
+}
+
+/// Prints the template's variables of the function built from `binary`, resolved.
+async fn print_env(template: &std::path::Path, prefix: &str, binary: &str) -> Result<(), shop_local::StartError> {
+    let sdk = shop_platform::aws::sdk_config().await;
+    let loaded = shop_local::template::Template::load(template)?;
+    // Creating the stack's resources again is a no-op that answers their local names.
+    let context = shop_local::bootstrap::create_resources(&loaded, prefix, &sdk).await?;
+    let function = loaded
+        .functions()?
+        .into_iter()
+        .find(|f| f.binary == binary)
+        .ok_or_else(|| format!("no function of the template builds {binary}"))?;
+    let mut vars = std::collections::BTreeMap::new();
+    for (name, value) in &function.environment {
+        vars.insert(name.clone(), context.resolve_string(value)?);
+    }
+    println!("{}", serde_json::to_string(&vars)?);
     Ok(())
 }
