@@ -224,6 +224,17 @@ fn audience_partition(audience_key: &str) -> String {
     format!("AUDIENCE#{audience_key}")
 }
 
+/// A confirmed subscriber's item, in the audience `all` (its own `gsi1` entry).
+fn confirmed_item(subscriber: &Subscriber) -> Result<Item, StoreError> {
+    let mut item = with(
+        subscriber_key(&subscriber.email),
+        serde_dynamo::to_item::<_, Item>(subscriber)?,
+    );
+    item.insert(GSI1PK.to_owned(), s(audience_partition("all")));
+    item.insert(GSI1SK.to_owned(), s(&subscriber.email));
+    Ok(item)
+}
+
 /// `email`'s entry in the audience `audience_key` other than `all` (which is the subscriber
 /// item's own index entry).
 fn audience_entry(email: &str, audience_key: &str) -> Item {
@@ -405,26 +416,20 @@ impl MarketingStore {
             version: subscriber.version + 1,
             ..subscriber.clone()
         };
-        let audiences = [
-            "all".to_owned(),
-            Audience::Source {
-                source: subscriber.source.clone(),
-            }
-            .index_key(),
-        ];
-        let mut subscriber_item = with(subscriber_key(&email), serde_dynamo::to_item::<_, Item>(&confirmed)?);
-        subscriber_item.insert(GSI1PK.to_owned(), s(audience_partition(&audiences[0])));
-        subscriber_item.insert(GSI1SK.to_owned(), s(&email));
+        let segment = Audience::Source {
+            source: subscriber.source.clone(),
+        }
+        .index_key();
         let items = vec![
             put(
-                subscriber_item,
+                confirmed_item(&confirmed)?,
                 Some((
                     "version = :seen",
                     HashMap::from([(":seen".to_owned(), n(subscriber.version))]),
                 )),
                 &self.table,
             )?,
-            put(audience_entry(&email, &audiences[1]), None, &self.table)?,
+            put(audience_entry(&email, &segment), None, &self.table)?,
         ];
         match dynamo::transact(&self.client, items).await? {
             None => Ok(Confirmation::Confirmed(email)),
@@ -478,9 +483,7 @@ impl MarketingStore {
                 left_at: None,
                 version: 1,
             };
-            let mut item = with(subscriber_key(email), serde_dynamo::to_item::<_, Item>(&subscriber)?);
-            item.insert(GSI1PK.to_owned(), s(audience_partition("all")));
-            item.insert(GSI1SK.to_owned(), s(email));
+            let item = confirmed_item(&subscriber)?;
             writes.push(dynamo::Write::Put(with(
                 unsubscribe_key(&secrets::token_hash(&subscriber.unsubscribe_token)),
                 [("email", s(email))],
