@@ -3,9 +3,72 @@
 //! Endpoints come from the SDK's own variables (`AWS_ENDPOINT_URL_DYNAMODB`, ...), so the same
 //! code talks to AWS in the cloud and to the emulators of the local stack.
 
-/// Loads region, credentials and endpoints the standard way.
+use aws_smithy_http_client::ConnectorBuilder;
+use aws_smithy_http_client::proxy::ProxyConfig;
+use aws_smithy_http_client::tls::{self, TlsContext, TrustStore, rustls_provider::CryptoMode};
+use base64::Engine as _;
+
+/// Loads region, credentials and endpoints the standard way, with [`https_client`].
 pub async fn sdk_config() -> aws_config::SdkConfig {
-    aws_config::defaults(aws_config::BehaviorVersion::latest()).load().await
+    aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .http_client(https_client())
+        .load()
+        .await
+}
+
+/// The SDK's default HTTPS client (hyper, rustls on aws-lc, proxies from the environment),
+/// trusting the Mozilla root certificates compiled into the binary (`webpki-root-certs`)
+/// instead of the system's store.
+///
+/// The default client reads the system's store when it sets up its first connection: a bundle
+/// and, where the system keeps one, every file of its certificate directory. `make bench`
+/// measured what that costs a cold start (bench/results.md, the browse experiments). Where
+/// `SSL_CERT_FILE` or `SSL_CERT_DIR` is set (a private CA, a proxy), the system's store is used
+/// as before.
+pub fn https_client() -> aws_sdk_dynamodb::config::SharedHttpClient {
+    let system_store = ["SSL_CERT_FILE", "SSL_CERT_DIR"]
+        .iter()
+        .any(|name| std::env::var_os(name).is_some());
+    https_client_trusting(system_store)
+}
+
+fn https_client_trusting(system_store: bool) -> aws_sdk_dynamodb::config::SharedHttpClient {
+    let trust = if system_store {
+        TrustStore::default()
+    } else {
+        compiled_in_roots()
+    };
+    let context = TlsContext::builder()
+        .with_trust_store(trust)
+        .build()
+        .unwrap_or_else(|error| {
+            tracing::warn!(%error, "compiled-in root certificates refused; using the system's");
+            TlsContext::default()
+        });
+    // As the SDK's `default_https_client` builds its connector, but for the trust store.
+    aws_smithy_http_client::Builder::new().build_with_connector_fn(move |settings, components| {
+        let mut connector = ConnectorBuilder::default()
+            .tls_provider(tls::Provider::Rustls(CryptoMode::AwsLc))
+            .tls_context(context.clone());
+        connector.set_connector_settings(settings.cloned());
+        if let Some(components) = components {
+            connector.set_sleep_impl(components.sleep_impl());
+        }
+        connector.set_proxy_config(Some(ProxyConfig::from_env()));
+        connector.build()
+    })
+}
+
+/// The Mozilla roots as the PEM the SDK's trust store takes.
+fn compiled_in_roots() -> TrustStore {
+    let base64 = base64::engine::general_purpose::STANDARD;
+    let mut pem = String::with_capacity(webpki_root_certs::TLS_SERVER_ROOT_CERTS.len() * 2048);
+    for cert in webpki_root_certs::TLS_SERVER_ROOT_CERTS {
+        pem.push_str("-----BEGIN CERTIFICATE-----\n");
+        pem.push_str(&base64.encode(cert.as_ref()));
+        pem.push_str("\n-----END CERTIFICATE-----\n");
+    }
+    TrustStore::empty().with_pem_certificate(pem.into_bytes())
 }
 
 /// The decrypted value of an SSM SecureString parameter, read once at start.
@@ -26,4 +89,39 @@ pub async fn secure_parameter(sdk: &aws_config::SdkConfig, name: &str) -> Result
         .parameter
         .and_then(|p| p.value)
         .ok_or_else(|| crate::config::ConfigError::new(format!("SSM parameter {name} has no value")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use aws_sdk_dynamodb::config::{Credentials, Region, retry::RetryConfig};
+    use aws_sdk_dynamodb::error::SdkError;
+
+    /// The SDK reads the trust store when it starts a TLS handshake, and panics on a certificate
+    /// it cannot read: every compiled-in root must be one it reads. (The server here hangs up at
+    /// once, so the call then fails.)
+    #[tokio::test]
+    async fn the_sdk_sets_up_tls_from_the_compiled_in_roots() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("a port");
+        let port = listener.local_addr().expect("its address").port();
+        tokio::spawn(async move {
+            while let Ok((socket, _)) = listener.accept().await {
+                drop(socket);
+            }
+        });
+        let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
+            .http_client(https_client_trusting(false))
+            .region(Region::new("us-east-1"))
+            .credentials_provider(Credentials::new("test", "test", None, None, "test"))
+            .retry_config(RetryConfig::disabled())
+            .endpoint_url(format!("https://127.0.0.1:{port}"))
+            .load()
+            .await;
+        let error = aws_sdk_dynamodb::Client::new(&sdk)
+            .list_tables()
+            .send()
+            .await
+            .expect_err("the server hangs up");
+        assert!(matches!(error, SdkError::DispatchFailure(_)), "{error:?}");
+    }
 }
