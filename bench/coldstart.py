@@ -23,7 +23,6 @@ import json
 import os
 import statistics
 import sys
-import time
 import zipfile
 from pathlib import Path
 
