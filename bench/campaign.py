@@ -48,13 +48,12 @@ import urllib.error
 import urllib.request
 import uuid
 from collections import Counter, defaultdict
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
 sys.path.insert(0, str(BENCH))
-from lambda_host import Instance, Upstreams, function_env  # noqa: E402
+from lambda_host import Instance, LoopbackHandler, QuietServer, Upstreams, function_env, serve  # noqa: E402
 
 BINARY = "email-campaign"
 BOOTSTRAP = ROOT / "target" / "lambda" / BINARY / "bootstrap"
@@ -266,14 +265,8 @@ def queue_depth(url: str) -> dict:
 # -- the counting SES stub -------------------------------------------------------------------
 
 
-class SesStub(BaseHTTPRequestHandler):
+class SesStub(LoopbackHandler):
     """SESv2's REST JSON API as far as the function calls it; everything else is a counted 404."""
-
-    protocol_version = "HTTP/1.1"
-    disable_nagle_algorithm = True
-
-    def log_message(self, *args):
-        pass
 
     def handle_any(self):
         length = int(self.headers.get("Content-Length") or 0)
@@ -326,18 +319,10 @@ class SesCounts:
         self.last_call = None
 
 
-class StubServer(ThreadingHTTPServer):
-    daemon_threads = True
-
-    def handle_error(self, request, client_address):
-        pass
-
-
-def start_stub() -> StubServer:
-    server = StubServer(("127.0.0.1", 0), SesStub)
+def start_stub() -> QuietServer:
+    server = QuietServer(("127.0.0.1", 0), SesStub)
     server.counts = SesCounts()
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    return server
+    return serve(server)
 
 
 # -- the events -----------------------------------------------------------------------------

@@ -78,8 +78,8 @@ class Invocations:
             return True
 
 
-class RuntimeApi(BaseHTTPRequestHandler):
-    """`/2018-06-01/runtime/...` as Lambda serves it, for the instance of this server."""
+class LoopbackHandler(BaseHTTPRequestHandler):
+    """A quiet HTTP/1.1 keep-alive handler for the benchmark's servers on loopback."""
 
     protocol_version = "HTTP/1.1"
     # Headers and body go out in two writes: without this, Nagle's algorithm holds the body back
@@ -88,6 +88,10 @@ class RuntimeApi(BaseHTTPRequestHandler):
 
     def log_message(self, *args):
         pass
+
+
+class RuntimeApi(LoopbackHandler):
+    """`/2018-06-01/runtime/...` as Lambda serves it, for the instance of this server."""
 
     def do_GET(self):
         if not self.path.endswith("/runtime/invocation/next"):
@@ -186,16 +190,8 @@ class Instance:
         self.stop()
 
 
-class Upstream(BaseHTTPRequestHandler):
+class Upstream(LoopbackHandler):
     """Forwards one request to the service behind it and records how long the service took."""
-
-    protocol_version = "HTTP/1.1"
-    # Headers and body go out in two writes: without this, Nagle's algorithm holds the body back
-    # until the client's delayed ACK of the headers (40 ms on Linux).
-    disable_nagle_algorithm = True
-
-    def log_message(self, *args):
-        pass
 
     def forward(self):
         length = int(self.headers.get("Content-Length") or 0)
