@@ -51,6 +51,39 @@ async fn without_its_own_token_a_cart_answers_like_one_that_does_not_exist() {
     };
     problem(app.set_line(&foreign, &sku, 1).await, 404).await;
     assert_eq!(app.cart(&mine).await["lines"], json!([]), "nothing was written");
+    // Whatever the body or path says, a cart that is not the caller's is not found: the token is
+    // checked before anything else.
+    let cart_path = format!("/carts/{}", mine.id);
+    let calls = [
+        (
+            Method::PUT,
+            format!("{cart_path}/items/{sku}"),
+            json!({"quantity": "many"}),
+        ),
+        (
+            Method::PUT,
+            format!("{cart_path}/items/{sku}"),
+            json!({"quantity": 1000}),
+        ),
+        (
+            Method::PUT,
+            format!("{cart_path}/items/not%20a%20sku"),
+            json!({"quantity": 1}),
+        ),
+        (Method::DELETE, format!("{cart_path}/items/not%20a%20sku"), json!({})),
+        (Method::POST, format!("{cart_path}/discount"), json!({"code": ""})),
+        (Method::POST, format!("{cart_path}/discount"), json!({"cod": "X"})),
+        (Method::PUT, format!("{cart_path}/shipping"), json!({"country": "ZZ"})),
+        (Method::PUT, format!("{cart_path}/shipping"), json!([])),
+    ];
+    for (method, path, body) in calls {
+        let answer = app.cart_call(method.clone(), &path, &theirs.token, Some(&body)).await;
+        assert_eq!(
+            problem(answer, 404).await["code"],
+            missing["code"],
+            "{method} {path} {body}"
+        );
+    }
 }
 
 #[tokio::test]

@@ -121,7 +121,18 @@ async fn the_same_key_and_body_replay_the_order_and_another_body_is_refused() {
     let first = expect_json(app.checkout(&key, &body).await, 201).await;
     let again = app.checkout(&key, &body).await;
     assert_eq!(again.headers()["idempotent-replayed"], "true");
-    assert_eq!(expect_json(again, 201).await, first);
+    let mut replayed = expect_json(again, 201).await;
+    // The replay's order token is its own (the first is kept nowhere); the rest is the first answer.
+    let token = replayed["order_token"].take();
+    assert_ne!(token, first["order_token"]);
+    let mut rest = first.clone();
+    rest["order_token"] = Value::Null;
+    assert_eq!(replayed, rest);
+    for token in [&first["order_token"], &token] {
+        let path = format!("/orders/{}", first["order_id"].as_str().unwrap());
+        let opened = app.cart_call(Method::GET, &path, token.as_str().unwrap(), None).await;
+        assert_eq!(opened.status(), 200, "each token opens the order");
+    }
     assert_eq!(app.available(&product_id, &sku).await, 3, "reserved once");
 
     let mut other = body.clone();
@@ -322,4 +333,88 @@ async fn when_the_hold_ends_an_unpaid_order_is_cancelled_and_its_stock_comes_bac
         .intent(order["payment"]["payment_intent_id"].as_str().unwrap())
         .await;
     assert_eq!(intent["status"], "canceled");
+}
+
+/// The checkout's idempotency record in the table, as stored.
+async fn idempotency_record(key: &str) -> std::collections::HashMap<String, aws_sdk_dynamodb::types::AttributeValue> {
+    let sdk = shop_platform::aws::sdk_config().await;
+    aws_sdk_dynamodb::Client::new(&sdk)
+        .get_item()
+        .table_name(std::env::var("SHOP_TABLE").unwrap())
+        .key(
+            "pk",
+            aws_sdk_dynamodb::types::AttributeValue::S(format!("IDEMPOTENCY#{key}")),
+        )
+        .key("sk", aws_sdk_dynamodb::types::AttributeValue::S("RECORD".into()))
+        .send()
+        .await
+        .unwrap()
+        .item
+        .expect("the key's record is stored")
+}
+
+#[tokio::test]
+async fn a_replayed_key_opens_nothing_without_the_carts_token_and_no_token_is_kept_at_rest() {
+    let (app, key) = (TestApp::new(), unique("key"));
+    let (_, sku) = stocked(&app, 5).await;
+    let cart = app.cart_with(&sku, 1).await;
+    // The cart's token as a bearer token, not in the body.
+    let mut body = checkout_body(&cart, "bearer@example.com");
+    body.as_object_mut().unwrap().remove("cart_token");
+    let send = |bearer: &str| {
+        app.client
+            .post(format!("{}/checkout", app.api))
+            .header("Idempotency-Key", &key)
+            .bearer_auth(bearer)
+            .json(&body)
+            .send()
+    };
+    let first = expect_json(send(&cart.token).await.unwrap(), 201).await;
+    for stranger in ["not-the-token", "", "x"] {
+        let refused = problem(send(stranger).await.unwrap(), 404).await;
+        assert_eq!(refused["code"], "not_found", "{stranger:?} replayed the checkout");
+    }
+    let replay = expect_json(send(&cart.token).await.unwrap(), 201).await;
+    assert_eq!(replay["order_id"], first["order_id"]);
+
+    let record = idempotency_record(&key).await;
+    let stored = format!("{record:?}");
+    assert!(!record.contains_key("order_token"), "{stored}");
+    for token in [&first["order_token"], &replay["order_token"]] {
+        assert!(
+            !stored.contains(token.as_str().unwrap()),
+            "a token is stored in plain text: {stored}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_line_changed_while_the_cart_is_checked_out_is_in_the_order_or_refused_as_checked_out() {
+    let app = TestApp::new();
+    let (_, first_sku) = stocked(&app, 100).await;
+    let (_, second_sku) = stocked(&app, 100).await;
+    for round in 0..8 {
+        let cart = app.cart_with(&first_sku, 1).await;
+        let key = unique("race");
+        let body = checkout_body(&cart, "racer@example.com");
+        let (checkout, change) = futures::join!(app.checkout(&key, &body), app.set_line(&cart, &second_sku, 2));
+        let order = expect_json(checkout, 201).await;
+        let lines: Vec<(String, u64)> = order["lines"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|l| (l["sku"].as_str().unwrap().to_owned(), l["quantity"].as_u64().unwrap()))
+            .collect();
+        match change.status().as_u16() {
+            200 => assert!(
+                lines.contains(&(second_sku.clone(), 2)),
+                "round {round}: the change answered 200 but the order holds {lines:?}"
+            ),
+            409 => {
+                assert_eq!(problem(change, 409).await["code"], "cart_checked_out", "round {round}");
+                assert_eq!(lines, [(first_sku.clone(), 1)], "round {round}");
+            }
+            other => panic!("round {round}: a change during checkout answered {other}"),
+        }
+    }
 }

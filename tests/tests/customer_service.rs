@@ -166,6 +166,49 @@ async fn another_orders_token_opens_nothing() {
 }
 
 #[tokio::test]
+async fn links_to_an_order_expire_and_the_order_keeps_only_the_newest() {
+    use shop_platform::clock::Clock;
+    use shop_platform::fulfillment_store::{LINK_TOKEN_SECONDS, LINK_TOKENS_KEPT};
+    let app = TestApp::new();
+    let (order, _) = app.pending_order(&email(), 5, 1).await;
+    let order_id = order["order_id"].as_str().unwrap();
+    let sdk = shop_platform::aws::sdk_config().await;
+    let store = shop_platform::order_store::OrderStore::new(
+        aws_sdk_dynamodb::Client::new(&sdk),
+        std::env::var("SHOP_TABLE").unwrap(),
+    );
+    let opens = |token: String| {
+        let path = format!("/orders/{order_id}?token={token}");
+        let app = &app;
+        async move { app.get(&path).await.status().as_u16() }
+    };
+    let now = shop_platform::clock::SystemClock.now();
+    let read = || async { store.get(order_id).await.unwrap().unwrap() };
+    let expired = store
+        .issue_link_token(&read().await, now - LINK_TOKEN_SECONDS - 1)
+        .await
+        .unwrap();
+    assert_eq!(opens(expired).await, 404, "an expired link opens nothing");
+    let mut issued = Vec::new();
+    for second in 0..(LINK_TOKENS_KEPT + 5) as i64 {
+        issued.push(store.issue_link_token(&read().await, now + second).await.unwrap());
+    }
+    let kept = read().await.link_tokens.unwrap_or_default();
+    assert!(kept.len() <= LINK_TOKENS_KEPT, "{} link tokens kept", kept.len());
+    assert!(
+        kept.values().all(|expires_at| *expires_at > now),
+        "the expired one was forgotten"
+    );
+    assert_eq!(opens(issued.last().unwrap().clone()).await, 200);
+    assert_eq!(opens(issued[0].clone()).await, 404, "the oldest link was forgotten");
+    let path = format!("/orders/{order_id}");
+    assert_eq!(
+        app.cart_call(Method::GET, &path, token(&order), None).await.status(),
+        200
+    );
+}
+
+#[tokio::test]
 async fn a_lookup_always_answers_202_and_mails_links_to_the_customers_orders() {
     let (app, inbox) = (TestApp::new(), Inbox::new());
     let email = email();

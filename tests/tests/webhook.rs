@@ -319,6 +319,31 @@ async fn a_payment_of_another_amount_flags_the_order_and_does_not_pay_it() {
 }
 
 #[tokio::test]
+async fn a_payment_naming_another_order_in_its_metadata_pays_neither() {
+    let (app, stripe) = (TestApp::new(), TestStripe::new());
+    let (payer, _, _) = pending_order(&app, 5).await;
+    let (target, _, _) = pending_order(&app, 5).await;
+    // The intent of one order, its metadata edited to name another of the same total.
+    let payload = event_for(
+        &stripe,
+        payer["payment"]["payment_intent_id"].as_str().unwrap(),
+        "payment_intent.succeeded",
+        |i| {
+            i["status"] = json!("succeeded");
+            i["metadata"]["order_id"] = target["order_id"].clone();
+        },
+    )
+    .await;
+    assert_eq!(target["totals"]["total"], payer["totals"]["total"]);
+    assert_eq!(post_event(&app, &payload, &signed(&payload)).await.status(), 200);
+    for order in [&target, &payer] {
+        let stored = order_record(order["order_id"].as_str().unwrap()).await;
+        assert_eq!(stored.status.as_str(), "pending_payment");
+        assert_eq!(stored.review, None);
+    }
+}
+
+#[tokio::test]
 async fn a_disputed_payment_flags_the_order_and_tells_the_merchant_what_and_by_when() {
     let (app, stripe) = (TestApp::new(), TestStripe::new());
     let (order, _, _) = pending_order(&app, 5).await;

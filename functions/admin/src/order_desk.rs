@@ -77,7 +77,7 @@ fn merchant_view(order: &OrderRecord) -> Result<serde_json::Value, ApiError> {
     let mut view = serde_json::to_value(order).map_err(|e| ApiError::Internal(e.to_string()))?;
     if let Some(fields) = view.as_object_mut() {
         fields.remove("token_hash");
-        fields.remove("link_token_hashes");
+        fields.remove("link_tokens");
         fields.insert("created_at".into(), rfc3339(order.created_at).into());
         fields.remove("expires_at");
     }

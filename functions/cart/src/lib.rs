@@ -10,7 +10,7 @@ use serde::Deserialize;
 use shop_domain::cart::{CountryCode, DiscountCode, MAX_LINES, QuantityError, check_quantity};
 use shop_domain::{ProductId, Sku};
 use shop_platform::cart_store::{
-    CartChange, CartRecord, CartStatus, CartStore, Destination, LineRecord, PricingInputs,
+    self, CartChange, CartRecord, CartStatus, CartStore, Destination, LineRecord, PricingInputs,
 };
 use shop_platform::catalog_store::CatalogStore;
 use shop_platform::clock::{Clock, SystemClock};
@@ -112,6 +112,7 @@ impl Cart {
             destination: None,
             shipping_method: None,
             lines: Default::default(),
+            version: Some(0),
         };
         self.carts.create(&cart).await?;
         tracing::info!(cart_id = %cart.cart_id, "cart created");
@@ -138,10 +139,7 @@ impl Cart {
     fn open(cart: &CartRecord) -> Result<(), ApiError> {
         match cart.status {
             CartStatus::Open => Ok(()),
-            CartStatus::CheckedOut => Err(ApiError::Conflict {
-                code: "cart_checked_out",
-                detail: "this cart became an order and can no longer change".into(),
-            }),
+            CartStatus::CheckedOut => Err(cart_store::checked_out()),
         }
     }
 
@@ -183,10 +181,11 @@ impl Cart {
     }
 
     async fn set_line(&self, request: &Request) -> Result<Response<Body>, ApiError> {
+        // The token first: a cart that is not the caller's is not found, whatever the body says.
+        let cart = self.authorized(request).await?;
         let sku = Sku::parse(&path_param(request, "sku")?).map_err(|reason| unknown_sku(&reason))?;
         let SetQuantity { quantity } = json_body(request, edge::DEFAULT_BODY_LIMIT)?;
         if quantity == 0 {
-            let cart = self.authorized(request).await?;
             return self
                 .change(request, &cart, CartChange::Line { sku, line: None }, None)
                 .await;
@@ -197,7 +196,6 @@ impl Cart {
             };
             return Err(ApiError::invalid("quantity", error.to_string()));
         }
-        let cart = self.authorized(request).await?;
         Self::open(&cart)?;
         let existing = cart.lines.get(sku.as_str());
         let product_id = match existing {
@@ -252,16 +250,16 @@ impl Cart {
     }
 
     async fn remove_line(&self, request: &Request) -> Result<Response<Body>, ApiError> {
-        let sku = Sku::parse(&path_param(request, "sku")?).map_err(|reason| unknown_sku(&reason))?;
         let cart = self.authorized(request).await?;
+        let sku = Sku::parse(&path_param(request, "sku")?).map_err(|reason| unknown_sku(&reason))?;
         self.change(request, &cart, CartChange::Line { sku, line: None }, None)
             .await
     }
 
     async fn apply_discount(&self, request: &Request) -> Result<Response<Body>, ApiError> {
+        let cart = self.authorized(request).await?;
         let ApplyCode { code } = json_body(request, edge::DEFAULT_BODY_LIMIT)?;
         let code = DiscountCode::parse(&code).map_err(|reason| ApiError::invalid("code", reason))?;
-        let cart = self.authorized(request).await?;
         Self::open(&cart)?;
         let inputs = self.carts.pricing_inputs(&line_refs(&cart), Some(&code)).await?;
         let record = inputs.discount.as_ref().ok_or_else(|| ApiError::Unprocessable {
@@ -282,6 +280,7 @@ impl Cart {
     }
 
     async fn set_shipping(&self, request: &Request) -> Result<Response<Body>, ApiError> {
+        let cart = self.authorized(request).await?;
         let body: SetShipping = json_body(request, edge::DEFAULT_BODY_LIMIT)?;
         let country = self.shipping_country(&body.country)?;
         let region = body
@@ -303,7 +302,6 @@ impl Cart {
                 format!("{method} is not a shipping option for {country}"),
             ));
         }
-        let cart = self.authorized(request).await?;
         let destination = Destination { country, region };
         let change = CartChange::Shipping {
             destination,

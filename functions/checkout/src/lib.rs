@@ -13,7 +13,7 @@ use shop_domain::order::{Address, Email, OrderStatus};
 use shop_domain::pricing::{self, QuoteInputs};
 use shop_domain::{FieldError, Money};
 use shop_platform::batch::Trace;
-use shop_platform::cart_store::{CartStatus, CartStore, PricingInputs};
+use shop_platform::cart_store::{CartRecord, CartStatus, CartStore, PricingInputs};
 use shop_platform::clock::{Clock, SystemClock, rfc3339};
 use shop_platform::config::{ConfigError, Env, HoldSettings, PricingSettings, StoreSettings, TableSettings};
 use shop_platform::edge::{self, json_body};
@@ -30,6 +30,8 @@ use std::time::Duration;
 
 /// How long a request that finds its key's checkout still running waits for its answer.
 const IN_PROGRESS_WAIT: Duration = Duration::from_secs(5);
+/// Times a checkout prices the cart again when it changed before the order was written.
+const CART_CHANGE_ATTEMPTS: u32 = 3;
 
 /// The checkout function with its clients and settings, built once per instance.
 pub struct Checkout {
@@ -67,10 +69,11 @@ struct PaymentBlock<'a> {
     client_secret: &'a str,
 }
 
+/// The answer to a checkout, as the idempotency record keeps it: without the order's token,
+/// which is added to each answer as it is sent.
 #[derive(Serialize)]
 struct CheckoutAnswer<'a> {
     order_id: &'a str,
-    order_token: &'a str,
     status: OrderStatus,
     email: &'a Email,
     lines: &'a [OrderLine],
@@ -132,11 +135,73 @@ impl Checkout {
         let fingerprint = fingerprint(&body)?;
 
         if let Some(record) = self.orders.idempotency(&key).await? {
-            return self.resume(record, &key, &fingerprint).await;
+            return self.resume(record, &key, &fingerprint, &token).await;
         }
+        let mut attempts = 0;
+        let (order, order_token) = loop {
+            attempts += 1;
+            let now = self.clock.now();
+            let cart = self.open_cart(&body.cart_id, &token, now).await?;
+            let (order, order_token, discount) = self.place(&cart, &body, email.clone(), now).await?;
+            let record = IdempotencyRecord {
+                fingerprint: fingerprint.clone(),
+                order_id: order.order_id.clone(),
+                cart_token_hash: cart.token_hash.clone(),
+                response: None,
+            };
+            match self.orders.reserve(&order, &cart, &key, &record, now).await {
+                Ok(()) => break (order, order_token),
+                // The cart changed after it was read: the order must hold what it holds now.
+                Err(ReserveError::CartChanged) if attempts < CART_CHANGE_ATTEMPTS => {
+                    tracing::info!(cart_id = %cart.cart_id, attempts, "the cart changed during checkout; pricing it again");
+                }
+                Err(ReserveError::CartChanged) => {
+                    return Err(ApiError::Conflict {
+                        code: "cart_changed",
+                        detail: "the cart kept changing while it was checked out; check it and try again".into(),
+                    });
+                }
+                Err(ReserveError::KeyTaken) => {
+                    // A concurrent request with this key won: finish or replay its checkout.
+                    let theirs = self.orders.idempotency(&key).await?.ok_or_else(|| {
+                        ApiError::Internal("the idempotency key was taken but its record is missing".into())
+                    })?;
+                    return self.resume(theirs, &key, &fingerprint, &token).await;
+                }
+                Err(error) => return Err(refusal(error, discount.as_ref())),
+            }
+        };
         let now = self.clock.now();
-        let cart = self.carts.get(&body.cart_id).await?.ok_or_else(cart_gone)?;
-        if !secrets::token_matches(&token, &cart.token_hash) || cart.expires_at <= now {
+        tracing::info!(order_id = %order.order_id, total = order.totals.total.amount, lines = order.lines.len(), "stock reserved");
+        let expire = ExpireReservation {
+            order_id: order.order_id.clone(),
+            exchange_id: None,
+        };
+        let trace = Trace::new(&order.order_id, edge::request_id(request));
+        if let Err(error) = self.expiry.send(&expire, self.hold_seconds, &trace).await {
+            // Without its expiry the hold would never end: give the stock back now.
+            tracing::error!(order_id = %order.order_id, error = %error, "could not schedule the hold's end; releasing");
+            self.orders.release(&order, now, "checkout_failed").await?;
+            return Err(error.into());
+        }
+        if order.marketing_opt_in {
+            // The same double opt-in as the sign-up form; the order does not wait on it.
+            let sign_up = CampaignMessage::SignUp {
+                email: order.email.clone(),
+                source: "checkout".to_owned(),
+            };
+            if let Err(error) = self.sign_ups.send(&sign_up, 0, &trace).await {
+                tracing::error!(order_id = %order.order_id, error = %error, "marketing sign-up not queued");
+            }
+        }
+        self.complete(order, &key, &order_token, false).await
+    }
+
+    /// The cart the checkout names, if `token` is its own, it has not expired, it is still open
+    /// and it has lines.
+    async fn open_cart(&self, cart_id: &str, token: &str, now: i64) -> Result<CartRecord, ApiError> {
+        let cart = self.carts.get(cart_id).await?.ok_or_else(cart_gone)?;
+        if !secrets::token_matches(token, &cart.token_hash) || cart.expires_at <= now {
             return Err(cart_gone());
         }
         if cart.status == CartStatus::CheckedOut {
@@ -151,6 +216,18 @@ impl Checkout {
                 detail: "the cart has no lines".into(),
             });
         }
+        Ok(cart)
+    }
+
+    /// The order `cart` becomes, priced from the catalog now for the request's address and
+    /// shipping method, with its new token and the discount code it uses.
+    async fn place(
+        &self,
+        cart: &CartRecord,
+        body: &CheckoutRequest,
+        email: Email,
+        now: i64,
+    ) -> Result<(OrderRecord, String, Option<DiscountCode>), ApiError> {
         let refs: Vec<_> = cart
             .lines
             .iter()
@@ -206,9 +283,9 @@ impl Checkout {
             email,
             lines,
             totals: quote.totals,
-            shipping_address: body.shipping_address,
-            billing_address: body.billing_address,
-            shipping_method: body.shipping_method,
+            shipping_address: body.shipping_address.clone(),
+            billing_address: body.billing_address.clone(),
+            shipping_method: body.shipping_method.clone(),
             discount: discount_record.map(|d| OrderDiscount {
                 code: d.code.clone(),
                 limited: d.rule.max_redemptions,
@@ -236,56 +313,20 @@ impl Checkout {
             returns: Vec::new(),
             cancel_refund: None,
             shipments: Vec::new(),
-            link_token_hashes: Vec::new(),
+            link_tokens: None,
         };
-        let record = IdempotencyRecord {
-            fingerprint,
-            order_id: order.order_id.clone(),
-            order_token,
-            response: None,
-        };
-        match self.orders.reserve(&order, &cart.token_hash, &key, &record, now).await {
-            Ok(()) => {}
-            Err(ReserveError::KeyTaken) => {
-                // A concurrent request with this key won: finish or replay its checkout.
-                let theirs = self.orders.idempotency(&key).await?.ok_or_else(|| {
-                    ApiError::Internal("the idempotency key was taken but its record is missing".into())
-                })?;
-                return self.resume(theirs, &key, &record.fingerprint).await;
-            }
-            Err(error) => return Err(refusal(error, discount_record.map(|d| &d.code))),
-        }
-        tracing::info!(order_id = %order.order_id, total = order.totals.total.amount, lines = order.lines.len(), "stock reserved");
-        let expire = ExpireReservation {
-            order_id: order.order_id.clone(),
-            exchange_id: None,
-        };
-        let trace = Trace::new(&order.order_id, edge::request_id(request));
-        if let Err(error) = self.expiry.send(&expire, self.hold_seconds, &trace).await {
-            // Without its expiry the hold would never end: give the stock back now.
-            tracing::error!(order_id = %order.order_id, error = %error, "could not schedule the hold's end; releasing");
-            self.orders.release(&order, now, "checkout_failed").await?;
-            return Err(error.into());
-        }
-        if order.marketing_opt_in {
-            // The same double opt-in as the sign-up form; the order does not wait on it.
-            let sign_up = CampaignMessage::SignUp {
-                email: order.email.clone(),
-                source: "checkout".to_owned(),
-            };
-            if let Err(error) = self.sign_ups.send(&sign_up, 0, &trace).await {
-                tracing::error!(order_id = %order.order_id, error = %error, "marketing sign-up not queued");
-            }
-        }
-        self.complete(order, record, &key).await
+        Ok((order, order_token, discount_record.map(|d| d.code.clone())))
     }
 
-    /// Finishes (or replays) the checkout a key started.
+    /// Finishes (or replays) the checkout a key started, for a request that proves the cart's
+    /// token (the key alone opens nothing). The first answer's order token is not kept: a
+    /// replay is given a token of its own, a link token of the order.
     async fn resume(
         &self,
         mut record: IdempotencyRecord,
         key: &str,
         fingerprint: &str,
+        cart_token: &str,
     ) -> Result<Response<Body>, ApiError> {
         if record.fingerprint != fingerprint {
             return Err(ApiError::Unprocessable {
@@ -293,18 +334,23 @@ impl Checkout {
                 detail: "this Idempotency-Key was used with a different request body".into(),
             });
         }
+        if !secrets::token_matches(cart_token, &record.cart_token_hash) {
+            return Err(cart_gone());
+        }
         let deadline = tokio::time::Instant::now() + IN_PROGRESS_WAIT;
         loop {
-            if let Some(response) = &record.response {
-                return replay(response);
-            }
             let order = self
                 .orders
                 .get(&record.order_id)
                 .await?
                 .ok_or_else(|| ApiError::Internal("an idempotency record names a missing order".into()))?;
+            if let Some(response) = &record.response {
+                let token = self.orders.issue_link_token(&order, self.clock.now()).await?;
+                return answer(response, &token, true);
+            }
             if order.status == OrderStatus::PendingPayment {
-                return self.complete(order, record, key).await;
+                let token = self.orders.issue_link_token(&order, self.clock.now()).await?;
+                return self.complete(order, key, &token, true).await;
             }
             // Not pending and no answer: another request is finishing it, or the hold ended.
             if tokio::time::Instant::now() >= deadline {
@@ -322,12 +368,14 @@ impl Checkout {
         }
     }
 
-    /// Creates the PaymentIntent (idempotent per order), records it, and answers 201.
+    /// Creates the PaymentIntent (idempotent per order), records it, and answers 201 with
+    /// `order_token`.
     async fn complete(
         &self,
         order: OrderRecord,
-        record: IdempotencyRecord,
         key: &str,
+        order_token: &str,
+        replayed: bool,
     ) -> Result<Response<Body>, ApiError> {
         let intent = self
             .payments
@@ -338,9 +386,8 @@ impl Checkout {
                 order.email.as_str(),
             )
             .await?;
-        let answer = CheckoutAnswer {
+        let recorded = CheckoutAnswer {
             order_id: &order.order_id,
-            order_token: &record.order_token,
             status: order.status,
             email: &order.email,
             lines: &order.lines,
@@ -354,10 +401,10 @@ impl Checkout {
                 client_secret: &intent.client_secret,
             },
         };
-        let text = serde_json::to_string(&answer).map_err(|e| ApiError::Internal(e.to_string()))?;
+        let text = serde_json::to_string(&recorded).map_err(|e| ApiError::Internal(e.to_string()))?;
         self.orders.complete(&order.order_id, &intent.id, key, &text).await?;
         tracing::info!(order_id = %order.order_id, payment_intent = %intent.id, "order awaiting payment");
-        created(text, false)
+        answer(&text, order_token, replayed)
     }
 
     /// Checks what the cart does not: email, addresses, destination and shipping method.
@@ -470,11 +517,17 @@ fn refusal(error: ReserveError, code: Option<&DiscountCode>) -> ApiError {
             detail: "this cart is already an order".into(),
         },
         ReserveError::KeyTaken => ApiError::Internal("an idempotency race was not resumed".into()),
+        ReserveError::CartChanged => ApiError::Internal("a changed cart was not priced again".into()),
         ReserveError::Store(error) => error.into(),
     }
 }
 
-fn created(text: String, replayed: bool) -> Result<Response<Body>, ApiError> {
+/// The 201: the recorded answer `text` with `order_token` added.
+fn answer(text: &str, order_token: &str, replayed: bool) -> Result<Response<Body>, ApiError> {
+    let internal = |e: serde_json::Error| ApiError::Internal(format!("the recorded answer: {e}"));
+    let mut body: serde_json::Map<String, serde_json::Value> = serde_json::from_str(text).map_err(internal)?;
+    body.insert("order_token".to_owned(), order_token.into());
+    let text = serde_json::to_string(&body).map_err(internal)?;
     let mut response = Response::builder()
         .status(StatusCode::CREATED)
         .header(http::header::CONTENT_TYPE, "application/json")
@@ -487,10 +540,6 @@ fn created(text: String, replayed: bool) -> Result<Response<Body>, ApiError> {
             .insert("idempotent-replayed", HeaderValue::from_static("true"));
     }
     Ok(response)
-}
-
-fn replay(text: &str) -> Result<Response<Body>, ApiError> {
-    created(text.to_owned(), true)
 }
 
 impl HttpFunction for Checkout {

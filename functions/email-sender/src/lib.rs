@@ -242,7 +242,11 @@ impl EmailSender {
         let order_url = if request.kind.to_merchant() || request.kind == MailKind::OrderLookup {
             None
         } else {
-            let token = self.orders.issue_link_token(&order.order_id).await.map_err(upstream)?;
+            let token = self
+                .orders
+                .issue_link_token(order, self.clock.now())
+                .await
+                .map_err(upstream)?;
             Some(format!(
                 "{}/{}?token={token}",
                 self.settings.order_page(),
@@ -269,7 +273,11 @@ impl EmailSender {
             .map_err(upstream)?;
         let mut recent = Vec::new();
         for order in self.orders.get_many(&ids).await.map_err(upstream)? {
-            let token = self.orders.issue_link_token(&order.order_id).await.map_err(upstream)?;
+            let token = self
+                .orders
+                .issue_link_token(&order, self.clock.now())
+                .await
+                .map_err(upstream)?;
             recent.push(RecentOrder {
                 url: format!("{}/{}?token={token}", self.settings.order_page(), order.order_id),
                 placed: rfc3339(order.created_at),

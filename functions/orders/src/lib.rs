@@ -236,7 +236,7 @@ impl Orders {
             .or_else(|| edge::query_param(request, "token"))
             .ok_or_else(not_found)?;
         let order = self.orders.get(&order_id).await?.ok_or_else(not_found)?;
-        if !order.opens_with(token) {
+        if !order.opens_with(token, self.clock.now()) {
             return Err(not_found());
         }
         Ok(order)

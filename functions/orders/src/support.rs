@@ -117,6 +117,7 @@ impl Orders {
     pub(crate) async fn support_message(&self, request: &Request) -> Result<Response<Body>, ApiError> {
         let body: MessageRequest = json_body(request, 16 * 1024)?;
         let (checked, token) = check(body)?;
+        let now = self.clock.now();
         // The order's facts go to the merchant only when its token opens it; otherwise the id
         // is passed on as the customer wrote it, marked unverified.
         let linked = match (&checked.order_id, token.as_deref()) {
@@ -124,7 +125,7 @@ impl Orders {
                 .orders
                 .get(id)
                 .await?
-                .filter(|order| order.opens_with(token))
+                .filter(|order| order.opens_with(token, now))
                 .map(|order| order.order_id),
             _ => None,
         };
@@ -141,7 +142,6 @@ impl Orders {
                 limit: hourly(settings.support_messages_per_source_hour),
             },
         ];
-        let now = self.clock.now();
         let mut message = SupportMessage {
             reference: String::new(),
             email: checked.email.as_str().to_owned(),

@@ -238,11 +238,16 @@ impl PaymentWebhook {
             tracing::info!(order_id, exchange_id, payment_intent = %intent.id, "an exchange's payment; the order is not touched");
             return Ok(None);
         }
-        let order = self.orders.get(order_id).await?;
-        if order.is_none() {
+        let Some(order) = self.orders.get(order_id).await? else {
             tracing::warn!(order_id, payment_intent = %intent.id, "event for an unknown order");
+            return Ok(None);
+        };
+        // The metadata is the payer's word; the order's own record of its intent decides.
+        if order.payment_intent_id.as_deref() != Some(intent.id.as_str()) {
+            tracing::warn!(order_id, payment_intent = %intent.id, "event for an intent the order did not create; ignored");
+            return Ok(None);
         }
-        Ok(order)
+        Ok(Some(order))
     }
 
     /// The difference of an exchange was paid: its replacement may ship. Marking it twice
@@ -256,6 +261,10 @@ impl PaymentWebhook {
             tracing::warn!(order_id, exchange_id, "payment for an exchange the order does not have");
             return Ok(());
         };
+        if exchange.payment_intent_id.as_deref() != Some(intent.id.as_str()) {
+            tracing::warn!(order_id, exchange_id, payment_intent = %intent.id, "payment by an intent the exchange did not create; ignored");
+            return Ok(());
+        }
         let owed = exchange.balance;
         if intent.amount != owed.amount || intent.currency != owed.currency.as_str() {
             tracing::error!(

@@ -8,7 +8,8 @@ use crate::catalog_store::{product_key, variant_key};
 use crate::discount_store::{DiscountRecord, discount_from_item, discount_key};
 use crate::dynamo::{self, Item, PK, SK, StoreError, get_s, key, s};
 use aws_sdk_dynamodb::Client;
-use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
+use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
+use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue, ReturnValuesOnConditionCheckFailure};
 use serde::{Deserialize, Serialize};
 use shop_domain::cart::{CountryCode, DiscountCode};
 use shop_domain::{CategorySlug, Currency, Money, ProductId, Sku};
@@ -78,6 +79,10 @@ pub struct CartRecord {
     /// Lines by SKU.
     #[serde(default)]
     pub lines: BTreeMap<String, LineRecord>,
+    /// Counts the cart's changes: checkout writes the order on condition that the cart is
+    /// still the version it priced. `None` on a cart made before carts were counted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<u64>,
 }
 
 /// A variant as the cart prices it: the catalog now.
@@ -132,9 +137,12 @@ pub enum CartChange {
 /// A failed cart write.
 #[derive(Debug, thiserror::Error)]
 pub enum CartWriteError {
-    /// The cart does not exist, the token does not match, or it is closed or expired.
+    /// The cart does not exist, the token does not match, or it expired.
     #[error("the cart is gone")]
     Gone,
+    /// The cart became an order (a checkout finished after the change read it).
+    #[error("the cart was checked out")]
+    CheckedOut,
     /// The table failed.
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -145,6 +153,7 @@ impl From<CartWriteError> for crate::ApiError {
         match error {
             // Indistinguishable on purpose from a cart that never existed.
             CartWriteError::Gone => Self::NotFound { what: "cart" },
+            CartWriteError::CheckedOut => checked_out(),
             CartWriteError::Store(error) => error.into(),
         }
     }
@@ -199,6 +208,7 @@ impl CartStore {
         expires_at: i64,
     ) -> Result<CartRecord, CartWriteError> {
         let mut sets = vec!["#updated = :now", "#expires = :expires", "#ttl = :expires"];
+        let count = " ADD #version :one";
         let mut removes = Vec::new();
         let mut update = self
             .client
@@ -215,7 +225,10 @@ impl CartStore {
             .expression_attribute_values(":open", s("open"))
             .expression_attribute_values(":now", AttributeValue::N(now.to_string()))
             .expression_attribute_values(":expires", AttributeValue::N(expires_at.to_string()))
-            .return_values(ReturnValue::AllNew);
+            .expression_attribute_names("#version", "version")
+            .expression_attribute_values(":one", AttributeValue::N("1".to_owned()))
+            .return_values(ReturnValue::AllNew)
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld);
         match change {
             CartChange::Line { sku, line } => {
                 update = update
@@ -263,16 +276,23 @@ impl CartStore {
         if !removes.is_empty() {
             expression.push_str(&format!(" REMOVE {}", removes.join(", ")));
         }
+        expression.push_str(count);
         match update.update_expression(expression).send().await {
             Ok(output) => Ok(dynamo::record(output.attributes.unwrap_or_default())?),
-            Err(error)
-                if error
-                    .as_service_error()
-                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
-            {
-                Err(CartWriteError::Gone)
-            }
-            Err(error) => Err(StoreError::from(error).into()),
+            Err(error) => match error.as_service_error() {
+                Some(UpdateItemError::ConditionalCheckFailedException(refused)) => {
+                    // A cart its token opens that is no longer open became an order meanwhile.
+                    let was = refused.item();
+                    let own = was.and_then(|item| get_s(item, "token_hash")) == Some(token_hash);
+                    let closed = was.and_then(|item| get_s(item, "status")) == Some("checked_out");
+                    Err(if own && closed {
+                        CartWriteError::CheckedOut
+                    } else {
+                        CartWriteError::Gone
+                    })
+                }
+                _ => Err(StoreError::from(error).into()),
+            },
         }
     }
 
@@ -348,4 +368,17 @@ impl CartStore {
 
 fn cart_pk(cart_id: &str) -> String {
     format!("CART#{cart_id}")
+}
+
+/// The key of a cart's item.
+pub(crate) fn cart_key(cart_id: &str) -> Item {
+    key(cart_pk(cart_id), CART_SK)
+}
+
+/// The answer to a change of a cart that became an order.
+pub fn checked_out() -> crate::ApiError {
+    crate::ApiError::Conflict {
+        code: "cart_checked_out",
+        detail: "this cart became an order and can no longer change".into(),
+    }
 }

@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 use shop_domain::fulfillment::ShipmentLine;
 use shop_domain::order::OrderStatus;
 use shop_domain::{Cursor, PageLimit, Sku};
+use std::collections::BTreeMap;
 
 /// One shipment of an order.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -180,23 +181,109 @@ impl OrderStore {
         Ok(Page { items, next_cursor })
     }
 
-    /// A new token for links to the order in mails (the checkout's token is only kept hashed):
-    /// its hash is added to the order's link tokens, which open the order page as the
-    /// checkout's token does.
-    pub async fn issue_link_token(&self, order_id: &str) -> Result<String, StoreError> {
+    /// A new token for a link to `order` (a mail's link, a replayed checkout's answer; the
+    /// checkout's own token is only kept hashed): its hash joins the order's link tokens, which
+    /// open the order as the checkout's token does until they expire ([`LINK_TOKEN_SECONDS`]).
+    /// The same write forgets the expired ones and all but the newest [`LINK_TOKENS_KEPT`], so
+    /// however often links are asked for, the order stays small.
+    pub async fn issue_link_token(&self, order: &OrderRecord, now: i64) -> Result<String, StoreError> {
         let token = crate::secrets::new_token();
-        self.client
+        let hash = crate::secrets::token_hash(&token);
+        let expires_at = now + LINK_TOKEN_SECONDS;
+        let Some(existing) = &order.link_tokens else {
+            // The order's first link: the map is created, unless a concurrent first link did.
+            let first = self
+                .client
+                .update_item()
+                .table_name(&self.table)
+                .set_key(Some(order_key(&order.order_id)))
+                .update_expression("SET #links = :links")
+                .condition_expression("attribute_exists(#pk) AND attribute_not_exists(#links)")
+                .expression_attribute_names("#pk", PK)
+                .expression_attribute_names("#links", LINK_TOKENS)
+                .expression_attribute_values(":links", AttributeValue::M([(hash, n(expires_at))].into()))
+                .send()
+                .await;
+            if dynamo::conditional(first)? {
+                return Ok(token);
+            }
+            let order = self.get(&order.order_id).await?.ok_or(StoreError::Corrupt(format!(
+                "order {} vanished while a link was issued",
+                order.order_id
+            )))?;
+            return Box::pin(self.issue_link_token(&order, now)).await;
+        };
+        let mut update = self
+            .client
             .update_item()
             .table_name(&self.table)
-            .set_key(Some(order_key(order_id)))
-            .update_expression("SET #links = list_append(if_not_exists(#links, :empty), :hash)")
+            .set_key(Some(order_key(&order.order_id)))
             .condition_expression("attribute_exists(#pk)")
             .expression_attribute_names("#pk", PK)
-            .expression_attribute_names("#links", "link_token_hashes")
-            .expression_attribute_values(":empty", AttributeValue::L(Vec::new()))
-            .expression_attribute_values(":hash", AttributeValue::L(vec![s(crate::secrets::token_hash(&token))]))
-            .send()
-            .await?;
+            .expression_attribute_names("#links", LINK_TOKENS)
+            .expression_attribute_names("#new", &hash)
+            .expression_attribute_values(":expires", n(expires_at));
+        let mut expression = "SET #links.#new = :expires".to_owned();
+        let forgotten = forgotten_links(existing, now);
+        if !forgotten.is_empty() {
+            let paths: Vec<String> = (0..forgotten.len()).map(|i| format!("#links.#old{i}")).collect();
+            expression.push_str(&format!(" REMOVE {}", paths.join(", ")));
+            for (i, old) in forgotten.into_iter().enumerate() {
+                update = update.expression_attribute_names(format!("#old{i}"), old);
+            }
+        }
+        update.update_expression(expression).send().await?;
         Ok(token)
+    }
+}
+
+/// The attribute holding an order's link tokens.
+const LINK_TOKENS: &str = "link_tokens";
+/// How long a link opens its order: long enough for the way to the customer and the return
+/// window after it.
+pub const LINK_TOKEN_SECONDS: i64 = 120 * 86_400;
+/// Link tokens an order keeps at most (the newest).
+pub const LINK_TOKENS_KEPT: usize = 20;
+
+/// Of an order's link tokens, those the next issue forgets: the expired ones, and the oldest
+/// while more than [`LINK_TOKENS_KEPT`] − 1 would be left beside the new one.
+fn forgotten_links(existing: &BTreeMap<String, i64>, now: i64) -> Vec<String> {
+    let mut live: Vec<(&String, i64)> = Vec::new();
+    let mut forgotten = Vec::new();
+    for (hash, expires_at) in existing {
+        if *expires_at > now {
+            live.push((hash, *expires_at));
+        } else {
+            forgotten.push(hash.clone());
+        }
+    }
+    live.sort_by_key(|(hash, expires_at)| (std::cmp::Reverse(*expires_at), (*hash).clone()));
+    forgotten.extend(
+        live.into_iter()
+            .skip(LINK_TOKENS_KEPT - 1)
+            .map(|(hash, _)| hash.clone()),
+    );
+    forgotten
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_issue_forgets_expired_links_and_keeps_the_newest_beside_the_new_one() {
+        let now = 1_000_000;
+        let mut links: BTreeMap<String, i64> = (0..25).map(|i| (format!("h{i:02}"), now + 10 + i)).collect();
+        links.insert("expired".into(), now);
+        let forgotten = forgotten_links(&links, now);
+        assert!(forgotten.contains(&"expired".to_owned()));
+        // 25 live: the 6 oldest go, so 19 stay beside the new one.
+        let mut oldest: Vec<String> = (0..6).map(|i| format!("h{i:02}")).collect();
+        oldest.insert(0, "expired".into());
+        let mut sorted = forgotten.clone();
+        sorted.sort();
+        oldest.sort();
+        assert_eq!(sorted, oldest);
+        assert!(forgotten_links(&BTreeMap::from([("a".to_owned(), now + 1)]), now).is_empty());
     }
 }

@@ -7,6 +7,7 @@
 //! customer's redemption mark, the cart marked checked out, and the idempotency record. When the
 //! transaction is cancelled, nothing is written and the reasons say which condition failed.
 
+use crate::cart_store::{CartRecord, cart_key};
 use crate::catalog_store::variant_key;
 use crate::discount_store::discount_key;
 use crate::dynamo::{self, GSI1PK, GSI1SK, Item, PK, StoreError, key, s};
@@ -18,6 +19,7 @@ use shop_domain::cart::DiscountCode;
 use shop_domain::order::{Address, Email, OrderStatus};
 use shop_domain::pricing::Totals;
 use shop_domain::{Money, ProductId, Sku};
+use std::collections::BTreeMap;
 
 /// Seconds an idempotency record is kept.
 pub const IDEMPOTENCY_TTL: i64 = 24 * 3600;
@@ -140,9 +142,11 @@ pub struct OrderRecord {
     /// What has shipped, in the order it left.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub shipments: Vec<crate::fulfillment_store::Shipment>,
-    /// SHA-256 of the tokens in mailed links to the order (see `issue_link_token`).
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub link_token_hashes: Vec<String>,
+    /// The tokens of links to the order (mailed links, a replayed checkout's answer): SHA-256
+    /// of each, with the Unix second it stops opening the order (see `issue_link_token`).
+    /// `None` on an order no link was issued for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub link_tokens: Option<BTreeMap<String, i64>>,
 }
 
 impl OrderRecord {
@@ -167,26 +171,31 @@ impl OrderRecord {
         steps
     }
 
-    /// Whether `token` opens this order: the checkout's token or one from a mailed link.
-    pub fn opens_with(&self, token: &str) -> bool {
+    /// Whether `token` opens this order at `now`: the checkout's token, or an unexpired one
+    /// from a link.
+    pub fn opens_with(&self, token: &str, now: i64) -> bool {
         crate::secrets::token_matches(token, &self.token_hash)
             || self
-                .link_token_hashes
+                .link_tokens
                 .iter()
-                .any(|hash| crate::secrets::token_matches(token, hash))
+                .flatten()
+                .any(|(hash, expires_at)| *expires_at > now && crate::secrets::token_matches(token, hash))
     }
 }
 
 /// A checkout's idempotency record: which order a key made, and the answer once complete.
+/// It keeps no token: a replay must prove the cart's token again, and is given an order token
+/// of its own (a link token, see [`OrderStore::issue_link_token`]).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct IdempotencyRecord {
     /// SHA-256 of the request body, to refuse the same key with another body.
     pub fingerprint: String,
     /// The order the key made.
     pub order_id: String,
-    /// The order's token, kept (24 h) so a replay answers exactly the first answer.
-    pub order_token: String,
-    /// The answer, once the checkout completed.
+    /// SHA-256 of the token of the cart checked out, which a replay must present.
+    #[serde(default)]
+    pub cart_token_hash: String,
+    /// The answer once the checkout completed, without its `order_token`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub response: Option<String>,
 }
@@ -217,6 +226,9 @@ pub enum ReserveError {
     /// The cart is no longer open (checked out meanwhile, or the token changed).
     #[error("the cart is no longer open")]
     CartClosed,
+    /// The cart changed after it was priced: price it again.
+    #[error("the cart changed while it was checked out")]
+    CartChanged,
     /// Another request with the same idempotency key got there first.
     #[error("the idempotency key is taken")]
     KeyTaken,
@@ -372,7 +384,7 @@ impl OrderStore {
     pub async fn reserve(
         &self,
         order: &OrderRecord,
-        cart_token_hash: &str,
+        cart: &CartRecord,
         idempotency_key_text: &str,
         record: &IdempotencyRecord,
         now: i64,
@@ -421,20 +433,30 @@ impl OrderStore {
             }
         }
 
-        let cart = Update::builder()
+        // The cart as it was priced: open, its token, and no change since (its version).
+        let mut cart_update = Update::builder()
             .table_name(&self.table)
-            .set_key(Some(key(format!("CART#{}", order.cart_id), "CART")))
+            .set_key(Some(cart_key(&cart.cart_id)))
             .update_expression("SET #status = :checked_out, order_id = :order, #updated = :now")
-            .condition_expression("#hash = :hash AND #status = :open")
             .expression_attribute_names("#status", "status")
             .expression_attribute_names("#hash", "token_hash")
             .expression_attribute_names("#updated", "updated_at")
+            .expression_attribute_names("#version", "version")
             .expression_attribute_values(":checked_out", s("checked_out"))
             .expression_attribute_values(":open", s("open"))
             .expression_attribute_values(":order", s(&order.order_id))
-            .expression_attribute_values(":hash", s(cart_token_hash))
-            .expression_attribute_values(":now", n(now));
-        items.push(TransactWriteItem::builder().update(build(cart.build())?).build());
+            .expression_attribute_values(":hash", s(&cart.token_hash))
+            .expression_attribute_values(":now", n(now))
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld);
+        let unchanged = match cart.version {
+            Some(version) => {
+                cart_update = cart_update.expression_attribute_values(":version", n(version));
+                "#version = :version"
+            }
+            None => "attribute_not_exists(#version)",
+        };
+        cart_update = cart_update.condition_expression(format!("#hash = :hash AND #status = :open AND {unchanged}"));
+        items.push(TransactWriteItem::builder().update(build(cart_update.build())?).build());
         slots.push(Slot::Cart);
 
         // The customer's index of orders (lookup by email): written with the order, not checked.
@@ -463,7 +485,16 @@ impl OrderStore {
                 Slot::Stock { sku, requested } => short.push(shortfall(reason, sku.as_str(), *requested)),
                 Slot::Discount => other = other.or(Some(ReserveError::DiscountExhausted)),
                 Slot::CustomerMark => other = other.or(Some(ReserveError::DiscountAlreadyUsed)),
-                Slot::Cart => other = other.or(Some(ReserveError::CartClosed)),
+                Slot::Cart => {
+                    // Still open: it changed after it was priced. Otherwise it is an order now.
+                    let open = reason.item.as_ref().and_then(|item| dynamo::get_s(item, "status")) == Some("open");
+                    let refusal = if open {
+                        ReserveError::CartChanged
+                    } else {
+                        ReserveError::CartClosed
+                    };
+                    other = other.or(Some(refusal));
+                }
                 Slot::Idempotency => return Err(ReserveError::KeyTaken),
                 Slot::CustomerIndex => {}
                 Slot::Order => {
