@@ -180,6 +180,7 @@ def run_command(argv: list) -> int:
     # A smaller per-source limit for support messages keeps the test that reaches it short; the
     # tests read the limits they check from these variables.
     os.environ.setdefault("SHOP_PARAM_SupportMessagesPerSourceHour", "8")
+    os.environ.setdefault("SHOP_PARAM_OrderLookupsPerSourceHour", "4")
     # Campaign recipients SES refused are tried again after seconds, not minutes.
     os.environ.setdefault("SHOP_PARAM_CampaignRetrySeconds", "1")
     ports = {name: free_port() for name in ("api", "dynamodb", "sqs", "ses", "stripe")}

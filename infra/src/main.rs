@@ -19,7 +19,7 @@ async fn main() -> Result<(), shop_local::StartError> {
     {
         return print_env(&template, &prefix, binary).await;
     }
-    lambda_http::tracing::init_default_subscriber();
+    shop_platform::logging::init();
     let address = format!("127.0.0.1:{}", var("SHOP_PORT", "3000"));
     let admin_token = std::env::var("SHOP_ADMIN_TOKEN").map_err(|_| "SHOP_ADMIN_TOKEN must be set")?;
     let sdk = shop_platform::aws::sdk_config().await;

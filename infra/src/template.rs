@@ -474,4 +474,26 @@ Resources:
         );
         assert_eq!(template.resources_of_type("AWS::DynamoDB::Table").count(), 1);
     }
+
+    #[test]
+    fn the_apis_access_log_names_routes_and_no_path_query_or_header() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../template.yaml");
+        let template = Template::load(&path).unwrap();
+        for (id, api) in template.resources_of_type("AWS::Serverless::HttpApi") {
+            let format = api["AccessLogSettings"]["Format"]
+                .as_str()
+                .unwrap_or_else(|| panic!("{id} has no access log"));
+            let line: serde_json::Value = serde_json::from_str(format).expect("a JSON line");
+            assert_eq!(line["routeKey"], "$context.routeKey", "{id}");
+            for secret_bearing in [
+                "$context.path",
+                "querystring",
+                "header",
+                "$context.authorizer",
+                "$context.identity.user",
+            ] {
+                assert!(!format.contains(secret_bearing), "{id} logs {secret_bearing}");
+            }
+        }
+    }
 }

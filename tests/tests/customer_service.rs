@@ -269,6 +269,35 @@ async fn a_lookup_always_answers_202_and_mails_links_to_the_customers_orders() {
     assert!(inbox.mails_to(&nobody).await.is_empty());
 }
 
+#[tokio::test]
+async fn a_source_may_ask_for_its_hourly_lookups_whether_the_addresses_have_orders_or_not() {
+    let (app, _) = TestApp::from_own_address();
+    let customer = email();
+    app.pending_order(&customer, 5, 1).await;
+    let per_source: usize = std::env::var("SHOP_PARAM_OrderLookupsPerSourceHour")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(10);
+    for i in 0..per_source {
+        let address = if i % 2 == 0 { customer.clone() } else { email() };
+        let answer = app
+            .request(Method::POST, "/orders/lookup", Some(&json!({"email": address})))
+            .await;
+        assert_eq!(answer.status(), 202, "lookup {i}");
+    }
+    let limited = app
+        .request(Method::POST, "/orders/lookup", Some(&json!({"email": customer})))
+        .await;
+    assert!(limited.headers().contains_key("retry-after"));
+    assert_eq!(problem(limited, 429).await["code"], "rate_limited");
+    // Another source still asks.
+    let (elsewhere, _) = TestApp::from_own_address();
+    let answer = elsewhere
+        .request(Method::POST, "/orders/lookup", Some(&json!({"email": customer})))
+        .await;
+    assert_eq!(answer.status(), 202);
+}
+
 fn half_up(numerator: i64, denominator: i64) -> i64 {
     (numerator * 2 + denominator) / (denominator * 2)
 }

@@ -169,6 +169,25 @@ async fn an_address_may_write_its_hourly_limit_and_is_told_when_to_come_back() {
 }
 
 #[tokio::test]
+async fn tags_of_one_address_share_its_hourly_limit() {
+    let (app, _) = TestApp::from_own_address();
+    let mailbox = unique("tagged");
+    let message =
+        |tag: usize| json!({"email": format!("{mailbox}+{tag}@example.com"), "subject": "Hello", "body": "Anyone?"});
+    let per_email = limit("SupportMessagesPerEmailHour", 5);
+    for tag in 0..per_email {
+        expect_json(write(&app, &message(tag)).await, 201).await;
+    }
+    let limited = problem(write(&app, &message(per_email)).await, 429).await;
+    assert!(
+        limited["detail"].as_str().unwrap().contains("this address"),
+        "{limited}"
+    );
+    let untagged = json!({"email": format!("{mailbox}@example.com"), "subject": "Hello", "body": "Anyone?"});
+    assert_eq!(write(&app, &untagged).await.status(), 429);
+}
+
+#[tokio::test]
 async fn a_source_may_write_its_hourly_limit_whatever_addresses_it_uses() {
     let (app, source) = TestApp::from_own_address();
     let message = |email: String| json!({"email": email, "subject": "Win a prize", "body": "Click here."});

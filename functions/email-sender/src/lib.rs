@@ -143,6 +143,10 @@ impl EmailSender {
         let kind = request.kind.as_str();
         let about_id = request.about_id();
         let Some(about) = self.about(&request).await? else {
+            if request.customer.is_some() {
+                tracing::info!(kind, "a lookup for an address without orders; nothing to send");
+                return Ok(());
+            }
             tracing::error!(
                 about = about_id,
                 kind,
@@ -185,6 +189,15 @@ impl EmailSender {
 
     /// What the mail is about: the order, or the support message with its verified order.
     async fn about(&self, request: &MailRequest) -> Result<Option<About>, SendError> {
+        if let Some(customer) = &request.customer {
+            // A lookup names the customer: the mail is about their latest order.
+            let latest = self.orders.order_ids_of_customer(customer, 1).await.map_err(upstream)?;
+            let Some(order_id) = latest.first() else {
+                return Ok(None);
+            };
+            let order = self.orders.get(order_id).await.map_err(upstream)?;
+            return Ok(order.map(About::Order));
+        }
         if !request.kind.is_support() {
             let order = self.orders.get(&request.order_id).await.map_err(upstream)?;
             return Ok(order.map(About::Order));

@@ -419,6 +419,7 @@ mod tests {
             kind,
             order_id: order.order_id.clone(),
             reference: reference.map(str::to_owned),
+            customer: None,
         };
         let links = Links {
             order_url: Some("https://shop.example/orders/o-1?token=t"),

@@ -22,12 +22,13 @@ use shop_platform::batch::Trace;
 use shop_platform::catalog_store::CatalogStore;
 use shop_platform::clock::{Clock, SystemClock, rfc3339};
 use shop_platform::config::{ConfigError, Env, HoldSettings, ReturnSettings, SupportSettings, TableSettings};
-use shop_platform::customer_store::{CANCELLED_AND_REFUNDED, REFUND_OWED};
+use shop_platform::customer_store::{CANCELLED_AND_REFUNDED, REFUND_OWED, customer_ref};
 use shop_platform::edge::{self, json, json_body, path_param};
 use shop_platform::mail::{MailKind, MailRequest, Mailer};
 use shop_platform::order_store::{OrderLine, OrderRecord, OrderStore};
 use shop_platform::payments::{PaymentError, PaymentGateway};
 use shop_platform::queue::Queue;
+use shop_platform::rate_limits::{Counted, RateLimiter};
 use shop_platform::returns_store::{ReturnRecord, ReturnState, ReturnWriteError};
 use shop_platform::support_store::SupportStore;
 use shop_platform::{ApiError, HttpFunction};
@@ -46,6 +47,8 @@ pub struct Orders {
     mailer: Mailer,
     returns: ReturnSettings,
     support: SupportStore,
+    /// Counts order lookups per source.
+    limits: RateLimiter,
     support_limits: SupportSettings,
     catalog: CatalogStore,
     tax_rates: TaxTable,
@@ -201,6 +204,7 @@ impl Orders {
             hold_seconds: hold.reservation_hold_seconds,
             orders: OrderStore::new(client.clone(), table.shop_table.clone()),
             support: SupportStore::new(client.clone(), table.shop_table.clone()),
+            limits: RateLimiter::new(client.clone(), table.shop_table.clone()),
             catalog: CatalogStore::new(client, table.shop_table),
             tax_rates: shop_platform::config::tax_rates(env)?,
             support_limits: env.parse()?,
@@ -443,18 +447,33 @@ impl Orders {
     }
 
     /// `POST /orders/lookup {email}`: always 202, so no one learns whether an address has
-    /// orders; an address with orders is mailed links to its recent ones, at most once per
-    /// [`LOOKUP_WINDOW`].
+    /// orders, and the same work either way: the request is counted against its source's hourly
+    /// limit (429 beyond it) and handed to the email sender, which mails an address with orders
+    /// links to its recent ones, at most once per [`LOOKUP_WINDOW`], and an address without
+    /// orders nothing.
     async fn lookup(&self, request: &Request) -> Result<Response<Body>, ApiError> {
         let body: LookupRequest = json_body(request, 4 * 1024)?;
         let email = Email::parse(&body.email).map_err(|reason| ApiError::invalid("email", reason))?;
-        let ids = self.orders.order_ids_of(&email, 1).await?;
-        if let Some(latest) = ids.first() {
-            let window = self.clock.now() / LOOKUP_WINDOW;
-            let mail = MailRequest::about(MailKind::OrderLookup, latest, format!("lookup-{window}"));
-            let trace = Trace::new(latest, edge::request_id(request));
-            self.mailer.request(&[mail], &trace).await?;
+        let now = self.clock.now();
+        let source = Counted {
+            scope: "lookup-source",
+            subject: support::source_ip(request),
+            limit: support::hourly(self.support_limits.order_lookups_per_source_hour),
+        };
+        if let Err(limited) = self.limits.admit(&[source], now).await? {
+            tracing::warn!(retry_after = limited.retry_after, "order lookup refused: rate limit");
+            return Err(ApiError::TooManyRequests {
+                detail: format!(
+                    "too many lookups from this network; try again in {} seconds",
+                    limited.retry_after
+                ),
+                retry_after: u64::try_from(limited.retry_after).unwrap_or(1),
+            });
         }
+        let customer = customer_ref(&email);
+        let mail = MailRequest::lookup(&customer, now / LOOKUP_WINDOW);
+        let trace = Trace::new(&customer, edge::request_id(request));
+        self.mailer.request(&[mail], &trace).await?;
         json(
             StatusCode::ACCEPTED,
             &serde_json::json!({"detail": "if that address has orders, a mail with links to them is on its way"}),

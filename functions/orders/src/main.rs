@@ -3,7 +3,7 @@ use shop_platform::config::Env;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    lambda_http::tracing::init_default_subscriber();
+    shop_platform::logging::init();
     let sdk = shop_platform::aws::sdk_config().await;
     let orders = orders::Orders::from_env(&Env::from_process(), &sdk).await?;
     let orders = &orders;

@@ -19,8 +19,9 @@ use shop_platform::clock::rfc3339;
 use shop_platform::config::SupportSettings;
 use shop_platform::edge::{self, json, json_body};
 use shop_platform::mail::{MailKind, MailRequest};
+use shop_platform::rate_limits::Counted;
 use shop_platform::secrets;
-use shop_platform::support_store::{Admission, Counted, SupportMessage};
+use shop_platform::support_store::{Admission, SupportMessage};
 
 /// The longest order id a message may name (ids are 22 characters).
 const ORDER_ID_MAX: usize = 64;
@@ -97,7 +98,7 @@ fn check(request: MessageRequest) -> Result<(Checked, Option<String>), ApiError>
 }
 
 /// The caller's address as API Gateway saw it.
-fn source_ip(request: &Request) -> String {
+pub(crate) fn source_ip(request: &Request) -> String {
     match request.request_context_ref() {
         Some(RequestContext::ApiGatewayV2(context)) => context.http.source_ip.clone(),
         _ => None,
@@ -105,11 +106,33 @@ fn source_ip(request: &Request) -> String {
     .unwrap_or_else(|| "unknown".to_owned())
 }
 
-fn hourly(max: u32) -> RateLimit {
+pub(crate) fn hourly(max: u32) -> RateLimit {
     RateLimit {
         max,
         period_seconds: 3600,
     }
+}
+
+/// The limits a message from `email` sent from `source` counts against: its mailbox's (the
+/// `+tags` of one address count together), its source's, and the whole shop's.
+fn limits(email: &Email, source: String, settings: &SupportSettings) -> [Counted; 3] {
+    [
+        Counted {
+            scope: "email",
+            subject: secrets::token_hash(&email.mailbox()),
+            limit: hourly(settings.support_messages_per_email_hour),
+        },
+        Counted {
+            scope: "source",
+            subject: source,
+            limit: hourly(settings.support_messages_per_source_hour),
+        },
+        Counted {
+            scope: "shop",
+            subject: "all".to_owned(),
+            limit: hourly(settings.support_messages_per_shop_hour),
+        },
+    ]
 }
 
 impl Orders {
@@ -129,19 +152,7 @@ impl Orders {
                 .map(|order| order.order_id),
             _ => None,
         };
-        let settings: &SupportSettings = &self.support_limits;
-        let counted = [
-            Counted {
-                scope: "email",
-                subject: secrets::token_hash(checked.email.as_str()),
-                limit: hourly(settings.support_messages_per_email_hour),
-            },
-            Counted {
-                scope: "source",
-                subject: source_ip(request),
-                limit: hourly(settings.support_messages_per_source_hour),
-            },
-        ];
+        let counted = limits(&checked.email, source_ip(request), &self.support_limits);
         let mut message = SupportMessage {
             reference: String::new(),
             email: checked.email.as_str().to_owned(),
@@ -163,13 +174,13 @@ impl Orders {
                 Admission::ReferenceTaken => continue,
                 Admission::Limited { scope, retry_after } => {
                     tracing::warn!(scope, retry_after, "support message refused: rate limit");
-                    let who = if scope == "email" {
-                        "this address"
-                    } else {
-                        "this network"
+                    let why = match scope {
+                        "email" => "too many messages from this address",
+                        "source" => "too many messages from this network",
+                        _ => "support takes no more messages this hour",
                     };
                     return Err(ApiError::TooManyRequests {
-                        detail: format!("too many messages from {who}; try again in {retry_after} seconds"),
+                        detail: format!("{why}; try again in {retry_after} seconds"),
                         retry_after: u64::try_from(retry_after).unwrap_or(1),
                     });
                 }
@@ -230,6 +241,22 @@ mod tests {
         let mut odd_id = request("ada@example.com", "Parcel", "Where is it?");
         odd_id.order_id = Some("../../admin".into());
         assert_eq!(refused_fields(check(odd_id)), ["order_id"]);
+    }
+
+    #[test]
+    fn tags_of_one_address_count_as_one_writer_and_the_shop_counts_everyone() {
+        let settings: SupportSettings = shop_platform::config::Env::default().parse().unwrap();
+        let limits_of = |address: &str, source: &str| {
+            limits(&Email::parse(address).unwrap(), source.to_owned(), &settings)
+                .map(|counted| (counted.scope, counted.subject, counted.limit.max))
+        };
+        let [tagged, _, _] = limits_of("ada+support@example.com", "192.0.2.1");
+        let [plain, _, _] = limits_of("ada@example.com", "192.0.2.1");
+        assert_eq!(tagged, plain);
+        let [_, _, one] = limits_of("ada@example.com", "192.0.2.1");
+        let [_, _, other] = limits_of("bob@example.org", "198.51.100.7");
+        assert_eq!(one, other, "one counter for the whole shop");
+        assert_eq!(one.2, 200, "the template's default");
     }
 
     #[test]

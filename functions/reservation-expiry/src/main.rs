@@ -4,7 +4,7 @@ use shop_platform::config::Env;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    lambda_runtime::tracing::init_default_subscriber();
+    shop_platform::logging::init();
     let sdk = shop_platform::aws::sdk_config().await;
     let expiry = reservation_expiry::ReservationExpiry::from_env(&Env::from_process(), &sdk).await?;
     let expiry = &expiry;

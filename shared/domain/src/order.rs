@@ -88,6 +88,19 @@ impl Email {
             Err(format!("'{raw}' is not an email address"))
         }
     }
+
+    /// The mailbox the address reaches: without a `+tag` in its local part, so that
+    /// `ada+one@example.com` and `ada@example.com` count as one writer in a rate limit.
+    pub fn mailbox(&self) -> String {
+        match self.0.split_once('@') {
+            Some((local, domain)) => {
+                let base = local.split_once('+').map_or(local, |(base, _)| base);
+                let base = if base.is_empty() { local } else { base };
+                format!("{base}@{domain}")
+            }
+            None => self.0.clone(),
+        }
+    }
 }
 
 /// Where an order is in its life.
@@ -141,6 +154,10 @@ mod tests {
     #[test]
     fn emails_need_a_local_part_and_a_dotted_domain() {
         assert_eq!(Email::parse(" Ada@Example.COM ").unwrap().as_str(), "ada@example.com");
+        for tagged in ["ada+shop@example.com", "Ada+a+b@Example.com", "ada@example.com"] {
+            assert_eq!(Email::parse(tagged).unwrap().mailbox(), "ada@example.com", "{tagged}");
+        }
+        assert_eq!(Email::parse("+tag@example.com").unwrap().mailbox(), "+tag@example.com");
         for bad in [
             "",
             "ada",

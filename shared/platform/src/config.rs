@@ -152,15 +152,30 @@ impl HoldSettings {
     }
 }
 
-/// How often shoppers may write to support, from the function's environment.
+/// How often shoppers may write to support or ask for their orders, from the function's
+/// environment.
 #[derive(Debug, Clone, Deserialize)]
 pub struct SupportSettings {
-    /// Messages one email address may send per hour.
+    /// Messages one mailbox may send per hour (`+tags` of one address count together).
     #[serde(default = "default_support_per_email")]
     pub support_messages_per_email_hour: u32,
     /// Messages one source IP may send per hour.
     #[serde(default = "default_support_per_source")]
     pub support_messages_per_source_hour: u32,
+    /// Messages the whole shop takes per hour, whoever sends them.
+    #[serde(default = "default_support_per_shop")]
+    pub support_messages_per_shop_hour: u32,
+    /// Order lookups (each may mail) one source IP may ask for per hour.
+    #[serde(default = "default_lookups_per_source")]
+    pub order_lookups_per_source_hour: u32,
+}
+
+fn default_support_per_shop() -> u32 {
+    200
+}
+
+fn default_lookups_per_source() -> u32 {
+    10
 }
 
 fn default_support_per_email() -> u32 {

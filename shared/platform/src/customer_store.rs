@@ -13,8 +13,14 @@ pub const CANCELLED_AND_REFUNDED: &str = "customer_refunded";
 /// `cancel_refund` while the refund is owed.
 pub const REFUND_OWED: &str = "refund_owed";
 
+/// How the shop refers to a customer where their address should not appear (a queue message,
+/// a key): a hash of the address.
+pub fn customer_ref(email: &Email) -> String {
+    crate::secrets::token_hash(email.as_str())
+}
+
 fn customer_partition(email: &Email) -> String {
-    format!("CUSTOMER#{}", crate::secrets::token_hash(email.as_str()))
+    format!("CUSTOMER#{}", customer_ref(email))
 }
 
 /// The customer index item of one order.
@@ -25,13 +31,19 @@ pub(crate) fn customer_order_key(email: &Email, created_at: i64, order_id: &str)
 impl OrderStore {
     /// The ids of the customer's `limit` most recent orders, newest first: one Query.
     pub async fn order_ids_of(&self, email: &Email, limit: i32) -> Result<Vec<String>, StoreError> {
+        self.order_ids_of_customer(&customer_ref(email), limit).await
+    }
+
+    /// The ids of the `limit` most recent orders of the customer `customer` (their
+    /// [`customer_ref`]), newest first: one Query.
+    pub async fn order_ids_of_customer(&self, customer: &str, limit: i32) -> Result<Vec<String>, StoreError> {
         let output = self
             .client
             .query()
             .table_name(&self.table)
             .key_condition_expression("#pk = :customer")
             .expression_attribute_names("#pk", dynamo::PK)
-            .expression_attribute_values(":customer", s(customer_partition(email)))
+            .expression_attribute_values(":customer", s(format!("CUSTOMER#{customer}")))
             .scan_index_forward(false)
             .limit(limit)
             .send()

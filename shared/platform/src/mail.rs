@@ -40,7 +40,8 @@ pub enum MailKind {
     Refunded,
     /// To the merchant: an order needs a look (a payment that does not match its total).
     OrderReview,
-    /// To the customer who asked: links to their recent orders (the request names the latest).
+    /// To the customer who asked: links to their recent orders (the request names the customer,
+    /// the sender finds the orders).
     OrderLookup,
     /// To the customer: how to send a return back (the reference is the return).
     ReturnInstructions,
@@ -112,6 +113,10 @@ pub struct MailRequest {
     /// once.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reference: Option<String>,
+    /// For an order lookup: the customer who asked ([`crate::customer_store::customer_ref`],
+    /// a hash of the address, so the queue carries no address).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub customer: Option<String>,
 }
 
 impl MailRequest {
@@ -121,6 +126,7 @@ impl MailRequest {
             kind,
             order_id: order_id.into(),
             reference: None,
+            customer: None,
         }
     }
 
@@ -130,6 +136,7 @@ impl MailRequest {
             kind,
             order_id: order_id.into(),
             reference: Some(reference.into()),
+            customer: None,
         }
     }
 
@@ -139,13 +146,26 @@ impl MailRequest {
             kind,
             order_id: order_id.unwrap_or_default().to_owned(),
             reference: Some(reference.into()),
+            customer: None,
         }
     }
 
-    /// What the mail is about: the support message's reference, or the order's id.
+    /// The order lookup mail of the customer `customer` (their reference), once per `window`.
+    pub fn lookup(customer: impl Into<String>, window: i64) -> Self {
+        Self {
+            kind: MailKind::OrderLookup,
+            order_id: String::new(),
+            reference: Some(format!("lookup-{window}")),
+            customer: Some(customer.into()),
+        }
+    }
+
+    /// What the mail is about: the support message's reference, the customer who asked for
+    /// their orders, or the order's id.
     pub fn about_id(&self) -> &str {
-        match (self.kind.is_support(), &self.reference) {
-            (true, Some(reference)) => reference,
+        match (self.kind.is_support(), &self.reference, &self.customer) {
+            (true, Some(reference), _) => reference,
+            (_, _, Some(customer)) => customer,
             _ => &self.order_id,
         }
     }
@@ -153,6 +173,8 @@ impl MailRequest {
     fn record_key(&self) -> Item {
         let about = if self.kind.is_support() {
             format!("SUPPORT#{}", self.about_id())
+        } else if let Some(customer) = &self.customer {
+            format!("CUSTOMER#{customer}")
         } else {
             self.order_id.clone()
         };

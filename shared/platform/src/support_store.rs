@@ -1,16 +1,15 @@
 //! Support messages in the table: `SUPPORT#<reference> / MESSAGE`, listed newest first on `gsi1`
 //! (`SUPPORT#messages`). A message is stored in the same transaction that counts it against its
-//! rate limits (`RATE#<scope>#<subject> / W#<window>`, each counter conditional on being under
-//! its maximum and forgotten by TTL after its window): a refused message counts nowhere and is
-//! not stored, an accepted one counts everywhere.
+//! rate limits ([`crate::rate_limits`]): a refused message counts nowhere and is not stored, an
+//! accepted one counts everywhere.
 
 use crate::catalog_store::{CatalogError, Page};
 use crate::dynamo::{self, GSI1PK, GSI1SK, Item, PK, StoreError, key, s};
-use crate::order_store::{build, n};
+use crate::order_store::build;
+use crate::rate_limits::{self, Counted, Limited};
 use aws_sdk_dynamodb::Client;
-use aws_sdk_dynamodb::types::{Put, TransactWriteItem, Update};
+use aws_sdk_dynamodb::types::{Put, TransactWriteItem};
 use serde::{Deserialize, Serialize};
-use shop_domain::support::RateLimit;
 use shop_domain::{Cursor, PageLimit};
 
 const LISTING: &str = "SUPPORT#messages";
@@ -36,18 +35,6 @@ pub struct SupportMessage {
     pub received_at: i64,
     /// The API request that brought it (for the logs).
     pub request_id: String,
-}
-
-/// A limit a message counts against: `limit` per window for one `scope` (`email`, `source`) and
-/// `subject` (a hash of the address, the source IP).
-#[derive(Debug, Clone)]
-pub struct Counted {
-    /// What kind of writer is counted.
-    pub scope: &'static str,
-    /// Which writer.
-    pub subject: String,
-    /// How many per window.
-    pub limit: RateLimit,
 }
 
 /// What storing a message came to.
@@ -94,25 +81,10 @@ impl SupportStore {
         counted: &[Counted],
         now: i64,
     ) -> Result<Admission, StoreError> {
-        let mut items = Vec::with_capacity(counted.len() + 1);
-        for count in counted {
-            let window = count.limit.window(now);
-            let update = Update::builder()
-                .table_name(&self.table)
-                .set_key(Some(key(
-                    format!("RATE#{}#{}", count.scope, count.subject),
-                    format!("W#{}", window.index),
-                )))
-                .update_expression("ADD #count :one SET #ttl = :ttl")
-                .condition_expression("attribute_not_exists(#count) OR #count < :max")
-                .expression_attribute_names("#count", "count")
-                .expression_attribute_names("#ttl", "ttl")
-                .expression_attribute_values(":one", n(1))
-                .expression_attribute_values(":max", n(count.limit.max))
-                .expression_attribute_values(":ttl", n(window.ends_at))
-                .build();
-            items.push(TransactWriteItem::builder().update(build(update)?).build());
-        }
+        let mut items = counted
+            .iter()
+            .map(|count| count.counter(&self.table, now))
+            .collect::<Result<Vec<_>, _>>()?;
         let mut item: Item = serde_dynamo::to_item(message)?;
         item.extend(message_key(&message.reference));
         item.insert(GSI1PK.to_owned(), s(LISTING));
@@ -130,15 +102,8 @@ impl SupportStore {
         let Some(reasons) = dynamo::transact(&self.client, items).await? else {
             return Ok(Admission::Stored);
         };
-        if let Some(count) = counted
-            .iter()
-            .zip(&reasons)
-            .find_map(|(count, reason)| dynamo::condition_failed(reason).then_some(count))
-        {
-            return Ok(Admission::Limited {
-                scope: count.scope,
-                retry_after: count.limit.window(now).retry_after,
-            });
+        if let Some(Limited { scope, retry_after }) = rate_limits::refusal(counted, &reasons, now) {
+            return Ok(Admission::Limited { scope, retry_after });
         }
         if reasons.last().is_some_and(dynamo::condition_failed) {
             return Ok(Admission::ReferenceTaken);
