@@ -36,10 +36,12 @@ def free_port() -> int:
 
 
 class Stack:
-    def __init__(self, name: str, ports: dict, admin_token: str):
+    def __init__(self, name: str, ports: dict, admin_token: str, signing_key: str = ""):
         self.state = ROOT / ".stack" / name
         self.ports = ports
         self.admin_token = admin_token
+        # The template's ShopSigningKey secret (cursors, unsubscribe links), as AWS would generate it.
+        self.signing_key = signing_key or secrets.token_urlsafe(48)
         self.processes: list[tuple[str, subprocess.Popen]] = []
 
     # -- what the stack exports -------------------------------------------------------------
@@ -64,6 +66,7 @@ class Stack:
                 "AWS_REGION": "us-east-1",
                 "AWS_EC2_METADATA_DISABLED": "true",
                 "SHOP_ADMIN_TOKEN": self.admin_token,
+                "SHOP_SECRET_ShopSigningKey": self.signing_key,
                 "SHOP_PORT": str(self.ports["api"]),
                 "SHOP_TEMPLATE": str(ROOT / "template.yaml"),
                 "SHOP_RESOURCE_PREFIX": "shop",
@@ -200,6 +203,16 @@ def run_command(argv: list) -> int:
             print(f"stack: logs kept in {stack.state}", file=sys.stderr)
 
 
+def dev_signing_key() -> str:
+    """The dev stack's signing key, kept in .stack/dev so links in its mails outlive a restart."""
+    path = ROOT / ".stack" / "dev" / "signing-key"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(secrets.token_urlsafe(48))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
 def dev() -> int:
     ports = {
         "api": int(os.environ.get("SHOP_PORT", 3000)),
@@ -211,7 +224,7 @@ def dev() -> int:
     busy = [f"{name} ({port})" for name, port in ports.items() if Stack("x", ports, "").port_open(port)()]
     if busy:
         raise SystemExit(f"stack: ports in use: {', '.join(busy)}. Is `make dev` already running? Set SHOP_PORT etc.")
-    stack = Stack("dev", ports, os.environ.get("SHOP_ADMIN_TOKEN", "dev-admin-token"))
+    stack = Stack("dev", ports, os.environ.get("SHOP_ADMIN_TOKEN", "dev-admin-token"), dev_signing_key())
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     # Ctrl-C stops the stack even where the shell started us with SIGINT ignored.
     signal.signal(signal.SIGINT, signal.default_int_handler)

@@ -66,6 +66,17 @@ pub async fn create_resources(
         context.refs.insert(name.to_owned(), value.to_owned());
     }
 
+    // Secrets Manager secrets: their values come from the stack (`SHOP_SECRET_<LogicalId>`),
+    // for the dynamic references that CloudFormation resolves in AWS.
+    for (id, _) in template.resources_of_type("AWS::SecretsManager::Secret") {
+        let local = format!("{prefix}-{id}");
+        let value = std::env::var(format!("SHOP_SECRET_{id}")).map_err(|_| BootstrapError::Property {
+            resource: id.to_owned(),
+            reason: format!("set SHOP_SECRET_{id} to the local value of the secret (infra/local/stack.py does)"),
+        })?;
+        context.refs.insert(id.to_owned(), local.clone());
+        context.secrets.insert(local, value);
+    }
     // SES configuration sets: the local SES takes any name.
     for (id, _) in template.resources_of_type("AWS::SES::ConfigurationSet") {
         context.refs.insert(id.to_owned(), format!("{prefix}-{id}"));

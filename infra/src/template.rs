@@ -38,6 +38,9 @@ pub struct Context {
     pub refs: HashMap<String, String>,
     /// `!GetAtt name.Attr` values, keyed `name.Attr`.
     pub attrs: HashMap<String, String>,
+    /// The values of Secrets Manager secrets, by the id `!Ref` gives, for the dynamic
+    /// references `{{resolve:secretsmanager:<id>:SecretString}}` CloudFormation resolves.
+    pub secrets: HashMap<String, String>,
 }
 
 /// An HTTP route of a function.
@@ -268,8 +271,14 @@ impl Context {
         }
     }
 
-    /// Evaluates `value` to a string.
+    /// Evaluates `value` to a string, dynamic references to secrets included.
     pub fn resolve_string(&self, value: &Value) -> Result<String, TemplateError> {
+        self.dynamic_references(&self.resolve_text(value)?)
+    }
+
+    /// Evaluates `value` to a string, as the intrinsics see it (dynamic references are
+    /// resolved after them).
+    fn resolve_text(&self, value: &Value) -> Result<String, TemplateError> {
         match self.resolve(value)? {
             Value::String(s) => Ok(s),
             Value::Number(n) => Ok(n.to_string()),
@@ -278,6 +287,35 @@ impl Context {
                 "expected a string, found {other:?}"
             ))),
         }
+    }
+
+    /// `text` with each `{{resolve:secretsmanager:<id>:SecretString}}` replaced by the secret's
+    /// value, as CloudFormation does when it creates the resource.
+    fn dynamic_references(&self, text: &str) -> Result<String, TemplateError> {
+        const OPEN: &str = "{{resolve:secretsmanager:";
+        let mut out = String::new();
+        let mut rest = text;
+        while let Some(start) = rest.find(OPEN) {
+            out.push_str(&rest[..start]);
+            let inner = &rest[start + OPEN.len()..];
+            let end = inner
+                .find("}}")
+                .ok_or_else(|| TemplateError::Unsupported(format!("an unclosed dynamic reference in {text}")))?;
+            let reference = &inner[..end];
+            let id = reference.strip_suffix(":SecretString").ok_or_else(|| {
+                TemplateError::Unsupported(format!(
+                    "{{{{resolve:secretsmanager:{reference}}}}}: only :SecretString is supported locally"
+                ))
+            })?;
+            out.push_str(
+                self.secrets
+                    .get(id)
+                    .ok_or_else(|| TemplateError::Unresolved(format!("secret {id}")))?,
+            );
+            rest = &inner[end + 2..];
+        }
+        out.push_str(rest);
+        Ok(out)
     }
 
     fn lookup_ref(&self, name: &str) -> Result<String, TemplateError> {
@@ -295,7 +333,7 @@ impl Context {
     }
 
     fn intrinsic(&self, name: &str, arg: &Value) -> Result<Value, TemplateError> {
-        let text = |value: &Value| self.resolve_string(value);
+        let text = |value: &Value| self.resolve_text(value);
         match name {
             "Ref" => Ok(Value::String(self.lookup_ref(&text(arg)?)?)),
             "GetAtt" => {
@@ -444,6 +482,18 @@ Resources:
         assert_eq!(resolved["STORE_NAME"], "Demo");
         assert_eq!(resolved["QUEUE_URL"], "http://sqs/123/local-Work");
         assert_eq!(resolved["SITE"], "https://local-Table.example/us-east-1");
+    }
+
+    #[test]
+    fn a_dynamic_reference_to_a_secret_resolves_to_its_local_value() {
+        let mut context = context();
+        context.refs.insert("Key".into(), "shop-Key".into());
+        context.secrets.insert("shop-Key".into(), "s3cret".into());
+        let value: Value =
+            serde_norway::from_str(r#"!Sub "k={{resolve:secretsmanager:${Key}:SecretString}}""#).unwrap();
+        assert_eq!(context.resolve_string(&value).unwrap(), "k=s3cret");
+        let unknown: Value = serde_norway::from_str(r#""{{resolve:secretsmanager:Other:SecretString}}""#).unwrap();
+        assert!(context.resolve_string(&unknown).is_err());
     }
 
     #[test]

@@ -147,9 +147,30 @@ async fn a_tampered_or_foreign_cursor_is_a_bad_request() {
     let cursor = page["next_cursor"]
         .as_str()
         .expect("the catalog has more than one page");
+    // Opaque: nothing of the table's keys shows, however it is decoded.
+    use base64::Engine;
+    let decoded = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(cursor)
+        .unwrap_or_default();
+    let shown = String::from_utf8_lossy(&decoded);
+    for layout in ["LIST#", "PRODUCT#", "gsi1", "pk"] {
+        assert!(!shown.contains(layout), "the cursor shows {layout}: {shown}");
+    }
+    // A position written by hand, in the shape of the table's keys, is no cursor.
+    let forged = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .encode(r#"{"gsi1pk":"LIST#CATALOG","gsi1sk":"a","pk":"PRODUCT#a","sk":"PRODUCT"}"#);
     let mut tampered = cursor.to_owned();
     tampered.insert(3, '!');
-    for bad in [tampered.as_str(), "bm90LWEtY3Vyc29y", "%7B%7D"] {
+    let mut flipped = cursor.to_owned().into_bytes();
+    flipped[10] = if flipped[10] == b'A' { b'B' } else { b'A' };
+    let flipped = String::from_utf8(flipped).unwrap();
+    for bad in [
+        tampered.as_str(),
+        flipped.as_str(),
+        forged.as_str(),
+        "bm90LWEtY3Vyc29y",
+        "%7B%7D",
+    ] {
         let body = problem(app.get(&format!("/products?cursor={bad}")).await, 400).await;
         assert_eq!(body["code"], "invalid_cursor");
     }

@@ -3,7 +3,7 @@
 use futures::future::join_all;
 use reqwest::Method;
 use serde_json::{Value, json};
-use shop_tests::{TestApp, TestCart, expect_json, problem, product, unique};
+use shop_tests::{TestApp, TestCart, expect_json, problem, product, refused_fields, unique};
 
 /// A product in its own category with `skus`, each 5 in stock at 2,500 cents.
 async fn stocked(app: &TestApp, skus: &[&str]) -> (String, String) {
@@ -87,13 +87,17 @@ async fn without_its_own_token_a_cart_answers_like_one_that_does_not_exist() {
 }
 
 #[tokio::test]
-async fn prices_come_from_the_catalog_and_a_price_sent_by_the_client_is_ignored() {
+async fn prices_come_from_the_catalog_and_a_price_sent_by_the_client_is_refused() {
     let app = TestApp::new();
     let sku = unique("SKU");
     let (product_id, category) = stocked(&app, &[&sku]).await;
     let (cart, _) = app.create_cart().await;
     let body = json!({"quantity": 2, "unit_price": {"amount": 1, "currency": "usd"}, "line_total": 2});
     let path = format!("/carts/{}/items/{sku}", cart.id);
+    let refused = problem(app.cart_call(Method::PUT, &path, &cart.token, Some(&body)).await, 422).await;
+    assert_eq!(refused_fields(&refused), ["line_total", "unit_price"]);
+    assert_eq!(app.cart(&cart).await["lines"], json!([]), "nothing was written");
+    let body = json!({"quantity": 2});
     let answered = expect_json(app.cart_call(Method::PUT, &path, &cart.token, Some(&body)).await, 200).await;
     assert_eq!(answered["lines"][0]["unit_price"]["amount"], 2500);
     assert_eq!(answered["lines"][0]["line_total"]["amount"], 5000);

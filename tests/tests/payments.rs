@@ -6,7 +6,12 @@ use std::time::Duration;
 
 fn gateway() -> PaymentGateway {
     let base = std::env::var("STRIPE_API_BASE").expect("run with `make test`");
-    PaymentGateway::new("sk_test_adapter", Some(&base), Duration::from_secs(5)).unwrap()
+    PaymentGateway::new(
+        &"sk_test_adapter".to_owned().into(),
+        Some(&base),
+        Duration::from_secs(5),
+    )
+    .unwrap()
 }
 
 #[tokio::test]
@@ -68,7 +73,12 @@ async fn cancelling_an_unpaid_intent_twice_is_fine_and_a_paid_one_is_refused() {
 #[tokio::test]
 async fn a_key_that_is_not_a_test_key_is_refused_by_the_local_server() {
     let base = std::env::var("STRIPE_API_BASE").unwrap();
-    let live = PaymentGateway::new("sk_live_not_here", Some(&base), Duration::from_secs(5)).unwrap();
+    let live = PaymentGateway::new(
+        &"sk_live_not_here".to_owned().into(),
+        Some(&base),
+        Duration::from_secs(5),
+    )
+    .unwrap();
     let error = live
         .create_intent(&unique("order"), 1_000, "usd", "a@b.co")
         .await
@@ -88,7 +98,7 @@ async fn a_stripe_that_does_not_answer_in_time_is_unavailable() {
         }
     });
     let slow = PaymentGateway::new(
-        "sk_test_x",
+        &"sk_test_x".to_owned().into(),
         Some(&format!("http://{address}/")),
         Duration::from_millis(300),
     )

@@ -76,6 +76,8 @@ impl Admin {
         let store: StoreSettings = env.parse()?;
         let client = aws_sdk_dynamodb::Client::new(sdk);
         let clock: std::sync::Arc<dyn Clock> = std::sync::Arc::new(SystemClock);
+        // Listing cursors are sealed with the shop's key.
+        shop_platform::keys::install(env)?;
         Ok(Self {
             catalog: CatalogStore::new(client.clone(), table.shop_table.clone()),
             discounts: DiscountStore::new(client.clone(), table.shop_table.clone()),

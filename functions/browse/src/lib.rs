@@ -58,6 +58,8 @@ impl Browse {
     /// Reads settings from `env` and builds the DynamoDB client from `sdk`.
     pub fn from_env(env: &Env, sdk: &aws_config::SdkConfig) -> Result<Self, ConfigError> {
         let table: TableSettings = env.parse()?;
+        // Listing cursors are sealed with the shop's key.
+        shop_platform::keys::install(env)?;
         Ok(Self {
             catalog: CatalogStore::new(aws_sdk_dynamodb::Client::new(sdk), table.shop_table),
             store: env.parse()?,
@@ -187,7 +189,8 @@ impl Browse {
             match page.next_cursor {
                 Some(next) => {
                     cursor = Some(
-                        shop_domain::Cursor::decode(&next).map_err(|error| ApiError::Internal(error.to_string()))?,
+                        shop_platform::keys::open_cursor(&next)
+                            .map_err(|error| ApiError::Internal(error.to_string()))?,
                     )
                 }
                 None => break,

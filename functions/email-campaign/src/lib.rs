@@ -180,6 +180,8 @@ impl EmailCampaign {
         let store: StoreSettings = env.parse()?;
         let settings: CampaignSettings = env.parse()?;
         let client = aws_sdk_dynamodb::Client::new(sdk);
+        // Listing cursors are sealed, and unsubscribe links tagged, with the shop's key.
+        shop_platform::keys::install(env)?;
         Ok(Self {
             store: MarketingStore::new(client.clone(), table.shop_table.clone()),
             discounts: DiscountStore::new(client, table.shop_table),

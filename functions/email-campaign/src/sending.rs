@@ -286,7 +286,10 @@ impl EmailCampaign {
         for ((email, state), granted) in claims.into_iter().zip(granted) {
             match (granted, state, subscribers.get(&email)) {
                 (false, _, _) => {}
-                (true, "sent", Some(subscriber)) => claimed.push((email, subscriber.unsubscribe_token.clone())),
+                (true, "sent", Some(_)) => {
+                    let token = shop_platform::marketing_store::unsubscribe_token(&email);
+                    claimed.push((email, token));
+                }
                 (true, _, _) => tally.suppressed += 1,
             }
         }

@@ -8,6 +8,7 @@
 
 use http::StatusCode;
 use lambda_http::{Body, Request, Response};
+use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 use shop_domain::order::{OrderEvent, OrderStatus, Transition};
 use shop_domain::{Currency, Money};
@@ -44,7 +45,7 @@ pub struct PaymentWebhook {
     payments: PaymentGateway,
     fulfillment: Queue,
     mailer: Mailer,
-    secrets: Vec<String>,
+    secrets: Vec<SecretString>,
     clock: Arc<dyn Clock>,
 }
 
@@ -114,23 +115,15 @@ impl PaymentWebhook {
     pub async fn from_env(env: &Env, sdk: &aws_config::SdkConfig) -> Result<Self, ConfigError> {
         let table: TableSettings = env.parse()?;
         let queues: QueueSettings = env.parse()?;
-        let raw = match (
-            env.get("STRIPE_WEBHOOK_SECRET"),
-            env.get("STRIPE_WEBHOOK_SECRET_PARAMETER"),
-        ) {
-            (Some(secret), _) if !secret.is_empty() => secret.to_owned(),
-            (_, Some(name)) if !name.is_empty() => shop_platform::aws::secure_parameter(sdk, name).await?,
-            _ => {
-                return Err(ConfigError::new(
-                    "set STRIPE_WEBHOOK_SECRET or STRIPE_WEBHOOK_SECRET_PARAMETER",
-                ));
-            }
-        };
-        let secrets: Vec<String> = raw
+        let raw =
+            shop_platform::aws::secret_setting(env, sdk, "STRIPE_WEBHOOK_SECRET", "STRIPE_WEBHOOK_SECRET_PARAMETER")
+                .await?;
+        let secrets: Vec<SecretString> = raw
+            .expose_secret()
             .split(',')
             .map(str::trim)
             .filter(|s| !s.is_empty())
-            .map(str::to_owned)
+            .map(|s| SecretString::from(s.to_owned()))
             .collect();
         if secrets.is_empty() || secrets.len() > 2 {
             return Err(ConfigError::new(
@@ -210,7 +203,8 @@ impl PaymentWebhook {
     fn verify(&self, payload: &str, signature: &str) -> Result<stripe_webhook::Event, ApiError> {
         let mut last = WebhookError::BadSignature;
         for secret in &self.secrets {
-            match Webhook::construct_event_with_timestamp(payload, signature, secret, self.clock.now()) {
+            match Webhook::construct_event_with_timestamp(payload, signature, secret.expose_secret(), self.clock.now())
+            {
                 Ok(event) => return Ok(event),
                 Err(error @ WebhookError::BadParse(_)) => {
                     return Err(ApiError::bad_request("invalid_event", error.to_string()));

@@ -181,10 +181,13 @@ impl Product {
     pub fn from_json(value: serde_json::Value, currency: Currency) -> Result<Self, Vec<FieldError>> {
         let product: Product = serde_path_to_error::deserialize(value).map_err(|err| {
             let field = err.path().to_string();
-            vec![FieldError::new(
-                if field == "." { "product".to_owned() } else { field },
-                err.into_inner().to_string(),
-            )]
+            let refusal = FieldError::from_serde(&field, &err.into_inner().to_string());
+            let field = if refusal.field == "body" {
+                "product".to_owned()
+            } else {
+                refusal.field
+            };
+            vec![FieldError::new(field, refusal.reason)]
         })?;
         let errors = product.check(currency);
         if errors.is_empty() { Ok(product) } else { Err(errors) }

@@ -71,8 +71,28 @@ fn compiled_in_roots() -> TrustStore {
     TrustStore::empty().with_pem_certificate(pem.into_bytes())
 }
 
+/// A secret setting, read once at start: the variable `direct` when set (the local stack,
+/// tests), else the SSM SecureString parameter the variable `parameter` names (as deployed).
+pub async fn secret_setting(
+    env: &crate::config::Env,
+    sdk: &aws_config::SdkConfig,
+    direct: &str,
+    parameter: &str,
+) -> Result<secrecy::SecretString, crate::config::ConfigError> {
+    if let Some(secret) = env.secret(direct) {
+        return Ok(secret);
+    }
+    match env.get(parameter).filter(|name| !name.is_empty()) {
+        Some(name) => secure_parameter(sdk, name).await,
+        None => Err(crate::config::ConfigError::new(format!("set {direct} or {parameter}"))),
+    }
+}
+
 /// The decrypted value of an SSM SecureString parameter, read once at start.
-pub async fn secure_parameter(sdk: &aws_config::SdkConfig, name: &str) -> Result<String, crate::config::ConfigError> {
+pub async fn secure_parameter(
+    sdk: &aws_config::SdkConfig,
+    name: &str,
+) -> Result<secrecy::SecretString, crate::config::ConfigError> {
     let output = aws_sdk_ssm::Client::new(sdk)
         .get_parameter()
         .name(name)
@@ -88,6 +108,7 @@ pub async fn secure_parameter(sdk: &aws_config::SdkConfig, name: &str) -> Result
     output
         .parameter
         .and_then(|p| p.value)
+        .map(secrecy::SecretString::from)
         .ok_or_else(|| crate::config::ConfigError::new(format!("SSM parameter {name} has no value")))
 }
 

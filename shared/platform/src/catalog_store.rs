@@ -186,7 +186,9 @@ impl CatalogStore {
             .into_iter()
             .map(|item| serde_dynamo::from_item(item).map_err(StoreError::from))
             .collect::<Result<Vec<ProductSummary>, _>>()?;
-        let next_cursor = output.last_evaluated_key.map(|key| index_cursor(&key).encode());
+        let next_cursor = output
+            .last_evaluated_key
+            .map(|key| crate::keys::seal_cursor(&index_cursor(&key)));
         Ok(Page { items, next_cursor })
     }
 

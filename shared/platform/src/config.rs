@@ -10,8 +10,18 @@ use shop_domain::pricing::{ShippingRate, TaxTable};
 use std::collections::HashMap;
 
 /// A set of environment variables.
-#[derive(Debug, Clone, Default)]
+#[derive(Clone, Default)]
 pub struct Env(HashMap<String, String>);
+
+/// Only the variables' names: their values hold credentials (on Lambda, the function's AWS keys)
+/// and secrets.
+impl std::fmt::Debug for Env {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut names: Vec<&str> = self.0.keys().map(String::as_str).collect();
+        names.sort_unstable();
+        f.debug_tuple("Env").field(&names).finish()
+    }
+}
 
 /// A setting that is missing or cannot be read.
 #[derive(Debug, thiserror::Error)]
@@ -39,6 +49,13 @@ impl Env {
     /// One variable.
     pub fn get(&self, name: &str) -> Option<&str> {
         self.0.get(name).map(String::as_str)
+    }
+
+    /// One variable that holds a secret, kept out of logs and `Debug`; empty counts as absent.
+    pub fn secret(&self, name: &str) -> Option<secrecy::SecretString> {
+        self.get(name)
+            .filter(|value| !value.is_empty())
+            .map(|value| secrecy::SecretString::from(value.to_owned()))
     }
 
     /// Reads a typed settings struct whose fields are the variables in lower case
@@ -296,6 +313,22 @@ mod tests {
         for bad in ["", "shop.example.com", "https://", "https://shop.example.com/?a=b"] {
             assert!(read(bad).is_err(), "{bad} was accepted");
         }
+    }
+
+    #[test]
+    fn the_environment_prints_its_names_and_never_its_values() {
+        let env = Env::from_map(HashMap::from([
+            ("AWS_SECRET_ACCESS_KEY".to_owned(), "wJalrXUtnFEMI".to_owned()),
+            ("STRIPE_SECRET_KEY".to_owned(), "sk_test_secret".to_owned()),
+        ]));
+        let printed = format!("{env:?}");
+        assert!(printed.contains("STRIPE_SECRET_KEY"), "{printed}");
+        assert!(
+            !printed.contains("wJalrXUtnFEMI") && !printed.contains("sk_test_secret"),
+            "{printed}"
+        );
+        let secret = env.secret("STRIPE_SECRET_KEY").unwrap();
+        assert!(!format!("{secret:?}").contains("sk_test_secret"));
     }
 
     #[test]

@@ -304,7 +304,9 @@ pub async fn index_page(
         .send()
         .await
         .map_err(StoreError::from)?;
-    let next = output.last_evaluated_key.map(|key| index_cursor(&key).encode());
+    let next = output
+        .last_evaluated_key
+        .map(|key| crate::keys::seal_cursor(&index_cursor(&key)));
     Ok((output.items.unwrap_or_default(), next))
 }
 

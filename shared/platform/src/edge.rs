@@ -10,7 +10,7 @@ use lambda_http::{Body, Request, RequestExt, Response};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use sha2::{Digest, Sha256};
-use shop_domain::{Cursor, PageLimit};
+use shop_domain::{Cursor, FieldError, PageLimit};
 use std::future::Future;
 use tracing::Instrument;
 
@@ -108,14 +108,16 @@ pub fn page_params(request: &Request) -> Result<(PageLimit, Option<Cursor>), Api
     let limit =
         PageLimit::parse(query_param(request, "limit")).map_err(|e| ApiError::bad_request("invalid_limit", e))?;
     let cursor = query_param(request, "cursor")
-        .map(Cursor::decode)
+        .map(crate::keys::open_cursor)
         .transpose()
         .map_err(|e| ApiError::bad_request("invalid_cursor", e.to_string()))?;
     Ok((limit, cursor))
 }
 
-/// Reads the body as JSON into `T`, within `limit` bytes: malformed JSON is 400, a value of
-/// the wrong type or shape is 422 naming the field, a larger body 413.
+/// Reads the body as JSON into `T`, within `limit` bytes: malformed or truncated JSON is 400, a
+/// value of the wrong type or shape is 422 naming the field in plain words, a larger body 413.
+/// Every route treats a field it does not know the same way: 422 naming it (a typo such as
+/// `qty` is never silently ignored, and a price a client sends is refused, not used).
 pub fn json_body<T: DeserializeOwned>(request: &Request, limit: usize) -> Result<T, ApiError> {
     if let Some(content_type) = request.headers().get(header::CONTENT_TYPE) {
         let is_json = content_type
@@ -141,19 +143,44 @@ pub fn json_body<T: DeserializeOwned>(request: &Request, limit: usize) -> Result
         return Err(ApiError::bad_request("missing_body", "the request needs a JSON body"));
     }
     let mut deserializer = serde_json::Deserializer::from_slice(bytes);
-    let value = serde_path_to_error::deserialize(&mut deserializer).map_err(|error| {
+    let mut unknown = Vec::new();
+    let mut note_unknown = |path: serde_ignored::Path| unknown.push(path.to_string());
+    let ignoring = serde_ignored::Deserializer::new(&mut deserializer, &mut note_unknown);
+    let value = serde_path_to_error::deserialize(ignoring).map_err(|error| {
         let field = error.path().to_string();
         let inner = error.into_inner();
         if inner.is_data() {
-            ApiError::invalid(if field == "." { "body".to_owned() } else { field }, inner.to_string())
+            ApiError::Invalid {
+                errors: vec![FieldError::from_serde(&field, &inner.to_string())],
+            }
         } else {
-            ApiError::bad_request("malformed_json", format!("the body is not valid JSON: {inner}"))
+            malformed(&inner)
         }
     })?;
-    deserializer
-        .end()
-        .map_err(|error| ApiError::bad_request("malformed_json", format!("the body is not valid JSON: {error}")))?;
+    deserializer.end().map_err(|error| malformed(&error))?;
+    if !unknown.is_empty() {
+        return Err(ApiError::Invalid {
+            errors: unknown
+                .into_iter()
+                .map(|field| FieldError::new(field, "is not a field of this request"))
+                .collect(),
+        });
+    }
     Ok(value)
+}
+
+/// The 400 of a body that is not JSON, in plain words.
+fn malformed(error: &serde_json::Error) -> ApiError {
+    let detail = if error.is_eof() {
+        "the body ends before its JSON is complete".to_owned()
+    } else {
+        format!(
+            "the body is not valid JSON (line {}, column {})",
+            error.line(),
+            error.column()
+        )
+    };
+    ApiError::bad_request("malformed_json", detail)
 }
 
 /// A JSON answer that is not to be cached.
@@ -244,6 +271,39 @@ mod tests {
     fn a_wrong_type_is_unprocessable_and_names_the_field() {
         match json_body::<Stock>(&request_with("{\"available\": \"many\"}"), 1024).unwrap_err() {
             ApiError::Invalid { errors } => assert_eq!(errors[0].field, "available"),
+            other => panic!("expected Invalid, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn truncated_json_is_a_bad_request_and_wrong_values_are_named_in_plain_words() {
+        let error = json_body::<Stock>(&request_with("{\"available\": 1"), 1024).unwrap_err();
+        assert_eq!((error.status().as_u16(), error.code()), (400, "malformed_json"));
+        assert!(error.to_string().contains("ends before"), "{error}");
+        match json_body::<Stock>(&request_with("5"), 1024).unwrap_err() {
+            ApiError::Invalid { errors } => {
+                assert_eq!(
+                    (errors[0].field.as_str(), errors[0].reason.as_str()),
+                    ("body", "must be an object")
+                )
+            }
+            other => panic!("expected Invalid, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_field_no_route_knows_is_refused_by_name() {
+        match json_body::<Stock>(
+            &request_with("{\"available\": 1, \"price\": 0, \"x\": {\"y\": 1}}"),
+            1024,
+        )
+        .unwrap_err()
+        {
+            ApiError::Invalid { errors } => {
+                let fields: Vec<&str> = errors.iter().map(|e| e.field.as_str()).collect();
+                assert_eq!(fields, ["price", "x"]);
+                assert_eq!(errors[0].reason, "is not a field of this request");
+            }
             other => panic!("expected Invalid, got {other:?}"),
         }
     }

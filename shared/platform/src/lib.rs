@@ -13,6 +13,7 @@ pub mod discount_store;
 pub mod dynamo;
 pub mod edge;
 pub mod fulfillment_store;
+pub mod keys;
 pub mod logging;
 pub mod mail;
 pub mod marketing_store;

@@ -1,13 +1,14 @@
 //! Subscribers and campaigns in the table.
 //!
 //! - `SUBSCRIBER#<email> / SUBSCRIBER`: the address's status and consent (when, from where,
-//!   which wording), its confirmation link (hash, expiry) and its unsubscribe token. Once
+//!   which wording) and its confirmation link (hash, expiry). Once
 //!   confirmed it is in the audience `AUDIENCE#all` on `gsi1` (sorted by address), and through
 //!   `SUBSCRIBER#<email> / AUDIENCE#source#<source>` in its source's audience. Audience entries
 //!   stay when an address leaves: a campaign checks every recipient's status before it sends,
 //!   and counts those who left as suppressed.
 //! - `SUBSCRIBE_TOKEN#<hash> / TOKEN` and `UNSUBSCRIBE#<hash> / TOKEN`: a link's token to its
-//!   address (only hashes are keys).
+//!   address (only hashes are kept). An address's unsubscribe token is a MAC of the address with
+//!   the shop's key ([`unsubscribe_token`]), made again for each campaign mail, never stored.
 //! - `CAMPAIGN#<id> / CAMPAIGN`: the campaign, its counts and how far its audience is paged;
 //!   listed newest first on `gsi1` `CAMPAIGNS`.
 //! - `CAMPAIGN#<id> / TO#<email>`: one delivery, written on condition that there is none (or
@@ -69,8 +70,6 @@ pub struct Subscriber {
     pub status: SubscriberStatus,
     /// Where it signed up first.
     pub source: String,
-    /// The token of its unsubscribe links (stable: every mail it got keeps working).
-    pub unsubscribe_token: String,
     /// Unix seconds of the first sign-up.
     pub created_at: i64,
     /// Hash of the confirmation link's token, while pending.
@@ -208,6 +207,17 @@ fn confirm_key(hash: &str) -> Item {
     key(format!("SUBSCRIBE_TOKEN#{hash}"), "TOKEN")
 }
 
+/// The token of `email`'s unsubscribe links: the same in every mail, so each keeps working, and
+/// made from the shop's key, so the table keeps only its hash.
+pub fn unsubscribe_token(email: &str) -> String {
+    unsubscribe_token_with(crate::keys::key(), email)
+}
+
+/// [`unsubscribe_token`] with `key`.
+pub fn unsubscribe_token_with(key: &crate::keys::ShopKey, email: &str) -> String {
+    key.tag("unsubscribe", email)
+}
+
 fn unsubscribe_key(hash: &str) -> Item {
     key(format!("UNSUBSCRIBE#{hash}"), "TOKEN")
 }
@@ -316,7 +326,6 @@ impl MarketingStore {
                     email: email.as_str().to_owned(),
                     status: SubscriberStatus::Pending,
                     source: source.to_owned(),
-                    unsubscribe_token: secrets::new_token(),
                     created_at: now,
                     confirm_hash: Some(hash.clone()),
                     confirm_mailed_at: Some(now),
@@ -353,7 +362,7 @@ impl MarketingStore {
         if subscriber.version == 1 {
             items.push(put(
                 with(
-                    unsubscribe_key(&secrets::token_hash(&subscriber.unsubscribe_token)),
+                    unsubscribe_key(&secrets::token_hash(&unsubscribe_token(email.as_str()))),
                     [("email", s(email.as_str()))],
                 ),
                 None,
@@ -474,7 +483,6 @@ impl MarketingStore {
                 email: email.to_owned(),
                 status: SubscriberStatus::Confirmed,
                 source: source.to_owned(),
-                unsubscribe_token: secrets::new_token(),
                 created_at: *consented_at,
                 confirm_hash: None,
                 confirm_mailed_at: None,
@@ -485,7 +493,7 @@ impl MarketingStore {
             };
             let item = confirmed_item(&subscriber)?;
             writes.push(dynamo::Write::Put(with(
-                unsubscribe_key(&secrets::token_hash(&subscriber.unsubscribe_token)),
+                unsubscribe_key(&secrets::token_hash(&unsubscribe_token(email))),
                 [("email", s(email))],
             )));
             writes.push(dynamo::Write::Put(item));
@@ -525,8 +533,7 @@ impl MarketingStore {
             .set_key(Some(subscriber_key(email)))
             .update_expression(
                 "SET #status = :status, left_at = :now, email = :email, \
-                 #source = if_not_exists(#source, :none), unsubscribe_token = if_not_exists(unsubscribe_token, :none), \
-                 created_at = if_not_exists(created_at, :now) ADD version :one",
+                 #source = if_not_exists(#source, :none), created_at = if_not_exists(created_at, :now) ADD version :one",
             )
             .expression_attribute_names("#status", "status")
             .expression_attribute_names("#source", "source")
@@ -569,7 +576,7 @@ impl MarketingStore {
     ) -> Result<(Vec<String>, Option<String>), StoreError> {
         let partition = audience_partition(&audience.index_key());
         let start = cursor
-            .map(|text| Cursor::decode(text).and_then(|c| dynamo::index_start_key(&c, &partition)))
+            .map(|text| crate::keys::open_cursor(text).and_then(|c| dynamo::index_start_key(&c, &partition)))
             .transpose()
             .map_err(|CursorError| StoreError::Corrupt("a campaign's audience cursor".into()))?;
         let output = self
@@ -595,7 +602,9 @@ impl MarketingStore {
             .collect();
         Ok((
             emails,
-            output.last_evaluated_key.map(|k| dynamo::index_cursor(&k).encode()),
+            output
+                .last_evaluated_key
+                .map(|k| crate::keys::seal_cursor(&dynamo::index_cursor(&k))),
         ))
     }
 

@@ -4,6 +4,7 @@
 //! derived from the order, so a retry never creates a second PaymentIntent or refund.
 
 use crate::config::{ConfigError, Env};
+use secrecy::{ExposeSecret, SecretString};
 use std::collections::HashMap;
 use std::time::Duration;
 use stripe::{Client, ClientBuilder, IdempotencyKey, RequestStrategy, StripeError, StripeRequest};
@@ -83,8 +84,8 @@ impl std::fmt::Debug for PaymentGateway {
 impl PaymentGateway {
     /// A gateway with `secret_key`, at `api_base` when given (else Stripe itself), giving up on a
     /// call after `timeout`.
-    pub fn new(secret_key: &str, api_base: Option<&str>, timeout: Duration) -> Result<Self, ConfigError> {
-        let mut builder = ClientBuilder::new(secret_key).timeout(timeout);
+    pub fn new(secret_key: &SecretString, api_base: Option<&str>, timeout: Duration) -> Result<Self, ConfigError> {
+        let mut builder = ClientBuilder::new(secret_key.expose_secret()).timeout(timeout);
         if let Some(base) = api_base {
             builder = builder.url(base);
         }
@@ -97,11 +98,7 @@ impl PaymentGateway {
     /// The gateway the environment describes: the key from `STRIPE_SECRET_KEY`, or from the SSM
     /// SecureString named by `STRIPE_SECRET_KEY_PARAMETER` (as deployed); `STRIPE_API_BASE` optional.
     pub async fn from_env(env: &Env, sdk: &aws_config::SdkConfig) -> Result<Self, ConfigError> {
-        let key = match (env.get("STRIPE_SECRET_KEY"), env.get("STRIPE_SECRET_KEY_PARAMETER")) {
-            (Some(key), _) if !key.is_empty() => key.to_owned(),
-            (_, Some(name)) if !name.is_empty() => crate::aws::secure_parameter(sdk, name).await?,
-            _ => return Err(ConfigError::new("set STRIPE_SECRET_KEY or STRIPE_SECRET_KEY_PARAMETER")),
-        };
+        let key = crate::aws::secret_setting(env, sdk, "STRIPE_SECRET_KEY", "STRIPE_SECRET_KEY_PARAMETER").await?;
         Self::new(
             &key,
             env.get("STRIPE_API_BASE").filter(|b| !b.is_empty()),
