@@ -1,6 +1,7 @@
 //! The local API Gateway: serves the template's HTTP routes on loopback by handing each request,
 //! as an API Gateway v2 (payload 2.0) event, to the same handler Lambda runs.
 
+use crate::screen;
 use base64::Engine;
 use bytes::Bytes;
 use http::{HeaderMap, Method};
@@ -124,11 +125,22 @@ impl Gateway {
             let (stream, peer) = listener.accept().await?;
             let gateway = Arc::clone(&self);
             tokio::spawn(async move {
+                // What hyper would refuse with an empty answer is refused in problem+json first.
+                let stream = match screen::screen(stream, &gateway.request_id()).await {
+                    screen::Outcome::Fine(stream) => stream,
+                    screen::Outcome::Refused(status) => {
+                        tracing::info!(status, "malformed request refused");
+                        return;
+                    }
+                    screen::Outcome::Gone => return,
+                };
                 let service = hyper::service::service_fn(move |request| {
                     let gateway = Arc::clone(&gateway);
                     async move { Ok::<_, std::convert::Infallible>(gateway.answer(request, peer.ip()).await) }
                 });
                 if let Err(error) = hyper::server::conn::http1::Builder::new()
+                    // One request per connection, so each passes the screen.
+                    .keep_alive(false)
                     .serve_connection(TokioIo::new(stream), service)
                     .await
                 {
@@ -138,8 +150,13 @@ impl Gateway {
         }
     }
 
+    /// A new request id, as API Gateway gives each request one.
+    fn request_id(&self) -> String {
+        format!("{:x}-{}", self.started, self.next_id.fetch_add(1, Ordering::Relaxed))
+    }
+
     async fn answer(&self, request: http::Request<Incoming>, source_ip: IpAddr) -> http::Response<Full<Bytes>> {
-        let request_id = format!("{:x}-{}", self.started, self.next_id.fetch_add(1, Ordering::Relaxed));
+        let request_id = self.request_id();
         let response = match self.dispatch(request, &request_id, source_ip).await {
             Ok(response) => response,
             Err(error) => error.into_response(&request_id),

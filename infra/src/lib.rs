@@ -5,6 +5,7 @@ pub mod bootstrap;
 pub mod functions;
 pub mod gateway;
 pub mod poller;
+pub mod screen;
 pub mod template;
 
 use shop_platform::config::Env;

@@ -256,6 +256,56 @@ async fn a_product_without_a_brand_of_its_own_carries_the_store_s_name() {
 }
 
 #[tokio::test]
+async fn product_text_with_control_characters_is_refused_and_the_feed_stays_xml() {
+    let app = TestApp::new();
+    let id = unique("controlled");
+    let mut row = lantern(&id);
+    row["title"] = json!("Lantern\u{1}");
+    row["description"] = json!("Bright\u{0b}light");
+    row["attributes"] = json!({"brand": "Lumen\u{2028}Co"});
+    row["variants"][0]["options"] = json!({"size": "S\u{7f}"});
+    let report = app.import(vec![row]).await;
+    let fields: Vec<&str> = report["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["field"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        fields,
+        ["title", "description", "attributes.brand", "variants[0].options.size"],
+        "{report}"
+    );
+    assert_eq!(report["imported"], 0);
+    let put = app
+        .admin(reqwest::Method::PUT, &format!("/admin/products/{id}"), &{
+            let mut row = lantern(&id);
+            row["title"] = json!("Two\nlines");
+            row
+        })
+        .await;
+    assert_eq!(problem(put, 422).await["errors"][0]["field"], "title");
+    assert_eq!(
+        app.get(&format!("/products/{id}")).await.status(),
+        404,
+        "nothing was written"
+    );
+    // What is allowed, however odd, is read back as written by an XML parser.
+    let odd = unique("odd");
+    let mut row = lantern(&odd);
+    row["title"] = json!("Œuvre \"No. 5\" — <b>&amp;</b> ' 🕯");
+    app.import(vec![row.clone()]).await;
+    let items = feed_items(&get_xml(&app, "/feeds/google.xml").await);
+    let sku = row["variants"][0]["sku"].as_str().unwrap();
+    let item = items
+        .iter()
+        .find(|item| item["id"] == sku)
+        .expect("the odd product is in the feed");
+    assert_eq!(item["title"], "Œuvre \"No. 5\" — <b>&amp;</b> ' 🕯 (S)");
+    assert!(sitemap_urls(&get_xml(&app, "/sitemap.xml").await).len() > 1);
+}
+
+#[tokio::test]
 async fn a_product_answer_carries_its_schema_org_product_and_keeps_its_fields() {
     let app = TestApp::new();
     let id = unique("structured");

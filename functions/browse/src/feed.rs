@@ -1,8 +1,8 @@
 //! The Google Merchant Center product feed: RSS 2.0 with the `g:` namespace, one `<item>` per
-//! variant, grouped by product. Every text goes through the XML writer's escaping.
+//! variant, grouped by product. Every text goes through [`crate::xml::text`]: escaped, and without characters XML forbids.
 
 use quick_xml::Writer;
-use quick_xml::events::{BytesDecl, BytesText, Event};
+use quick_xml::events::{BytesDecl, Event};
 use shop_domain::{Product, Variant};
 use shop_platform::config::StorefrontSettings;
 use std::io;
@@ -104,7 +104,7 @@ pub fn brand(product: &Product) -> Option<&str> {
 fn text(writer: &mut Writer<Vec<u8>>, name: &str, content: &str) -> io::Result<()> {
     writer
         .create_element(name)
-        .write_text_content(BytesText::new(content))?;
+        .write_text_content(crate::xml::text(content))?;
     Ok(())
 }
 

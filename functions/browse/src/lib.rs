@@ -5,6 +5,7 @@
 pub mod feed;
 pub mod json_ld;
 pub mod sitemap;
+mod xml;
 
 use lambda_http::{Body, Request, Response};
 use serde::Serialize;

@@ -1,8 +1,8 @@
 //! The sitemap as sitemaps.org writes it: a `urlset` of the store's pages, or past one file a
-//! `sitemapindex` of its numbered pages. Every text goes through the XML writer's escaping.
+//! `sitemapindex` of its numbered pages. Every text goes through [`crate::xml::text`]: escaped, and without characters XML forbids.
 
 use quick_xml::Writer;
-use quick_xml::events::{BytesDecl, BytesText, Event};
+use quick_xml::events::{BytesDecl, Event};
 use std::io;
 
 const SITEMAP_NS: &str = "http://www.sitemaps.org/schemas/sitemap/0.9";
@@ -23,11 +23,11 @@ pub fn urlset(urls: &[SitemapUrl]) -> io::Result<String> {
             writer.create_element("url").write_inner_content(|writer| {
                 writer
                     .create_element("loc")
-                    .write_text_content(BytesText::new(&url.loc))?;
+                    .write_text_content(crate::xml::text(&url.loc))?;
                 if let Some(lastmod) = &url.lastmod {
                     writer
                         .create_element("lastmod")
-                        .write_text_content(BytesText::new(lastmod))?;
+                        .write_text_content(crate::xml::text(lastmod))?;
                 }
                 Ok(())
             })?;
@@ -41,7 +41,7 @@ pub fn index(locs: &[String]) -> io::Result<String> {
     document("sitemapindex", |writer| {
         for loc in locs {
             writer.create_element("sitemap").write_inner_content(|writer| {
-                writer.create_element("loc").write_text_content(BytesText::new(loc))?;
+                writer.create_element("loc").write_text_content(crate::xml::text(loc))?;
                 Ok(())
             })?;
         }

@@ -125,7 +125,7 @@ struct LookupRequest {
 /// A return's reason: 1 to 500 characters of text.
 fn check_reason(raw: &str) -> Result<String, ApiError> {
     let reason = raw.trim();
-    if reason.is_empty() || reason.chars().count() > 500 || reason.chars().any(|c| c.is_control() && c != '\n') {
+    if reason.is_empty() || reason.chars().count() > 500 || !shop_domain::text::is_multiline(reason) {
         return Err(ApiError::invalid("reason", "say why in 1 to 500 characters"));
     }
     Ok(reason.to_owned())

@@ -2,7 +2,7 @@
 
 use crate::FieldError;
 use crate::money::{Currency, Money};
-use crate::text::{is_slug, search_terms};
+use crate::text::{is_multiline, is_one_line, is_slug, search_terms};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -198,14 +198,24 @@ impl Product {
     pub fn check(&self, currency: Currency) -> Vec<FieldError> {
         let mut errors = Vec::new();
         let mut fail = |field: String, reason: String| errors.push(FieldError::new(field, reason));
+        // Product text reaches pages, mails and XML feeds: one line where it is a line, no
+        // control character anywhere.
+        const ONE_LINE: &str = "must be one line of text, without control characters";
         let title = self.title.trim();
         if title.is_empty() || title.chars().count() > limits::TITLE {
             fail("title".into(), format!("must have 1 to {} characters", limits::TITLE));
+        } else if !is_one_line(&self.title) {
+            fail("title".into(), ONE_LINE.into());
         }
         if self.description.chars().count() > limits::DESCRIPTION {
             fail(
                 "description".into(),
                 format!("must have at most {} characters", limits::DESCRIPTION),
+            );
+        } else if !is_multiline(&self.description) {
+            fail(
+                "description".into(),
+                "text only: line breaks and tabs are the only control characters allowed".into(),
             );
         }
         if self.tags.len() > limits::TAGS {
@@ -224,7 +234,7 @@ impl Product {
         }
         for (i, url) in self.images.iter().enumerate() {
             let scheme_ok = url.starts_with("https://") || url.starts_with("http://");
-            if !scheme_ok || url.len() > 2048 || url.chars().any(char::is_whitespace) {
+            if !scheme_ok || url.len() > 2048 || url.chars().any(|c| c.is_whitespace() || c.is_control()) {
                 fail(format!("images[{i}]"), "must be an http(s) URL without spaces".into());
             }
         }
@@ -240,6 +250,8 @@ impl Product {
                     format!("attributes.{name}"),
                     "names are 1 to 60 characters, values at most 500".into(),
                 );
+            } else if !is_one_line(name) || !is_one_line(value) {
+                fail(format!("attributes.{}", name.escape_default()), ONE_LINE.into());
             }
         }
         if self.variants.is_empty() || self.variants.len() > limits::VARIANTS {
@@ -255,6 +267,19 @@ impl Product {
                     format!("variants[{i}].sku"),
                     format!("SKU {} appears twice", variant.sku),
                 );
+            }
+            for (option, value) in &variant.options {
+                if option.trim().is_empty() || option.chars().count() > 60 || value.chars().count() > 100 {
+                    fail(
+                        format!("variants[{i}].options.{}", option.escape_default()),
+                        "option names are 1 to 60 characters, values at most 100".into(),
+                    );
+                } else if !is_one_line(option) || !is_one_line(value) {
+                    fail(
+                        format!("variants[{i}].options.{}", option.escape_default()),
+                        ONE_LINE.into(),
+                    );
+                }
             }
             if variant.price.currency != currency {
                 fail(
@@ -371,6 +396,27 @@ mod tests {
                 "variants[1].sku"
             ]
         );
+    }
+
+    #[test]
+    fn control_characters_in_product_text_are_refused_by_field() {
+        let mut value = tee();
+        value["title"] = json!("Tee\u{0}");
+        value["description"] = json!("Soft.\n\u{1b}[31mred");
+        value["attributes"] = json!({"brand": "Acme\u{2028}Corp"});
+        value["variants"][0]["options"] = json!({"size": "M\u{7}"});
+        let fields: Vec<String> = Product::from_json(value, usd())
+            .unwrap_err()
+            .into_iter()
+            .map(|e| e.field)
+            .collect();
+        assert_eq!(
+            fields,
+            ["title", "description", "attributes.brand", "variants[0].options.size"]
+        );
+        let mut fine = tee();
+        fine["description"] = json!("Soft.\n\tWarm & <light> \"tee\" – 100 % ✓");
+        assert!(Product::from_json(fine, usd()).is_ok());
     }
 
     #[test]

@@ -49,7 +49,7 @@ impl Carrier {
                 "'{name}' is not UPS, USPS, FedEx or DHL: send a tracking_url_template for it"
             )),
             (None, Some(template)) => {
-                if name.is_empty() || name.chars().count() > 50 || name.chars().any(char::is_control) {
+                if name.is_empty() || name.chars().count() > 50 || !crate::text::is_one_line(name) {
                     return Err("a carrier name has 1 to 50 characters".into());
                 }
                 let template = template.trim();

@@ -136,7 +136,7 @@ pub struct CampaignDraft {
 /// A line of 1 to [`NAME_MAX`] characters without control characters (a mail header).
 fn one_line(raw: &str, what: &str) -> Result<String, String> {
     let line = raw.trim();
-    if line.is_empty() || line.chars().count() > NAME_MAX || line.chars().any(char::is_control) {
+    if line.is_empty() || line.chars().count() > NAME_MAX || !crate::text::is_one_line(line) {
         return Err(format!("{what} is one line of 1 to {NAME_MAX} characters"));
     }
     Ok(line.to_owned())

@@ -37,22 +37,31 @@ impl Address {
                     format!("{prefix}.{field}"),
                     format!("must have 1 to {max} characters"),
                 ));
+            } else if !crate::text::is_one_line(value) {
+                errors.push(FieldError::new(
+                    format!("{prefix}.{field}"),
+                    "must be one line of text, without control characters",
+                ));
             }
         };
         need("name", &self.name, 100);
         need("line1", &self.line1, 200);
         need("city", &self.city, 100);
         need("postal_code", &self.postal_code, 20);
-        if self.line2.as_ref().is_some_and(|l| l.chars().count() > 200) {
+        if self
+            .line2
+            .as_ref()
+            .is_some_and(|l| l.chars().count() > 200 || !crate::text::is_one_line(l))
+        {
             errors.push(FieldError::new(
                 format!("{prefix}.line2"),
-                "must have at most 200 characters",
+                "must be one line of at most 200 characters",
             ));
         }
         if self
             .region
             .as_ref()
-            .is_some_and(|r| r.trim().is_empty() || r.chars().count() > 10)
+            .is_some_and(|r| r.trim().is_empty() || r.chars().count() > 10 || !crate::text::is_one_line(r))
         {
             errors.push(FieldError::new(
                 format!("{prefix}.region"),
@@ -181,6 +190,17 @@ mod tests {
         let fields: Vec<String> = address.check("shipping_address").into_iter().map(|e| e.field).collect();
         assert_eq!(fields, ["shipping_address.name", "shipping_address.city"]);
         assert_eq!(address.country.as_str(), "US");
+    }
+
+    #[test]
+    fn an_address_line_is_one_line() {
+        let address: Address = serde_json::from_value(serde_json::json!({
+            "name": "Ada\u{2028}Bcc: x", "line1": "1 Main St\r\nX", "line2": "Apt\u{0}", "city": "SF",
+            "region": "C\nA", "postal_code": "94105", "country": "US"
+        }))
+        .unwrap();
+        let fields: Vec<String> = address.check("a").into_iter().map(|e| e.field).collect();
+        assert_eq!(fields, ["a.name", "a.line1", "a.line2", "a.region"]);
     }
 
     #[test]

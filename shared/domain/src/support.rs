@@ -15,8 +15,8 @@ pub fn subject(raw: &str) -> Result<String, String> {
     if subject.is_empty() || subject.chars().count() > SUBJECT_MAX {
         return Err(format!("say what it is about in 1 to {SUBJECT_MAX} characters"));
     }
-    if subject.chars().any(char::is_control) {
-        return Err("one line of text, without control characters".into());
+    if !crate::text::is_one_line(subject) {
+        return Err("one line of text, without control characters or line separators".into());
     }
     Ok(subject.to_owned())
 }
@@ -28,7 +28,7 @@ pub fn body(raw: &str) -> Result<String, String> {
     if body.is_empty() || body.chars().count() > BODY_MAX {
         return Err(format!("write 1 to {BODY_MAX} characters"));
     }
-    if body.chars().any(|c| c.is_control() && c != '\n' && c != '\t') {
+    if !crate::text::is_multiline(body) {
         return Err("text only: line breaks and tabs are the only control characters allowed".into());
     }
     Ok(body.to_owned())
@@ -75,7 +75,15 @@ mod tests {
     #[test]
     fn a_subject_is_one_line_of_bounded_text() {
         assert_eq!(subject("  Where is my parcel?  ").unwrap(), "Where is my parcel?");
-        for bad in ["", "   ", "Hi\r\nBcc: everyone@example.com", "Hi\nthere", "tab\there"] {
+        for bad in [
+            "",
+            "   ",
+            "Hi\r\nBcc: everyone@example.com",
+            "Hi\nthere",
+            "tab\there",
+            "Hi\u{2028}Bcc: x",
+            "p\u{2029}q",
+        ] {
             assert!(subject(bad).is_err(), "{bad:?}");
         }
         assert!(subject(&"x".repeat(SUBJECT_MAX)).is_ok());

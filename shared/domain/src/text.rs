@@ -1,4 +1,5 @@
-//! Words in the catalog: slugs, and the normalised search terms that index a product.
+//! Words in the catalog: slugs, the normalised search terms that index a product, and what text
+//! a field may hold.
 
 use std::collections::BTreeSet;
 
@@ -6,6 +7,25 @@ use std::collections::BTreeSet;
 const STOP_WORDS: &[&str] = &[
     "a", "an", "and", "the", "of", "for", "with", "in", "on", "to", "by", "or",
 ];
+
+/// Whether `c` ends a line: a control character (`\n`, `\r`, NEL) or Unicode's line and
+/// paragraph separators.
+fn breaks_lines(c: char) -> bool {
+    c.is_control() || matches!(c, '\u{2028}' | '\u{2029}')
+}
+
+/// Whether `s` is text on one line (a title, a name, an option, a mail subject): no control
+/// character and no line or paragraph separator, so it cannot split a header, a feed item or a
+/// page's line.
+pub fn is_one_line(s: &str) -> bool {
+    !s.chars().any(breaks_lines)
+}
+
+/// Whether `s` is text that may run over lines (a description, a message body): line breaks
+/// (`\n`) and tabs, no other control character and no other separator.
+pub fn is_multiline(s: &str) -> bool {
+    !s.chars().any(|c| c != '\n' && c != '\t' && breaks_lines(c))
+}
 
 /// True when `s` is a lower-case kebab slug: `merino-crew-sweater`.
 pub fn is_slug(s: &str) -> bool {
@@ -59,6 +79,27 @@ mod tests {
         assert!(is_slug("tee2"));
         for bad in ["", "Merino", "two--hyphens", "-leading", "trailing-", "sp ace", "ünï"] {
             assert!(!is_slug(bad), "{bad:?} passed as a slug");
+        }
+    }
+
+    #[test]
+    fn one_line_text_has_no_break_of_any_kind() {
+        assert!(is_one_line("Merino Crew – Navy, 100 % wool ✓"));
+        for bad in [
+            "two\nlines",
+            "cr\r",
+            "tab\there",
+            "nel\u{85}",
+            "ls\u{2028}",
+            "ps\u{2029}",
+            "nul\0",
+            "esc\u{1b}[0m",
+        ] {
+            assert!(!is_one_line(bad), "{bad:?}");
+        }
+        assert!(is_multiline("Warm.\n\tSoft."));
+        for bad in ["cr\r\n", "ls\u{2028}", "bell\u{7}", "del\u{7f}"] {
+            assert!(!is_multiline(bad), "{bad:?}");
         }
     }
 

@@ -69,6 +69,18 @@ pub enum ApiError {
     /// The body is not JSON.
     #[error("the body must be application/json")]
     UnsupportedMediaType,
+    /// The request's address is longer than the shop reads.
+    #[error("the request's path and query are longer than {limit} bytes")]
+    UriTooLong {
+        /// The longest accepted, in bytes.
+        limit: usize,
+    },
+    /// The request's headers are larger than the shop reads.
+    #[error("the request's headers are larger than {limit} bytes")]
+    HeadersTooLarge {
+        /// The largest accepted, in bytes.
+        limit: usize,
+    },
     /// The request conflicts with the current state of the shop.
     #[error("{detail}")]
     Conflict {
@@ -149,6 +161,8 @@ impl ApiError {
             Self::Forbidden => StatusCode::FORBIDDEN,
             Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Self::UriTooLong { .. } => StatusCode::URI_TOO_LONG,
+            Self::HeadersTooLarge { .. } => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
             Self::Conflict { .. } | Self::OutOfStock { .. } => StatusCode::CONFLICT,
             Self::Unprocessable { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             Self::Gone { .. } => StatusCode::GONE,
@@ -174,6 +188,8 @@ impl ApiError {
             Self::Forbidden => "forbidden",
             Self::PayloadTooLarge { .. } => "payload_too_large",
             Self::UnsupportedMediaType => "unsupported_media_type",
+            Self::UriTooLong { .. } => "uri_too_long",
+            Self::HeadersTooLarge { .. } => "headers_too_large",
             Self::TooManyRequests { .. } => "rate_limited",
             Self::Upstream { .. } => "upstream_unavailable",
             Self::Internal(_) => "internal_error",
