@@ -244,7 +244,11 @@ async fn each_discount_rule_is_checked_and_a_valid_code_takes_its_share_off() {
             json!({"value": percent, "starts_at": now + 3600}),
             "discount_not_started",
         ),
-        (json!({"value": percent, "ends_at": now - 1}), "discount_expired"),
+        // Times in RFC 3339 or Unix seconds alike.
+        (
+            json!({"value": percent, "ends_at": shop_platform::clock::rfc3339(now - 1)}),
+            "discount_expired",
+        ),
         (
             json!({"value": percent, "min_subtotal": 5001}),
             "discount_minimum_not_met",

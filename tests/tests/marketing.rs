@@ -378,7 +378,7 @@ async fn a_bounce_puts_the_address_on_the_suppression_list() {
     let again = json!({"source": source, "subscribers": [
         {"email": email, "consented_at": 1_700_000_000},
         {"email": "no-at-sign", "consented_at": 1_700_000_000},
-        {"email": "later@example.com", "consented_at": SystemClock.now() + 3600},
+        {"email": "later@example.com", "consented_at": shop_platform::clock::rfc3339(SystemClock.now() + 3600)},
     ]});
     let report = expect_json(app.admin(Method::POST, "/admin/subscribers/import", &again).await, 200).await;
     assert_eq!(

@@ -86,6 +86,12 @@ async fn a_message_with_its_orders_token_reaches_the_merchant_with_the_order_and
     assert_eq!(stored["email"], customer);
     assert_eq!(stored["order_id"], order_id);
     assert_eq!(stored["body"], "Hello,\nplease send it to my office instead.\nAda");
+    // Time is RFC 3339 in every answer, as the API writes it when the message was received.
+    assert_eq!(stored["received_at"], received["received_at"]);
+    assert!(
+        stored["received_at"].as_str().is_some_and(|at| at.ends_with('Z')),
+        "{stored}"
+    );
 }
 
 #[tokio::test]

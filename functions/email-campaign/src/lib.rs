@@ -97,7 +97,8 @@ struct ImportRequest {
 #[serde(deny_unknown_fields)]
 struct ImportRow {
     email: String,
-    /// Unix seconds of the consent given elsewhere.
+    /// When the consent was given elsewhere (RFC 3339, or Unix seconds).
+    #[serde(deserialize_with = "shop_domain::instant::deserialize")]
     consented_at: i64,
 }
 
@@ -345,7 +346,7 @@ impl EmailCampaign {
                 Ok(_) if row.consented_at <= 0 || row.consented_at > now => errors.push(RowError {
                     index,
                     field: "consented_at",
-                    reason: "Unix seconds of a consent given in the past".into(),
+                    reason: "the time of a consent given in the past".into(),
                 }),
                 Ok(email) => rows.push((email, row.consented_at)),
             }

@@ -41,6 +41,7 @@ macro_rules! text_value {
 pub mod cart;
 pub mod catalog;
 pub mod fulfillment;
+pub mod instant;
 pub mod marketing;
 pub mod money;
 pub mod order;

@@ -191,11 +191,11 @@ pub struct DiscountRule {
     /// The cart subtotal (before discount) it needs, in minor units.
     #[serde(default)]
     pub min_subtotal: Option<i64>,
-    /// Valid from (Unix seconds).
-    #[serde(default)]
+    /// Valid from (Unix seconds; sent as RFC 3339 or Unix seconds).
+    #[serde(default, deserialize_with = "crate::instant::deserialize_optional")]
     pub starts_at: Option<i64>,
-    /// Valid until (Unix seconds, exclusive).
-    #[serde(default)]
+    /// Valid until (Unix seconds, exclusive; sent as RFC 3339 or Unix seconds).
+    #[serde(default, deserialize_with = "crate::instant::deserialize_optional")]
     pub ends_at: Option<i64>,
     /// How many orders may use it in all.
     #[serde(default)]

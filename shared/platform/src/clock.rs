@@ -1,8 +1,6 @@
 //! Time as a port, so expiry rules are tested with exact instants.
 
 use std::time::{SystemTime, UNIX_EPOCH};
-use time::OffsetDateTime;
-use time::format_description::well_known::Rfc3339;
 
 /// Tells the time in Unix seconds.
 pub trait Clock: Send + Sync {
@@ -23,13 +21,7 @@ impl Clock for SystemClock {
     }
 }
 
-/// Unix seconds as RFC 3339 UTC text (`2026-11-25T15:00:00Z`).
-pub fn rfc3339(unix_seconds: i64) -> String {
-    OffsetDateTime::from_unix_timestamp(unix_seconds)
-        .ok()
-        .and_then(|t| t.format(&Rfc3339).ok())
-        .unwrap_or_default()
-}
+pub use shop_domain::instant::rfc3339;
 
 #[cfg(test)]
 mod tests {

@@ -183,9 +183,32 @@ fn malformed(error: &serde_json::Error) -> ApiError {
     ApiError::bad_request("malformed_json", detail)
 }
 
+/// `body` as the API writes JSON: every instant (a field named `…_at` holding Unix seconds, as
+/// the table keeps them) as RFC 3339 text, so every answer writes time one way.
+pub fn to_json_text<T: Serialize>(body: &T) -> Result<String, ApiError> {
+    let mut value = serde_json::to_value(body).map_err(|error| ApiError::Internal(error.to_string()))?;
+    instants_as_rfc3339(&mut value);
+    serde_json::to_string(&value).map_err(|error| ApiError::Internal(error.to_string()))
+}
+
+fn instants_as_rfc3339(value: &mut serde_json::Value) {
+    match value {
+        serde_json::Value::Object(fields) => {
+            for (name, field) in fields.iter_mut() {
+                match field.as_i64() {
+                    Some(seconds) if name.ends_with("_at") => *field = crate::clock::rfc3339(seconds).into(),
+                    _ => instants_as_rfc3339(field),
+                }
+            }
+        }
+        serde_json::Value::Array(items) => items.iter_mut().for_each(instants_as_rfc3339),
+        _ => {}
+    }
+}
+
 /// A JSON answer that is not to be cached.
 pub fn json<T: Serialize>(status: StatusCode, body: &T) -> Result<Response<Body>, ApiError> {
-    let text = serde_json::to_string(body).map_err(|error| ApiError::Internal(error.to_string()))?;
+    let text = to_json_text(body)?;
     Response::builder()
         .status(status)
         .header(header::CONTENT_TYPE, "application/json")
@@ -197,7 +220,7 @@ pub fn json<T: Serialize>(status: StatusCode, body: &T) -> Result<Response<Body>
 /// A JSON answer a CDN and the browser may keep for `max_age` seconds, with a strong `ETag`
 /// of its bytes; a request whose `If-None-Match` names that tag gets `304 Not Modified`.
 pub fn cacheable_json<T: Serialize>(request: &Request, body: &T, max_age: u32) -> Result<Response<Body>, ApiError> {
-    let text = serde_json::to_string(body).map_err(|error| ApiError::Internal(error.to_string()))?;
+    let text = to_json_text(body)?;
     cacheable(request, text, "application/json", max_age)
 }
 
@@ -306,6 +329,22 @@ mod tests {
             }
             other => panic!("expected Invalid, got {other:?}"),
         }
+    }
+
+    #[test]
+    fn every_instant_in_an_answer_is_rfc_3339() {
+        let body = serde_json::json!({
+            "created_at": 1_795_791_600, "items": [{"received_at": 1_795_791_600, "count": 3}],
+            "pay_by": "2026-11-27T15:00:00Z", "paid_at": null, "retry_after": 60,
+        });
+        let text: serde_json::Value = serde_json::from_str(&to_json_text(&body).unwrap()).unwrap();
+        assert_eq!(text["created_at"], "2026-11-27T15:00:00Z");
+        assert_eq!(text["items"][0]["received_at"], "2026-11-27T15:00:00Z");
+        assert_eq!(
+            (&text["items"][0]["count"], &text["retry_after"]),
+            (&serde_json::json!(3), &serde_json::json!(60))
+        );
+        assert_eq!(text["paid_at"], serde_json::Value::Null);
     }
 
     #[test]
