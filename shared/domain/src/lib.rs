@@ -42,6 +42,7 @@ pub mod cart;
 pub mod catalog;
 pub mod fulfillment;
 pub mod marketing;
+pub mod locale;
 pub mod money;
 pub mod order;
 pub mod paging;
@@ -52,6 +53,7 @@ pub mod support;
 pub mod text;
 
 pub use catalog::{Category, CategorySlug, Product, ProductId, ProductSummary, Sku, Slug, Variant};
+pub use locale::Locale;
 pub use money::{Currency, Money};
 pub use paging::{Cursor, CursorError, PageLimit};
 
