@@ -46,6 +46,7 @@ pub mod locale;
 pub mod money;
 pub mod order;
 pub mod paging;
+pub mod postal;
 pub mod pricing;
 pub mod returns;
 pub mod seo;
