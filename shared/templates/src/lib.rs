@@ -10,7 +10,8 @@
 //! A mail or page extends `layout.html` / `layout.txt` and fills its blocks:
 //! - `title` (HTML only): the document's title, by default the store's name;
 //! - `preview` (HTML only): the line mail clients show beside the subject;
-//! - `heading`: one line, the `<h1>` of the HTML part and the first line of the text;
+//! - `heading`: one line, the `<h1>` of the HTML part and the first line of the text
+//!   (`heading_row` holds it; a mail whose content brings its own, a campaign, empties that);
 //! - `body`: the content;
 //! - `footer`: what follows the store's name at the foot (the order's link, an unsubscribe link).
 //!
