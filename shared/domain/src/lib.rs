@@ -41,8 +41,8 @@ macro_rules! text_value {
 pub mod cart;
 pub mod catalog;
 pub mod fulfillment;
-pub mod marketing;
 pub mod locale;
+pub mod marketing;
 pub mod money;
 pub mod order;
 pub mod paging;
