@@ -78,6 +78,10 @@ class Stack:
                 "STRIPE_WEBHOOK_URL": f"http://127.0.0.1:{self.ports['api']}/webhooks/stripe",
                 # The merchant's mail lands in the local inbox too.
                 "SHOP_PARAM_MerchantEmail": os.environ.get("SHOP_PARAM_MerchantEmail", "merchant@example.com"),
+                # Where returns go, shown in the return instructions mail (lines separated by |).
+                "SHOP_PARAM_ReturnAddress": os.environ.get(
+                    "SHOP_PARAM_ReturnAddress", "Serverless Shop Returns|1 Warehouse Way|Reno, NV 89501|United States"
+                ),
                 # The sitemap and the feed link to a storefront; locally the gateway stands in for it
                 # (its /products/<slug> answers), on whatever port the stack has.
                 "SHOP_PARAM_StorefrontUrl": os.environ.get("SHOP_PARAM_StorefrontUrl", self.urls()["SHOP_API_URL"]),

@@ -11,6 +11,36 @@ use std::time::{SystemTime, UNIX_EPOCH};
 /// emulator; a passing test stops waiting as soon as the work is done.
 pub const QUEUE_DEADLINE: std::time::Duration = std::time::Duration::from_secs(30);
 
+/// An amount of US cents as the shop's mails write it in the template's default locale (en-US):
+/// `$57.55`, `-$3.50`, `$1,234.56`. Written out here, apart from the shop's formatter, so the tests
+/// hold the mails to the format itself.
+pub fn dollars(cents: i64) -> String {
+    let sign = if cents < 0 { "-" } else { "" };
+    let (whole, fraction) = (cents.unsigned_abs() / 100, cents.unsigned_abs() % 100);
+    let digits = whole.to_string();
+    let mut grouped = String::new();
+    for (i, digit) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            grouped.push(',');
+        }
+        grouped.push(digit);
+    }
+    format!("{sign}${grouped}.{fraction:02}")
+}
+
+/// The store's name as the stack runs it (`SHOP_PARAM_StoreName`, else the template's default).
+pub fn store_name() -> String {
+    std::env::var("SHOP_PARAM_StoreName").unwrap_or_else(|_| "Serverless Shop".to_owned())
+}
+
+/// Whether a mail's or page's HTML is in the shop's one layout: the store's name in its header.
+pub fn in_the_shops_layout(html: &str) -> bool {
+    html.split("class=\"shop-header")
+        .nth(1)
+        .and_then(|header| header.split("</td>").next())
+        .is_some_and(|header| header.contains(&store_name()))
+}
+
 /// The fields a 422 problem document names, in its order.
 pub fn refused_fields(problem: &Value) -> Vec<&str> {
     problem["errors"]

@@ -4,7 +4,7 @@
 
 use reqwest::Method;
 use serde_json::{Value, json};
-use shop_tests::{Inbox, TestApp, TestStripe, expect_json, problem, unique};
+use shop_tests::{Inbox, TestApp, TestStripe, dollars, expect_json, problem, unique};
 
 fn email() -> String {
     format!("{}@example.com", unique("service"))
@@ -17,10 +17,6 @@ async fn cancel(app: &TestApp, order: &Value, token: &str) -> reqwest::Response 
 
 fn token(order: &Value) -> &str {
     order["order_token"].as_str().unwrap()
-}
-
-fn usd(amount: i64) -> String {
-    format!("{}.{:02} USD", amount / 100, amount % 100)
 }
 
 #[tokio::test]
@@ -107,7 +103,7 @@ async fn cancelling_after_payment_refunds_in_full_through_stripe_and_gives_the_s
         mail[0]["body"]["text"]
             .as_str()
             .unwrap()
-            .contains(&format!("Your payment of {} is refunded", usd(total)))
+            .contains(&format!("Your payment of {} is refunded", dollars(total)))
     );
     let refund_mail = inbox.wait_for(&email, "a refund for order", 1).await;
     assert_eq!(refund_mail.len(), 1);
@@ -115,7 +111,7 @@ async fn cancelling_after_payment_refunds_in_full_through_stripe_and_gives_the_s
         refund_mail[0]["body"]["text"]
             .as_str()
             .unwrap()
-            .contains(&format!("refunded {}", usd(total)))
+            .contains(&format!("refunded {}", dollars(total)))
     );
 }
 
@@ -366,6 +362,18 @@ async fn a_shipped_order_returned_in_two_parts_is_refunded_to_the_cent_and_resto
     assert_eq!(app.order_when(&order, |_| true).await["status"], "return_requested");
     let instructions = inbox.wait_for(&email, &format!("return {return_id}"), 1).await;
     assert_eq!(instructions.len(), 1, "the return's instructions are mailed");
+    // They say where the parcel goes: the store's return address, line by line.
+    let return_address = std::env::var("SHOP_PARAM_ReturnAddress").expect("the stack sets a return address");
+    let lines: Vec<&str> = return_address.split('|').map(str::trim).collect();
+    let text = instructions[0]["body"]["text"].as_str().unwrap();
+    assert!(
+        text.contains(&format!("Send it to:\n{}\n", lines.join("\n"))),
+        "{return_address} in {text}"
+    );
+    assert!(text.contains(&format!("1 x Payable Thing, Size: M ({sku})")), "{text}");
+    assert!(text.contains(&format!("we refund {}", dollars(first_refund))), "{text}");
+    let html = instructions[0]["body"]["html"].as_str().unwrap();
+    assert!(html.contains(&lines.join("<br>")), "{html}");
 
     // More than is left, a SKU not on the order, another order's token: refused, nothing written.
     let too_many = request_return(

@@ -15,7 +15,7 @@ use shop_platform::mail::Mailer;
 use shop_platform::order_store::OrderStore;
 use shop_platform::payment_events::EventRecord;
 use shop_platform::queue::Queue;
-use shop_tests::{Inbox, TestApp, TestStripe, expect_json, hosted_env, problem, unique};
+use shop_tests::{Inbox, TestApp, TestStripe, dollars, expect_json, hosted_env, in_the_shops_layout, problem, unique};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -330,14 +330,8 @@ async fn when_ses_fails_the_mail_is_retried_and_goes_out_once() {
     assert_eq!(mails.len(), 1, "sent once");
     let text = mails[0]["body"]["text"].as_str().unwrap();
     assert!(text.contains(order["order_id"].as_str().unwrap()));
-    assert!(
-        text.contains(
-            &order["totals"]["total"]["amount"]
-                .as_i64()
-                .map(|a| format!("{}.{:02} USD", a / 100, a % 100))
-                .unwrap()
-        )
-    );
+    let total = order["totals"]["total"]["amount"].as_i64().unwrap();
+    assert!(text.contains(&format!("Total: {}", dollars(total))), "{text}");
 
     // The mail's link opens the order without the checkout's token.
     let link = text
@@ -348,6 +342,72 @@ async fn when_ses_fails_the_mail_is_retried_and_goes_out_once() {
     assert_eq!(view["order_id"], order["order_id"]);
     let forged = link.rsplit_once("token=").unwrap().0.to_owned() + "token=forged";
     problem(app.client.get(forged).send().await.unwrap(), 404).await;
+}
+
+#[tokio::test]
+async fn the_confirmation_writes_money_the_address_and_the_options_as_the_customer_reads_them() {
+    let (app, inbox) = (TestApp::new(), Inbox::new());
+    let email = format!("{}@example.com", unique("reader"));
+    let (id, sku) = (unique("crew"), unique("CREW-NAVY-M"));
+    let mut row = shop_tests::product(&id, &unique("cat"), "Merino Crew", &[&sku]);
+    row["variants"][0]["options"] = json!({"size": "M", "colour": "Navy"});
+    // Over a thousand dollars, so the total has a thousands separator.
+    row["variants"][0]["price"]["amount"] = json!(123_456);
+    app.import(vec![row]).await;
+    let cart = app.cart_with(&sku, 1).await;
+    let order = expect_json(
+        app.checkout(&unique("key"), &shop_tests::checkout_body(&cart, &email))
+            .await,
+        201,
+    )
+    .await;
+    let options = json!({"colour": "Navy", "size": "M"});
+    assert_eq!(order["lines"][0]["options"], options, "checkout's answer names them");
+    let order_id = order["order_id"].as_str().unwrap();
+    pay_and_wait_for_packing(&app, &order).await;
+    let view = app.order_when(&order, |_| true).await;
+    assert_eq!(view["lines"][0]["options"], options, "GET /orders/{{id}} names them");
+    assert_eq!(view["lines"][0]["sku"], sku.as_str(), "the line keeps its shape");
+
+    let mails = inbox.wait_for(&email, "confirmed", 1).await;
+    assert_eq!(mails.len(), 1, "the confirmation");
+    let (text, html) = (
+        mails[0]["body"]["text"].as_str().unwrap(),
+        mails[0]["body"]["html"].as_str().unwrap(),
+    );
+    let total = order["totals"]["total"]["amount"].as_i64().unwrap();
+    assert!(total > 100_000, "{total}");
+    assert!(text.contains(&format!("Total: {}", dollars(total))), "{text}");
+    assert!(
+        text.contains(&format!(
+            "Merino Crew, Colour: Navy, Size: M ({sku})  {}",
+            dollars(123_456)
+        )),
+        "{text}"
+    );
+    assert!(
+        !text.contains(" USD") && !html.contains(" USD"),
+        "no amount in the feed's format"
+    );
+    assert!(
+        text.contains("Ada Lovelace\n1 Analytical Way\nSan Francisco, CA 94105\nUnited States"),
+        "the address in US order: {text}"
+    );
+    assert!(
+        html.contains(&dollars(total)) && html.contains("Colour: Navy, Size: M"),
+        "{html}"
+    );
+    assert!(html.contains("San Francisco, CA 94105<br>United States"), "{html}");
+    assert!(in_the_shops_layout(html));
+
+    let merchant = inbox.wait_for(MERCHANT, order_id, 1).await;
+    assert_eq!(merchant.len(), 1, "the new-order mail");
+    let text = merchant[0]["body"]["text"].as_str().unwrap();
+    assert!(
+        text.contains(&format!("Merino Crew, Colour: Navy, Size: M ({sku})")),
+        "{text}"
+    );
+    assert!(merchant[0]["subject"].as_str().unwrap().contains(&dollars(total)));
 }
 
 #[tokio::test]
@@ -462,13 +522,29 @@ async fn a_paid_order_is_packed_shipped_in_two_parts_and_delivered_with_a_mail_a
     );
     let shipped_mails = inbox.wait_for(&email, "shipped", 2).await;
     assert_eq!(shipped_mails.len(), 2, "one mail per parcel, the replay sends none");
-    for number in ["1Z999AA10123456784", "RM-123456"] {
-        assert!(
-            shipped_mails
-                .iter()
-                .any(|m| m["body"]["text"].as_str().unwrap().contains(number)),
-            "a shipped mail carries {number}"
-        );
+    let parcel = |number: &str| {
+        shipped_mails
+            .iter()
+            .find(|m| m["body"]["text"].as_str().unwrap().contains(number))
+            .unwrap_or_else(|| panic!("a shipped mail carries {number}"))
+    };
+    // The first parcel left units behind: it is part of the order, and says what is to come.
+    let first_parcel = parcel("1Z999AA10123456784");
+    for part in ["text", "html"] {
+        let body = first_parcel["body"][part].as_str().unwrap();
+        assert!(body.contains("Part of your order is on its way"), "{body}");
+    }
+    let text = first_parcel["body"]["text"].as_str().unwrap();
+    assert!(
+        text.contains(&format!("Still to come:\n2 x Payable Thing, Size: M ({sku})")),
+        "{text}"
+    );
+    // The second completed it: no 'part of your order', and it says everything has shipped.
+    let last_parcel = parcel("RM-123456");
+    for part in ["text", "html"] {
+        let body = last_parcel["body"][part].as_str().unwrap();
+        assert!(!body.to_lowercase().contains("part of your order"), "{body}");
+        assert!(body.contains("everything you ordered has shipped"), "{body}");
     }
 
     let delivered = expect_json(
@@ -541,7 +617,12 @@ async fn the_packing_slip_is_a_printable_page_with_every_line_and_the_address_es
     assert!(html.contains("Mug &lt;Large&gt; &amp; Co"));
     assert!(html.contains("Ada &lt;script&gt;"), "the address is escaped");
     assert!(!html.contains("<script>"));
-    assert!(html.contains("San Francisco"));
+    assert!(
+        html.contains("San Francisco, CA 94105<br>United States"),
+        "the address in US order: {html}"
+    );
+    assert!(html.contains("Size: M"), "the variant's options: {html}");
+    assert!(in_the_shops_layout(&html));
 
     let without_token = app
         .client

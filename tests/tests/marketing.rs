@@ -10,7 +10,7 @@ use shop_domain::marketing::{CONSENT_WORDING, SubscriberStatus};
 use shop_platform::clock::{Clock, SystemClock};
 use shop_platform::config::Env;
 use shop_platform::marketing_store::{CampaignMessage, MarketingStore};
-use shop_tests::{Inbox, QUEUE_DEADLINE, TestApp, expect_json, hosted_env, problem, unique};
+use shop_tests::{Inbox, QUEUE_DEADLINE, TestApp, expect_json, hosted_env, in_the_shops_layout, problem, unique};
 use std::time::{Duration, Instant};
 
 const CONFIRM_SUBJECT: &str = "Please confirm your subscription";
@@ -134,6 +134,12 @@ async fn double_opt_in_records_consent_only_when_the_mailed_link_is_followed() {
     assert_eq!(pending.consented_at, None);
 
     let text = mails[0]["body"]["text"].as_str().expect("a text body");
+    let html = mails[0]["body"]["html"].as_str().expect("an HTML body");
+    assert!(
+        in_the_shops_layout(html),
+        "the opt-in mail has the shop's layout: {html}"
+    );
+    assert!(text.starts_with(&format!("{}\n\n", shop_tests::store_name())), "{text}");
     let token = token_after(text, "/subscribers/confirm?token=");
     let page = app.get(&format!("/subscribers/confirm?token={token}")).await;
     assert_eq!(page.status(), 200);
@@ -143,6 +149,12 @@ async fn double_opt_in_records_consent_only_when_the_mailed_link_is_followed() {
             .unwrap()
             .starts_with("text/html")
     );
+    let page = page.text().await.unwrap();
+    assert!(
+        in_the_shops_layout(&page),
+        "the confirm page has the shop's layout: {page}"
+    );
+    assert!(page.contains("You are subscribed") && page.contains(&email), "{page}");
     let confirmed = store.subscriber(&email).await.unwrap().unwrap();
     assert_eq!(confirmed.status, SubscriberStatus::Confirmed);
     assert!(confirmed.consented_at.is_some());
@@ -224,6 +236,8 @@ async fn a_campaign_reaches_each_confirmed_subscriber_once_with_their_own_one_cl
                 .unwrap()
                 .contains(&format!("Hello {email}"))
         );
+        let html = mails[0]["body"]["html"].as_str().unwrap();
+        assert!(in_the_shops_layout(html), "the campaign has the shop's layout: {html}");
         let list_unsubscribe = header(&mails[0], "List-Unsubscribe").expect("List-Unsubscribe");
         assert_eq!(
             header(&mails[0], "List-Unsubscribe-Post"),
@@ -240,6 +254,8 @@ async fn a_campaign_reaches_each_confirmed_subscriber_once_with_their_own_one_cl
         );
         let stored = format!("{:?}", store.subscriber(email).await.unwrap());
         assert!(!stored.contains(&token), "the token is not kept: {stored}");
+        // The footer's link is the same (SES fills the template's field as it is).
+        assert!(html.contains(&format!("href=\"{url}\"")), "{html}");
         unsubscribe_urls.push(url);
     }
     for email in [&pending, &leaver] {
@@ -289,9 +305,11 @@ async fn a_campaign_reaches_each_confirmed_subscriber_once_with_their_own_one_cl
     // One click (RFC 8058) from the first mail's header: unsubscribed, and again is the same.
     let page = app.client.get(&unsubscribe_urls[0]).send().await.unwrap();
     assert_eq!(page.status(), 200);
+    let page = page.text().await.unwrap();
+    assert!(page.contains("List-Unsubscribe"), "the page has the one-click form");
     assert!(
-        page.text().await.unwrap().contains("List-Unsubscribe"),
-        "the page has the one-click form"
+        in_the_shops_layout(&page),
+        "the unsubscribe page has the shop's layout: {page}"
     );
     for _ in 0..2 {
         let response = app

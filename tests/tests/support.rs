@@ -73,9 +73,10 @@ async fn a_message_with_its_orders_token_reaches_the_merchant_with_the_order_and
 
     let ack = only_mail(inbox.wait_for(&customer, reference, 1).await, "acknowledgement");
     let text = ack["body"]["text"].as_str().unwrap();
+    assert!(text.contains(reference), "{text}");
     assert!(
-        text.contains(reference) && text.contains(&format!("filed with your order {order_id}")),
-        "{text}"
+        !text.contains("office"),
+        "the acknowledgement repeats nothing of the message: {text}"
     );
 
     let stored = inbox_messages(&app).await;
@@ -91,6 +92,47 @@ async fn a_message_with_its_orders_token_reaches_the_merchant_with_the_order_and
     assert!(
         stored["received_at"].as_str().is_some_and(|at| at.ends_with('Z')),
         "{stored}"
+    );
+}
+
+#[tokio::test]
+async fn the_acknowledgement_carries_the_reference_and_no_word_the_caller_wrote() {
+    let ((app, _), inbox) = (TestApp::from_own_address(), Inbox::new());
+    // Whoever fills the form chooses the address the acknowledgement goes to, so it must not
+    // carry their words there: a subject and body as a spammer would write them.
+    let target = email();
+    let subject = "Congratulations winner, claim the prize";
+    let body = "Dear friend, visit https://prize.example/claim?id=7 today and enter the password.\nRegards, Lottery";
+    let sent = json!({"email": target, "subject": subject, "body": body});
+    let received = expect_json(write(&app, &sent).await, 201).await;
+    let reference = received["reference"].as_str().unwrap();
+
+    let ack = only_mail(inbox.wait_for(&target, reference, 1).await, "acknowledgement");
+    let subject_line = ack["subject"].as_str().unwrap();
+    let (text, html) = (
+        ack["body"]["text"].as_str().unwrap(),
+        ack["body"]["html"].as_str().unwrap(),
+    );
+    assert!(text.contains(reference) && html.contains(reference), "{text}");
+    let words = |text: &str| -> std::collections::BTreeSet<String> {
+        text.split(|c: char| !c.is_alphanumeric())
+            .filter(|word| word.len() >= 4)
+            .map(str::to_lowercase)
+            .collect()
+    };
+    let theirs = words(&format!("{subject} {body}"));
+    for part in [subject_line, text, html] {
+        let relayed: Vec<String> = words(part).intersection(&theirs).cloned().collect();
+        assert!(relayed.is_empty(), "{relayed:?} relayed in {part}");
+    }
+    assert!(shop_tests::in_the_shops_layout(html));
+
+    // The merchant's copy still has all of it.
+    let merchant = only_mail(inbox.wait_for(MERCHANT, reference, 1).await, "merchant mail");
+    let text = merchant["body"]["text"].as_str().unwrap();
+    assert!(
+        text.contains(subject) && text.contains("https://prize.example/claim?id=7"),
+        "{text}"
     );
 }
 

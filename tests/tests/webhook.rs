@@ -8,7 +8,9 @@ use reqwest::Method;
 use serde_json::{Value, json};
 use shop_platform::order_store::OrderStore;
 use shop_platform::queue::Queue;
-use shop_tests::{Inbox, TestApp, TestStripe, checkout_body, expect_json, hosted_env, problem, product, unique};
+use shop_tests::{
+    Inbox, TestApp, TestStripe, checkout_body, dollars, expect_json, hosted_env, problem, product, unique,
+};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use stripe_webhook::Webhook;
 
@@ -500,7 +502,7 @@ async fn a_late_payment_is_refunded_when_the_stock_is_gone() {
         "one refund mail, though the shop and Stripe both reported it"
     );
     let total = order["totals"]["total"]["amount"].as_i64().unwrap();
-    let refunded = format!("refunded {}.{:02} USD", total / 100, total % 100);
+    let refunded = format!("refunded {}", dollars(total));
     assert!(mail[0]["body"]["text"].as_str().unwrap().contains(&refunded));
 }
 

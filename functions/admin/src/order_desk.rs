@@ -8,6 +8,7 @@ use lambda_http::{Body, Request, Response};
 use minijinja::Environment;
 use minijinja::value::{Serde, Value};
 use serde::{Deserialize, Serialize};
+use shop_domain::catalog::options_label;
 use shop_domain::fulfillment::{self, Carrier, ShipmentError, ShipmentLine, TrackingNumber};
 use shop_domain::order::{Email, OrderEvent, OrderStatus, Transition};
 use shop_domain::{FieldError, Sku};
@@ -57,13 +58,15 @@ struct ShipmentAnswer<'a> {
 struct SlipLine<'a> {
     sku: &'a str,
     title: &'a str,
+    /// The variant's options: `Colour: Navy, Size: M`.
+    variant: Option<String>,
     quantity: u32,
     to_pack: u32,
 }
 
-/// The packing slip template, compiled in.
+/// The packing slip template over the shop's one layout, compiled in.
 pub fn slip_templates() -> Result<Environment<'static>, minijinja::Error> {
-    let mut env = Environment::new();
+    let mut env = shop_templates::environment()?;
     env.add_template("packing_slip.html", include_str!("../templates/packing_slip.html"))?;
     Ok(env)
 }
@@ -98,6 +101,39 @@ fn as_lines(left: &std::collections::BTreeMap<Sku, u32>) -> Vec<ShipmentLine> {
             quantity: *units,
         })
         .collect()
+}
+
+/// The packing slip of `order`: every line with its options, the units still to pack, and the
+/// address in its country's order, in the shop's layout.
+fn packing_slip_html(
+    slips: &Environment<'_>,
+    store_name: &str,
+    order: &OrderRecord,
+) -> Result<String, minijinja::Error> {
+    let left = remaining_of(order);
+    let lines: Vec<SlipLine<'_>> = order
+        .lines
+        .iter()
+        .map(|line| SlipLine {
+            sku: line.sku.as_str(),
+            title: &line.title,
+            variant: options_label(&line.options),
+            quantity: line.quantity,
+            to_pack: left.get(&line.sku).copied().unwrap_or(0),
+        })
+        .collect();
+    let context = Value::from(Serde(serde_json::json!({
+        "store_name": store_name,
+        "order_id": order.order_id,
+        "placed": rfc3339(order.created_at),
+        "shipping_method": order.shipping_method,
+        "ship_to": order.shipping_address.postal_lines(),
+        "lines": lines,
+        "shipments": order.shipments,
+        // A slip is printed: wider than a mail.
+        "layout_width": 760,
+    })));
+    slips.get_template("packing_slip.html")?.render(context)
 }
 
 impl OrderDesk {
@@ -151,30 +187,7 @@ impl OrderDesk {
     /// `GET /admin/orders/{order_id}/packing-slip`: a printable HTML page.
     pub async fn packing_slip(&self, request: &Request) -> Result<Response<Body>, ApiError> {
         let order = self.order(request).await?;
-        let left = remaining_of(&order);
-        let lines: Vec<SlipLine<'_>> = order
-            .lines
-            .iter()
-            .map(|line| SlipLine {
-                sku: line.sku.as_str(),
-                title: &line.title,
-                quantity: line.quantity,
-                to_pack: left.get(&line.sku).copied().unwrap_or(0),
-            })
-            .collect();
-        let context = Value::from(Serde(serde_json::json!({
-            "store_name": self.store_name,
-            "order_id": order.order_id,
-            "placed": rfc3339(order.created_at),
-            "shipping_method": order.shipping_method,
-            "address": order.shipping_address,
-            "lines": lines,
-            "shipments": order.shipments,
-        })));
-        let html = self
-            .slips
-            .get_template("packing_slip.html")
-            .and_then(|template| template.render(context))
+        let html = packing_slip_html(&self.slips, &self.store_name, &order)
             .map_err(|e| ApiError::Internal(format!("packing slip: {e}")))?;
         Response::builder()
             .status(StatusCode::OK)
@@ -312,5 +325,41 @@ impl OrderDesk {
         let mut view = merchant_view(&order)?;
         view["status"] = serde_json::json!(OrderStatus::Delivered);
         json(StatusCode::OK, &view)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_packing_slip_shows_options_and_the_address_in_its_countrys_order_escaped() {
+        let usd = |amount: i64| serde_json::json!({"amount": amount, "currency": "usd"});
+        let order: OrderRecord = serde_json::from_value(serde_json::json!({
+            "order_id": "o-1", "token_hash": "h", "status": "fulfilling", "email": "ada@example.com",
+            "lines": [{"sku": "MCS-NAVY-M", "product_id": "mcs", "title": "Merino <Crew>", "quantity": 2,
+                       "options": {"colour": "Navy", "size": "M"}, "unit_price": usd(8900), "line_total": usd(17800)}],
+            "totals": {"subtotal": usd(17800), "discount": usd(0), "shipping": usd(0), "tax": usd(0),
+                       "total": usd(17800), "tax_included": false},
+            "shipping_address": {"name": "Ada <script>", "line1": "1 Main St", "city": "San Francisco",
+                                 "region": "CA", "postal_code": "94105", "country": "US"},
+            "shipping_method": "standard", "cart_id": "c-1", "created_at": 0, "expires_at": 900,
+        }))
+        .unwrap();
+        let html = packing_slip_html(&slip_templates().unwrap(), "Demo & Co", &order).unwrap();
+        assert!(
+            html.contains("class=\"shop-header") && html.contains("Demo &amp; Co"),
+            "{html}"
+        );
+        assert!(
+            html.contains("Merino &lt;Crew&gt;") && html.contains("Colour: Navy, Size: M"),
+            "{html}"
+        );
+        assert!(
+            html.contains("Ada &lt;script&gt;<br>1 Main St<br>San Francisco, CA 94105<br>United States"),
+            "{html}"
+        );
+        assert!(!html.contains("<script>"));
+        assert!(html.contains("max-width:760px"));
     }
 }

@@ -476,6 +476,7 @@ fn order_lines(
                 sku: variant.sku.clone(),
                 product_id: variant.product_id.clone(),
                 title: variant.title.clone(),
+                options: variant.options.clone(),
                 quantity: line.quantity,
                 unit_price: variant.price,
                 line_total: Money::new(variant.price.amount * i64::from(line.quantity), currency),

@@ -165,12 +165,19 @@ fn link_token<'a>(request: &'a Request, what: &'static str) -> Result<&'a str, A
         .ok_or(ApiError::NotFound { what })
 }
 
-/// Templates of the confirmation mail and the pages, parsed once.
+/// Templates of the confirmation mail, the campaign's frame and the pages, over the shop's one
+/// layout; parsed once.
 fn templates() -> Result<Environment<'static>, minijinja::Error> {
-    let mut env = Environment::new();
-    env.add_template("confirm.txt", include_str!("../templates/confirm.txt"))?;
-    env.add_template("confirm.html", include_str!("../templates/confirm.html"))?;
-    env.add_template("page.html", include_str!("../templates/page.html"))?;
+    let mut env = shop_templates::environment()?;
+    for (name, source) in [
+        ("confirm.txt", include_str!("../templates/confirm.txt")),
+        ("confirm.html", include_str!("../templates/confirm.html")),
+        ("campaign.txt", include_str!("../templates/campaign.txt")),
+        ("campaign.html", include_str!("../templates/campaign.html")),
+        ("page.html", include_str!("../templates/page.html")),
+    ] {
+        env.add_template(name, source)?;
+    }
     Ok(env)
 }
 
@@ -435,10 +442,7 @@ impl EmailCampaign {
         message: &str,
         form_action: Option<String>,
     ) -> Result<Response<Body>, ApiError> {
-        let html = self
-            .templates
-            .get_template("page.html")
-            .and_then(|page| page.render(context! { title, message, form_action, store_name => &self.store_name }))
+        let html = render_page(&self.templates, &self.store_name, title, message, form_action)
             .map_err(|e| ApiError::Internal(format!("page: {e}")))?;
         Response::builder()
             .status(status)
@@ -447,6 +451,20 @@ impl EmailCampaign {
             .body(Body::Text(html))
             .map_err(|e| ApiError::Internal(e.to_string()))
     }
+}
+
+/// A page of the shop's (confirmation, unsubscribe) in its one layout: a title, a message and,
+/// for unsubscribing, the one-click form.
+fn render_page(
+    templates: &Environment<'_>,
+    store_name: &str,
+    title: &str,
+    message: &str,
+    form_action: Option<String>,
+) -> Result<String, minijinja::Error> {
+    templates
+        .get_template("page.html")?
+        .render(context! { title, message, form_action, store_name })
 }
 
 impl HttpFunction for EmailCampaign {
@@ -461,5 +479,56 @@ impl QueueFunction for EmailCampaign {
         event: aws_lambda_events::event::sqs::SqsEvent,
     ) -> futures::future::BoxFuture<'_, aws_lambda_events::event::sqs::SqsBatchResponse> {
         Box::pin(EmailCampaign::handle_batch(self, event))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_pages_have_the_shops_layout_and_escape_what_they_show() {
+        let templates = templates().unwrap();
+        let page = render_page(
+            &templates,
+            "Mugs & Co",
+            "Unsubscribe",
+            "Stop news to <ada>@example.com?",
+            Some("/unsubscribe?token=abc".into()),
+        )
+        .unwrap();
+        assert!(
+            page.contains("class=\"shop-header") && page.contains("Mugs &amp; Co"),
+            "{page}"
+        );
+        assert!(page.contains("<title>Unsubscribe · Mugs &amp; Co</title>"), "{page}");
+        assert!(page.contains("<meta name=\"robots\" content=\"noindex\">"));
+        assert!(page.contains("Stop news to &lt;ada&gt;@example.com?"), "{page}");
+        assert!(page.contains("name=\"List-Unsubscribe\" value=\"One-Click\""));
+    }
+
+    #[test]
+    fn the_opt_in_mail_has_the_shops_layout_in_both_parts() {
+        let templates = templates().unwrap();
+        let facts = context! {
+            store_name => "Mugs & Co", email => "ada@example.com", hours => 72,
+            confirm_url => "https://api.example/subscribers/confirm?token=t",
+        };
+        let html = templates.get_template("confirm.html").unwrap().render(&facts).unwrap();
+        let text = templates.get_template("confirm.txt").unwrap().render(&facts).unwrap();
+        assert!(
+            html.contains("class=\"shop-header") && html.contains("Yes, subscribe me"),
+            "{html}"
+        );
+        assert!(html.contains("href=\"https:&#x2f;&#x2f;api.example&#x2f;subscribers&#x2f;confirm?token=t\""));
+        assert!(
+            text.starts_with("Mugs & Co\n\nPlease confirm your subscription\n\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("\nhttps://api.example/subscribers/confirm?token=t\n"),
+            "{text}"
+        );
+        assert!(text.contains("\n-- \nMugs & Co\n"), "{text}");
     }
 }

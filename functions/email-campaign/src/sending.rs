@@ -18,7 +18,8 @@ use aws_sdk_sesv2::types::{
     Body, BulkEmailContent, BulkEmailEntry, BulkEmailStatus, Content, Destination, EmailContent, EmailTemplateContent,
     Message, MessageHeader, MessageTag, ReplacementEmailContent, ReplacementTemplate, Template,
 };
-use minijinja::context;
+use minijinja::value::Value;
+use minijinja::{Environment, context};
 use serde::Deserialize;
 use shop_domain::marketing::{BATCH_SIZE, CONFIRM_HOURS, MAX_ATTEMPTS, SubscriberStatus};
 use shop_domain::order::Email;
@@ -340,8 +341,14 @@ impl EmailCampaign {
     /// One `SendBulkEmail` to `recipients` (address, unsubscribe token): each one's outcome,
     /// in order. A failed call fails every recipient of it.
     async fn send_bulk(&self, campaign: &CampaignRecord, recipients: &[(String, String)]) -> Vec<Result<(), String>> {
-        let result = self.bulk_request(campaign, recipients).send().await;
-        match result {
+        let request = match self.bulk_request(campaign, recipients) {
+            Ok(request) => request,
+            Err(error) => {
+                let text = format!("the campaign's mail did not render: {error}");
+                return recipients.iter().map(|_| Err(text.clone())).collect();
+            }
+        };
+        match request.send().await {
             Ok(output) => {
                 let results = output.bulk_email_entry_results();
                 (0..recipients.len())
@@ -366,21 +373,13 @@ impl EmailCampaign {
         &self,
         campaign: &CampaignRecord,
         recipients: &[(String, String)],
-    ) -> aws_sdk_sesv2::operation::send_bulk_email::builders::SendBulkEmailFluentBuilder {
+    ) -> Result<aws_sdk_sesv2::operation::send_bulk_email::builders::SendBulkEmailFluentBuilder, minijinja::Error> {
         let base = self.settings.public_api_url.trim_end_matches('/');
-        let footer_html = format!(
-            "<p style=\"color:#666;font-size:12px\">You get this mail because you subscribed to {}. \
-             <a href=\"{{{{unsubscribe_url}}}}\">Unsubscribe</a></p>",
-            html_escape(&self.store_name)
-        );
-        let footer_text = format!(
-            "\n\n--\nYou get this mail because you subscribed to {}.\nUnsubscribe: {{{{unsubscribe_url}}}}\n",
-            self.store_name
-        );
+        let (html, text) = frame(&self.templates, &self.store_name, campaign)?;
         let content = EmailTemplateContent::builder()
             .subject(&campaign.subject)
-            .html(format!("{}{footer_html}", campaign.html))
-            .text(format!("{}{footer_text}", campaign.text))
+            .html(html)
+            .text(text)
             .build();
         let defaults = serde_json::json!({
             "store_name": self.store_name,
@@ -414,7 +413,8 @@ impl EmailCampaign {
                 .set_replacement_headers(Some(headers))
                 .build()
         });
-        self.ses
+        Ok(self
+            .ses
             .send_bulk_email()
             .from_email_address(&self.settings.sender_address)
             .default_content(BulkEmailContent::builder().template(template).build())
@@ -427,13 +427,62 @@ impl EmailCampaign {
                     .build()
                     .ok()
                     .map(|tag| vec![tag]),
-            )
+            ))
     }
 }
 
-fn html_escape(text: &str) -> String {
-    text.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
+/// The campaign's HTML and text inside the shop's layout, the footer carrying the unsubscribe
+/// link. The merchant's HTML is placed as it is (it is meant to be HTML, and only the merchant
+/// writes it); the SES template fields in it and the footer's `{{unsubscribe_url}}` are filled per
+/// recipient by SES.
+fn frame(
+    templates: &Environment<'_>,
+    store_name: &str,
+    campaign: &CampaignRecord,
+) -> Result<(String, String), minijinja::Error> {
+    let render = |name: &str, content: Value| {
+        templates.get_template(name)?.render(context! {
+            store_name,
+            subject => &campaign.subject,
+            content,
+            unsubscribe_url => "{{unsubscribe_url}}",
+        })
+    };
+    let html = render("campaign.html", Value::from_safe_string(campaign.html.clone()))?;
+    let text = render("campaign.txt", Value::from(campaign.text.as_str()))?;
+    Ok((html, text))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn campaign() -> CampaignRecord {
+        serde_json::from_value(serde_json::json!({
+            "campaign_id": "c-1", "name": "spring", "subject": "Spring <news>",
+            "html": "<p>Hello {{email}}</p>", "text": "Hello {{email}}",
+            "audience": "subscribers", "status": "sending", "created_at": 0,
+            "recipients": 0, "sent": 0, "failed": 0, "suppressed": 0,
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn a_campaign_goes_out_in_the_shops_layout_with_its_unsubscribe_footer() {
+        let templates = crate::templates().unwrap();
+        let (html, text) = frame(&templates, "Mugs & <Co>", &campaign()).unwrap();
+        assert!(
+            html.contains("class=\"shop-header") && html.contains("Mugs &amp; &lt;Co&gt;"),
+            "{html}"
+        );
+        assert!(
+            html.contains("<p>Hello {{email}}</p>"),
+            "the merchant's HTML as written: {html}"
+        );
+        assert!(html.contains("href=\"{{unsubscribe_url}}\""), "{html}");
+        assert!(!html.contains("<h1"), "the campaign brings its own heading");
+        assert!(text.starts_with("Mugs & <Co>\n\nHello {{email}}\n"), "{text}");
+        assert!(text.contains("\n-- \nMugs & <Co>\nYou get this mail because you subscribed to Mugs & <Co>."));
+        assert!(text.contains("Unsubscribe: {{unsubscribe_url}}"), "{text}");
+    }
 }

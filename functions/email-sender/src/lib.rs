@@ -4,16 +4,18 @@
 //! sends it with SES v2 `SendEmail`. A failed send gives the claim back and the message is
 //! retried; a duplicate finds the mail sent and does nothing.
 
+pub mod facts;
 pub mod render;
 
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
 use aws_sdk_sesv2::types::{Body, Content, Destination, EmailContent, Message, MessageTag};
-use render::{Links, MailFacts, RecentOrder, RenderError, RenderedMail, SupportFacts, Templates};
+use facts::{AcknowledgementFacts, Links, MailFacts, RecentOrder, Store, SupportFacts};
+use render::{RenderError, RenderedMail, Templates};
 use serde::Deserialize;
 use shop_platform::QueueFunction;
 use shop_platform::batch::process_batch;
 use shop_platform::clock::{Clock, SystemClock, rfc3339};
-use shop_platform::config::{ConfigError, Env, StoreSettings, TableSettings};
+use shop_platform::config::{ConfigError, Env, LocaleSettings, StoreSettings, TableSettings};
 use shop_platform::mail::{Claim, MailKind, MailLog, MailRequest};
 use shop_platform::order_store::{OrderRecord, OrderStore};
 use shop_platform::support_store::{SupportMessage, SupportStore};
@@ -39,6 +41,10 @@ struct MailSettings {
     order_page_url: String,
     /// The API's public base URL (order links, the merchant's packing slip link).
     public_api_url: String,
+    /// Where returns go: lines separated by `|`; empty for none (the mail asks the customer to
+    /// write for it).
+    #[serde(default)]
+    return_address: String,
 }
 
 impl MailSettings {
@@ -79,7 +85,7 @@ pub struct EmailSender {
     ses: aws_sdk_sesv2::Client,
     templates: Templates,
     settings: MailSettings,
-    store_name: String,
+    store: Store,
     clock: Arc<dyn Clock>,
 }
 
@@ -113,6 +119,7 @@ impl EmailSender {
         let table: TableSettings = env.parse()?;
         let store: StoreSettings = env.parse()?;
         let settings: MailSettings = env.parse()?;
+        let locale = LocaleSettings::from_env(env)?;
         let client = aws_sdk_dynamodb::Client::new(sdk);
         Ok(Self {
             orders: OrderStore::new(client.clone(), table.shop_table.clone()),
@@ -120,8 +127,12 @@ impl EmailSender {
             log: MailLog::new(client, table.shop_table),
             ses: aws_sdk_sesv2::Client::new(sdk),
             templates: Templates::load().map_err(|e| ConfigError::new(format!("mail templates: {e}")))?,
+            store: Store {
+                name: store.store_name,
+                locale: locale.store_locale,
+                return_address: Store::return_address_lines(&settings.return_address),
+            },
             settings,
-            store_name: store.store_name,
             clock: Arc::new(SystemClock),
         })
     }
@@ -221,10 +232,19 @@ impl EmailSender {
                 let mail = self.order_mail(request, order).await?;
                 self.send_email(request, to, None, mail).await
             }
+            About::Support { message, .. } if request.kind == MailKind::SupportReceived => {
+                // The acknowledgement says the reference and fixed words, nothing the caller sent.
+                let facts = AcknowledgementFacts {
+                    store_name: &self.store.name,
+                    reference: &message.reference,
+                };
+                let mail = self.templates.render_acknowledgement(&facts)?;
+                self.send_email(request, to, None, mail).await
+            }
             About::Support { message, order } => {
                 let base = self.settings.public_api_url.trim_end_matches('/');
                 let facts = SupportFacts {
-                    store_name: &self.store_name,
+                    store_name: &self.store.name,
                     reference: &message.reference,
                     customer_email: &message.email,
                     subject: &message.subject,
@@ -239,14 +259,13 @@ impl EmailSender {
                                 order_url: None,
                                 admin_base: Some(base),
                             };
-                            MailFacts::of(&self.store_name, order, request, links)
+                            MailFacts::of(&self.store, order, request, links)
                         })
                         .transpose()?,
                 };
-                let mail = self.templates.render_support(request.kind, &facts)?;
+                let mail = self.templates.render_support(&facts)?;
                 // The merchant answers the customer by replying.
-                let reply_to = (request.kind == MailKind::SupportMessage).then_some(message.email.as_str());
-                self.send_email(request, to, reply_to, mail).await
+                self.send_email(request, to, Some(message.email.as_str()), mail).await
             }
         }
     }
@@ -270,7 +289,7 @@ impl EmailSender {
             order_url: order_url.as_deref(),
             admin_base: Some(self.settings.public_api_url.as_str()),
         };
-        let mut facts = MailFacts::of(&self.store_name, order, request, links)?;
+        let mut facts = MailFacts::of(&self.store, order, request, links)?;
         if request.kind == MailKind::OrderLookup {
             facts = facts.with_recent_orders(self.recent_orders(order).await?);
         }
@@ -295,7 +314,7 @@ impl EmailSender {
                 url: format!("{}/{}?token={token}", self.settings.order_page(), order.order_id),
                 placed: rfc3339(order.created_at),
                 status: order.status.as_str(),
-                total: order.totals.total.to_string(),
+                total: order.totals.total.display(self.store.locale),
                 order_id: order.order_id,
             });
         }

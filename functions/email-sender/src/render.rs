@@ -1,16 +1,13 @@
 //! Mails as the customer and the merchant read them: a subject, an HTML part and a text part,
-//! rendered from the templates in `templates/` (HTML auto-escaped, text not) with the order's
-//! facts. The templates are compiled into the binary and parsed once per instance.
+//! rendered from the templates in `templates/` with the facts of [`crate::facts`]. Every mail
+//! extends the shop's one layout (`shop_templates`: the store's name at the head, the content,
+//! the store's name at the foot); HTML is escaped by minijinja as it renders, text is not. The
+//! templates are compiled into the binary and parsed once per instance.
 
+use crate::facts::{AcknowledgementFacts, MailFacts, SupportFacts};
 use minijinja::Environment;
 use minijinja::value::{Serde, Value};
-use serde::Serialize;
-use shop_domain::Money;
-use shop_domain::fulfillment::ShipmentLine;
-use shop_domain::order::Address;
-use shop_platform::fulfillment_store::Shipment;
-use shop_platform::mail::{MailKind, MailRequest};
-use shop_platform::order_store::OrderRecord;
+use shop_platform::mail::MailKind;
 
 /// One rendered mail.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -39,87 +36,6 @@ pub enum RenderError {
     Template(#[from] minijinja::Error),
 }
 
-/// What the templates may say about an order, each amount already written for people.
-#[derive(Debug, Serialize)]
-pub struct MailFacts<'a> {
-    store_name: &'a str,
-    order_id: &'a str,
-    status: &'static str,
-    customer_email: &'a str,
-    order_url: Option<&'a str>,
-    packing_slip_url: Option<String>,
-    lines: Vec<LineFacts<'a>>,
-    subtotal: String,
-    discount: Option<String>,
-    shipping: String,
-    tax: String,
-    tax_included: bool,
-    total: String,
-    shipping_address: &'a Address,
-    shipping_method: &'a str,
-    shipment: Option<ShipmentFacts<'a>>,
-    shipments: Vec<ShipmentFacts<'a>>,
-    payment_error: Option<&'a str>,
-    cancel_reason: Option<&'a str>,
-    refunded: Option<String>,
-    review: Option<&'a str>,
-    late_payment: Option<&'a str>,
-    recent_orders: Vec<RecentOrder>,
-    return_of: Option<ReturnFacts<'a>>,
-}
-
-#[derive(Debug, Serialize)]
-struct ReturnFacts<'a> {
-    return_id: &'a str,
-    refund: String,
-    /// Whether receiving it refunds anything.
-    refunds: bool,
-    lines: Vec<ShippedLine<'a>>,
-    /// The replacements, when the return is an exchange.
-    replacements: Vec<ShippedLine<'a>>,
-    /// What the shopper pays for the exchange, if anything.
-    to_pay: Option<String>,
-}
-
-/// One of a customer's recent orders, for the lookup mail.
-#[derive(Debug, Serialize)]
-pub struct RecentOrder {
-    /// The order.
-    pub order_id: String,
-    /// When it was placed.
-    pub placed: String,
-    /// Where it is.
-    pub status: &'static str,
-    /// What it cost.
-    pub total: String,
-    /// A link that opens it.
-    pub url: String,
-}
-
-#[derive(Debug, Serialize)]
-struct LineFacts<'a> {
-    title: &'a str,
-    sku: &'a str,
-    quantity: u32,
-    unit_price: String,
-    line_total: String,
-}
-
-#[derive(Debug, Serialize)]
-struct ShipmentFacts<'a> {
-    carrier: &'a str,
-    tracking_number: &'a str,
-    tracking_url: &'a str,
-    lines: Vec<ShippedLine<'a>>,
-}
-
-#[derive(Debug, Serialize)]
-struct ShippedLine<'a> {
-    title: &'a str,
-    sku: &'a str,
-    quantity: u32,
-}
-
 /// The templates, parsed once.
 pub struct Templates {
     env: Environment<'static>,
@@ -132,12 +48,17 @@ macro_rules! templates {
 }
 
 impl Templates {
-    /// Every template the sender uses; a template that does not parse fails here, at start.
+    /// Every template the sender uses, over the shop's layout; a template that does not parse
+    /// fails here, at start.
     pub fn load() -> Result<Self, minijinja::Error> {
-        let mut env = Environment::new();
+        let mut env = shop_templates::environment()?;
         for (name, source) in templates![
-            "layout.html",
             "order_lines.html",
+            "order_lines.txt",
+            "order_footer.html",
+            "order_footer.txt",
+            "shipped_heading.txt",
+            "cancelled_reason.txt",
             "order_confirmation.html",
             "order_confirmation.txt",
             "new_order.html",
@@ -173,13 +94,16 @@ impl Templates {
         self.render_parts(kind, Value::from(Serde(facts)), subject(kind, facts))
     }
 
-    /// Renders the mail of `kind` about a support message from `facts`.
-    pub fn render_support(&self, kind: MailKind, facts: &SupportFacts<'_>) -> Result<RenderedMail, RenderError> {
-        let subject = match kind {
-            MailKind::SupportMessage => format!("Support {}: {}", facts.reference, facts.subject),
-            _ => format!("{}: we received your message ({})", facts.store_name, facts.reference),
-        };
-        self.render_parts(kind, Value::from(Serde(facts)), subject)
+    /// Renders the merchant's copy of a support message from `facts`.
+    pub fn render_support(&self, facts: &SupportFacts<'_>) -> Result<RenderedMail, RenderError> {
+        let subject = format!("Support {}: {}", facts.reference, facts.subject);
+        self.render_parts(MailKind::SupportMessage, Value::from(Serde(facts)), subject)
+    }
+
+    /// Renders the customer's acknowledgement of a support message: its reference, nothing more.
+    pub fn render_acknowledgement(&self, facts: &AcknowledgementFacts<'_>) -> Result<RenderedMail, RenderError> {
+        let subject = format!("{}: we received your message ({})", facts.store_name, facts.reference);
+        self.render_parts(MailKind::SupportReceived, Value::from(Serde(facts)), subject)
     }
 
     fn render_parts(&self, kind: MailKind, context: Value, subject: String) -> Result<RenderedMail, RenderError> {
@@ -193,29 +117,6 @@ impl Templates {
             .render(&context)?;
         Ok(RenderedMail { subject, html, text })
     }
-}
-
-/// What a support mail says: the message, and its order's facts when its token opened it.
-#[derive(Debug, Serialize)]
-pub struct SupportFacts<'a> {
-    /// The store's name.
-    pub store_name: &'a str,
-    /// The message's reference.
-    pub reference: &'a str,
-    /// Who wrote.
-    pub customer_email: &'a str,
-    /// Their subject.
-    pub subject: &'a str,
-    /// Their text.
-    pub body: &'a str,
-    /// When it arrived.
-    pub received_at: String,
-    /// An order id given without the token that opens it.
-    pub unverified_order_id: Option<&'a str>,
-    /// The merchant's link to the order in the admin API.
-    pub admin_order_url: Option<String>,
-    /// The verified order's facts.
-    pub order: Option<MailFacts<'a>>,
 }
 
 fn subject(kind: MailKind, facts: &MailFacts<'_>) -> String {
@@ -243,194 +144,77 @@ fn subject(kind: MailKind, facts: &MailFacts<'_>) -> String {
             "Order {order} needs a look: {}",
             facts.review.unwrap_or("see the order")
         ),
-        // Rendered with their own facts (`render_support`); named here for completeness.
+        // Rendered with their own facts (`render_support`, `render_acknowledgement`).
         MailKind::SupportMessage | MailKind::SupportReceived => format!("{store}: order {order}"),
     }
-}
-
-/// Where the links in a mail lead.
-pub struct Links<'a> {
-    /// The order page, with a token that opens it.
-    pub order_url: Option<&'a str>,
-    /// The API's base URL, for the merchant's packing slip link.
-    pub admin_base: Option<&'a str>,
-}
-
-impl<'a> MailFacts<'a> {
-    /// The facts of `order` for the mail `request` asks for: a shipment mail names its shipment,
-    /// a refund mail the refunded total.
-    pub fn of(
-        store_name: &'a str,
-        order: &'a OrderRecord,
-        request: &MailRequest,
-        links: Links<'a>,
-    ) -> Result<Self, RenderError> {
-        let reference = request.reference.as_deref();
-        let shipment = match (request.kind, reference) {
-            (MailKind::Shipped, Some(id)) => {
-                let shipment = order.shipments.iter().find(|s| s.shipment_id == id).ok_or_else(|| {
-                    RenderError::NoSuchShipment {
-                        order_id: order.order_id.clone(),
-                        shipment_id: id.to_owned(),
-                    }
-                })?;
-                Some(shipment_facts(order, shipment))
-            }
-            _ => None,
-        };
-        let return_of =
-            match (request.kind, reference) {
-                (MailKind::ReturnInstructions, Some(id)) => {
-                    let record = order.returns.iter().find(|r| r.return_id == id).ok_or_else(|| {
-                        RenderError::NoSuchShipment {
-                            order_id: order.order_id.clone(),
-                            shipment_id: id.to_owned(),
-                        }
-                    })?;
-                    let exchange = record.exchange.as_ref();
-                    Some(ReturnFacts {
-                        return_id: &record.return_id,
-                        refund: record.refund.to_string(),
-                        refunds: record.refund.amount > 0,
-                        lines: titled(order, &record.lines),
-                        replacements: exchange
-                            .map(|e| {
-                                e.new_lines
-                                    .iter()
-                                    .map(|l| ShippedLine {
-                                        title: &l.title,
-                                        sku: l.sku.as_str(),
-                                        quantity: l.quantity,
-                                    })
-                                    .collect()
-                            })
-                            .unwrap_or_default(),
-                        to_pay: exchange.filter(|e| e.balance.amount > 0).map(|e| e.balance.to_string()),
-                    })
-                }
-                _ => None,
-            };
-        let totals = &order.totals;
-        // A refund mail's reference is the refunded total it reports (see the payment webhook).
-        let refunded = (request.kind == MailKind::Refunded)
-            .then_some(reference)
-            .flatten()
-            .and_then(|amount| amount.parse::<i64>().ok())
-            .map(|amount| Money::new(amount, totals.total.currency).to_string());
-        Ok(Self {
-            store_name,
-            order_id: &order.order_id,
-            status: order.status.as_str(),
-            customer_email: order.email.as_str(),
-            order_url: links.order_url,
-            packing_slip_url: links.admin_base.map(|base| {
-                format!(
-                    "{}/admin/orders/{}/packing-slip",
-                    base.trim_end_matches('/'),
-                    order.order_id
-                )
-            }),
-            lines: order
-                .lines
-                .iter()
-                .map(|line| LineFacts {
-                    title: &line.title,
-                    sku: line.sku.as_str(),
-                    quantity: line.quantity,
-                    unit_price: line.unit_price.to_string(),
-                    line_total: line.line_total.to_string(),
-                })
-                .collect(),
-            subtotal: totals.subtotal.to_string(),
-            discount: (totals.discount.amount > 0).then(|| totals.discount.to_string()),
-            shipping: totals.shipping.to_string(),
-            tax: totals.tax.to_string(),
-            tax_included: totals.tax_included,
-            total: totals.total.to_string(),
-            shipping_address: &order.shipping_address,
-            shipping_method: &order.shipping_method,
-            shipment,
-            shipments: order.shipments.iter().map(|s| shipment_facts(order, s)).collect(),
-            payment_error: order.last_payment_error.as_deref(),
-            cancel_reason: order.cancel_reason.as_deref(),
-            refunded,
-            review: order.review.as_deref(),
-            late_payment: order.late_payment.as_deref(),
-            recent_orders: Vec::new(),
-            return_of,
-        })
-    }
-
-    /// The same facts listing `orders` (the lookup mail).
-    pub fn with_recent_orders(mut self, orders: Vec<RecentOrder>) -> Self {
-        self.recent_orders = orders;
-        self
-    }
-}
-
-fn shipment_facts<'a>(order: &'a OrderRecord, shipment: &'a Shipment) -> ShipmentFacts<'a> {
-    ShipmentFacts {
-        carrier: &shipment.carrier,
-        tracking_number: &shipment.tracking_number,
-        tracking_url: &shipment.tracking_url,
-        lines: titled(order, &shipment.lines),
-    }
-}
-
-/// Units of the order's lines (or of its exchanges' replacements), each with its title.
-fn titled<'a>(order: &'a OrderRecord, lines: &'a [ShipmentLine]) -> Vec<ShippedLine<'a>> {
-    lines
-        .iter()
-        .map(|line| ShippedLine {
-            title: order.title_of(&line.sku).unwrap_or(line.sku.as_str()),
-            sku: line.sku.as_str(),
-            quantity: line.quantity,
-        })
-        .collect()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::facts::{Links, Store};
+    use shop_domain::{Locale, Money};
+    use shop_platform::mail::MailRequest;
+    use shop_platform::order_store::OrderRecord;
 
     fn order() -> OrderRecord {
         let usd = |amount: i64| serde_json::json!({"amount": amount, "currency": "usd"});
         serde_json::from_value(serde_json::json!({
             "order_id": "o-1", "token_hash": "h", "status": "shipped", "email": "ada@example.com",
             "lines": [{"sku": "MUG-1", "product_id": "mug", "title": "Mug <Large> & Co", "quantity": 2,
+                       "options": {"colour": "Navy", "size": "L"},
                        "unit_price": usd(1250), "line_total": usd(2500)}],
-            "totals": {"subtotal": usd(2500), "discount": usd(0), "shipping": usd(500), "tax": usd(218),
-                       "total": usd(3218), "tax_included": false},
+            "totals": {"subtotal": usd(2500), "discount": usd(500), "shipping": usd(500), "tax": usd(218),
+                       "total": usd(2718), "tax_included": false},
             "shipping_address": {"name": "Ada <b>Lovelace</b>", "line1": "1 Analytical Way", "city": "London",
-                                 "postal_code": "N1", "country": "GB"},
+                                 "postal_code": "N1 9GU", "country": "GB"},
             "shipping_method": "standard", "cart_id": "c-1", "created_at": 0, "expires_at": 900,
             "shipments": [{"shipment_id": "s-1", "carrier": "UPS", "tracking_number": "1Z999",
                            "tracking_url": "https://www.ups.com/track?tracknum=1Z999",
                            "lines": [{"sku": "MUG-1", "quantity": 2}], "shipped_at": 60}],
             "returns": [{"return_id": "r-1", "order_id": "o-1", "lines": [{"sku": "MUG-1", "quantity": 1}],
-                         "reason": "too big", "state": "requested", "refund": usd(1359), "requested_at": 90}],
+                         "reason": "too big", "state": "requested", "refund": usd(1109), "requested_at": 90}],
         }))
         .unwrap()
     }
 
-    fn render(kind: MailKind, reference: Option<&str>) -> RenderedMail {
-        let order = order();
+    fn store(locale: &str, return_address: &str) -> Store {
+        Store {
+            name: "Demo & Co".into(),
+            locale: Locale::parse(locale).unwrap(),
+            return_address: Store::return_address_lines(return_address),
+        }
+    }
+
+    fn links() -> Links<'static> {
+        Links {
+            order_url: Some("https://shop.example/orders/o-1?token=t"),
+            admin_base: Some("https://api.example"),
+        }
+    }
+
+    fn render_with(store: &Store, order: &OrderRecord, kind: MailKind, reference: Option<&str>) -> RenderedMail {
         let request = MailRequest {
             kind,
             order_id: order.order_id.clone(),
             reference: reference.map(str::to_owned),
             customer: None,
         };
-        let links = Links {
-            order_url: Some("https://shop.example/orders/o-1?token=t"),
-            admin_base: Some("https://api.example"),
-        };
-        let facts = MailFacts::of("Demo & Co", &order, &request, links).unwrap();
+        let facts = MailFacts::of(store, order, &request, links()).unwrap();
         Templates::load().unwrap().render(kind, &facts).unwrap()
     }
 
+    fn render(kind: MailKind, reference: Option<&str>) -> RenderedMail {
+        render_with(
+            &store("en-US", "Returns|1 Dock Rd|Reno, NV 89501"),
+            &order(),
+            kind,
+            reference,
+        )
+    }
+
     #[test]
-    fn every_kind_of_mail_renders_both_parts_naming_the_order() {
+    fn every_kind_of_mail_renders_both_parts_in_the_layout_naming_the_order() {
         for kind in MailKind::ALL.into_iter().filter(|kind| !kind.is_support()) {
             let reference = match kind {
                 MailKind::Shipped => Some("s-1"),
@@ -444,6 +228,20 @@ mod tests {
                 assert!(mail.subject.contains("o-1"), "{kind:?}: {}", mail.subject);
                 assert!(mail.html.contains("o-1") && mail.text.contains("o-1"), "{kind:?}");
             }
+            assert!(
+                mail.html.contains("class=\"shop-header"),
+                "{kind:?} has the layout's header"
+            );
+            assert!(mail.text.starts_with("Demo & Co\n\n"), "{kind:?}: {}", mail.text);
+            assert!(
+                mail.text.contains("\n-- \nDemo & Co"),
+                "{kind:?} has the layout's footer"
+            );
+            assert!(
+                !mail.text.contains("\n\n\n"),
+                "{kind:?} has no stray blank lines:\n{}",
+                mail.text
+            );
         }
     }
 
@@ -454,10 +252,61 @@ mod tests {
         assert!(mail.html.contains("Ada &lt;b&gt;Lovelace&lt;&#x2f;b&gt;"));
         assert!(mail.html.contains("Mug &lt;Large&gt; &amp; Co"));
         assert!(!mail.html.contains("<b>Lovelace"));
+        assert!(mail.html.contains("Demo &amp; Co"));
         assert!(mail.text.contains("Hello Ada <b>Lovelace</b>"));
-        assert!(mail.text.contains("2 x Mug <Large> & Co (MUG-1)  25.00 USD"));
-        assert!(mail.text.contains("Total: 32.18 USD"));
         assert!(mail.text.contains("https://shop.example/orders/o-1?token=t"));
+    }
+
+    #[test]
+    fn money_reads_as_the_stores_locale_writes_it() {
+        let mail = render(MailKind::OrderConfirmation, None);
+        assert!(
+            mail.text
+                .contains("2 x Mug <Large> & Co, Colour: Navy, Size: L (MUG-1)  $25.00"),
+            "{}",
+            mail.text
+        );
+        assert!(mail.text.contains("Discount: -$5.00"), "{}", mail.text);
+        assert!(mail.text.contains("Total: $27.18"), "{}", mail.text);
+        assert!(mail.html.contains("$27.18") && !mail.html.contains("USD"));
+
+        let german = render_with(&store("de-DE", ""), &order(), MailKind::OrderConfirmation, None);
+        assert!(german.text.contains("Total: 27,18\u{a0}$"), "{}", german.text);
+        let refund = render(MailKind::Refunded, Some("1000"));
+        assert!(refund.text.contains("refunded $10.00"), "{}", refund.text);
+        assert_eq!(
+            render(MailKind::NewOrder, None).subject,
+            "New order o-1: $27.18 to pack"
+        );
+    }
+
+    #[test]
+    fn the_address_reads_in_its_countrys_order_and_the_options_beside_the_title() {
+        let mail = render(MailKind::OrderConfirmation, None);
+        assert!(
+            mail.text
+                .contains("Ships to:\nAda <b>Lovelace</b>\n1 Analytical Way\nLondon\nN1 9GU\nUnited Kingdom"),
+            "{}",
+            mail.text
+        );
+        assert!(
+            mail.html.contains("London<br>N1 9GU<br>United Kingdom"),
+            "{}",
+            mail.html
+        );
+        assert!(mail.html.contains("Colour: Navy, Size: L"));
+        let merchant = render(MailKind::NewOrder, None);
+        assert!(
+            merchant.text.contains("Colour: Navy, Size: L (MUG-1)"),
+            "{}",
+            merchant.text
+        );
+        assert!(
+            merchant
+                .text
+                .contains("https://api.example/admin/orders/o-1/packing-slip")
+        );
+        assert!(merchant.text.contains("ada@example.com"));
     }
 
     #[test]
@@ -469,77 +318,89 @@ mod tests {
             mail.html
                 .contains("href=\"https:&#x2f;&#x2f;www.ups.com&#x2f;track?tracknum=1Z999\"")
         );
+        assert!(
+            mail.text
+                .contains("2 x Mug <Large> & Co, Colour: Navy, Size: L (MUG-1)")
+        );
         let order = order();
         let unknown = MailRequest::about(MailKind::Shipped, "o-1", "s-404");
         let links = Links {
             order_url: None,
             admin_base: None,
         };
+        let store = store("en-US", "");
         assert!(matches!(
-            MailFacts::of("Demo", &order, &unknown, links),
+            MailFacts::of(&store, &order, &unknown, links),
             Err(RenderError::NoSuchShipment { .. })
         ));
     }
 
     #[test]
-    fn a_refund_mail_names_the_refunded_total_and_the_merchant_mail_the_packing_slip() {
-        assert!(
-            render(MailKind::Refunded, Some("1000"))
-                .text
-                .contains("refunded 10.00 USD")
-        );
-        let merchant = render(MailKind::NewOrder, None);
-        assert!(
-            merchant
-                .text
-                .contains("https://api.example/admin/orders/o-1/packing-slip")
-        );
-        assert!(merchant.text.contains("ada@example.com"));
-    }
+    fn a_parcel_that_completes_the_order_says_so_and_one_that_leaves_units_says_part() {
+        let whole = render(MailKind::Shipped, Some("s-1"));
+        for part in [&whole.html, &whole.text] {
+            assert!(part.contains("Your order is on its way"), "{part}");
+            assert!(part.contains("Everything you ordered is in this parcel."), "{part}");
+            assert!(!part.to_lowercase().contains("part of your order"), "{part}");
+        }
 
-    fn support_mail(kind: MailKind, order: Option<&OrderRecord>) -> RenderedMail {
-        let request = MailRequest::support(kind, "SUP-1", order.map(|o| o.order_id.as_str()));
-        let facts = SupportFacts {
-            store_name: "Demo & Co",
-            reference: "SUP-1",
-            customer_email: "ada@example.com",
-            subject: "Mug <broken>",
-            body: "It arrived in pieces.\n<script>alert(1)</script>",
-            received_at: "2026-11-25T10:00:00Z".into(),
-            unverified_order_id: order.is_none().then_some("o-9"),
-            admin_order_url: order.map(|o| format!("https://api.example/admin/orders/{}", o.order_id)),
-            order: order.map(|o| {
-                let links = Links {
-                    order_url: None,
-                    admin_base: Some("https://api.example"),
-                };
-                MailFacts::of("Demo & Co", o, &request, links).unwrap()
-            }),
-        };
-        Templates::load().unwrap().render_support(kind, &facts).unwrap()
+        let mut split = order();
+        split.shipments[0].lines[0].quantity = 1;
+        let mut second = split.shipments[0].clone();
+        second.shipment_id = "s-2".into();
+        split.shipments.push(second);
+        let store = store("en-US", "");
+        let first = render_with(&store, &split, MailKind::Shipped, Some("s-1"));
+        for part in [&first.html, &first.text] {
+            assert!(part.contains("Part of your order is on its way"), "{part}");
+        }
+        assert!(
+            first.text.contains("Still to come:\n1 x Mug <Large> & Co"),
+            "{}",
+            first.text
+        );
+        let last = render_with(&store, &split, MailKind::Shipped, Some("s-2"));
+        assert!(
+            last.text.contains("The rest of your order is on its way"),
+            "{}",
+            last.text
+        );
+        assert!(
+            last.text.contains("everything you ordered has shipped"),
+            "{}",
+            last.text
+        );
+        assert!(!last.text.to_lowercase().contains("part of your order"));
     }
 
     #[test]
-    fn the_merchant_reads_the_message_with_its_order_and_the_customer_gets_the_reference() {
-        let order = order();
-        let merchant = support_mail(MailKind::SupportMessage, Some(&order));
-        assert_eq!(merchant.subject, "Support SUP-1: Mug <broken>");
-        assert!(merchant.text.contains("It arrived in pieces."), "{}", merchant.text);
+    fn return_instructions_give_the_return_address_or_ask_the_customer_to_write() {
+        let mail = render(MailKind::ReturnInstructions, Some("r-1"));
         assert!(
-            merchant.text.contains("Order o-1 (shipped), 32.18 USD"),
+            mail.text.contains("Send it to:\nReturns\n1 Dock Rd\nReno, NV 89501\n"),
             "{}",
-            merchant.text
+            mail.text
         );
-        assert!(merchant.text.contains("UPS 1Z999") || merchant.text.contains("1Z999"));
-        assert!(merchant.html.contains("&lt;script&gt;") && !merchant.html.contains("<script>"));
+        assert!(mail.html.contains("Returns<br>1 Dock Rd<br>Reno, NV 89501"));
+        assert!(
+            mail.text
+                .contains("1 x Mug <Large> & Co, Colour: Navy, Size: L (MUG-1)")
+        );
+        assert!(mail.text.contains("we refund $11.09"), "{}", mail.text);
 
-        let unverified = support_mail(MailKind::SupportMessage, None);
-        assert!(unverified.text.contains("o-9") && unverified.text.contains("not verified"));
-        assert!(!unverified.text.contains("32.18"));
-
-        let ack = support_mail(MailKind::SupportReceived, None);
-        assert_eq!(ack.subject, "Demo & Co: we received your message (SUP-1)");
-        assert!(ack.text.contains("SUP-1") && ack.text.contains("It arrived in pieces."));
+        let without = render_with(
+            &store("en-US", " | "),
+            &order(),
+            MailKind::ReturnInstructions,
+            Some("r-1"),
+        );
+        assert!(
+            without
+                .text
+                .contains("Send it to:\nReply to this mail and we will tell you where to send it."),
+            "{}",
+            without.text
+        );
     }
 
     #[test]
@@ -550,24 +411,127 @@ mod tests {
         order.returns[0].exchange = Some(
             serde_json::from_value(serde_json::json!({
                 "new_lines": [{"sku": "MUG-2", "product_id": "mug", "title": "Mug Blue", "quantity": 1,
+                               "options": {"colour": "Blue"},
                                "unit_price": usd(1500), "line_total": usd(1500)}],
                 "replacement_total": usd(1609), "returned_value": usd(1359), "balance": usd(250),
                 "payment": "awaiting", "payment_intent_id": "pi_1",
             }))
             .unwrap(),
         );
-        let request = MailRequest::about(MailKind::ReturnInstructions, "o-1", "r-1");
-        let links = Links {
-            order_url: None,
-            admin_base: None,
-        };
-        let facts = MailFacts::of("Demo", &order, &request, links).unwrap();
-        let mail = Templates::load()
-            .unwrap()
-            .render(MailKind::ReturnInstructions, &facts)
-            .unwrap();
-        assert!(mail.text.contains("1 x Mug Blue (MUG-2)"), "{}", mail.text);
-        assert!(mail.text.contains("costs 2.50 USD more"), "{}", mail.text);
+        let mail = render_with(&store("en-US", ""), &order, MailKind::ReturnInstructions, Some("r-1"));
+        assert!(
+            mail.text.contains("1 x Mug Blue, Colour: Blue (MUG-2)"),
+            "{}",
+            mail.text
+        );
+        assert!(mail.text.contains("costs $2.50 more"), "{}", mail.text);
         assert!(!mail.text.contains("we refund"), "nothing to refund: {}", mail.text);
+    }
+
+    fn support_facts<'a>(store: &'a Store, order: Option<&'a OrderRecord>) -> SupportFacts<'a> {
+        SupportFacts {
+            store_name: &store.name,
+            reference: "SUP-1",
+            customer_email: "ada@example.com",
+            subject: "Mug <broken>",
+            body: "It arrived in pieces.\n<script>alert(1)</script>",
+            received_at: "2026-11-25T10:00:00Z".into(),
+            unverified_order_id: order.is_none().then_some("o-9"),
+            admin_order_url: order.map(|o| format!("https://api.example/admin/orders/{}", o.order_id)),
+            order: order.map(|o| {
+                let request = MailRequest::support(MailKind::SupportMessage, "SUP-1", Some(&o.order_id));
+                let links = Links {
+                    order_url: None,
+                    admin_base: Some("https://api.example"),
+                };
+                MailFacts::of(store, o, &request, links).unwrap()
+            }),
+        }
+    }
+
+    #[test]
+    fn the_merchant_reads_the_message_with_its_order() {
+        let (order, store) = (order(), store("en-US", ""));
+        let templates = Templates::load().unwrap();
+        let merchant = templates.render_support(&support_facts(&store, Some(&order))).unwrap();
+        assert_eq!(merchant.subject, "Support SUP-1: Mug <broken>");
+        assert!(merchant.text.contains("It arrived in pieces."), "{}", merchant.text);
+        assert!(
+            merchant.text.contains("Order o-1 (shipped), $27.18"),
+            "{}",
+            merchant.text
+        );
+        assert!(merchant.text.contains("1Z999"));
+        assert!(merchant.html.contains("&lt;script&gt;") && !merchant.html.contains("<script>"));
+
+        let unverified = templates.render_support(&support_facts(&store, None)).unwrap();
+        assert!(unverified.text.contains("o-9") && unverified.text.contains("not verified"));
+        assert!(!unverified.text.contains("27.18"));
+    }
+
+    #[test]
+    fn the_acknowledgement_carries_the_reference_and_nothing_the_caller_typed() {
+        let ack = Templates::load()
+            .unwrap()
+            .render_acknowledgement(&AcknowledgementFacts {
+                store_name: "Demo & Co",
+                reference: "SUP-1",
+            })
+            .unwrap();
+        assert_eq!(ack.subject, "Demo & Co: we received your message (SUP-1)");
+        for part in [&ack.html, &ack.text] {
+            assert!(part.contains("SUP-1"), "{part}");
+            assert!(!part.contains("pieces") && !part.contains("broken"), "{part}");
+        }
+        assert!(ack.html.contains("class=\"shop-header"));
+    }
+
+    /// `SHOP_MAIL_SAMPLES=dir cargo test -p email-sender -- --ignored`: every mail's parts as
+    /// files, to look at in a browser (or render to an image) after changing a template.
+    #[test]
+    #[ignore = "writes files; run on purpose to look at the mails"]
+    fn write_every_mail_for_looking_at() {
+        let dir =
+            std::path::PathBuf::from(std::env::var("SHOP_MAIL_SAMPLES").expect("SHOP_MAIL_SAMPLES is a directory"));
+        std::fs::create_dir_all(&dir).unwrap();
+        let mut split = order();
+        split.shipments[0].lines[0].quantity = 1;
+        let store = store("en-US", "Demo & Co Returns|1 Dock Rd|Reno, NV 89501|United States");
+        let mut mails: Vec<(String, RenderedMail)> = Vec::new();
+        for kind in MailKind::ALL.into_iter().filter(|kind| !kind.is_support()) {
+            let reference = match kind {
+                MailKind::Shipped => Some("s-1"),
+                MailKind::Refunded => Some("1000"),
+                MailKind::ReturnInstructions => Some("r-1"),
+                _ => None,
+            };
+            mails.push((kind.as_str().to_owned(), render_with(&store, &order(), kind, reference)));
+        }
+        mails.push((
+            "shipped_part".into(),
+            render_with(&store, &split, MailKind::Shipped, Some("s-1")),
+        ));
+        let templates = Templates::load().unwrap();
+        let order = order();
+        mails.push((
+            "support_message".into(),
+            templates.render_support(&support_facts(&store, Some(&order))).unwrap(),
+        ));
+        let ack = AcknowledgementFacts {
+            store_name: &store.name,
+            reference: "SUP-1",
+        };
+        mails.push((
+            "support_received".into(),
+            templates.render_acknowledgement(&ack).unwrap(),
+        ));
+        for (name, mail) in mails {
+            std::fs::write(dir.join(format!("{name}.html")), &mail.html).unwrap();
+            std::fs::write(
+                dir.join(format!("{name}.txt")),
+                format!("Subject: {}\n\n{}", mail.subject, mail.text),
+            )
+            .unwrap();
+        }
     }
 }

@@ -209,6 +209,7 @@ impl Orders {
                 sku: line.sku.clone(),
                 product_id: product.id.clone(),
                 title: product.title.clone(),
+                options: variant.options.clone(),
                 quantity: line.quantity,
                 unit_price: variant.price,
                 line_total: Money::new(variant.price.amount * i64::from(line.quantity), currency),

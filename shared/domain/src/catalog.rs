@@ -95,6 +95,25 @@ pub struct Variant {
     pub available: u32,
 }
 
+/// A variant's options as a customer reads them beside its title: `Colour: Navy, Size: M`
+/// (names capitalised, in the catalog's order of names); `None` when it has none.
+pub fn options_label(options: &BTreeMap<String, String>) -> Option<String> {
+    let label = options
+        .iter()
+        .filter(|(_, value)| !value.trim().is_empty())
+        .map(|(name, value)| {
+            let mut chars = name.trim().chars();
+            let name: String = chars
+                .next()
+                .map(|c| c.to_uppercase().chain(chars).collect())
+                .unwrap_or_default();
+            format!("{name}: {}", value.trim())
+        })
+        .collect::<Vec<_>>()
+        .join(", ");
+    (!label.is_empty()).then_some(label)
+}
+
 /// A product as the merchant writes it and the shopper reads it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -348,6 +367,17 @@ mod tests {
                 {"sku": "TEE-M", "options": {"size": "M"}, "price": {"amount": 2200, "currency": "usd"}, "available": 3}
             ]
         })
+    }
+
+    #[test]
+    fn options_read_as_names_and_values_beside_a_title() {
+        let options: BTreeMap<String, String> = [
+            ("size".to_owned(), "M".to_owned()),
+            ("colour".to_owned(), "Navy".to_owned()),
+        ]
+        .into();
+        assert_eq!(options_label(&options).as_deref(), Some("Colour: Navy, Size: M"));
+        assert_eq!(options_label(&BTreeMap::new()), None);
     }
 
     #[test]

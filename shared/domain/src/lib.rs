@@ -42,10 +42,12 @@ pub mod cart;
 pub mod catalog;
 pub mod fulfillment;
 pub mod instant;
+pub mod locale;
 pub mod marketing;
 pub mod money;
 pub mod order;
 pub mod paging;
+pub mod postal;
 pub mod pricing;
 pub mod returns;
 pub mod seo;
@@ -53,6 +55,7 @@ pub mod support;
 pub mod text;
 
 pub use catalog::{Category, CategorySlug, Product, ProductId, ProductSummary, Sku, Slug, Variant};
+pub use locale::Locale;
 pub use money::{Currency, Money};
 pub use paging::{Cursor, CursorError, PageLimit};
 

@@ -28,13 +28,21 @@ impl Currency {
         std::str::from_utf8(&self.0).unwrap_or("xxx")
     }
 
-    /// Digits after the decimal point: 0 for the currencies Stripe treats as zero-decimal, else 2.
+    /// Digits after the decimal point, as Stripe counts minor units: 0 for its zero-decimal
+    /// currencies (`jpy`), 3 for its three-decimal ones (`kwd`), else 2.
     pub fn decimals(&self) -> u32 {
         const ZERO_DECIMAL: [&str; 16] = [
             "bif", "clp", "djf", "gnf", "jpy", "kmf", "krw", "mga", "pyg", "rwf", "ugx", "vnd", "vuv", "xaf", "xof",
             "xpf",
         ];
-        if ZERO_DECIMAL.contains(&self.as_str()) { 0 } else { 2 }
+        const THREE_DECIMAL: [&str; 5] = ["bhd", "jod", "kwd", "omr", "tnd"];
+        if ZERO_DECIMAL.contains(&self.as_str()) {
+            0
+        } else if THREE_DECIMAL.contains(&self.as_str()) {
+            3
+        } else {
+            2
+        }
     }
 }
 
@@ -79,7 +87,11 @@ impl Money {
         let units = self.amount.unsigned_abs();
         match self.currency.decimals() {
             0 => format!("{sign}{units}"),
-            _ => format!("{sign}{}.{:02}", units / 100, units % 100),
+            digits => {
+                let scale = 10u64.pow(digits);
+                let width = digits as usize;
+                format!("{sign}{}.{:0width$}", units / scale, units % scale)
+            }
         }
     }
 }
@@ -124,6 +136,7 @@ mod tests {
     fn a_decimal_amount_has_the_currency_s_digits_after_the_point() {
         assert_eq!(Money::new(1500, Currency::parse("usd").unwrap()).decimal(), "15.00");
         assert_eq!(Money::new(1500, Currency::parse("jpy").unwrap()).decimal(), "1500");
+        assert_eq!(Money::new(5124, Currency::parse("kwd").unwrap()).decimal(), "5.124");
     }
 
     #[test]

@@ -5,8 +5,8 @@
 
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
-use shop_domain::Currency;
 use shop_domain::pricing::{ShippingRate, TaxTable};
+use shop_domain::{Currency, Locale};
 use std::collections::HashMap;
 
 /// A set of environment variables.
@@ -74,6 +74,29 @@ pub struct StoreSettings {
     pub store_currency: Currency,
     /// ISO 3166-1 alpha-2 codes of the countries the store ships to.
     pub ship_to_countries: Vec<String>,
+}
+
+/// The locale the store writes money in for its customers (`STORE_LOCALE`, the `StoreLocale`
+/// parameter: `en-US`, `de-DE`, …), read by the functions that render mails and pages.
+#[derive(Debug, Clone, Copy)]
+pub struct LocaleSettings {
+    /// How amounts are written: `$1,234.56` (en-US), `1.234,56 €` (de-DE).
+    pub store_locale: Locale,
+}
+
+impl LocaleSettings {
+    /// Reads `STORE_LOCALE`; a locale the shop does not know, or none, fails at start with the
+    /// list of those it does.
+    pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
+        let tag = env.get("STORE_LOCALE").ok_or_else(|| {
+            ConfigError::new(format!(
+                "STORE_LOCALE is not set; one of {}",
+                Locale::SUPPORTED.join(", ")
+            ))
+        })?;
+        let store_locale = Locale::parse(tag).map_err(|reason| ConfigError::new(format!("STORE_LOCALE: {reason}")))?;
+        Ok(Self { store_locale })
+    }
 }
 
 /// Where the public storefront lives: the base of the links search engines and shopping
@@ -329,6 +352,44 @@ mod tests {
         );
         let secret = env.secret("STRIPE_SECRET_KEY").unwrap();
         assert!(!format!("{secret:?}").contains("sk_test_secret"));
+    }
+
+    #[test]
+    fn the_store_locale_is_one_the_shop_writes_money_for_or_the_function_does_not_start() {
+        let read = |tag: Option<&str>| {
+            LocaleSettings::from_env(&Env::from_map(
+                tag.map(|t| ("STORE_LOCALE".to_owned(), t.to_owned()))
+                    .into_iter()
+                    .collect(),
+            ))
+        };
+        assert_eq!(read(Some("de-DE")).unwrap().store_locale.tag(), "de-DE");
+        for bad in [Some("xx-XX"), Some(""), None] {
+            let error = read(bad).unwrap_err().to_string();
+            assert!(error.contains("STORE_LOCALE") && error.contains("en-GB"), "{error}");
+        }
+    }
+
+    /// template.yaml's `StoreLocale` offers exactly the locales the domain writes money for.
+    #[test]
+    fn the_template_allows_every_supported_locale_and_no_other() {
+        let template = include_str!("../../../template.yaml");
+        let parameter = template
+            .split("\n  StoreLocale:\n")
+            .nth(1)
+            .expect("template.yaml has a StoreLocale parameter");
+        let allowed = parameter
+            .lines()
+            .find_map(|line| line.trim().strip_prefix("AllowedValues:"))
+            .expect("StoreLocale has AllowedValues");
+        let allowed: Vec<&str> = allowed
+            .trim()
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .split(',')
+            .map(str::trim)
+            .collect();
+        assert_eq!(allowed, Locale::SUPPORTED);
     }
 
     #[test]

@@ -33,6 +33,10 @@ pub struct OrderLine {
     pub product_id: ProductId,
     /// The product's title at checkout.
     pub title: String,
+    /// The variant's options at checkout (`{"size": "M", "colour": "Navy"}`); empty for a
+    /// variant without options, and on orders stored before lines kept them.
+    #[serde(default)]
+    pub options: BTreeMap<String, String>,
     /// Units.
     pub quantity: u32,
     /// Price per unit at checkout.

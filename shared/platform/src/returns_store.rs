@@ -154,18 +154,14 @@ impl OrderRecord {
             .and_then(|r| r.exchange.as_ref())
     }
 
-    /// The title of a SKU on the order or one of its exchanges.
-    pub fn title_of(&self, sku: &Sku) -> Option<&str> {
+    /// The line of a SKU on the order or one of its exchanges (its title and options).
+    pub fn line_of(&self, sku: &Sku) -> Option<&OrderLine> {
         let replacements = self
             .returns
             .iter()
             .filter_map(|r| r.exchange.as_ref())
             .flat_map(|e| &e.new_lines);
-        self.lines
-            .iter()
-            .chain(replacements)
-            .find(|line| line.sku == *sku)
-            .map(|line| line.title.as_str())
+        self.lines.iter().chain(replacements).find(|line| line.sku == *sku)
     }
 }
 
