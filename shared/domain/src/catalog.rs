@@ -405,6 +405,15 @@ mod tests {
         assert_eq!(errors[0].field, "variants[1].price.amount");
     }
 
+    /// The fields `from_json` refuses in `value`, in order.
+    fn refused_fields(value: serde_json::Value) -> Vec<String> {
+        Product::from_json(value, usd())
+            .unwrap_err()
+            .into_iter()
+            .map(|e| e.field)
+            .collect()
+    }
+
     #[test]
     fn rules_beyond_the_shape_are_each_reported() {
         let mut value = tee();
@@ -412,11 +421,7 @@ mod tests {
         value["variants"][1]["sku"] = json!("TEE-S");
         value["variants"][0]["price"]["currency"] = json!("eur");
         value["variants"][0]["price"]["amount"] = json!(-1);
-        let fields: Vec<String> = Product::from_json(value, usd())
-            .unwrap_err()
-            .into_iter()
-            .map(|e| e.field)
-            .collect();
+        let fields = refused_fields(value);
         assert_eq!(
             fields,
             [
@@ -435,11 +440,7 @@ mod tests {
         value["description"] = json!("Soft.\n\u{1b}[31mred");
         value["attributes"] = json!({"brand": "Acme\u{2028}Corp"});
         value["variants"][0]["options"] = json!({"size": "M\u{7}"});
-        let fields: Vec<String> = Product::from_json(value, usd())
-            .unwrap_err()
-            .into_iter()
-            .map(|e| e.field)
-            .collect();
+        let fields = refused_fields(value);
         assert_eq!(
             fields,
             ["title", "description", "attributes.brand", "variants[0].options.size"]
