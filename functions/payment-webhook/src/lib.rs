@@ -29,6 +29,10 @@ use stripe_webhook::{EventObject, Webhook, WebhookError};
 const EVENT_BODY_LIMIT: usize = 512 * 1024;
 /// Times a transition is retried when the order moved between reading and writing it.
 const RACE_RETRIES: usize = 3;
+/// How long a concurrent duplicate waits for the delivery that sends the event's messages, and
+/// how often it looks.
+const SETTLE_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
+const SETTLE_POLL: std::time::Duration = std::time::Duration::from_millis(50);
 
 /// The message that tells fulfillment an order is paid.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -366,6 +370,43 @@ impl PaymentWebhook {
             tracing::info!(event_id = %delivery.event_id, order_id, "nothing more owed for this event");
             return Ok(());
         }
+        if !self.orders.claim_settling(&delivery.event_id, self.clock.now()).await? {
+            return self.await_settled(delivery, order_id).await;
+        }
+        let sent = self.send_owed(delivery, record).await;
+        if sent.is_err() {
+            // The next delivery need not wait out the lease.
+            if let Err(error) = self.orders.release_settling(&delivery.event_id).await {
+                tracing::warn!(order_id, error = %error, "could not release the claim on the event's messages");
+            }
+        }
+        sent
+    }
+
+    /// Another delivery of the event is sending its messages: waits a little for it to finish,
+    /// so that a concurrent duplicate is answered 200 only once they went out, and 409 (Stripe
+    /// delivers again) when they did not go out in time.
+    async fn await_settled(&self, delivery: &Delivery, order_id: &str) -> Result<(), ApiError> {
+        let deadline = tokio::time::Instant::now() + SETTLE_WAIT;
+        loop {
+            let record = self.orders.event(&delivery.event_id).await?;
+            if record.is_some_and(|r| r.enqueued) {
+                tracing::info!(event_id = %delivery.event_id, order_id, "another delivery sent what this event owed");
+                return Ok(());
+            }
+            if tokio::time::Instant::now() >= deadline {
+                return Err(ApiError::Conflict {
+                    code: "event_in_progress",
+                    detail: "another delivery of this event is being handled; deliver it again later".into(),
+                });
+            }
+            tokio::time::sleep(SETTLE_POLL).await;
+        }
+    }
+
+    /// Sends what `record` owes and notes that it did.
+    async fn send_owed(&self, delivery: &Delivery, record: &EventRecord) -> Result<(), ApiError> {
+        let order_id = record.order_id.as_str();
         let trace = delivery.trace(order_id);
         if record.fulfill {
             let message = OrderPaid {

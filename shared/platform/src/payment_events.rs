@@ -5,12 +5,16 @@
 
 use crate::dynamo::{self, GSI1PK, Item, PK, StoreError, key, s};
 use crate::order_store::{OrderRecord, OrderStore, build, n, order_key, status_partition};
-use aws_sdk_dynamodb::types::{TransactWriteItem, Update};
+use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem, Update};
 use serde::{Deserialize, Serialize};
 use shop_domain::order::OrderStatus;
 
 /// Seconds an event id is remembered: longer than Stripe retries a delivery (3 days).
 pub const EVENT_TTL: i64 = 30 * 24 * 3600;
+
+/// Seconds one delivery holds the sending of an event's messages: longer than the sends take,
+/// short enough that a delivery which died holding it does not delay Stripe's next retry.
+pub const SETTLE_LEASE_SECONDS: i64 = 30;
 
 /// An event the shop has applied.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -171,14 +175,50 @@ impl OrderStore {
         Ok(Applied::StatusChanged)
     }
 
+    /// Takes the sending of the messages `event_id` owes for [`SETTLE_LEASE_SECONDS`]: `false`
+    /// when they went out already or another delivery of the event is sending them now, so that
+    /// concurrent deliveries of one event send them once.
+    pub async fn claim_settling(&self, event_id: &str, now: i64) -> Result<bool, StoreError> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(event_key(event_id)))
+            .update_expression("SET settling_until = :until")
+            .condition_expression(format!(
+                "attribute_exists({PK}) AND enqueued = :no AND (attribute_not_exists(settling_until) OR settling_until < :now)"
+            ))
+            .expression_attribute_values(":until", n(now + SETTLE_LEASE_SECONDS))
+            .expression_attribute_values(":now", n(now))
+            .expression_attribute_values(":no", AttributeValue::Bool(false))
+            .send()
+            .await;
+        dynamo::conditional(result)
+    }
+
+    /// Gives up the claim of [`OrderStore::claim_settling`] after a failed send, so that the
+    /// next delivery sends at once.
+    pub async fn release_settling(&self, event_id: &str) -> Result<(), StoreError> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(event_key(event_id)))
+            .update_expression("REMOVE settling_until")
+            .condition_expression(format!("attribute_exists({PK})"))
+            .send()
+            .await;
+        dynamo::conditional(result).map(drop)
+    }
+
     /// Notes that the messages an event owed went out.
     pub async fn mark_enqueued(&self, event_id: &str) -> Result<(), StoreError> {
         self.client
             .update_item()
             .table_name(&self.table)
             .set_key(Some(event_key(event_id)))
-            .update_expression("SET enqueued = :yes")
-            .expression_attribute_values(":yes", aws_sdk_dynamodb::types::AttributeValue::Bool(true))
+            .update_expression("SET enqueued = :yes REMOVE settling_until")
+            .expression_attribute_values(":yes", AttributeValue::Bool(true))
             .send()
             .await?;
         Ok(())
