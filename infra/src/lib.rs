@@ -4,6 +4,7 @@
 pub mod bootstrap;
 pub mod functions;
 pub mod gateway;
+pub mod iam;
 pub mod poller;
 pub mod screen;
 pub mod template;

@@ -1,6 +1,7 @@
-//! template.yaml as the local stack reads it: functions with their HTTP routes, queue triggers
-//! and environment, and the tables and queues to create. CloudFormation intrinsics (`!Ref`,
-//! `!GetAtt`, `!Sub`, `!Join`, `!If`) are evaluated against the local names of resources.
+//! template.yaml as the local stack reads it: functions with their HTTP routes, queue triggers,
+//! environment and policies, and the tables and queues to create. CloudFormation intrinsics
+//! (`!Ref`, `!GetAtt`, `!Sub`, `!Join`, `!Select`, `!Split`) are evaluated against the local names
+//! of resources; conditions (`!If`) are not.
 
 use serde_norway::Value;
 use std::collections::{BTreeMap, HashMap};
@@ -78,6 +79,9 @@ pub struct Function {
     pub routes: Vec<HttpRoute>,
     /// Its queue triggers.
     pub queues: Vec<QueueTrigger>,
+    /// `Properties.Policies` as the template writes it (a list or a single policy; intrinsics
+    /// unevaluated, SAM policy templates unexpanded), or `None` when it grants nothing.
+    pub policies: Option<Value>,
 }
 
 impl Template {
@@ -217,6 +221,7 @@ impl Template {
                 environment,
                 routes,
                 queues,
+                policies: properties.and_then(|p| p.get("Policies")).cloned(),
             });
         }
         Ok(functions)
@@ -380,6 +385,39 @@ impl Context {
                 }
                 _ => Err(TemplateError::Unsupported("!Join takes [separator, list]".into())),
             },
+            "Split" => match arg {
+                Value::Sequence(parts) if parts.len() == 2 => {
+                    let delimiter = text(&parts[0])?;
+                    if delimiter.is_empty() {
+                        return Err(TemplateError::Unsupported("!Split needs a non-empty delimiter".into()));
+                    }
+                    let source = text(&parts[1])?;
+                    Ok(Value::Sequence(
+                        source
+                            .split(&delimiter)
+                            .map(|piece| Value::String(piece.to_owned()))
+                            .collect(),
+                    ))
+                }
+                _ => Err(TemplateError::Unsupported("!Split takes [delimiter, string]".into())),
+            },
+            "Select" => match arg {
+                Value::Sequence(parts) if parts.len() == 2 => {
+                    let index = text(&parts[0])?;
+                    let index: usize = index
+                        .parse()
+                        .map_err(|_| TemplateError::Unsupported(format!("!Select index {index:?} is not a number")))?;
+                    match self.resolve(&parts[1])? {
+                        Value::Sequence(mut items) if index < items.len() => Ok(items.swap_remove(index)),
+                        Value::Sequence(items) => Err(TemplateError::Unsupported(format!(
+                            "!Select index {index} is out of range of {} items",
+                            items.len()
+                        ))),
+                        other => Err(TemplateError::Unsupported(format!("!Select from {other:?}"))),
+                    }
+                }
+                _ => Err(TemplateError::Unsupported("!Select takes [index, list]".into())),
+            },
             other => Err(TemplateError::Unsupported(format!(
                 "intrinsic {other} is not supported locally"
             ))),
@@ -497,6 +535,16 @@ Resources:
     }
 
     #[test]
+    fn select_and_split_take_a_piece_of_a_resolved_string() {
+        let mut context = context();
+        context.refs.insert("Sender".into(), "shop@example.com".into());
+        let domain: Value = serde_norway::from_str(r#"!Select [1, !Split ["@", !Ref Sender]]"#).unwrap();
+        assert_eq!(context.resolve_string(&domain).unwrap(), "example.com");
+        let beyond: Value = serde_norway::from_str(r#"!Select [2, !Split ["@", !Ref Sender]]"#).unwrap();
+        assert!(matches!(context.resolve(&beyond), Err(TemplateError::Unsupported(_))));
+    }
+
+    #[test]
     fn a_reference_to_an_unknown_resource_is_an_error() {
         let template = Template::parse(TEMPLATE).unwrap();
         let (_, work) = template.resources_of_type("AWS::SQS::Queue").next().unwrap();
@@ -523,6 +571,10 @@ Resources:
                 .all(|r| r.iam)
         );
         assert_eq!(template.resources_of_type("AWS::DynamoDB::Table").count(), 1);
+        assert!(
+            functions.iter().all(|f| f.policies.is_some()),
+            "every function states its policies"
+        );
     }
 
     #[test]
