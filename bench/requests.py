@@ -2,8 +2,8 @@
 """AWS requests per shop operation, counted by the emulators, not by reading code.
 
 Runs inside a local stack (`python3 infra/local/stack.py run -- python3 bench/requests.py`, or
-`make bench`). For each operation it asks both moto servers (DynamoDB, SQS) to record every
-request they receive, performs the operation through the shop's HTTP API (and the local Stripe
+`make bench`). For each operation it asks the gateway's IAM proxy (DynamoDB) and moto (SQS) to
+record every request they receive, performs the operation through the shop's HTTP API (and the local Stripe
 server, as a shopper's browser would), waits until the operation's queued work has finished, and
 counts the recorded requests by API action. SES calls are counted in aws-ses-v2-local's store.
 
@@ -28,8 +28,11 @@ API = os.environ["SHOP_API_URL"]
 ADMIN = os.environ["SHOP_ADMIN_TOKEN"]
 STRIPE = os.environ["STRIPE_API_BASE"]
 INBOX = os.environ["SHOP_SES_INBOX_URL"]
+# Where requests are recorded: DynamoDB's at the gateway's IAM proxy, which every hosted
+# function's call passes (DynamoDB Local records nothing) and which answers moto's recorder
+# routes; SQS's at moto itself, which also sees the gateway's polling.
 EMULATORS = {
-    "dynamodb": os.environ["AWS_ENDPOINT_URL_DYNAMODB"],
+    "dynamodb": os.environ["SHOP_IAM_URL"],
     "sqs": os.environ["AWS_ENDPOINT_URL_SQS"],
 }
 POLLING = {"ReceiveMessage", "DeleteMessageBatch", "DeleteMessage"}
@@ -72,6 +75,8 @@ def recording(emulator):
         if not line.strip():
             continue
         entry = json.loads(line)
+        if entry.get("service", emulator) != emulator:
+            continue
         target = entry["headers"].get("X-Amz-Target") or entry["headers"].get("x-amz-target")
         if target:
             action = target.split(".")[-1]

@@ -83,6 +83,8 @@ class Stack:
             "AWS_ENDPOINT_URL_SESV2": f"http://127.0.0.1:{p['ses']}",
             "SHOP_SES_INBOX_URL": f"http://127.0.0.1:{p['ses']}",
             "STRIPE_API_BASE": f"http://127.0.0.1:{p['stripe']}",
+            # The gateway's IAM proxy: every hosted function's AWS calls pass it (README, "IAM").
+            "SHOP_IAM_URL": f"http://127.0.0.1:{p['iam']}",
         }
 
     def env(self) -> dict:
@@ -97,6 +99,7 @@ class Stack:
                 "SHOP_ADMIN_TOKEN": self.admin_token,
                 "SHOP_SECRET_ShopSigningKey": self.signing_key,
                 "SHOP_PORT": str(self.ports["api"]),
+                "SHOP_IAM_PORT": str(self.ports["iam"]),
                 "SHOP_TEMPLATE": str(ROOT / "template.yaml"),
                 "SHOP_RESOURCE_PREFIX": "shop",
                 "SHOP_TABLE": "shop-ShopTable",
@@ -193,6 +196,23 @@ class Stack:
                 process.wait()
         self.processes.clear()
 
+    def denials(self) -> list:
+        """The calls the gateway's IAM proxy denied that no test expected, one line each."""
+        log = self.state / "gateway.log"
+        found = []
+        for line in log.read_text(errors="replace").splitlines() if log.exists() else []:
+            try:
+                entry = json.loads(line)
+            except ValueError:
+                continue
+            fields = entry.get("fields", {})
+            if fields.get("message") == "access denied" and not fields.get("expected"):
+                found.append(
+                    f"{fields.get('function', fields.get('access_key', '?'))}: "
+                    f"{fields.get('action', '?')} on {fields.get('resource', '?')}"
+                )
+        return found
+
     # -- the shop ---------------------------------------------------------------------------
     def http(self, method: str, path: str, body=None) -> tuple:
         data = json.dumps(body).encode() if body is not None else None
@@ -221,13 +241,23 @@ def run_command(argv: list) -> int:
     os.environ.setdefault("SHOP_PARAM_OrderLookupsPerSourceHour", "4")
     # Campaign recipients SES refused are tried again after seconds, not minutes.
     os.environ.setdefault("SHOP_PARAM_CampaignRetrySeconds", "1")
-    ports = {name: free_port() for name in ("api", "dynamodb", "sqs", "ses", "stripe")}
+    ports = {name: free_port() for name in ("api", "dynamodb", "sqs", "ses", "stripe", "iam")}
     stack = Stack(f"test-{os.getpid()}", ports, secrets.token_urlsafe(24))
     code = 1
     try:
         stack.start()
         stack.seed()
         code = subprocess.call(argv, cwd=ROOT, env=stack.env())
+        denials = stack.denials()
+        if denials:
+            print(
+                f"stack: {len(denials)} AWS call(s) of hosted functions were denied by their policies "
+                f"in template.yaml; the run fails:",
+                file=sys.stderr,
+            )
+            for line in denials[:20]:
+                print(f"  {line}", file=sys.stderr)
+            code = code or 1
         return code
     finally:
         stack.stop()
@@ -255,6 +285,7 @@ def dev() -> int:
         "sqs": int(os.environ.get("SHOP_SQS_PORT", 8011)),
         "ses": int(os.environ.get("SHOP_SES_PORT", 8005)),
         "stripe": int(os.environ.get("SHOP_STRIPE_PORT", 12111)),
+        "iam": int(os.environ.get("SHOP_IAM_PORT", 8012)),
     }
     busy = [f"{name} ({port})" for name, port in ports.items() if Stack("x", ports, "").port_open(port)()]
     if busy:

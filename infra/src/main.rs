@@ -25,7 +25,13 @@ async fn main() -> Result<(), shop_local::StartError> {
     let sdk = shop_platform::aws::sdk_config().await;
     let region = sdk.region().map(|r| r.to_string()).unwrap_or_default();
 
-    let stack = shop_local::build_stack(&template, &prefix, admin_token, &sdk).await?;
+    // The functions' AWS calls go through the enforcing proxy (SHOP_IAM_PORT, or any free port).
+    let proxy = tokio::net::TcpListener::bind(format!("127.0.0.1:{}", var("SHOP_IAM_PORT", "0"))).await?;
+    let proxy_url = format!("http://{}", proxy.local_addr()?);
+    let stack = shop_local::build_stack(&template, &prefix, admin_token, &sdk, &proxy_url).await?;
+    tokio::spawn(Arc::new(stack.enforcer).serve(proxy));
+    tracing::info!(address = %proxy_url, "IAM proxy serving");
+    // Lambda's event source mapping polls with the service's own rights, not the function's.
     let sqs = aws_sdk_sqs::Client::new(&sdk);
     for mapping in stack.mappings {
         tokio::spawn(shop_local::poller::run(sqs.clone(), mapping, region.clone()));

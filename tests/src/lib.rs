@@ -61,7 +61,8 @@ pub struct TestApp {
     pub client: Client,
 }
 
-fn required(name: &str) -> String {
+/// The stack variable `name` (`make test` exports them all).
+pub fn required(name: &str) -> String {
     std::env::var(name).unwrap_or_else(|_| panic!("{name} is not set: run the tests with `make test`"))
 }
 

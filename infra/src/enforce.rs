@@ -1,0 +1,358 @@
+//! IAM, enforced: the proxy every hosted function's AWS calls go through. Each function signs
+//! with an access key of its own ([`access_key`]); the proxy reads the key and the service from
+//! the request's SigV4 `Authorization` header, asks the function's policies (from template.yaml,
+//! [`crate::iam`]) for every access the call needs, and forwards the call to the emulator only
+//! when all are allowed. Otherwise it answers as AWS does (`AccessDeniedException`, in the
+//! service's own error shape) and logs `access denied` with the function, action and resource.
+//!
+//! It also records the calls it forwards when asked, with moto's recorder routes
+//! (`POST /moto-api/recorder/{start,stop,reset}-recording`, `GET .../download-recording`), so that
+//! a benchmark can count a shop operation's AWS requests by the function that made them.
+
+use crate::iam::{self, Access, Policy};
+use bytes::Bytes;
+use http::{HeaderValue, Method, Request, Response, StatusCode};
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::Incoming;
+use hyper_util::rt::TokioIo;
+use serde_json::json;
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex};
+use tokio::net::{TcpListener, TcpStream};
+
+/// The largest AWS request the proxy takes (an SQS batch or a DynamoDB batch is far below).
+const MAX_BODY: usize = 16 * 1024 * 1024;
+
+/// The header a test sets on a call it expects to be denied, so that the denial is not
+/// counted as a defect of the run.
+pub const EXPECTED_DENIAL_HEADER: &str = "x-shop-expect-denial";
+
+/// The access key id the function `logical_id` signs with locally.
+pub fn access_key(logical_id: &str) -> String {
+    format!("LOCAL{logical_id}")
+}
+
+/// The SDK configuration of one hosted function: `sdk`, with its calls sent to the proxy at
+/// `proxy_url` and signed with the function's own credentials.
+pub fn function_sdk(sdk: &aws_config::SdkConfig, proxy_url: &str, logical_id: &str) -> aws_config::SdkConfig {
+    let credentials =
+        aws_credential_types::Credentials::new(access_key(logical_id), "local-secret", None, None, "shop-local");
+    let mut builder =
+        sdk.to_builder()
+            .credentials_provider(aws_credential_types::provider::SharedCredentialsProvider::new(
+                credentials,
+            ));
+    builder.set_endpoint_url(Some(proxy_url.to_owned()));
+    // Set in code, the endpoint wins over the AWS_ENDPOINT_URL_<SERVICE> variables, which name
+    // the emulators themselves.
+    builder.insert_origin("endpoint_url", aws_types::origin::Origin::shared_config());
+    builder.build()
+}
+
+/// A function the proxy knows: its name and its policies.
+pub struct Principal {
+    /// The function's logical id.
+    pub function: String,
+    /// What its policies allow.
+    pub policy: Policy,
+}
+
+/// One forwarded call, as the recorder keeps it.
+#[derive(serde::Serialize)]
+struct Recorded {
+    function: String,
+    service: String,
+    method: String,
+    url: String,
+    headers: HashMap<String, String>,
+    body: String,
+}
+
+/// The proxy: who signs with which key, and where each service's emulator listens.
+pub struct Enforcer {
+    principals: HashMap<String, Principal>,
+    upstreams: HashMap<String, String>,
+    region: String,
+    account: String,
+    recorder: Mutex<Recorder>,
+    used: Mutex<HashSet<(String, Access)>>,
+}
+
+/// The calls recorded since the last reset, and whether recording is on.
+#[derive(Default)]
+struct Recorder {
+    on: bool,
+    calls: Vec<Recorded>,
+}
+
+impl Enforcer {
+    /// An enforcer for `principals` (by access key) in front of `upstreams` (emulator base URLs
+    /// by SigV4 service name: `dynamodb`, `sqs`, `ses`, `ssm`).
+    pub fn new(
+        principals: HashMap<String, Principal>,
+        upstreams: HashMap<String, String>,
+        region: &str,
+        account: &str,
+    ) -> Self {
+        Self {
+            principals,
+            upstreams,
+            region: region.to_owned(),
+            account: account.to_owned(),
+            recorder: Mutex::default(),
+            used: Mutex::default(),
+        }
+    }
+
+    /// Serves on `listener` until the process ends.
+    pub async fn serve(self: Arc<Self>, listener: TcpListener) -> std::io::Result<()> {
+        loop {
+            let (stream, _) = listener.accept().await?;
+            let enforcer = Arc::clone(&self);
+            tokio::spawn(async move {
+                let service = hyper::service::service_fn(move |request| {
+                    let enforcer = Arc::clone(&enforcer);
+                    async move { Ok::<_, std::convert::Infallible>(enforcer.answer(request).await) }
+                });
+                if let Err(error) = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(TokioIo::new(stream), service)
+                    .await
+                {
+                    tracing::debug!(error = %error, "proxy connection ended");
+                }
+            });
+        }
+    }
+
+    async fn answer(&self, request: Request<Incoming>) -> Response<Full<Bytes>> {
+        let (parts, body) = request.into_parts();
+        let body = match Limited::new(body, MAX_BODY).collect().await {
+            Ok(collected) => collected.to_bytes(),
+            Err(error) => return plain(StatusCode::PAYLOAD_TOO_LARGE, &format!("request body: {error}")),
+        };
+        if parts.uri.path().starts_with("/moto-api/recorder/") {
+            return self.recorder(&parts.method, parts.uri.path());
+        }
+        let Some((key, service)) = parts
+            .headers
+            .get(http::header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(signer)
+        else {
+            return plain(
+                StatusCode::FORBIDDEN,
+                "MissingAuthenticationToken: the request is not signed with SigV4",
+            );
+        };
+        let expected = parts.headers.contains_key(EXPECTED_DENIAL_HEADER);
+        let Some(principal) = self.principals.get(&key) else {
+            let message = "The security token included in the request is invalid.";
+            if expected {
+                tracing::info!(access_key = %key, service, expected, "access denied");
+            } else {
+                tracing::error!(access_key = %key, service, "access denied");
+            }
+            return denied(&service, "UnrecognizedClientException", message);
+        };
+        let target = parts.headers.get("x-amz-target").and_then(|v| v.to_str().ok());
+        let asked = iam::accesses(
+            &service,
+            parts.method.as_str(),
+            parts.uri.path(),
+            target,
+            &body,
+            &self.region,
+            &self.account,
+        );
+        let verdict = match asked {
+            Ok(accesses) => match principal.policy.authorize(&accesses) {
+                Ok(()) => Ok(accesses),
+                Err(denial) => {
+                    let message = format!(
+                        "User: arn:aws:sts::{}:assumed-role/{}Role/{} is {denial}",
+                        self.account, principal.function, principal.function
+                    );
+                    Err((denial.access, message))
+                }
+            },
+            Err(error) => Err((
+                Access::new(format!("{service}:?"), "?"),
+                format!("the local stack cannot tell what this call asks IAM for: {error}"),
+            )),
+        };
+        let accesses = match verdict {
+            Ok(accesses) => accesses,
+            Err((access, message)) => {
+                let (function, action, resource) = (&principal.function, &access.action, &access.resource);
+                if expected {
+                    tracing::info!(function, action, resource, expected, "access denied");
+                } else {
+                    tracing::error!(function, action, resource, "access denied");
+                }
+                return denied(&service, "AccessDeniedException", &message);
+            }
+        };
+        self.note_first_use(&principal.function, accesses);
+        let Some(upstream) = self.upstreams.get(&service) else {
+            return plain(
+                StatusCode::BAD_GATEWAY,
+                &format!("the local stack runs no emulator for {service}"),
+            );
+        };
+        self.record(&principal.function, &service, &parts, &body);
+        match forward(upstream, parts, body).await {
+            Ok(response) => response,
+            Err(error) => {
+                tracing::warn!(service, error = %error, "the emulator did not answer");
+                plain(StatusCode::BAD_GATEWAY, &format!("{service} emulator: {error}"))
+            }
+        }
+    }
+
+    /// Logs each access a function is granted the first time it is used (`access first used`):
+    /// the run's log then tells which grants of template.yaml the code exercised.
+    fn note_first_use(&self, function: &str, accesses: Vec<Access>) {
+        let mut used = self.used.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        for access in accesses {
+            let (action, resource) = (access.action.clone(), access.resource.clone());
+            if used.insert((function.to_owned(), access)) {
+                tracing::info!(function, action, resource, "access first used");
+            }
+        }
+    }
+
+    fn record(&self, function: &str, service: &str, parts: &http::request::Parts, body: &Bytes) {
+        let mut recorder = self.recorder.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        if recorder.on {
+            recorder.calls.push(Recorded {
+                function: function.to_owned(),
+                service: service.to_owned(),
+                method: parts.method.to_string(),
+                url: parts.uri.to_string(),
+                headers: parts
+                    .headers
+                    .iter()
+                    .filter_map(|(name, value)| Some((name.as_str().to_owned(), value.to_str().ok()?.to_owned())))
+                    .collect(),
+                body: String::from_utf8_lossy(body).into_owned(),
+            });
+        }
+    }
+
+    /// moto's recorder routes, over the calls this proxy forwarded: start, stop (the calls
+    /// stay for the download), reset (forgets them), download (one JSON object a line).
+    fn recorder(&self, method: &Method, path: &str) -> Response<Full<Bytes>> {
+        let mut recorder = self.recorder.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        match (method, path.trim_start_matches("/moto-api/recorder/")) {
+            (&Method::POST, "start-recording") => recorder.on = true,
+            (&Method::POST, "stop-recording") => recorder.on = false,
+            (&Method::POST, "reset-recording") => recorder.calls.clear(),
+            (&Method::GET, "download-recording") => {
+                let lines: Vec<String> = recorder
+                    .calls
+                    .iter()
+                    .filter_map(|call| serde_json::to_string(call).ok())
+                    .collect();
+                return plain(StatusCode::OK, &lines.join("\n"));
+            }
+            _ => return plain(StatusCode::NOT_FOUND, "no such recorder route"),
+        }
+        plain(StatusCode::OK, "")
+    }
+}
+
+/// The access key and service of a SigV4 `Authorization` header
+/// (`AWS4-HMAC-SHA256 Credential=<key>/<date>/<region>/<service>/aws4_request, ...`).
+fn signer(authorization: &str) -> Option<(String, String)> {
+    let credential = authorization
+        .strip_prefix("AWS4-HMAC-SHA256")?
+        .split(',')
+        .find_map(|part| part.trim().strip_prefix("Credential="))?;
+    let mut scope = credential.split('/');
+    let key = scope.next()?.to_owned();
+    let service = scope.nth(2)?.to_owned();
+    Some((key, service))
+}
+
+/// AWS's answer to a refused call, in the shape the service's protocol gives errors: JSON with
+/// `__type` for DynamoDB, SQS and SSM, REST-JSON with `x-amzn-ErrorType` for SES v2.
+fn denied(service: &str, code: &str, message: &str) -> Response<Full<Bytes>> {
+    let (status, content_type, body) = match service {
+        "dynamodb" => (
+            StatusCode::BAD_REQUEST,
+            "application/x-amz-json-1.0",
+            json!({"__type": format!("com.amazon.coral.service#{code}"), "Message": message}),
+        ),
+        "sqs" => (
+            StatusCode::FORBIDDEN,
+            "application/x-amz-json-1.0",
+            json!({"__type": format!("com.amazon.coral.service#{code}"), "message": message}),
+        ),
+        "ses" => (StatusCode::FORBIDDEN, "application/json", json!({"message": message})),
+        _ => (
+            StatusCode::BAD_REQUEST,
+            "application/x-amz-json-1.1",
+            json!({"__type": code, "message": message}),
+        ),
+    };
+    let mut response = Response::new(Full::new(Bytes::from(body.to_string())));
+    *response.status_mut() = status;
+    let headers = response.headers_mut();
+    headers.insert(http::header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    if let Ok(value) = HeaderValue::from_str(code) {
+        headers.insert("x-amzn-errortype", value);
+    }
+    response
+}
+
+fn plain(status: StatusCode, text: &str) -> Response<Full<Bytes>> {
+    let mut response = Response::new(Full::new(Bytes::from(text.to_owned())));
+    *response.status_mut() = status;
+    response
+}
+
+/// Sends the call on to the emulator at `upstream` (`http://host:port`) as it came, on a
+/// connection of its own, and answers what the emulator answered.
+async fn forward(
+    upstream: &str,
+    mut parts: http::request::Parts,
+    body: Bytes,
+) -> Result<Response<Full<Bytes>>, Box<dyn std::error::Error + Send + Sync>> {
+    let authority = upstream
+        .strip_prefix("http://")
+        .ok_or("the emulator's URL must be http://host:port")?
+        .trim_end_matches('/')
+        .to_owned();
+    let stream = TcpStream::connect(&authority).await?;
+    let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;
+    tokio::spawn(async move {
+        if let Err(error) = connection.await {
+            tracing::debug!(error = %error, "emulator connection ended");
+        }
+    });
+    parts
+        .headers
+        .insert(http::header::HOST, HeaderValue::from_str(&authority)?);
+    parts.headers.remove(EXPECTED_DENIAL_HEADER);
+    let response = sender.send_request(Request::from_parts(parts, Full::new(body))).await?;
+    let (parts, body) = response.into_parts();
+    let body = body.collect().await?.to_bytes();
+    Ok(Response::from_parts(parts, Full::new(body)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_signer_is_read_from_the_credential_scope() {
+        let header = "AWS4-HMAC-SHA256 Credential=LOCALBrowseFunction/20261201/us-east-1/dynamodb/aws4_request, \
+                      SignedHeaders=host;x-amz-date, Signature=abc";
+        assert_eq!(
+            signer(header),
+            Some(("LOCALBrowseFunction".to_owned(), "dynamodb".to_owned()))
+        );
+        assert_eq!(signer("Bearer token"), None);
+        assert_eq!(signer("AWS4-HMAC-SHA256 Credential=KEY/20261201"), None);
+    }
+}
