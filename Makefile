@@ -36,7 +36,7 @@ bench: deps gateway $(VENV)/.bench bench-build
 	python3 infra/local/stack.py run -- python3 bench/run.py
 
 ## bench-campaign: the campaign fan-out to 100,000 recipients alone (bench/campaign-100000.json,
-## shown in bench/results.md by the next `make bench`): some 20 minutes on 2 cores, moto-bound
+## shown in bench/results.md by the next `make bench`)
 bench-campaign: deps gateway bench-build
 	BENCH_CAMPAIGN_RECIPIENTS=100000 python3 infra/local/stack.py run -- python3 bench/campaign.py
 

@@ -9,8 +9,8 @@ with the release binary target/lambda/email-campaign/bootstrap run as Lambda run
   the Rust SDK calls them, every call and every recipient counted), not the local SES: that
   keeps 100,000 mails out of memory and out of the figure. The results say so (`ses_stub`).
 - The campaign gets a table of its own (the shop table's keys and indexes, PAY_PER_REQUEST)
-  and a queue of its own (VisibilityTimeout 180, as the template's CampaignQueue): moto answers
-  a Query by reading the whole table, so nothing else may be in it; both are deleted at the end.
+  and a queue of its own (VisibilityTimeout 180, as the template's CampaignQueue), so that nothing
+  else is in the audience's index; both are deleted at the end.
 - RECIPIENTS confirmed subscribers are written straight into that table with BatchWriteItem,
   each as `marketing_store::confirmed_item` writes it (`SUBSCRIBER#<email> / SUBSCRIBER`, in the
   audience `all` on gsi1). That is setup, timed apart (`seconds_seeding`).
@@ -64,8 +64,8 @@ SQS = os.environ["AWS_ENDPOINT_URL_SQS"]
 SHOP_TABLE = os.environ.get("SHOP_TABLE", "shop-ShopTable")
 REGION = os.environ.get("AWS_REGION", "us-east-1")
 ADMIN_TOKEN = os.environ.get("SHOP_ADMIN_TOKEN", "")
-# `make bench` sends to 10,000 (about 80 s here) to stay within its 15 minutes; 100,000 takes
-# some 20 minutes on 2 cores (moto) and is its own command, `make bench-campaign`.
+# `make bench` sends to 10,000 to stay within its 15 minutes; 100,000 is its own command,
+# `make bench-campaign`.
 DEFAULT_RECIPIENTS = 10000
 RECIPIENTS = int(os.environ.get("BENCH_CAMPAIGN_RECIPIENTS", DEFAULT_RECIPIENTS))
 CONCURRENCY = int(os.environ.get("BENCH_CAMPAIGN_CONCURRENCY", 2))
@@ -111,7 +111,7 @@ class AwsError(Exception):
 
 
 def aws(endpoint: str, service: str, target: str, body: dict, timeout: float = CALL_TIMEOUT) -> dict:
-    """One JSON-protocol call (moto takes any signature; the credential names the region)."""
+    """One JSON-protocol call (the emulators check no signature; the credential names the region)."""
     stamp = time.strftime("%Y%m%d", time.gmtime())
     request = urllib.request.Request(
         endpoint,
@@ -212,8 +212,8 @@ def write_batch(table: str, items: list) -> int:
 
 
 def seed(table: str, count: int) -> dict:
-    """`count` confirmed subscribers; a few client threads keep the single-threaded emulator busy
-    while the next batch is encoded."""
+    """`count` confirmed subscribers; a few client threads keep the emulator busy while the next
+    batch is encoded."""
     now = int(time.time())
     started = time.perf_counter()
     chunks = [range(start, min(start + WRITE_BATCH, count)) for start in range(0, count, WRITE_BATCH)]

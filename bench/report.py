@@ -135,8 +135,8 @@ def cold_start_lines(cold: dict) -> list:
         "taking turns; median times from process start. The floor is a hello-world `lambda_http` "
         "built with the same profile; the peer is the browse listing in Python with boto3 under "
         "awslambdaric. Every call to the emulators goes through a timing pass-through: *AWS wait* is "
-        "the part of the first response spent waiting on them (moto reads the whole table for any "
-        "query, so this is far from AWS's figure), *own* is the rest, compared with the floor. "
+        "the part of the first response spent waiting on them (DynamoDB Local on loopback, not "
+        "AWS's figure), *own* is the rest, compared with the floor. "
         f"Peak RSS after {next(iter(cold['results'].values()))['load_invocations']} invocations in a row. "
         "Sizes: the stripped x86_64 binary and its deployment zip (arm64 cannot be built here: "
         "the aarch64 standard library is not installed and CI may not download it).",
@@ -212,7 +212,7 @@ def sale_lines(sale: dict) -> list:
         "",
         f"{sale['shoppers']:,} shoppers, {sale['concurrency']} at a time, each with a cart holding one unit, "
         f"check out against {sale['units']} units, through the local stack (the gateway runs the debug "
-        "build; the DynamoDB emulator answers one request at a time). Oversold is read from the stock "
+        "build; DynamoDB is AWS's DynamoDB Local, every call through the gateway's IAM proxy). Oversold is read from the stock "
         "item and the stored orders, not from the answers.",
         "",
         "| orders | sold out (409) | refused at the cart | oversold | 5xx | units left | checkout p50 (ms) "
@@ -223,8 +223,8 @@ def sale_lines(sale: dict) -> list:
         f"| {sale.get('wall_s')} |",
         "",
         "A refused checkout stops at the stock read. A checkout that wins a unit writes the order, the "
-        "reservation and the stock in one TransactWriteItems, and moto copies the whole table for each "
-        "item of a transaction while every other request waits: those seconds are the emulator's.",
+        "reservation and the stock in one TransactWriteItems; DynamoDB Local refuses the transactions "
+        "that lose the race for the last units, as DynamoDB does.",
     ]
 
 
@@ -236,11 +236,10 @@ def campaign_lines(campaigns: list) -> list:
         "",
         "A campaign to N confirmed subscribers, sent by the release `email-campaign` binary with 2 "
         "instances fed from its queue as Lambda's event source feeds them (bench/campaign.py). **SES is "
-        "a counting stub here** (aws-ses-v2-local would keep every mail in memory); DynamoDB and SQS are "
-        "the emulators, with the campaign in a table of its own. `make bench` sends to 10,000; "
-        "`make bench-campaign` to 100,000 (its row keeps the date it was measured). The time is moto's: "
-        "a batch of 50 is some 53 DynamoDB requests one after another, and each audience page is a query "
-        "moto answers by reading the whole table (4–7 s at 100,000–200,000 items).",
+        "a counting stub here** (aws-ses-v2-local would keep every mail in memory); DynamoDB (DynamoDB Local) and "
+        "SQS (moto) are the emulators, with the campaign in a table of its own. `make bench` sends to "
+        "10,000; `make bench-campaign` to 100,000 (its row keeps the date it was measured). A batch of 50 "
+        "is some 53 DynamoDB requests one after another.",
         "",
         "| recipients | measured | SES calls | addresses in them | mailed twice | sent | failed "
         "| seconds, send to done | invocations |",

@@ -2,9 +2,9 @@
 """`make bench` inside its private stack: every measurement in turn, then the report
 (bench/results.{json,md,png}), drawn with the venv's matplotlib.
 
-The order matters: the DynamoDB emulator reads its whole table for every query and copies it for
-every item of a transaction, so the steps that fill it come last: the flash sale (1,000 carts)
-before the requests' campaign (3,000 items). The campaign fan-out works in a table of its own."""
+The steps that fill the table come last (the flash sale's 1,000 carts, the requests' campaign),
+so the cold and warm figures are taken on a small table. The campaign fan-out works in a table of
+its own."""
 
 import subprocess
 import sys

@@ -37,7 +37,7 @@ UNITS = int(os.environ.get("BENCH_SALE_UNITS", 100))
 SHOPPERS = int(os.environ.get("BENCH_SALE_SHOPPERS", 1000))
 CONCURRENCY = int(os.environ.get("BENCH_SALE_CONCURRENCY", 16))
 DEADLINE_S = float(os.environ.get("BENCH_SALE_DEADLINE", 420))
-# A won checkout waits its turn at the single-threaded DynamoDB emulator: seconds, not ms.
+# Far above what a checkout takes (under a second at p99 on DynamoDB Local).
 CALL_TIMEOUT_S = 60.0
 OUT = Path(__file__).resolve().parent / "sale.json"
 STATUSES = ("pending_payment", "paid", "fulfilling", "shipped", "delivered", "cancelled",
@@ -137,7 +137,7 @@ def through_pool(pool, fn, args):
 
 
 def stock_item(product_id, sku):
-    """The variant's `available` as DynamoDB holds it (moto takes any credentials)."""
+    """The variant's `available` as DynamoDB holds it (DynamoDB Local checks no signature)."""
     request = urllib.request.Request(
         DYNAMODB, method="POST",
         data=json.dumps({"TableName": TABLE, "ConsistentRead": True,

@@ -5,9 +5,8 @@ Runs inside a local stack (`make bench` starts one). Each operation runs on one 
 function's release binary, hosted as Lambda hosts it (bench/lambda_host.py), which is handed the
 operation's events one after another. The first invocation is the cold one and is left out. Every
 call the function makes to DynamoDB, SQS, SES or Stripe goes through a timing pass-through, so each
-invocation splits into the time waiting on those services (here the emulators: the DynamoDB one
-answers one request at a time and reads the whole table for a query, so these waits are far
-longer than AWS's) and the rest, the handler's own work.
+invocation splits into the time waiting on those services (here the emulators on loopback: DynamoDB
+Local, moto's SQS, not AWS's figures) and the rest, the handler's own work.
 
 Carts for the checkout runs and the products are made through the shop's HTTP API first; the
 webhook run pays the orders the checkout run created, with events signed as Stripe signs them.

@@ -72,6 +72,9 @@ class Stack:
         # The template's ShopSigningKey secret (cursors, unsubscribe links), as AWS would generate it.
         self.signing_key = signing_key or secrets.token_urlsafe(48)
         self.processes: list[tuple[str, subprocess.Popen]] = []
+        # What denials() has read of the gateway's log, and the denials found in it.
+        self.log_read = 0
+        self.denied: list[str] = []
 
     # -- what the stack exports -------------------------------------------------------------
     def urls(self) -> dict:
@@ -197,21 +200,28 @@ class Stack:
         self.processes.clear()
 
     def denials(self) -> list:
-        """The calls the gateway's IAM proxy denied that no test expected, one line each."""
+        """The calls the gateway's IAM proxy denied that no test expected, one line each (the
+        log is read on from where the last call stopped)."""
         log = self.state / "gateway.log"
-        found = []
-        for line in log.read_text(errors="replace").splitlines() if log.exists() else []:
+        if not log.exists():
+            return self.denied
+        with open(log, "rb") as handle:
+            handle.seek(self.log_read)
+            chunk = handle.read()
+        complete = chunk[: chunk.rfind(b"\n") + 1]
+        self.log_read += len(complete)
+        for line in complete.decode(errors="replace").splitlines():
             try:
                 entry = json.loads(line)
             except ValueError:
                 continue
             fields = entry.get("fields", {})
             if fields.get("message") == "access denied" and not fields.get("expected"):
-                found.append(
+                self.denied.append(
                     f"{fields.get('function', fields.get('access_key', '?'))}: "
                     f"{fields.get('action', '?')} on {fields.get('resource', '?')}"
                 )
-        return found
+        return self.denied
 
     # -- the shop ---------------------------------------------------------------------------
     def http(self, method: str, path: str, body=None) -> tuple:
@@ -297,11 +307,17 @@ def dev() -> int:
     try:
         started = time.monotonic()
         stack.start()
-        report = stack.seed()
+        # The demo catalog is imported into an empty shop only: a restart keeps what the last
+        # run changed (stock, prices, products), as a real shop would.
+        status, page = stack.http("GET", "/products?limit=1")
+        if status == 200 and page.get("items"):
+            catalog = "kept from the last run (make dev-reset starts afresh)"
+        else:
+            catalog = f"{stack.seed()['imported']} products imported"
         urls = stack.urls()
         print(
             f"""
-  The shop is running (started in {time.monotonic() - started:.1f} s; catalog: {report['imported']} products).
+  The shop is running (started in {time.monotonic() - started:.1f} s; catalog: {catalog}).
 
   Shop API       {urls['SHOP_API_URL']}      try {urls['SHOP_API_URL']}/products
   Mail inbox     {urls['SHOP_SES_INBOX_URL']}      (mail the shop sends, in a browser)
@@ -309,14 +325,21 @@ def dev() -> int:
   DynamoDB       {urls['AWS_ENDPOINT_URL_DYNAMODB']}     table shop-ShopTable
   SQS            {urls['AWS_ENDPOINT_URL_SQS']}
   Stripe (local) {urls['STRIPE_API_BASE']}     pay: POST /v1/payment_intents/<id>/confirm payment_method=pm_card_visa
+  IAM proxy      {urls['SHOP_IAM_URL']}      every function's AWS calls, held to its policies ("access denied" in the log)
   Logs           {stack.state}/
 
   Stop with Ctrl-C.
 """,
             flush=True,
         )
+        shown = 0
         while all(process.poll() is None for _, process in stack.processes):
             time.sleep(0.5)
+            # A call a function's policies refuse would fail on AWS too: say so where it is seen.
+            denials = stack.denials()
+            for line in denials[shown:]:
+                print(f"stack: access denied by template.yaml's policies: {line}", file=sys.stderr, flush=True)
+            shown = len(denials)
         dead = [name for name, process in stack.processes if process.poll() is not None]
         print(f"stack: {', '.join(dead)} stopped; see {stack.state}/", file=sys.stderr)
         return 1

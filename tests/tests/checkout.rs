@@ -6,7 +6,8 @@ use futures::stream::{self, StreamExt};
 use reqwest::Method;
 use serde_json::{Value, json};
 use shop_tests::{
-    Ahead, TestApp, TestStripe, checkout_body, expect_json, hosted_env, problem, product, refused_fields, unique,
+    Ahead, TestApp, TestCart, TestStripe, checkout_body, expect_json, hosted_env, problem, product, refused_fields,
+    unique,
 };
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -226,15 +227,7 @@ async fn two_shoppers_racing_for_a_codes_last_redemption_one_wins() {
     let mut carts = Vec::new();
     for _ in 0..2 {
         let cart = app.cart_with(&sku, 1).await;
-        let applied = app
-            .cart_call(
-                Method::POST,
-                &format!("/carts/{}/discount", cart.id),
-                &cart.token,
-                Some(&json!({"code": code})),
-            )
-            .await;
-        assert_eq!(applied.status(), 200);
+        assert_eq!(apply_code(&app, &cart, &code).await.status(), 200);
         carts.push(cart);
     }
     let bodies: Vec<Value> = carts
@@ -250,6 +243,13 @@ async fn two_shoppers_racing_for_a_codes_last_redemption_one_wins() {
     for answer in answers.into_iter().filter(|a| a.status() == 422) {
         assert_eq!(problem(answer, 422).await["code"], "discount_exhausted");
     }
+}
+
+/// Applies discount `code` to `cart`.
+async fn apply_code(app: &TestApp, cart: &TestCart, code: &str) -> reqwest::Response {
+    let path = format!("/carts/{}/discount", cart.id);
+    app.cart_call(Method::POST, &path, &cart.token, Some(&json!({"code": code})))
+        .await
 }
 
 #[tokio::test]
@@ -268,13 +268,7 @@ async fn a_once_per_customer_code_works_once_per_email() {
     let mut statuses = Vec::new();
     for _ in 0..2 {
         let cart = app.cart_with(&sku, 1).await;
-        app.cart_call(
-            Method::POST,
-            &format!("/carts/{}/discount", cart.id),
-            &cart.token,
-            Some(&json!({"code": code})),
-        )
-        .await;
+        assert_eq!(apply_code(&app, &cart, &code).await.status(), 200);
         statuses.push(app.checkout(&unique("once"), &checkout_body(&cart, &email)).await);
     }
     let second = statuses.pop().unwrap();
@@ -286,15 +280,7 @@ async fn a_once_per_customer_code_works_once_per_email() {
     let token = first["order_token"].as_str().unwrap();
     expect_json(app.cart_call(Method::POST, &path, token, None).await, 200).await;
     let cart = app.cart_with(&sku, 1).await;
-    let applied = app
-        .cart_call(
-            Method::POST,
-            &format!("/carts/{}/discount", cart.id),
-            &cart.token,
-            Some(&json!({"code": code})),
-        )
-        .await;
-    assert_eq!(applied.status(), 200);
+    assert_eq!(apply_code(&app, &cart, &code).await.status(), 200);
     let again = expect_json(app.checkout(&unique("once"), &checkout_body(&cart, &email)).await, 201).await;
     assert_eq!(again["totals"]["discount"]["amount"], 500, "{again}");
 }

@@ -721,8 +721,8 @@ impl MarketingStore {
     /// counted now, and is answered `false`. A failed attempt may be claimed again by the same
     /// attempt (its batch retried whole) or a later one.
     ///
-    /// (Not one transaction of 50: moto copies the whole table for every transaction, which
-    /// made a local campaign of 10,000 slower, not faster; on AWS the writes are independent.)
+    /// (Not one transaction of 50: one recipient claimed before would fail the whole batch,
+    /// and the writes are independent.)
     pub async fn claim_deliveries(
         &self,
         id: &str,
