@@ -9,7 +9,8 @@ use serde_json::{Value, json};
 use shop_domain::marketing::{CONSENT_WORDING, SubscriberStatus};
 use shop_platform::clock::{Clock, SystemClock};
 use shop_platform::config::Env;
-use shop_platform::marketing_store::{CampaignMessage, MarketingStore};
+use shop_platform::marketing_store::MarketingStore;
+use shop_platform::messages::CampaignMessage;
 use shop_tests::{Inbox, QUEUE_DEADLINE, TestApp, expect_json, hosted_env, in_the_shops_layout, problem, unique};
 use std::time::{Duration, Instant};
 

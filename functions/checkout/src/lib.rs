@@ -17,10 +17,8 @@ use shop_platform::cart_store::{CartRecord, CartStatus, CartStore, PricingInputs
 use shop_platform::clock::{Clock, SystemClock, rfc3339};
 use shop_platform::config::{ConfigError, Env, HoldSettings, PricingSettings, StoreSettings, TableSettings};
 use shop_platform::edge::{self, json_body};
-use shop_platform::marketing_store::CampaignMessage;
-use shop_platform::order_store::{
-    ExpireReservation, IdempotencyRecord, OrderDiscount, OrderLine, OrderRecord, OrderStore, ReserveError,
-};
+use shop_platform::messages::{CampaignMessage, ExpireReservation};
+use shop_platform::order_store::{IdempotencyRecord, OrderDiscount, OrderLine, OrderRecord, OrderStore, ReserveError};
 use shop_platform::payments::PaymentGateway;
 use shop_platform::problem::StockShortfall;
 use shop_platform::queue::Queue;

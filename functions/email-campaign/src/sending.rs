@@ -13,7 +13,7 @@
 //! - An SES bounce (permanent) or complaint puts the address on the suppression list.
 
 use crate::EmailCampaign;
-use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
+use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use aws_sdk_sesv2::types::{
     Body, BulkEmailContent, BulkEmailEntry, BulkEmailStatus, Content, Destination, EmailContent, EmailTemplateContent,
     Message, MessageHeader, MessageTag, ReplacementEmailContent, ReplacementTemplate, Template,
@@ -24,7 +24,8 @@ use serde::Deserialize;
 use shop_domain::marketing::{BATCH_SIZE, CONFIRM_HOURS, MAX_ATTEMPTS, SubscriberStatus};
 use shop_domain::order::Email;
 use shop_platform::batch::{Trace, process_batch};
-use shop_platform::marketing_store::{CampaignMessage, CampaignRecord, PageMark, SignUpOutcome, Tally};
+use shop_platform::marketing_store::{CampaignRecord, PageMark, SignUpOutcome, Tally};
+use shop_platform::messages::{self, CampaignMessage, from_json};
 
 /// Why one message could not be handled (it is retried, then dead-lettered).
 #[derive(Debug, thiserror::Error)]
@@ -91,30 +92,29 @@ enum Work {
     Ses(SesEvent),
 }
 
-fn read(body: &str) -> Result<Work, SendError> {
-    if let Ok(message) = serde_json::from_str::<CampaignMessage>(body) {
-        return Ok(Work::Campaign(message));
-    }
-    if let Ok(event) = serde_json::from_str::<SesEvent>(body) {
-        return Ok(Work::Ses(event));
-    }
-    match serde_json::from_str::<SnsEnvelope>(body) {
-        Ok(envelope) => serde_json::from_str::<SesEvent>(&envelope.message)
-            .map(Work::Ses)
-            .map_err(|e| SendError::Unreadable(e.to_string())),
-        Err(e) => Err(SendError::Unreadable(e.to_string())),
+impl messages::Message for Work {
+    const NAME: &'static str = "campaign message or SES event";
+
+    fn parse(body: &str) -> Result<Self, String> {
+        if let Ok(message) = <CampaignMessage as messages::Message>::parse(body) {
+            return Ok(Work::Campaign(message));
+        }
+        if let Ok(event) = from_json::<SesEvent>(body) {
+            return Ok(Work::Ses(event));
+        }
+        let envelope: SnsEnvelope = from_json(body)?;
+        from_json::<SesEvent>(&envelope.message).map(Work::Ses)
     }
 }
 
 impl EmailCampaign {
     /// Handles a batch of either queue, reporting the messages that failed.
     pub async fn handle_batch(&self, event: SqsEvent) -> SqsBatchResponse {
-        process_batch(event, |message| self.handle_one(message)).await
+        process_batch(event, |work: Work, trace| self.handle_one(work, trace)).await
     }
 
-    async fn handle_one(&self, message: SqsMessage) -> Result<(), SendError> {
-        let trace = Trace::of(&message);
-        match read(message.body.as_deref().unwrap_or_default())? {
+    async fn handle_one(&self, work: Work, trace: Trace) -> Result<(), SendError> {
+        match work {
             Work::Ses(event) => self.suppress(event).await,
             Work::Campaign(CampaignMessage::SignUp { email, source }) => self.mail_link(&email, &source).await,
             Work::Campaign(CampaignMessage::FanOut { campaign_id, page }) => {

@@ -8,7 +8,7 @@ use shop_domain::catalog::options_label;
 use shop_domain::fulfillment::{self, ShipmentLine};
 use shop_domain::{Locale, Money, Sku};
 use shop_platform::fulfillment_store::Shipment;
-use shop_platform::mail::{MailKind, MailRequest};
+use shop_platform::messages::{MailKind, MailRequest};
 use shop_platform::order_store::OrderRecord;
 
 /// What every mail knows of the store.

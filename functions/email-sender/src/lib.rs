@@ -7,7 +7,7 @@
 pub mod facts;
 pub mod render;
 
-use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
+use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use aws_sdk_sesv2::types::{Body, Content, Destination, EmailContent, Message, MessageTag};
 use facts::{AcknowledgementFacts, Links, MailFacts, RecentOrder, Store, SupportFacts};
 use render::{RenderError, RenderedMail, Templates};
@@ -16,7 +16,8 @@ use shop_platform::QueueFunction;
 use shop_platform::batch::process_batch;
 use shop_platform::clock::{Clock, SystemClock, rfc3339};
 use shop_platform::config::{ConfigError, Env, LocaleSettings, StoreSettings, TableSettings};
-use shop_platform::mail::{Claim, MailKind, MailLog, MailRequest};
+use shop_platform::mail::{Claim, MailLog};
+use shop_platform::messages::{MailKind, MailRequest};
 use shop_platform::order_store::{OrderRecord, OrderStore};
 use shop_platform::support_store::{SupportMessage, SupportStore};
 use std::sync::Arc;
@@ -145,12 +146,10 @@ impl EmailSender {
 
     /// Handles a batch, reporting the messages that failed.
     pub async fn handle_batch(&self, event: SqsEvent) -> SqsBatchResponse {
-        process_batch(event, |message| self.send_one(message)).await
+        process_batch(event, |request: MailRequest, _trace| self.send_one(request)).await
     }
 
-    async fn send_one(&self, message: SqsMessage) -> Result<(), SendError> {
-        let body = message.body.unwrap_or_default();
-        let request: MailRequest = serde_json::from_str(&body).map_err(|e| SendError::Unreadable(e.to_string()))?;
+    async fn send_one(&self, request: MailRequest) -> Result<(), SendError> {
         let kind = request.kind.as_str();
         let about_id = request.about_id();
         let Some(about) = self.about(&request).await? else {

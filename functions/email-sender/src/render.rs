@@ -7,7 +7,7 @@
 use crate::facts::{AcknowledgementFacts, MailFacts, SupportFacts};
 use minijinja::Environment;
 use minijinja::value::{Serde, Value};
-use shop_platform::mail::MailKind;
+use shop_platform::messages::MailKind;
 
 /// One rendered mail.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -154,7 +154,7 @@ mod tests {
     use super::*;
     use crate::facts::{Links, Store};
     use shop_domain::{Locale, Money};
-    use shop_platform::mail::MailRequest;
+    use shop_platform::messages::MailRequest;
     use shop_platform::order_store::OrderRecord;
 
     fn order() -> OrderRecord {

@@ -7,9 +7,8 @@
 
 pub mod carrier;
 
-use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
+use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use carrier::{CarrierError, LabelProvider, ManualShipping};
-use serde::Deserialize;
 use shop_domain::fulfillment::ShipmentLine;
 use shop_domain::order::{OrderEvent, OrderStatus, Transition};
 use shop_platform::QueueFunction;
@@ -17,17 +16,10 @@ use shop_platform::batch::{Trace, process_batch};
 use shop_platform::clock::{Clock, SystemClock};
 use shop_platform::config::{ConfigError, Env, TableSettings};
 use shop_platform::fulfillment_store::PackingRecord;
-use shop_platform::mail::{MailKind, MailRequest, Mailer};
+use shop_platform::mail::Mailer;
+use shop_platform::messages::{MailKind, MailRequest, OrderPaid};
 use shop_platform::order_store::OrderStore;
 use std::sync::Arc;
-
-/// The message the payment webhook sends for a paid order.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct OrderPaid {
-    order_id: String,
-    event: String,
-}
 
 /// The worker with its clients, built once per instance.
 pub struct FulfillmentWorker {
@@ -40,9 +32,6 @@ pub struct FulfillmentWorker {
 /// Why one message could not be handled (it is retried, then dead-lettered).
 #[derive(Debug, thiserror::Error)]
 pub enum FulfillmentError {
-    /// Not an `order_paid` message: retrying will not help; the DLQ keeps it for ops.
-    #[error("the message is not an order_paid: {0}")]
-    Unreadable(String),
     /// The carrier step failed.
     #[error(transparent)]
     Carrier(#[from] CarrierError),
@@ -81,16 +70,10 @@ impl FulfillmentWorker {
 
     /// Handles a batch, reporting the messages that failed.
     pub async fn handle_batch(&self, event: SqsEvent) -> SqsBatchResponse {
-        process_batch(event, |message| self.fulfil(message)).await
+        process_batch(event, |paid: OrderPaid, trace| self.fulfil(paid, trace)).await
     }
 
-    async fn fulfil(&self, message: SqsMessage) -> Result<(), FulfillmentError> {
-        let trace = Trace::of(&message);
-        let body = message.body.unwrap_or_default();
-        let paid: OrderPaid = serde_json::from_str(&body).map_err(|e| FulfillmentError::Unreadable(e.to_string()))?;
-        if paid.event != "order_paid" {
-            return Err(FulfillmentError::Unreadable(format!("event '{}'", paid.event)));
-        }
+    async fn fulfil(&self, paid: OrderPaid, trace: Trace) -> Result<(), FulfillmentError> {
         let order_id = paid.order_id;
         let Some(order) = self.orders.get(&order_id).await.map_err(upstream)? else {
             // Retrying will not make it exist; the log line is the alert.

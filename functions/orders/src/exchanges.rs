@@ -19,7 +19,8 @@ use shop_domain::{FieldError, Money};
 use shop_platform::ApiError;
 use shop_platform::batch::Trace;
 use shop_platform::edge::{self, json, json_body};
-use shop_platform::order_store::{ExpireReservation, OrderLine, OrderRecord};
+use shop_platform::messages::ExpireReservation;
+use shop_platform::order_store::{OrderLine, OrderRecord};
 use shop_platform::returns_store::{Exchange, ExchangePayment, ReturnRecord, ReturnState};
 use std::collections::BTreeSet;
 

@@ -18,7 +18,7 @@ use shop_platform::batch::Trace;
 use shop_platform::clock::rfc3339;
 use shop_platform::config::SupportSettings;
 use shop_platform::edge::{self, json, json_body};
-use shop_platform::mail::{MailKind, MailRequest};
+use shop_platform::messages::{MailKind, MailRequest};
 use shop_platform::rate_limits::Counted;
 use shop_platform::secrets;
 use shop_platform::support_store::{Admission, SupportMessage};

@@ -9,14 +9,15 @@
 use http::StatusCode;
 use lambda_http::{Body, Request, Response};
 use secrecy::{ExposeSecret, SecretString};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use shop_domain::order::{OrderEvent, OrderStatus, Transition};
 use shop_domain::{Currency, Money};
 use shop_platform::batch::Trace;
 use shop_platform::clock::{Clock, SystemClock, rfc3339};
 use shop_platform::config::{ConfigError, Env, TableSettings};
 use shop_platform::edge::{self, json};
-use shop_platform::mail::{MailKind, MailRequest, Mailer};
+use shop_platform::mail::Mailer;
+use shop_platform::messages::{MailKind, MailRequest, OrderPaid};
 use shop_platform::order_store::{OrderRecord, OrderStore};
 use shop_platform::payment_events::{Applied, EventRecord};
 use shop_platform::payments::{EXCHANGE_METADATA, PaymentGateway};
@@ -33,15 +34,6 @@ const RACE_RETRIES: usize = 3;
 /// how often it looks.
 const SETTLE_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
 const SETTLE_POLL: std::time::Duration = std::time::Duration::from_millis(50);
-
-/// The message that tells fulfillment an order is paid.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct OrderPaid {
-    /// The order.
-    pub order_id: String,
-    /// Always `order_paid`.
-    pub event: String,
-}
 
 /// The webhook with its clients and secrets, built once per instance.
 pub struct PaymentWebhook {
@@ -409,10 +401,7 @@ impl PaymentWebhook {
         let order_id = record.order_id.as_str();
         let trace = delivery.trace(order_id);
         if record.fulfill {
-            let message = OrderPaid {
-                order_id: order_id.to_owned(),
-                event: "order_paid".to_owned(),
-            };
+            let message = OrderPaid::new(order_id);
             if let Err(error) = self.fulfillment.send(&message, 0, &trace).await {
                 tracing::error!(order_id, error = %error, "order paid but not yet sent to fulfillment; Stripe's retry will send it");
                 return Err(error.into());

@@ -8,14 +8,15 @@
 //! message arrives unpaid, the difference's PaymentIntent is cancelled and the exchange with it,
 //! the replacement's units going back to stock (see `OrderStore::expire_exchange`).
 
-use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
+use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use shop_domain::order::OrderStatus;
 use shop_platform::QueueFunction;
 use shop_platform::batch::{Trace, process_batch};
 use shop_platform::clock::{Clock, SystemClock};
 use shop_platform::config::{ConfigError, Env, TableSettings};
-use shop_platform::mail::{MailKind, MailRequest, Mailer};
-use shop_platform::order_store::{ExpireReservation, OrderStore};
+use shop_platform::mail::Mailer;
+use shop_platform::messages::{ExpireReservation, MailKind, MailRequest};
+use shop_platform::order_store::OrderStore;
 use shop_platform::payments::{PaymentError, PaymentGateway};
 use shop_platform::returns_store::ExchangePayment;
 use std::sync::Arc;
@@ -34,9 +35,6 @@ pub struct ReservationExpiry {
 /// Why one message could not be handled (it is retried, then dead-lettered).
 #[derive(Debug, thiserror::Error)]
 pub enum ExpiryError {
-    /// The body is not an expiry message: retrying will not help; the DLQ keeps it for ops.
-    #[error("the message is not an expiry: {0}")]
-    Unreadable(String),
     /// The hold has not ended yet.
     #[error("order {0} is held for another {1} s")]
     Early(String, i64),
@@ -65,14 +63,11 @@ impl ReservationExpiry {
 
     /// Handles a batch, reporting the messages that failed.
     pub async fn handle_batch(&self, event: SqsEvent) -> SqsBatchResponse {
-        process_batch(event, |message| self.expire(message)).await
+        process_batch(event, |expiry: ExpireReservation, trace| self.expire(expiry, trace)).await
     }
 
-    async fn expire(&self, message: SqsMessage) -> Result<(), ExpiryError> {
-        let trace = Trace::of(&message);
-        let body = message.body.unwrap_or_default();
-        let ExpireReservation { order_id, exchange_id } =
-            serde_json::from_str(&body).map_err(|e| ExpiryError::Unreadable(e.to_string()))?;
+    async fn expire(&self, expiry: ExpireReservation, trace: Trace) -> Result<(), ExpiryError> {
+        let ExpireReservation { order_id, exchange_id } = expiry;
         if let Some(exchange_id) = exchange_id {
             return self.expire_exchange(&order_id, &exchange_id).await;
         }

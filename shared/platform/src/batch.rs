@@ -1,6 +1,7 @@
 //! SQS consumers as Lambda runs them: a batch of messages in, the ids of the failed ones out
 //! (`ReportBatchItemFailures`), so one bad message never makes its neighbours run again.
 
+use crate::messages::Message;
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
 use std::fmt::Display;
 use std::future::Future;
@@ -43,11 +44,14 @@ impl Trace {
     }
 }
 
-/// Runs `handle_one` on every message of the batch at once and reports the ids of those
-/// that failed. Each message runs in a span with its id and correlation id.
-pub async fn process_batch<F, Fut, E>(event: SqsEvent, handle_one: F) -> SqsBatchResponse
+/// Reads every message of the batch as an `M` and runs `handle_one` on each at once, with the
+/// trace it carries; reports the ids of those that failed. A body that is not an `M` is a failure
+/// of that message alone, logged as such (retried, then dead-lettered). Each message runs in a
+/// span with its id and correlation id.
+pub async fn process_batch<M, F, Fut, E>(event: SqsEvent, handle_one: F) -> SqsBatchResponse
 where
-    F: Fn(SqsMessage) -> Fut,
+    M: Message,
+    F: Fn(M, Trace) -> Fut,
     Fut: Future<Output = Result<(), E>>,
     E: Display,
 {
@@ -60,9 +64,13 @@ where
             correlation_id = %trace.correlation_id,
             request_id = %trace.request_id,
         );
-        let run = handle_one(message);
+        let run = M::parse(message.body.as_deref().unwrap_or_default()).map(|body| handle_one(body, trace));
         async move {
-            match run.await {
+            let outcome = match run {
+                Ok(run) => run.await.map_err(|error| error.to_string()),
+                Err(unreadable) => Err(format!("the body is not a {}: {unreadable}", M::NAME)),
+            };
+            match outcome {
                 Ok(()) => None,
                 Err(error) => {
                     tracing::error!(error = %error, "message failed; it will be retried");
@@ -88,14 +96,34 @@ mod tests {
         message
     }
 
+    /// A message of the tests: a body that reads `ok` or `fail`.
+    #[derive(Debug, PartialEq)]
+    struct Word(String);
+
+    impl Message for Word {
+        const NAME: &'static str = "word";
+
+        fn parse(body: &str) -> Result<Self, String> {
+            match body {
+                "ok" | "fail" => Ok(Self(body.to_owned())),
+                other => Err(format!("{other:?} is no word")),
+            }
+        }
+    }
+
     #[tokio::test]
-    async fn only_the_messages_that_failed_are_reported() {
+    async fn only_the_messages_that_failed_or_did_not_read_are_reported() {
         let mut event = SqsEvent::default();
-        event.records = vec![message("m1", "ok"), message("m2", "poison"), message("m3", "ok")];
-        let response = process_batch(event, |message| async move {
-            match message.body.as_deref() {
-                Some("ok") => Ok(()),
-                _ => Err("cannot read the body"),
+        event.records = vec![
+            message("m1", "ok"),
+            message("m2", "poison"),
+            message("m3", "ok"),
+            message("m4", "fail"),
+        ];
+        let response = process_batch(event, |word: Word, _trace| async move {
+            match word.0.as_str() {
+                "ok" => Ok(()),
+                _ => Err("the handler failed"),
             }
         })
         .await;
@@ -104,7 +132,7 @@ mod tests {
             .iter()
             .map(|f| f.item_identifier.as_str())
             .collect();
-        assert_eq!(failed, ["m2"]);
+        assert_eq!(failed, ["m2", "m4"]);
     }
 
     #[test]
@@ -124,7 +152,7 @@ mod tests {
     async fn a_batch_that_all_succeeds_reports_nothing() {
         let mut event = SqsEvent::default();
         event.records = vec![message("m1", "ok")];
-        let response = process_batch(event, |_| async { Ok::<(), String>(()) }).await;
+        let response = process_batch(event, |_: Word, _| async { Ok::<(), String>(()) }).await;
         assert!(response.batch_item_failures.is_empty());
     }
 }

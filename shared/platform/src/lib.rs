@@ -17,6 +17,7 @@ pub mod keys;
 pub mod logging;
 pub mod mail;
 pub mod marketing_store;
+pub mod messages;
 pub mod order_store;
 pub mod payment_events;
 pub mod payments;

@@ -10,166 +10,18 @@
 use crate::batch::Trace;
 use crate::config::ConfigError;
 use crate::dynamo::{self, Item, PK, StoreError, key, s};
+use crate::messages::MailRequest;
 use crate::order_store::n;
 use crate::queue::{Queue, QueueError};
 use aws_sdk_dynamodb::Client;
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 
 /// Seconds a claim holds before another delivery may take it over (a sender that crashed).
 pub const CLAIM_LEASE: i64 = 300;
 /// Seconds the record of a sent mail is kept.
 pub const SENT_TTL: i64 = 400 * 24 * 3600;
 
-/// What a mail is about.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum MailKind {
-    /// To the customer: the order is paid and will be packed.
-    OrderConfirmation,
-    /// To the merchant: a paid order to pack.
-    NewOrder,
-    /// To the customer: a shipment left, with its tracking link.
-    Shipped,
-    /// To the customer: the order arrived.
-    Delivered,
-    /// To the customer: a payment attempt failed; how to try again.
-    PaymentFailed,
-    /// To the customer: the order was cancelled.
-    Cancelled,
-    /// To the customer: money went back.
-    Refunded,
-    /// To the merchant: an order needs a look (a payment that does not match its total).
-    OrderReview,
-    /// To the customer who asked: links to their recent orders (the request names the customer,
-    /// the sender finds the orders).
-    OrderLookup,
-    /// To the customer: how to send a return back (the reference is the return).
-    ReturnInstructions,
-    /// To the merchant: a customer wrote to support (the reference is the message), replies go
-    /// to the customer.
-    SupportMessage,
-    /// To the customer: their message reached support, with its reference.
-    SupportReceived,
-}
-
-impl MailKind {
-    /// Every kind, for tests and the template check.
-    pub const ALL: [MailKind; 12] = [
-        Self::OrderConfirmation,
-        Self::NewOrder,
-        Self::Shipped,
-        Self::Delivered,
-        Self::PaymentFailed,
-        Self::Cancelled,
-        Self::Refunded,
-        Self::OrderReview,
-        Self::OrderLookup,
-        Self::ReturnInstructions,
-        Self::SupportMessage,
-        Self::SupportReceived,
-    ];
-
-    /// The word used in messages, records and template names.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::OrderConfirmation => "order_confirmation",
-            Self::NewOrder => "new_order",
-            Self::Shipped => "shipped",
-            Self::Delivered => "delivered",
-            Self::PaymentFailed => "payment_failed",
-            Self::Cancelled => "cancelled",
-            Self::Refunded => "refunded",
-            Self::OrderReview => "order_review",
-            Self::OrderLookup => "order_lookup",
-            Self::ReturnInstructions => "return_instructions",
-            Self::SupportMessage => "support_message",
-            Self::SupportReceived => "support_received",
-        }
-    }
-
-    /// Whether the mail goes to the merchant rather than the customer.
-    pub fn to_merchant(self) -> bool {
-        matches!(self, Self::NewOrder | Self::OrderReview | Self::SupportMessage)
-    }
-
-    /// Whether the mail is about a support message (its reference) rather than an order.
-    pub fn is_support(self) -> bool {
-        matches!(self, Self::SupportMessage | Self::SupportReceived)
-    }
-}
-
-/// A request for one mail about one order, or about one support message.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct MailRequest {
-    /// Which mail.
-    pub kind: MailKind,
-    /// The order it is about; for a support mail, the order the message verifiably names, or
-    /// empty.
-    #[serde(default, skip_serializing_if = "String::is_empty")]
-    pub order_id: String,
-    /// What makes it one of several of its kind: the shipment of a `shipped` mail, the Stripe
-    /// event of a payment or refund mail, the support message. Absent for mails an order gets
-    /// once.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub reference: Option<String>,
-    /// For an order lookup: the customer who asked ([`crate::customer_store::customer_ref`],
-    /// a hash of the address, so the queue carries no address).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub customer: Option<String>,
-}
-
 impl MailRequest {
-    /// The mail of `kind` an order gets once.
-    pub fn once(kind: MailKind, order_id: impl Into<String>) -> Self {
-        Self {
-            kind,
-            order_id: order_id.into(),
-            reference: None,
-            customer: None,
-        }
-    }
-
-    /// The mail of `kind` about `reference` (a shipment, a payment event).
-    pub fn about(kind: MailKind, order_id: impl Into<String>, reference: impl Into<String>) -> Self {
-        Self {
-            kind,
-            order_id: order_id.into(),
-            reference: Some(reference.into()),
-            customer: None,
-        }
-    }
-
-    /// The mail of `kind` about the support message `reference`, naming its verified order.
-    pub fn support(kind: MailKind, reference: impl Into<String>, order_id: Option<&str>) -> Self {
-        Self {
-            kind,
-            order_id: order_id.unwrap_or_default().to_owned(),
-            reference: Some(reference.into()),
-            customer: None,
-        }
-    }
-
-    /// The order lookup mail of the customer `customer` (their reference), once per `window`.
-    pub fn lookup(customer: impl Into<String>, window: i64) -> Self {
-        Self {
-            kind: MailKind::OrderLookup,
-            order_id: String::new(),
-            reference: Some(format!("lookup-{window}")),
-            customer: Some(customer.into()),
-        }
-    }
-
-    /// What the mail is about: the support message's reference, the customer who asked for
-    /// their orders, or the order's id.
-    pub fn about_id(&self) -> &str {
-        match (self.kind.is_support(), &self.reference, &self.customer) {
-            (true, Some(reference), _) => reference,
-            (_, _, Some(customer)) => customer,
-            _ => &self.order_id,
-        }
-    }
-
     fn record_key(&self) -> Item {
         let about = if self.kind.is_support() {
             format!("SUPPORT#{}", self.about_id())
@@ -310,6 +162,7 @@ impl MailLog {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::messages::MailKind;
 
     #[test]
     fn requests_read_as_the_queue_carries_them() {

@@ -32,35 +32,6 @@ const CAMPAIGNS: &str = "CAMPAIGNS";
 /// Days a delivery record is kept (a retried batch within them sends nothing twice).
 const DELIVERY_TTL: i64 = 180 * 24 * 3600;
 
-/// A message on the campaign queue.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
-pub enum CampaignMessage {
-    /// Someone signed up (the form, or checkout's opt-in): mail a confirmation link.
-    SignUp {
-        /// The address.
-        email: Email,
-        /// Where they signed up.
-        source: String,
-    },
-    /// Page `page` of a campaign's audience: enqueue its batches and the next page.
-    FanOut {
-        /// The campaign.
-        campaign_id: String,
-        /// The page, from 0.
-        page: u32,
-    },
-    /// Send a campaign to these recipients (at most [`marketing::BATCH_SIZE`]) in one call.
-    Deliver {
-        /// The campaign.
-        campaign_id: String,
-        /// Which attempt this is for each of them, from 1.
-        attempt: u32,
-        /// The addresses.
-        recipients: Vec<String>,
-    },
-}
-
 /// A subscriber as stored.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Subscriber {

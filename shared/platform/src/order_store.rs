@@ -204,17 +204,6 @@ pub struct IdempotencyRecord {
     pub response: Option<String>,
 }
 
-/// The message that ends an unpaid order's (or exchange's) stock hold, sent delayed by the hold's
-/// length.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ExpireReservation {
-    /// The order.
-    pub order_id: String,
-    /// Set when the hold is an exchange's replacement waiting for its difference to be paid.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub exchange_id: Option<String>,
-}
-
 /// Why the checkout transaction was refused.
 #[derive(Debug, thiserror::Error)]
 pub enum ReserveError {

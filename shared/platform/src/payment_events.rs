@@ -30,7 +30,7 @@ pub struct EventRecord {
     pub fulfill: bool,
     /// The mails it owes.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub mails: Vec<crate::mail::MailRequest>,
+    pub mails: Vec<crate::messages::MailRequest>,
 }
 
 /// What applying an event did.
