@@ -218,7 +218,7 @@ class Stack:
             fields = entry.get("fields", {})
             if fields.get("message") == "access denied" and not fields.get("expected"):
                 self.denied.append(
-                    f"{fields.get('function', fields.get('access_key', '?'))}: "
+                    f"{fields.get('function', '?')}: "
                     f"{fields.get('action', '?')} on {fields.get('resource', '?')}"
                 )
         return self.denied

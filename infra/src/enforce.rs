@@ -146,12 +146,13 @@ impl Enforcer {
         };
         let expected = parts.headers.contains_key(EXPECTED_DENIAL_HEADER);
         let Some(principal) = self.principals.get(&key) else {
+            log_denial(
+                &format!("no function (access key {key})"),
+                &format!("{service}:?"),
+                "?",
+                expected,
+            );
             let message = "The security token included in the request is invalid.";
-            if expected {
-                tracing::info!(access_key = %key, service, expected, "access denied");
-            } else {
-                tracing::error!(access_key = %key, service, "access denied");
-            }
             return denied(&service, "UnrecognizedClientException", message);
         };
         let target = parts.headers.get("x-amz-target").and_then(|v| v.to_str().ok());
@@ -183,12 +184,7 @@ impl Enforcer {
         let accesses = match verdict {
             Ok(accesses) => accesses,
             Err((access, message)) => {
-                let (function, action, resource) = (&principal.function, &access.action, &access.resource);
-                if expected {
-                    tracing::info!(function, action, resource, expected, "access denied");
-                } else {
-                    tracing::error!(function, action, resource, "access denied");
-                }
+                log_denial(&principal.function, &access.action, &access.resource, expected);
                 return denied(&service, "AccessDeniedException", &message);
             }
         };
@@ -258,6 +254,16 @@ impl Enforcer {
             _ => return plain(StatusCode::NOT_FOUND, "no such recorder route"),
         }
         plain(StatusCode::OK, "")
+    }
+}
+
+/// Logs a refused call: an error, which fails the test run (infra/local/stack.py reads the log),
+/// unless a test said it expects it.
+fn log_denial(function: &str, action: &str, resource: &str, expected: bool) {
+    if expected {
+        tracing::info!(function, action, resource, expected, "access denied");
+    } else {
+        tracing::error!(function, action, resource, "access denied");
     }
 }
 
