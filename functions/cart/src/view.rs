@@ -104,7 +104,7 @@ pub fn price(
                     options: variant.options.clone(),
                     quantity: line.quantity,
                     unit_price: variant.price,
-                    line_total: Money::new(variant.price.amount * i64::from(line.quantity), currency),
+                    line_total: variant.price.times(line.quantity),
                     available: variant.available,
                     price_changed_from: (variant.price != seen).then_some(seen),
                     unavailable: false,

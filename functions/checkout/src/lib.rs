@@ -8,10 +8,10 @@ use http::{HeaderValue, StatusCode};
 use lambda_http::{Body, Request, Response};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
+use shop_domain::FieldError;
 use shop_domain::cart::DiscountCode;
 use shop_domain::order::{Address, Email, OrderStatus};
 use shop_domain::pricing::{self, QuoteInputs};
-use shop_domain::{FieldError, Money};
 use shop_platform::batch::Trace;
 use shop_platform::cart_store::{CartRecord, CartStatus, CartStore, PricingInputs};
 use shop_platform::clock::{Clock, SystemClock, rfc3339};
@@ -232,7 +232,7 @@ impl Checkout {
             .filter_map(|(sku, line)| Some((line.product_id.clone(), shop_domain::Sku::parse(sku).ok()?)))
             .collect();
         let inputs = self.carts.pricing_inputs(&refs, cart.discount_code.as_ref()).await?;
-        let lines = order_lines(&cart.lines, &inputs, cart.currency)?;
+        let lines = order_lines(&cart.lines, &inputs)?;
         let priced: Vec<pricing::PricedLine> = lines
             .iter()
             .filter_map(|line| {
@@ -464,7 +464,6 @@ fn fingerprint(body: &CheckoutRequest) -> Result<String, ApiError> {
 fn order_lines(
     lines: &std::collections::BTreeMap<String, shop_platform::cart_store::LineRecord>,
     inputs: &PricingInputs,
-    currency: shop_domain::Currency,
 ) -> Result<Vec<OrderLine>, ApiError> {
     let mut short = Vec::new();
     let mut out = Vec::new();
@@ -477,7 +476,7 @@ fn order_lines(
                 options: variant.options.clone(),
                 quantity: line.quantity,
                 unit_price: variant.price,
-                line_total: Money::new(variant.price.amount * i64::from(line.quantity), currency),
+                line_total: variant.price.times(line.quantity),
             }),
             found => short.push(StockShortfall {
                 sku: sku.clone(),

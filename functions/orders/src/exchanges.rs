@@ -213,7 +213,7 @@ impl Orders {
                 options: variant.options.clone(),
                 quantity: line.quantity,
                 unit_price: variant.price,
-                line_total: Money::new(variant.price.amount * i64::from(line.quantity), currency),
+                line_total: variant.price.times(line.quantity),
             });
         }
         Ok((ordered, priced))

@@ -80,6 +80,11 @@ impl Money {
         Self { amount, currency }
     }
 
+    /// This price `quantity` times: a line's total.
+    pub fn times(self, quantity: u32) -> Self {
+        Self::new(self.amount * i64::from(quantity), self.currency)
+    }
+
     /// The amount as a decimal number in major units, with the currency's digits after the
     /// point: `25.00`, `-3.50`, `1200` (schema.org offers and feeds write prices so).
     pub fn decimal(&self) -> String {
@@ -106,6 +111,13 @@ impl fmt::Display for Money {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_line_total_is_the_unit_price_times_the_quantity_in_its_currency() {
+        let eur = Currency::parse("eur").unwrap();
+        assert_eq!(Money::new(1_250, eur).times(3), Money::new(3_750, eur));
+        assert_eq!(Money::new(1_250, eur).times(0), Money::new(0, eur));
+    }
 
     #[test]
     fn currency_codes_are_kept_in_lower_case() {
