@@ -1,6 +1,6 @@
 //! The Stripe adapter (async-stripe) against the local Stripe-compatible server.
 
-use shop_platform::payments::{PaymentError, PaymentGateway};
+use shop_platform::payments::{CancelReason, PaymentError, PaymentGateway};
 use shop_tests::{TestStripe, unique};
 use std::time::Duration;
 
@@ -55,8 +55,14 @@ async fn cancelling_an_unpaid_intent_twice_is_fine_and_a_paid_one_is_refused() {
         .create_intent(&unique("order"), 1_000, "usd", "a@b.co")
         .await
         .unwrap();
-    gateway.cancel_intent(&unpaid.id).await.unwrap();
-    gateway.cancel_intent(&unpaid.id).await.unwrap();
+    gateway
+        .cancel_intent(&unpaid.id, CancelReason::Abandoned)
+        .await
+        .unwrap();
+    gateway
+        .cancel_intent(&unpaid.id, CancelReason::Abandoned)
+        .await
+        .unwrap();
     assert_eq!(stripe.intent(&unpaid.id).await["status"], "canceled");
 
     let paid = gateway
@@ -65,7 +71,7 @@ async fn cancelling_an_unpaid_intent_twice_is_fine_and_a_paid_one_is_refused() {
         .unwrap();
     stripe.confirm(&paid.id, "pm_card_visa").await;
     assert!(matches!(
-        gateway.cancel_intent(&paid.id).await,
+        gateway.cancel_intent(&paid.id, CancelReason::Abandoned).await,
         Err(PaymentError::Refused(_))
     ));
 }

@@ -21,6 +21,7 @@ use shop_platform::batch::Trace;
 use shop_platform::edge::{self, json, json_body};
 use shop_platform::messages::ExpireReservation;
 use shop_platform::order_store::{OrderLine, OrderRecord};
+use shop_platform::payments::CancelReason;
 use shop_platform::returns_store::{Exchange, ExchangePayment, ReturnRecord, ReturnState};
 use std::collections::BTreeSet;
 
@@ -165,7 +166,7 @@ impl Orders {
 
     /// Nothing was recorded: the difference's intent must not be payable.
     async fn cancel_unrecorded(&self, order: &OrderRecord, intent_id: &str) {
-        if let Err(error) = self.payments.cancel_intent(intent_id).await {
+        if let Err(error) = self.payments.cancel_intent(intent_id, CancelReason::Abandoned).await {
             tracing::error!(order_id = %order.order_id, payment_intent = intent_id, error = %error, "exchange not recorded but its intent not cancelled");
         }
     }

@@ -27,7 +27,7 @@ use shop_platform::edge::{self, json, json_body, path_param};
 use shop_platform::mail::Mailer;
 use shop_platform::messages::{MailKind, MailRequest};
 use shop_platform::order_store::{OrderLine, OrderRecord, OrderStore};
-use shop_platform::payments::{PaymentError, PaymentGateway};
+use shop_platform::payments::{CancelReason, PaymentError, PaymentGateway};
 use shop_platform::queue::Queue;
 use shop_platform::rate_limits::{Counted, RateLimiter};
 use shop_platform::returns_store::{ReturnRecord, ReturnState, ReturnWriteError};
@@ -268,7 +268,7 @@ impl Orders {
             }
             (OrderStatus::PendingPayment, Transition::To(OrderStatus::Cancelled)) => {
                 if let Some(intent) = &order.payment_intent_id {
-                    match self.payments.cancel_intent(intent).await {
+                    match self.payments.cancel_intent(intent, CancelReason::Customer).await {
                         Ok(()) => {}
                         Err(PaymentError::Refused(_)) => {
                             return Err(ApiError::Conflict {
@@ -279,7 +279,14 @@ impl Orders {
                         Err(error) => return Err(error.into()),
                     }
                 }
-                if !self.orders.release(&order, now, "customer").await? {
+                // Stripe's payment_intent.canceled may have released it first, for the customer.
+                if !self.orders.release(&order, now, "customer").await?
+                    && !self
+                        .orders
+                        .get(&order.order_id)
+                        .await?
+                        .is_some_and(|o| o.status == OrderStatus::Cancelled)
+                {
                     return Err(ApiError::Conflict {
                         code: "order_changed",
                         detail: "the order changed meanwhile; read it and try again".into(),

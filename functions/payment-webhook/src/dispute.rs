@@ -34,7 +34,7 @@ impl PaymentWebhook {
         let record = delivery.record(&order_id, false, vec![mail]);
         let applied = self
             .orders
-            .record_event(event_id, &record, Some(("review", &note)), self.clock.now())
+            .record_event(event_id, &record, Some(OrderNote::Review(&note)), self.clock.now())
             .await?;
         self.settle_applied(delivery, &record, applied).await
     }

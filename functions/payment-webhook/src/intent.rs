@@ -90,7 +90,7 @@ impl PaymentWebhook {
                 let record = delivery.record(&order.order_id, false, vec![alert]);
                 let applied = self
                     .orders
-                    .record_event(event_id, &record, Some(("review", &note)), now)
+                    .record_event(event_id, &record, Some(OrderNote::Review(&note)), now)
                     .await?;
                 return self.settle_applied(delivery, &record, applied).await;
             }
@@ -144,7 +144,7 @@ impl PaymentWebhook {
         let note = format!("refunded {refund}: the items sold out after the hold ended");
         let (from, to) = (OrderStatus::Cancelled, OrderStatus::Refunded);
         let now = self.clock.now();
-        let note = Some(("late_payment", note.as_str()));
+        let note = Some(OrderNote::LatePayment(&note));
         let event_id = delivery.event_id.as_str();
         let applied = match self.orders.apply_event(event_id, &record, from, to, note, now).await? {
             // The refund's own event got there first and made the order `refunded`: keep the why.
@@ -169,7 +169,7 @@ impl PaymentWebhook {
             Vec::new()
         };
         let record = delivery.record(&order.order_id, false, mails);
-        let note = Some(("last_payment_error", reason.as_str()));
+        let note = Some(OrderNote::LastPaymentError(&reason));
         let now = self.clock.now();
         tracing::info!(order_id = %order.order_id, reason, "payment attempt failed; the shopper may retry");
         let applied = self.orders.record_event(&delivery.event_id, &record, note, now).await?;
@@ -183,7 +183,13 @@ impl PaymentWebhook {
         let now = self.clock.now();
         let mut mails = Vec::new();
         if let Transition::To(OrderStatus::Cancelled) = order.status.on(OrderEvent::PaymentCanceled) {
-            let released = self.orders.release(&order, now, "payment_canceled").await?;
+            // The customer's own cancel may reach the order after this event: it is theirs either way.
+            let reason = if intent.cancelled_by_customer {
+                "customer"
+            } else {
+                "payment_canceled"
+            };
+            let released = self.orders.release(&order, now, reason).await?;
             tracing::info!(order_id = %order.order_id, released, "payment canceled");
             if released {
                 mails.push(MailRequest::once(MailKind::Cancelled, &order.order_id));

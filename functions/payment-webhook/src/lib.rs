@@ -19,7 +19,7 @@ use shop_platform::edge::{self, json};
 use shop_platform::mail::Mailer;
 use shop_platform::messages::{MailKind, MailRequest, OrderPaid};
 use shop_platform::order_store::{OrderRecord, OrderStore};
-use shop_platform::payment_events::{Applied, EventRecord};
+use shop_platform::payment_events::{Applied, EventRecord, OrderNote};
 use shop_platform::payments::{EXCHANGE_METADATA, PaymentGateway};
 use shop_platform::queue::Queue;
 use shop_platform::{ApiError, HttpFunction};
@@ -88,6 +88,8 @@ struct IntentFacts {
     amount: i64,
     currency: String,
     failure: Option<String>,
+    /// The customer cancelled it (the orders function cancels for them with this reason).
+    cancelled_by_customer: bool,
 }
 
 impl IntentFacts {
@@ -102,6 +104,8 @@ impl IntentFacts {
                 .last_payment_error
                 .as_ref()
                 .map(|e| e.message.clone().unwrap_or_else(|| "payment failed".into())),
+            cancelled_by_customer: intent.cancellation_reason
+                == Some(stripe_shared::PaymentIntentCancellationReason::RequestedByCustomer),
         }
     }
 }

@@ -46,7 +46,7 @@ impl PaymentWebhook {
         let mail = MailRequest::about(MailKind::Refunded, &order.order_id, charge.amount_refunded.to_string());
         let record = delivery.record(&order.order_id, false, vec![mail]);
         let now = self.clock.now();
-        let note = Some(("refund_state", note.as_str()));
+        let note = Some(OrderNote::RefundState(&note));
         let applied = match order.status.on(event) {
             Transition::To(to) => {
                 let applied = self

@@ -17,7 +17,7 @@ use shop_platform::config::{ConfigError, Env, TableSettings};
 use shop_platform::mail::Mailer;
 use shop_platform::messages::{ExpireReservation, MailKind, MailRequest};
 use shop_platform::order_store::OrderStore;
-use shop_platform::payments::{PaymentError, PaymentGateway};
+use shop_platform::payments::{CancelReason, PaymentError, PaymentGateway};
 use shop_platform::returns_store::ExchangePayment;
 use std::sync::Arc;
 
@@ -89,7 +89,7 @@ impl ReservationExpiry {
             return Err(ExpiryError::Early(order_id, order.expires_at - now));
         }
         if let Some(intent) = &order.payment_intent_id {
-            match self.payments.cancel_intent(intent).await {
+            match self.payments.cancel_intent(intent, CancelReason::Abandoned).await {
                 Ok(()) => {}
                 Err(PaymentError::Refused(reason)) => {
                     // Stripe will not cancel it (it succeeded meanwhile): the payment webhook
@@ -146,7 +146,7 @@ impl ReservationExpiry {
             ));
         }
         if let Some(intent) = &exchange.payment_intent_id {
-            match self.payments.cancel_intent(intent).await {
+            match self.payments.cancel_intent(intent, CancelReason::Abandoned).await {
                 Ok(()) => {}
                 Err(PaymentError::Refused(reason)) => {
                     // Paid meanwhile: the webhook marks the exchange paid; the hold stays.

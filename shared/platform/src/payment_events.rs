@@ -44,9 +44,30 @@ pub enum Applied {
     StatusChanged,
 }
 
-/// A note set on an order with an event: the attribute and its text
-/// (`review`, `last_payment_error`, `late_payment`).
-pub type Note<'a> = (&'a str, &'a str);
+/// What an event notes on its order, each kept in an attribute of its own.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OrderNote<'a> {
+    /// Why the order needs the merchant's eyes (an amount mismatch, a dispute).
+    Review(&'a str),
+    /// Why the last payment attempt failed.
+    LastPaymentError(&'a str),
+    /// A payment that arrived after the order's hold ended.
+    LatePayment(&'a str),
+    /// What Stripe reports refunded of the charge.
+    RefundState(&'a str),
+}
+
+impl<'a> OrderNote<'a> {
+    /// The order's attribute that keeps it, and its text.
+    fn attribute(self) -> (&'static str, &'a str) {
+        match self {
+            Self::Review(text) => ("review", text),
+            Self::LastPaymentError(text) => ("last_payment_error", text),
+            Self::LatePayment(text) => ("late_payment", text),
+            Self::RefundState(text) => ("refund_state", text),
+        }
+    }
+}
 
 fn event_key(event_id: &str) -> Item {
     key(format!("STRIPE_EVENT#{event_id}"), "EVENT")
@@ -65,7 +86,7 @@ impl OrderStore {
         order_id: &str,
         from: OrderStatus,
         to: OrderStatus,
-        note: Option<Note<'_>>,
+        note: Option<OrderNote<'_>>,
         now: i64,
     ) -> Result<TransactWriteItem, StoreError> {
         let mut update = Update::builder()
@@ -79,7 +100,7 @@ impl OrderStore {
             .expression_attribute_values(":to", s(to.as_str()))
             .expression_attribute_values(":from", s(from.as_str()))
             .expression_attribute_values(":now", n(now));
-        update = match note {
+        update = match note.map(OrderNote::attribute) {
             Some((name, value)) => update
                 .update_expression("SET #status = :to, #index = :index, #at = :now, #note = :note")
                 .expression_attribute_names("#note", name)
@@ -89,7 +110,8 @@ impl OrderStore {
         Ok(TransactWriteItem::builder().update(build(update.build())?).build())
     }
 
-    fn note_update(&self, order_id: &str, (name, value): Note<'_>) -> Result<TransactWriteItem, StoreError> {
+    fn note_update(&self, order_id: &str, note: OrderNote<'_>) -> Result<TransactWriteItem, StoreError> {
+        let (name, value) = note.attribute();
         let update = Update::builder()
             .table_name(&self.table)
             .set_key(Some(order_key(order_id)))
@@ -115,7 +137,7 @@ impl OrderStore {
         record: &EventRecord,
         from: OrderStatus,
         to: OrderStatus,
-        note: Option<Note<'_>>,
+        note: Option<OrderNote<'_>>,
         now: i64,
     ) -> Result<Applied, StoreError> {
         let items = vec![
@@ -130,7 +152,7 @@ impl OrderStore {
         &self,
         event_id: &str,
         record: &EventRecord,
-        note: Option<Note<'_>>,
+        note: Option<OrderNote<'_>>,
         now: i64,
     ) -> Result<Applied, StoreError> {
         let mut items = vec![self.event_put(event_id, record, now)?];

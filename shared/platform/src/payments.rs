@@ -9,9 +9,19 @@ use std::collections::HashMap;
 use std::time::Duration;
 use stripe::{Client, ClientBuilder, IdempotencyKey, RequestStrategy, StripeError, StripeRequest};
 use stripe_core::payment_intent::{
-    CancelPaymentIntent, CreatePaymentIntent, CreatePaymentIntentAutomaticPaymentMethods,
+    CancelPaymentIntent, CancelPaymentIntentCancellationReason, CreatePaymentIntent,
+    CreatePaymentIntentAutomaticPaymentMethods,
 };
 use stripe_core::refund::CreateRefund;
+
+/// Why the shop cancels a PaymentIntent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CancelReason {
+    /// The customer cancelled the order (`requested_by_customer`).
+    Customer,
+    /// Nobody paid in time, or the order it was for was never recorded (`abandoned`).
+    Abandoned,
+}
 
 /// How long one Stripe call may take before the shop gives up and tells the shopper to retry.
 const STRIPE_TIMEOUT: Duration = Duration::from_secs(8);
@@ -168,10 +178,17 @@ impl PaymentGateway {
         })
     }
 
-    /// Cancels a PaymentIntent that was not paid; cancelling one already cancelled is fine.
-    pub async fn cancel_intent(&self, intent_id: &str) -> Result<(), PaymentError> {
+    /// Cancels a PaymentIntent that was not paid, for `reason` (Stripe keeps it on the intent,
+    /// so its `payment_intent.canceled` event says who cancelled); cancelling one already
+    /// cancelled is fine.
+    pub async fn cancel_intent(&self, intent_id: &str, reason: CancelReason) -> Result<(), PaymentError> {
         let key = idempotency_key(&format!("{intent_id}-cancel"))?;
+        let reason = match reason {
+            CancelReason::Customer => CancelPaymentIntentCancellationReason::RequestedByCustomer,
+            CancelReason::Abandoned => CancelPaymentIntentCancellationReason::Abandoned,
+        };
         let result = CancelPaymentIntent::new(intent_id)
+            .cancellation_reason(reason)
             .customize()
             .request_strategy(RequestStrategy::Idempotent(key))
             .send(&self.client)
