@@ -24,8 +24,10 @@ use serde::Deserialize;
 use shop_domain::marketing::{BATCH_SIZE, CONFIRM_HOURS, MAX_ATTEMPTS, SubscriberStatus};
 use shop_domain::order::Email;
 use shop_platform::batch::{Trace, process_batch};
+use shop_platform::dynamo::StoreError;
 use shop_platform::marketing_store::{CampaignRecord, PageMark, SignUpOutcome, Tally};
 use shop_platform::messages::{self, CampaignMessage, from_json};
+use shop_platform::queue::QueueError;
 
 /// Why one message could not be handled (it is retried, then dead-lettered).
 #[derive(Debug, thiserror::Error)]
@@ -36,13 +38,15 @@ pub enum SendError {
     /// A campaign message names a campaign that is not there, or not sending.
     #[error("campaign {0} is not sending")]
     NotSending(String),
-    /// The table, the queue or SES failed.
-    #[error("{0}")]
-    Upstream(String),
-}
-
-fn upstream(error: impl std::fmt::Display) -> SendError {
-    SendError::Upstream(error.to_string())
+    /// The table failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The campaign queue failed.
+    #[error(transparent)]
+    Queue(#[from] QueueError),
+    /// SES refused or failed, or its request could not be built.
+    #[error("SES: {0}")]
+    Ses(String),
 }
 
 /// An SES event as a configuration set publishes it (through SNS with raw delivery), or an
@@ -144,10 +148,7 @@ impl EmailCampaign {
                 tracing::warn!("SES event names an address that is not one; skipped");
                 continue;
             };
-            self.store
-                .leave(email.as_str(), status, self.clock.now())
-                .await
-                .map_err(upstream)?;
+            self.store.leave(email.as_str(), status, self.clock.now()).await?;
             tracing::info!(?status, "address suppressed");
         }
         Ok(())
@@ -155,7 +156,7 @@ impl EmailCampaign {
 
     async fn mail_link(&self, email: &Email, source: &str) -> Result<(), SendError> {
         let now = self.clock.now();
-        let SignUpOutcome::MailLink(token) = self.store.sign_up(email, source, now).await.map_err(upstream)? else {
+        let SignUpOutcome::MailLink(token) = self.store.sign_up(email, source, now).await? else {
             tracing::info!("sign-up needs no mail");
             return Ok(());
         };
@@ -173,7 +174,13 @@ impl EmailCampaign {
                 .map_err(|e| SendError::Unreadable(format!("{name}: {e}")))
         };
         let (text, html) = (render("confirm.txt")?, render("confirm.html")?);
-        let content = |data: String| Content::builder().data(data).charset("UTF-8").build().map_err(upstream);
+        let content = |data: String| {
+            Content::builder()
+                .data(data)
+                .charset("UTF-8")
+                .build()
+                .map_err(|e| SendError::Ses(e.to_string()))
+        };
         let message = Message::builder()
             .subject(content(format!(
                 "Please confirm your subscription to {}",
@@ -192,8 +199,10 @@ impl EmailCampaign {
             .await;
         if let Err(error) = result {
             // The link stays unmailed, so the retry makes and mails a new one.
-            self.store.link_unmailed(email.as_str()).await.map_err(upstream)?;
-            return Err(upstream(aws_sdk_sesv2::error::DisplayErrorContext(&error)));
+            self.store.link_unmailed(email.as_str()).await?;
+            return Err(SendError::Ses(
+                aws_sdk_sesv2::error::DisplayErrorContext(&error).to_string(),
+            ));
         }
         tracing::info!(source, "confirmation link mailed");
         Ok(())
@@ -204,7 +213,7 @@ impl EmailCampaign {
     }
 
     async fn sending(&self, campaign_id: &str) -> Result<CampaignRecord, SendError> {
-        match self.store.campaign(campaign_id).await.map_err(upstream)? {
+        match self.store.campaign(campaign_id).await? {
             Some(campaign) if campaign.status != shop_domain::marketing::CampaignStatus::Draft => Ok(campaign),
             _ => Err(SendError::NotSending(campaign_id.to_owned())),
         }
@@ -219,7 +228,7 @@ impl EmailCampaign {
         if campaign.next_page != page {
             // Done before. If the crash came between marking it and queueing the next, queue it.
             if campaign.next_page == page + 1 && !campaign.fanned_out {
-                self.queue.send(&next(page + 1), 0, trace).await.map_err(upstream)?;
+                self.queue.send(&next(page + 1), 0, trace).await?;
             }
             tracing::info!(page, "audience page fanned out before");
             return Ok(());
@@ -227,8 +236,7 @@ impl EmailCampaign {
         let (emails, cursor) = self
             .store
             .audience_page(&campaign.audience, campaign.cursor.as_deref())
-            .await
-            .map_err(upstream)?;
+            .await?;
         let batches: Vec<CampaignMessage> = emails
             .chunks(BATCH_SIZE)
             .map(|chunk| CampaignMessage::Deliver {
@@ -237,13 +245,12 @@ impl EmailCampaign {
                 recipients: chunk.to_vec(),
             })
             .collect();
-        self.queue.send_all(&batches, trace).await.map_err(upstream)?;
+        self.queue.send_all(&batches, trace).await?;
         let found = emails.len() as u64;
         let more = match self
             .store
             .mark_page(campaign_id, page, found, cursor.as_deref())
-            .await
-            .map_err(upstream)?
+            .await?
         {
             PageMark::Marked => cursor.is_some(),
             PageMark::Before {
@@ -251,7 +258,7 @@ impl EmailCampaign {
             } => next_page == page + 1 && !fanned_out,
         };
         if more {
-            self.queue.send(&next(page + 1), 0, trace).await.map_err(upstream)?;
+            self.queue.send(&next(page + 1), 0, trace).await?;
         }
         tracing::info!(page, found, batches = batches.len(), more, "audience page fanned out");
         Ok(())
@@ -265,7 +272,7 @@ impl EmailCampaign {
         trace: &Trace,
     ) -> Result<(), SendError> {
         let campaign = self.sending(campaign_id).await?;
-        let subscribers = self.store.subscribers(&recipients).await.map_err(upstream)?;
+        let subscribers = self.store.subscribers(&recipients).await?;
         let now = self.clock.now();
         let mut tally = Tally::default();
         let claims: Vec<(String, &'static str)> = recipients
@@ -278,11 +285,7 @@ impl EmailCampaign {
                 (email, state)
             })
             .collect();
-        let granted = self
-            .store
-            .claim_deliveries(campaign_id, &claims, attempt, now)
-            .await
-            .map_err(upstream)?;
+        let granted = self.store.claim_deliveries(campaign_id, &claims, attempt, now).await?;
         let mut claimed = Vec::new();
         for ((email, state), granted) in claims.into_iter().zip(granted) {
             match (granted, state, subscribers.get(&email)) {
@@ -303,10 +306,7 @@ impl EmailCampaign {
                     Ok(()) => tally.sent += 1,
                     Err(error) => {
                         tracing::warn!(attempt, error = %error, "SES refused a recipient");
-                        self.store
-                            .delivery_failed(campaign_id, &email, attempt, &error)
-                            .await
-                            .map_err(upstream)?;
+                        self.store.delivery_failed(campaign_id, &email, attempt, &error).await?;
                         if attempt < MAX_ATTEMPTS {
                             retry.push(email);
                         } else {
@@ -324,10 +324,9 @@ impl EmailCampaign {
             };
             self.queue
                 .send(&again, self.settings.campaign_retry_seconds * attempt, trace)
-                .await
-                .map_err(upstream)?;
+                .await?;
         }
-        self.store.count(campaign_id, tally).await.map_err(upstream)?;
+        self.store.count(campaign_id, tally).await?;
         tracing::info!(
             attempt,
             sent = tally.sent,

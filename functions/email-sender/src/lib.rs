@@ -16,6 +16,7 @@ use shop_platform::QueueFunction;
 use shop_platform::batch::process_batch;
 use shop_platform::clock::{Clock, SystemClock, rfc3339};
 use shop_platform::config::{ConfigError, Env, LocaleSettings, StoreSettings, TableSettings};
+use shop_platform::dynamo::StoreError;
 use shop_platform::mail::{Claim, MailLog};
 use shop_platform::messages::{MailKind, MailRequest};
 use shop_platform::order_store::{OrderRecord, OrderStore};
@@ -106,12 +107,8 @@ pub enum SendError {
     #[error("SES: {0}")]
     Ses(String),
     /// The table failed.
-    #[error("{0}")]
-    Upstream(String),
-}
-
-fn upstream(error: impl std::fmt::Display) -> SendError {
-    SendError::Upstream(error.to_string())
+    #[error(transparent)]
+    Store(#[from] StoreError),
 }
 
 impl EmailSender {
@@ -173,7 +170,7 @@ impl EmailSender {
         } else {
             about.customer().to_owned()
         };
-        match self.log.claim(&request, self.clock.now()).await.map_err(upstream)? {
+        match self.log.claim(&request, self.clock.now()).await? {
             Claim::Granted => {}
             Claim::AlreadySent => {
                 tracing::info!(about = about_id, kind, "mail sent before; not again");
@@ -183,7 +180,7 @@ impl EmailSender {
         }
         match self.deliver(&request, &about, &to).await {
             Ok(message_id) => {
-                self.log.sent(&request, &message_id).await.map_err(upstream)?;
+                self.log.sent(&request, &message_id).await?;
                 tracing::info!(about = about_id, kind, message_id, "mail sent");
                 Ok(())
             }
@@ -201,25 +198,25 @@ impl EmailSender {
     async fn about(&self, request: &MailRequest) -> Result<Option<About>, SendError> {
         if let Some(customer) = &request.customer {
             // A lookup names the customer: the mail is about their latest order.
-            let latest = self.orders.order_ids_of_customer(customer, 1).await.map_err(upstream)?;
+            let latest = self.orders.order_ids_of_customer(customer, 1).await?;
             let Some(order_id) = latest.first() else {
                 return Ok(None);
             };
-            let order = self.orders.get(order_id).await.map_err(upstream)?;
+            let order = self.orders.get(order_id).await?;
             return Ok(order.map(About::Order));
         }
         if !request.kind.is_support() {
-            let order = self.orders.get(&request.order_id).await.map_err(upstream)?;
+            let order = self.orders.get(&request.order_id).await?;
             return Ok(order.map(About::Order));
         }
         let Some(reference) = &request.reference else {
             return Err(SendError::Unreadable("a support mail without its message".into()));
         };
-        let Some(message) = self.support.get(reference).await.map_err(upstream)? else {
+        let Some(message) = self.support.get(reference).await? else {
             return Ok(None);
         };
         let order = match &message.order_id {
-            Some(id) => self.orders.get(id).await.map_err(upstream)?,
+            Some(id) => self.orders.get(id).await?,
             None => None,
         };
         Ok(Some(About::Support { message, order }))
@@ -273,11 +270,7 @@ impl EmailSender {
         let order_url = if request.kind.to_merchant() || request.kind == MailKind::OrderLookup {
             None
         } else {
-            let token = self
-                .orders
-                .issue_link_token(order, self.clock.now())
-                .await
-                .map_err(upstream)?;
+            let token = self.orders.issue_link_token(order, self.clock.now()).await?;
             Some(format!(
                 "{}/{}?token={token}",
                 self.settings.order_page(),
@@ -297,18 +290,10 @@ impl EmailSender {
 
     /// The customer's most recent orders, each with a link of its own.
     async fn recent_orders(&self, latest: &OrderRecord) -> Result<Vec<RecentOrder>, SendError> {
-        let ids = self
-            .orders
-            .order_ids_of(&latest.email, RECENT_ORDERS)
-            .await
-            .map_err(upstream)?;
+        let ids = self.orders.order_ids_of(&latest.email, RECENT_ORDERS).await?;
         let mut recent = Vec::new();
-        for order in self.orders.get_many(&ids).await.map_err(upstream)? {
-            let token = self
-                .orders
-                .issue_link_token(&order, self.clock.now())
-                .await
-                .map_err(upstream)?;
+        for order in self.orders.get_many(&ids).await? {
+            let token = self.orders.issue_link_token(&order, self.clock.now()).await?;
             recent.push(RecentOrder {
                 url: format!("{}/{}?token={token}", self.settings.order_page(), order.order_id),
                 placed: rfc3339(order.created_at),

@@ -15,10 +15,12 @@ use shop_platform::QueueFunction;
 use shop_platform::batch::{Trace, process_batch};
 use shop_platform::clock::{Clock, SystemClock};
 use shop_platform::config::{ConfigError, Env, TableSettings};
+use shop_platform::dynamo::StoreError;
 use shop_platform::fulfillment_store::PackingRecord;
 use shop_platform::mail::Mailer;
 use shop_platform::messages::{MailKind, MailRequest, OrderPaid};
 use shop_platform::order_store::OrderStore;
+use shop_platform::queue::QueueError;
 use std::sync::Arc;
 
 /// The worker with its clients, built once per instance.
@@ -35,13 +37,12 @@ pub enum FulfillmentError {
     /// The carrier step failed.
     #[error(transparent)]
     Carrier(#[from] CarrierError),
-    /// The table or the queue failed.
-    #[error("{0}")]
-    Upstream(String),
-}
-
-fn upstream(error: impl std::fmt::Display) -> FulfillmentError {
-    FulfillmentError::Upstream(error.to_string())
+    /// The table failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The email queue failed.
+    #[error(transparent)]
+    Queue(#[from] QueueError),
 }
 
 impl FulfillmentWorker {
@@ -75,7 +76,7 @@ impl FulfillmentWorker {
 
     async fn fulfil(&self, paid: OrderPaid, trace: Trace) -> Result<(), FulfillmentError> {
         let order_id = paid.order_id;
-        let Some(order) = self.orders.get(&order_id).await.map_err(upstream)? else {
+        let Some(order) = self.orders.get(&order_id).await? else {
             // Retrying will not make it exist; the log line is the alert.
             tracing::error!(order_id, "order_paid for an order that does not exist; dropped");
             return Ok(());
@@ -99,8 +100,7 @@ impl FulfillmentWorker {
                 let moved = self
                     .orders
                     .start_fulfillment(&order, &packing, packing.started_at)
-                    .await
-                    .map_err(upstream)?;
+                    .await?;
                 tracing::info!(order_id, moved, "packing started");
                 moved
             }
@@ -113,8 +113,7 @@ impl FulfillmentWorker {
         } else {
             self.orders
                 .get(&order_id)
-                .await
-                .map_err(upstream)?
+                .await?
                 .map(|o| o.status)
                 .unwrap_or(order.status)
         };
@@ -129,7 +128,7 @@ impl FulfillmentWorker {
             MailRequest::once(MailKind::OrderConfirmation, &order_id),
             MailRequest::once(MailKind::NewOrder, &order_id),
         ];
-        self.mailer.request(&mails, &trace).await.map_err(upstream)?;
+        self.mailer.request(&mails, &trace).await?;
         tracing::info!(order_id, "confirmation and new-order mails asked for");
         Ok(())
     }

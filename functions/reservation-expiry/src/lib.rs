@@ -14,10 +14,12 @@ use shop_platform::QueueFunction;
 use shop_platform::batch::{Trace, process_batch};
 use shop_platform::clock::{Clock, SystemClock};
 use shop_platform::config::{ConfigError, Env, TableSettings};
+use shop_platform::dynamo::StoreError;
 use shop_platform::mail::Mailer;
 use shop_platform::messages::{ExpireReservation, MailKind, MailRequest};
 use shop_platform::order_store::OrderStore;
 use shop_platform::payments::{CancelReason, PaymentError, PaymentGateway};
+use shop_platform::queue::QueueError;
 use shop_platform::returns_store::ExchangePayment;
 use std::sync::Arc;
 
@@ -38,9 +40,15 @@ pub enum ExpiryError {
     /// The hold has not ended yet.
     #[error("order {0} is held for another {1} s")]
     Early(String, i64),
-    /// Stripe or the table failed.
-    #[error("{0}")]
-    Upstream(String),
+    /// The table failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// Stripe failed.
+    #[error(transparent)]
+    Payment(#[from] PaymentError),
+    /// The email queue failed.
+    #[error(transparent)]
+    Queue(#[from] QueueError),
 }
 
 impl ReservationExpiry {
@@ -71,8 +79,7 @@ impl ReservationExpiry {
         if let Some(exchange_id) = exchange_id {
             return self.expire_exchange(&order_id, &exchange_id).await;
         }
-        let upstream = |e: &dyn std::fmt::Display| ExpiryError::Upstream(e.to_string());
-        let Some(order) = self.orders.get(&order_id).await.map_err(|e| upstream(&e))? else {
+        let Some(order) = self.orders.get(&order_id).await? else {
             tracing::warn!(order_id, "no such order; nothing to release");
             return Ok(());
         };
@@ -97,14 +104,10 @@ impl ReservationExpiry {
                     tracing::warn!(order_id, payment_intent = %intent, reason, "intent not cancellable; keeping the hold");
                     return Ok(());
                 }
-                Err(error) => return Err(upstream(&error)),
+                Err(error) => return Err(error.into()),
             }
         }
-        let released = self
-            .orders
-            .release(&order, now, EXPIRED)
-            .await
-            .map_err(|e| upstream(&e))?;
+        let released = self.orders.release(&order, now, EXPIRED).await?;
         tracing::info!(order_id, released, "stock hold ended");
         if released {
             // A failure here retries the message, which finds the order cancelled and asks again.
@@ -115,8 +118,7 @@ impl ReservationExpiry {
 
     /// Ends the hold of an exchange's replacement whose difference was not paid in time.
     async fn expire_exchange(&self, order_id: &str, exchange_id: &str) -> Result<(), ExpiryError> {
-        let upstream = |e: &dyn std::fmt::Display| ExpiryError::Upstream(e.to_string());
-        let Some(order) = self.orders.get(order_id).await.map_err(|e| upstream(&e))? else {
+        let Some(order) = self.orders.get(order_id).await? else {
             tracing::warn!(order_id, exchange_id, "no such order; nothing to release");
             return Ok(());
         };
@@ -153,24 +155,17 @@ impl ReservationExpiry {
                     tracing::warn!(order_id, exchange_id, payment_intent = %intent, reason, "intent not cancellable; keeping the hold");
                     return Ok(());
                 }
-                Err(error) => return Err(upstream(&error)),
+                Err(error) => return Err(error.into()),
             }
         }
-        let released = self
-            .orders
-            .expire_exchange(&order, exchange_id)
-            .await
-            .map_err(|e| upstream(&e))?;
+        let released = self.orders.expire_exchange(&order, exchange_id).await?;
         tracing::info!(order_id, exchange_id, released, "unpaid exchange cancelled");
         Ok(())
     }
 
     async fn ask_for_mail(&self, order_id: &str, trace: &Trace) -> Result<(), ExpiryError> {
         let mail = MailRequest::once(MailKind::Cancelled, order_id);
-        self.mailer
-            .request(&[mail], trace)
-            .await
-            .map_err(|e| ExpiryError::Upstream(e.to_string()))
+        self.mailer.request(&[mail], trace).await.map_err(ExpiryError::from)
     }
 }
 
