@@ -3,8 +3,8 @@
 //! paid order cancelled before it shipped: `cancelled` with its stock back and its sale uncounted,
 //! in one transaction conditional on nothing having shipped, owing its refund until Stripe took it.
 
-use crate::dynamo::{self, GSI1PK, Item, StoreError, key, s};
-use crate::order_store::{OrderRecord, OrderStore, build, n, order_key, status_partition};
+use crate::dynamo::{self, GSI1PK, Item, StoreError, build, key, n, s};
+use crate::order_store::{OrderRecord, OrderStore, order_key, status_partition};
 use aws_sdk_dynamodb::types::{TransactWriteItem, Update};
 use shop_domain::order::{Email, OrderStatus};
 

@@ -5,8 +5,8 @@
 //! `gsi1`, newest first.
 
 use crate::catalog_store::{CatalogError, Page};
-use crate::dynamo::{self, GSI1PK, Item, PK, StoreError, key, s};
-use crate::order_store::{OrderRecord, OrderStore, OrderWriteError, build, n, order_key, status_partition};
+use crate::dynamo::{self, GSI1PK, Item, PK, StoreError, build, key, n, s};
+use crate::order_store::{OrderRecord, OrderStore, OrderWriteError, order_key, status_partition};
 use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem, Update};
 use serde::{Deserialize, Serialize};
 use shop_domain::fulfillment::ShipmentLine;

@@ -9,9 +9,8 @@
 
 use crate::batch::Trace;
 use crate::config::ConfigError;
-use crate::dynamo::{self, Item, PK, StoreError, key, s};
+use crate::dynamo::{self, Item, PK, StoreError, key, n, s};
 use crate::messages::MailRequest;
-use crate::order_store::n;
 use crate::queue::{Queue, QueueError};
 use aws_sdk_dynamodb::Client;
 use serde::Deserialize;

@@ -10,7 +10,7 @@
 use crate::cart_store::{CartRecord, cart_key};
 use crate::catalog_store::variant_key;
 use crate::discount_store::discount_key;
-use crate::dynamo::{self, GSI1PK, GSI1SK, Item, PK, StoreError, key, s};
+use crate::dynamo::{self, GSI1PK, GSI1SK, Item, PK, StoreError, build, key, n, s};
 use crate::problem::StockShortfall;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::{AttributeValue, Put, ReturnValuesOnConditionCheckFailure, TransactWriteItem, Update};
@@ -307,14 +307,6 @@ pub(crate) fn shortfall(
         requested,
         available,
     }
-}
-
-pub(crate) fn n(value: impl ToString) -> AttributeValue {
-    AttributeValue::N(value.to_string())
-}
-
-pub(crate) fn build<T, E: std::fmt::Display>(result: Result<T, E>) -> Result<T, StoreError> {
-    result.map_err(|e| StoreError::Failed(e.to_string()))
 }
 
 impl OrderStore {

@@ -3,8 +3,8 @@
 //! so a crash between them cannot lose the event or apply it twice. The record also says whether
 //! the next step's message went out, so a retried delivery sends it when the first could not.
 
-use crate::dynamo::{self, GSI1PK, Item, PK, StoreError, key, s};
-use crate::order_store::{OrderRecord, OrderStore, build, n, order_key, status_partition};
+use crate::dynamo::{self, GSI1PK, Item, PK, StoreError, build, key, n, s};
+use crate::order_store::{OrderRecord, OrderStore, order_key, status_partition};
 use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem, Update};
 use serde::{Deserialize, Serialize};
 use shop_domain::order::OrderStatus;

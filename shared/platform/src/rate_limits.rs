@@ -3,8 +3,7 @@
 //! and forgotten by TTL after its window. Counters of several limits go into one transaction, so
 //! a refused attempt counts nowhere and an admitted one counts everywhere.
 
-use crate::dynamo::{self, StoreError, key};
-use crate::order_store::{build, n};
+use crate::dynamo::{self, StoreError, build, key, n};
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::{TransactWriteItem, Update};
 use shop_domain::support::RateLimit;

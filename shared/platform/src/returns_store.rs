@@ -10,10 +10,8 @@
 //! goes on, with one more shipment once any difference owed is paid).
 
 use crate::catalog_store::{CatalogError, Page};
-use crate::dynamo::{self, GSI1PK, GSI1SK, Item, StoreError, key, s};
-use crate::order_store::{
-    OrderLine, OrderRecord, OrderStore, OrderWriteError, build, n, order_key, shortfall, status_partition,
-};
+use crate::dynamo::{self, GSI1PK, GSI1SK, Item, StoreError, build, key, n, s};
+use crate::order_store::{OrderLine, OrderRecord, OrderStore, OrderWriteError, order_key, shortfall, status_partition};
 use crate::problem::StockShortfall;
 use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem, Update};
 use serde::{Deserialize, Serialize};

@@ -4,8 +4,7 @@
 //! accepted one counts everywhere.
 
 use crate::catalog_store::{CatalogError, Page};
-use crate::dynamo::{self, GSI1PK, GSI1SK, Item, PK, StoreError, key, s};
-use crate::order_store::build;
+use crate::dynamo::{self, GSI1PK, GSI1SK, Item, PK, StoreError, build, key, s};
 use crate::rate_limits::{self, Counted, Limited};
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::{Put, TransactWriteItem};

@@ -15,8 +15,7 @@
 //! - `CAMPAIGN#<id> / TO#<email>`: one delivery, written on condition that there is none (or
 //!   only a failed attempt before this one), so each recipient gets a campaign once.
 
-use crate::dynamo::{self, GSI1, GSI1PK, GSI1SK, Item, PK, SK, StoreError, key, s};
-use crate::order_store::{build, n};
+use crate::dynamo::{self, GSI1, GSI1PK, GSI1SK, Item, PK, SK, StoreError, build, key, n, s};
 use crate::secrets;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem};
