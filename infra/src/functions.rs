@@ -41,7 +41,7 @@ pub async fn host(binary: &str, env: &Env, sdk: &aws_config::SdkConfig) -> Resul
     Ok(match binary {
         "browse" => Hosted::Http(Arc::new(browse::Browse::from_env(env, sdk).map_err(config)?)),
         "admin" => Hosted::Http(Arc::new(admin::Admin::from_env(env, sdk).await.map_err(config)?)),
-        "cart" => Hosted::Http(Arc::new(cart::Cart::from_env(env, sdk).map_err(config)?)),
+        "cart" => Hosted::Http(Arc::new(cart::CartApi::from_env(env, sdk).map_err(config)?)),
         "checkout" => Hosted::Http(Arc::new(checkout::Checkout::from_env(env, sdk).await.map_err(config)?)),
         "payment-webhook" => Hosted::Http(Arc::new(
             payment_webhook::PaymentWebhook::from_env(env, sdk)

@@ -374,7 +374,7 @@ async fn a_disputed_payment_flags_the_order_and_tells_the_merchant_what_and_by_w
     );
 }
 
-async fn order_record(order_id: &str) -> shop_platform::order_store::OrderRecord {
+async fn order_record(order_id: &str) -> shop_domain::order::Order {
     let sdk = shop_platform::aws::sdk_config().await;
     let store = OrderStore::new(
         aws_sdk_dynamodb::Client::new(&sdk),

@@ -9,17 +9,18 @@ use minijinja::Environment;
 use minijinja::value::{Serde, Value};
 use serde::{Deserialize, Serialize};
 use shop_domain::catalog::options_label;
+use shop_domain::fulfillment::Shipment;
 use shop_domain::fulfillment::{self, Carrier, ShipmentError, ShipmentLine, TrackingNumber};
+use shop_domain::order::Order;
 use shop_domain::order::{Email, OrderEvent, OrderStatus, Transition};
 use shop_domain::{FieldError, Sku};
 use shop_platform::ApiError;
 use shop_platform::batch::Trace;
 use shop_platform::clock::{Clock, rfc3339};
 use shop_platform::edge::{self, json, json_body, path_param};
-use shop_platform::fulfillment_store::Shipment;
 use shop_platform::mail::Mailer;
 use shop_platform::messages::{MailKind, MailRequest};
-use shop_platform::order_store::{OrderRecord, OrderStore, OrderWriteError};
+use shop_platform::order_store::{OrderStore, OrderWriteError};
 use shop_platform::secrets;
 use std::sync::Arc;
 
@@ -77,7 +78,7 @@ fn not_found() -> ApiError {
 }
 
 /// The order as the merchant sees it: everything but its secrets.
-fn merchant_view(order: &OrderRecord) -> Result<serde_json::Value, ApiError> {
+fn merchant_view(order: &Order) -> Result<serde_json::Value, ApiError> {
     let mut view = serde_json::to_value(order).map_err(|e| ApiError::Internal(e.to_string()))?;
     if let Some(fields) = view.as_object_mut() {
         fields.remove("token_hash");
@@ -90,7 +91,7 @@ fn merchant_view(order: &OrderRecord) -> Result<serde_json::Value, ApiError> {
 
 /// The units still to ship: the order's lines and the replacements of exchanges that may ship,
 /// less what shipped.
-fn remaining_of(order: &OrderRecord) -> std::collections::BTreeMap<Sku, u32> {
+fn remaining_of(order: &Order) -> std::collections::BTreeMap<Sku, u32> {
     fulfillment::remaining(order.units_owed(), order.shipments.iter().flat_map(|s| &s.lines))
 }
 
@@ -106,11 +107,7 @@ fn as_lines(left: &std::collections::BTreeMap<Sku, u32>) -> Vec<ShipmentLine> {
 
 /// The packing slip of `order`: every line with its options, the units still to pack, and the
 /// address in its country's order, in the shop's layout.
-fn packing_slip_html(
-    slips: &Environment<'_>,
-    store_name: &str,
-    order: &OrderRecord,
-) -> Result<String, minijinja::Error> {
+fn packing_slip_html(slips: &Environment<'_>, store_name: &str, order: &Order) -> Result<String, minijinja::Error> {
     let left = remaining_of(order);
     let lines: Vec<SlipLine<'_>> = order
         .lines
@@ -169,7 +166,7 @@ impl OrderDesk {
         )
     }
 
-    async fn order(&self, request: &Request) -> Result<OrderRecord, ApiError> {
+    async fn order(&self, request: &Request) -> Result<Order, ApiError> {
         let order_id = path_param(request, "order_id")?;
         self.orders.get(&order_id).await?.ok_or_else(not_found)
     }
@@ -287,7 +284,7 @@ impl OrderDesk {
         &self,
         status: StatusCode,
         shipment: &Shipment,
-        order: &OrderRecord,
+        order: &Order,
     ) -> Result<Response<Body>, ApiError> {
         let answer = ShipmentAnswer {
             shipment,
@@ -336,7 +333,7 @@ mod tests {
     #[test]
     fn the_packing_slip_shows_options_and_the_address_in_its_countrys_order_escaped() {
         let usd = |amount: i64| serde_json::json!({"amount": amount, "currency": "usd"});
-        let order: OrderRecord = serde_json::from_value(serde_json::json!({
+        let order: Order = serde_json::from_value(serde_json::json!({
             "order_id": "o-1", "token_hash": "h", "status": "fulfilling", "email": "ada@example.com",
             "lines": [{"sku": "MCS-NAVY-M", "product_id": "mcs", "title": "Merino <Crew>", "quantity": 2,
                        "options": {"colour": "Navy", "size": "M"}, "unit_price": usd(8900), "line_total": usd(17800)}],

@@ -6,10 +6,10 @@ use crate::order_desk::OrderDesk;
 use http::StatusCode;
 use lambda_http::{Body, Request, Response};
 use serde::Deserialize;
+use shop_domain::returns::ReturnState;
 use shop_platform::ApiError;
 use shop_platform::edge::{self, json, json_body, path_param};
 use shop_platform::order_store::OrderWriteError;
-use shop_platform::returns_store::ReturnState;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -7,22 +7,21 @@ mod view;
 use http::StatusCode;
 use lambda_http::{Body, Request, Response};
 use serde::Deserialize;
+use shop_domain::cart::StockShortfall;
+use shop_domain::cart::{Cart, CartLine, CartStatus, Destination};
 use shop_domain::cart::{CountryCode, DiscountCode, MAX_LINES, QuantityError, check_quantity};
 use shop_domain::{ProductId, Sku};
-use shop_platform::cart_store::{
-    self, CartChange, CartRecord, CartStatus, CartStore, Destination, LineRecord, PricingInputs,
-};
+use shop_platform::cart_store::{self, CartChange, CartStore, PricingInputs};
 use shop_platform::catalog_store::CatalogStore;
 use shop_platform::clock::{Clock, SystemClock};
 use shop_platform::config::{ConfigError, Env, PricingSettings, StoreSettings, TableSettings};
 use shop_platform::edge::{self, json, json_body, path_param, query_param};
-use shop_platform::problem::StockShortfall;
 use shop_platform::{ApiError, HttpFunction, secrets};
 use std::sync::Arc;
 pub use view::CartView;
 
 /// The cart function with its clients and settings, built once per instance.
-pub struct Cart {
+pub struct CartApi {
     carts: CartStore,
     catalog: CatalogStore,
     store: StoreSettings,
@@ -54,7 +53,7 @@ fn gone() -> ApiError {
     ApiError::NotFound { what: "cart" }
 }
 
-impl Cart {
+impl CartApi {
     /// Reads settings from `env` and builds the DynamoDB client from `sdk`.
     pub fn from_env(env: &Env, sdk: &aws_config::SdkConfig) -> Result<Self, ConfigError> {
         let table: TableSettings = env.parse()?;
@@ -100,7 +99,7 @@ impl Cart {
     async fn create(&self) -> Result<Response<Body>, ApiError> {
         let now = self.clock.now();
         let token = secrets::new_token();
-        let cart = CartRecord {
+        let cart = Cart {
             cart_id: secrets::new_id(),
             token_hash: secrets::token_hash(&token),
             currency: self.store.store_currency,
@@ -126,7 +125,7 @@ impl Cart {
     }
 
     /// The cart the path names, if the bearer token is its own and it has not expired.
-    async fn authorized(&self, request: &Request) -> Result<CartRecord, ApiError> {
+    async fn authorized(&self, request: &Request) -> Result<Cart, ApiError> {
         let cart_id = path_param(request, "cart_id")?;
         let token = edge::bearer_token(request).ok_or_else(gone)?;
         let cart = self.carts.get(&cart_id).await?.ok_or_else(gone)?;
@@ -136,7 +135,7 @@ impl Cart {
         Ok(cart)
     }
 
-    fn open(cart: &CartRecord) -> Result<(), ApiError> {
+    fn open(cart: &Cart) -> Result<(), ApiError> {
         match cart.status {
             CartStatus::Open => Ok(()),
             CartStatus::CheckedOut => Err(cart_store::checked_out()),
@@ -148,7 +147,7 @@ impl Cart {
     async fn change(
         &self,
         request: &Request,
-        cart: &CartRecord,
+        cart: &Cart,
         change: CartChange,
         read: Option<PricingInputs>,
     ) -> Result<Response<Body>, ApiError> {
@@ -163,7 +162,7 @@ impl Cart {
 
     /// Prices the cart with catalog entries already read for it, reading again only when the
     /// cart now holds something they lack (a line another request added meanwhile).
-    async fn view(&self, cart: &CartRecord, read: Option<PricingInputs>) -> Result<CartView, ApiError> {
+    async fn view(&self, cart: &Cart, read: Option<PricingInputs>) -> Result<CartView, ApiError> {
         let covers = |inputs: &PricingInputs| {
             cart.lines.keys().all(|sku| inputs.variants.contains_key(sku))
                 && cart.discount_code.as_ref() == inputs.discount.as_ref().map(|d| &d.code)
@@ -238,7 +237,7 @@ impl Cart {
                 }],
             }
         })?;
-        let line = LineRecord {
+        let line = CartLine {
             product_id,
             quantity,
             unit_price_seen: variant.price.amount,
@@ -266,7 +265,7 @@ impl Cart {
             code: "unknown_discount_code",
             detail: format!("there is no discount code {code}"),
         })?;
-        let priced = view::priced_lines(&cart, &inputs);
+        let priced = shop_domain::cart::price_lines(&cart, &inputs.variants);
         record
             .rule
             .applies(&priced, self.clock.now(), record.redemptions)
@@ -352,15 +351,15 @@ fn unknown_sku(detail: &str) -> ApiError {
     }
 }
 
-fn line_refs(cart: &CartRecord) -> Vec<(ProductId, Sku)> {
+fn line_refs(cart: &Cart) -> Vec<(ProductId, Sku)> {
     cart.lines
         .iter()
         .filter_map(|(sku, line)| Some((line.product_id.clone(), Sku::parse(sku).ok()?)))
         .collect()
 }
 
-impl HttpFunction for Cart {
+impl HttpFunction for CartApi {
     fn handle(&self, request: Request) -> futures::future::BoxFuture<'_, Response<Body>> {
-        Box::pin(Cart::handle(self, request))
+        Box::pin(CartApi::handle(self, request))
     }
 }

@@ -5,7 +5,7 @@ use shop_platform::config::Env;
 async fn main() -> Result<(), Error> {
     shop_platform::logging::init();
     let sdk = shop_platform::aws::sdk_config().await;
-    let cart = cart::Cart::from_env(&Env::from_process(), &sdk)?;
+    let cart = cart::CartApi::from_env(&Env::from_process(), &sdk)?;
     let cart = &cart;
     run(service_fn(move |request| async move {
         Ok::<_, Error>(cart.handle(request).await)

@@ -2,9 +2,10 @@
 
 use serde::Serialize;
 use shop_domain::cart::CountryCode;
-use shop_domain::pricing::{self, PricedLine, QuoteInputs, ShippingOption, Totals};
+use shop_domain::cart::{Cart, CartStatus, Destination};
+use shop_domain::pricing::{self, QuoteInputs, ShippingOption, Totals};
 use shop_domain::{Currency, Money};
-use shop_platform::cart_store::{CartRecord, CartStatus, Destination, PricingInputs};
+use shop_platform::cart_store::PricingInputs;
 use shop_platform::clock::rfc3339;
 use shop_platform::config::PricingSettings;
 use std::collections::BTreeMap;
@@ -64,25 +65,9 @@ impl CartView {
     }
 }
 
-/// The lines of `cart` whose variants are still sold, at today's prices.
-pub fn priced_lines(cart: &CartRecord, inputs: &PricingInputs) -> Vec<PricedLine> {
-    cart.lines
-        .iter()
-        .filter_map(|(sku, line)| {
-            let variant = inputs.variants.get(sku.as_str())?;
-            Some(PricedLine {
-                sku: variant.sku.clone(),
-                category: variant.category.clone(),
-                quantity: line.quantity,
-                unit_price: variant.price.amount,
-            })
-        })
-        .collect()
-}
-
 /// Prices `cart` at `now` with the catalog entries in `inputs`.
 pub fn price(
-    cart: &CartRecord,
+    cart: &Cart,
     inputs: &PricingInputs,
     settings: &PricingSettings,
     default_country: &CountryCode,
@@ -91,7 +76,7 @@ pub fn price(
     let currency = cart.currency;
     let mut records: Vec<_> = cart.lines.iter().collect();
     records.sort_by_key(|(sku, line)| (line.added_at, sku.as_str()));
-    let priced = priced_lines(cart, inputs);
+    let priced = shop_domain::cart::price_lines(cart, &inputs.variants);
     let mut lines = Vec::new();
     for (sku, line) in records {
         let seen = Money::new(line.unit_price_seen, currency);

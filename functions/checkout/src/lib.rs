@@ -9,18 +9,19 @@ use lambda_http::{Body, Request, Response};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use shop_domain::FieldError;
-use shop_domain::cart::DiscountCode;
+use shop_domain::cart::{self, DiscountCode};
+use shop_domain::cart::{Cart, CartStatus};
 use shop_domain::order::{Address, Email, OrderStatus};
+use shop_domain::order::{NewOrder, Order, OrderDiscount, OrderLine};
 use shop_domain::pricing::{self, QuoteInputs};
 use shop_platform::batch::Trace;
-use shop_platform::cart_store::{CartRecord, CartStatus, CartStore, PricingInputs};
+use shop_platform::cart_store::CartStore;
 use shop_platform::clock::{Clock, SystemClock, rfc3339};
 use shop_platform::config::{ConfigError, Env, HoldSettings, PricingSettings, StoreSettings, TableSettings};
 use shop_platform::edge::{self, json_body};
 use shop_platform::messages::{CampaignMessage, ExpireReservation};
-use shop_platform::order_store::{IdempotencyRecord, OrderDiscount, OrderLine, OrderRecord, OrderStore, ReserveError};
+use shop_platform::order_store::{IdempotencyRecord, OrderStore, ReserveError};
 use shop_platform::payments::PaymentGateway;
-use shop_platform::problem::StockShortfall;
 use shop_platform::queue::Queue;
 use shop_platform::{ApiError, HttpFunction, secrets};
 use std::sync::Arc;
@@ -197,7 +198,7 @@ impl Checkout {
 
     /// The cart the checkout names, if `token` is its own, it has not expired, it is still open
     /// and it has lines.
-    async fn open_cart(&self, cart_id: &str, token: &str, now: i64) -> Result<CartRecord, ApiError> {
+    async fn open_cart(&self, cart_id: &str, token: &str, now: i64) -> Result<Cart, ApiError> {
         let cart = self.carts.get(cart_id).await?.ok_or_else(cart_gone)?;
         if !secrets::token_matches(token, &cart.token_hash) || cart.expires_at <= now {
             return Err(cart_gone());
@@ -221,30 +222,22 @@ impl Checkout {
     /// shipping method, with its new token and the discount code it uses.
     async fn place(
         &self,
-        cart: &CartRecord,
+        cart: &Cart,
         body: &CheckoutRequest,
         email: Email,
         now: i64,
-    ) -> Result<(OrderRecord, String, Option<DiscountCode>), ApiError> {
+    ) -> Result<(Order, String, Option<DiscountCode>), ApiError> {
         let refs: Vec<_> = cart
             .lines
             .iter()
             .filter_map(|(sku, line)| Some((line.product_id.clone(), shop_domain::Sku::parse(sku).ok()?)))
             .collect();
         let inputs = self.carts.pricing_inputs(&refs, cart.discount_code.as_ref()).await?;
-        let lines = order_lines(&cart.lines, &inputs)?;
-        let priced: Vec<pricing::PricedLine> = lines
-            .iter()
-            .filter_map(|line| {
-                let variant = inputs.variants.get(line.sku.as_str())?;
-                Some(pricing::PricedLine {
-                    sku: line.sku.clone(),
-                    category: variant.category.clone(),
-                    quantity: line.quantity,
-                    unit_price: line.unit_price.amount,
-                })
-            })
-            .collect();
+        let lines = cart::order_lines(cart, &inputs.variants).map_err(|lines| ApiError::OutOfStock {
+            code: "insufficient_stock",
+            lines,
+        })?;
+        let priced = cart::price_lines(cart, &inputs.variants);
         let discount_record = match (&cart.discount_code, &inputs.discount) {
             (Some(code), None) => {
                 return Err(ApiError::Unprocessable {
@@ -274,45 +267,27 @@ impl Checkout {
             });
         }
         let order_token = secrets::new_token();
-        let order = OrderRecord {
-            order_id: secrets::new_id(),
-            token_hash: secrets::token_hash(&order_token),
-            status: OrderStatus::PendingPayment,
-            email,
-            lines,
-            totals: quote.totals,
-            shipping_address: body.shipping_address.clone(),
-            billing_address: body.billing_address.clone(),
-            shipping_method: body.shipping_method.clone(),
-            discount: discount_record.map(|d| OrderDiscount {
-                code: d.code.clone(),
-                limited: d.rule.max_redemptions,
-                once_per_customer: d.rule.once_per_customer,
-            }),
-            marketing_opt_in: body.marketing_opt_in,
-            cart_id: cart.cart_id.clone(),
-            created_at: now,
-            expires_at: now + i64::from(self.hold_seconds),
-            payment_intent_id: None,
-            last_payment_error: None,
-            review: None,
-            late_payment: None,
-            refund_state: None,
-            cancel_reason: None,
-            paid_at: None,
-            fulfilling_at: None,
-            shipped_at: None,
-            delivered_at: None,
-            cancelled_at: None,
-            partially_refunded_at: None,
-            refunded_at: None,
-            return_requested_at: None,
-            returned_at: None,
-            returns: Vec::new(),
-            cancel_refund: None,
-            shipments: Vec::new(),
-            link_tokens: None,
-        };
+        let order = Order::place(
+            NewOrder {
+                order_id: secrets::new_id(),
+                token_hash: secrets::token_hash(&order_token),
+                email,
+                lines,
+                totals: quote.totals,
+                shipping_address: body.shipping_address.clone(),
+                billing_address: body.billing_address.clone(),
+                shipping_method: body.shipping_method.clone(),
+                discount: discount_record.map(|d| OrderDiscount {
+                    code: d.code.clone(),
+                    limited: d.rule.max_redemptions,
+                    once_per_customer: d.rule.once_per_customer,
+                }),
+                marketing_opt_in: body.marketing_opt_in,
+                cart_id: cart.cart_id.clone(),
+            },
+            now,
+            self.hold_seconds,
+        );
         Ok((order, order_token, discount_record.map(|d| d.code.clone())))
     }
 
@@ -370,7 +345,7 @@ impl Checkout {
     /// `order_token`.
     async fn complete(
         &self,
-        order: OrderRecord,
+        order: Order,
         key: &str,
         order_token: &str,
         replayed: bool,
@@ -461,40 +436,6 @@ fn fingerprint(body: &CheckoutRequest) -> Result<String, ApiError> {
 }
 
 /// Every cart line at today's price, or a 409 naming lines no longer sold or short of stock.
-fn order_lines(
-    lines: &std::collections::BTreeMap<String, shop_platform::cart_store::LineRecord>,
-    inputs: &PricingInputs,
-) -> Result<Vec<OrderLine>, ApiError> {
-    let mut short = Vec::new();
-    let mut out = Vec::new();
-    for (sku, line) in lines {
-        match inputs.variants.get(sku.as_str()) {
-            Some(variant) if variant.available >= line.quantity => out.push(OrderLine {
-                sku: variant.sku.clone(),
-                product_id: variant.product_id.clone(),
-                title: variant.title.clone(),
-                options: variant.options.clone(),
-                quantity: line.quantity,
-                unit_price: variant.price,
-                line_total: variant.price.times(line.quantity),
-            }),
-            found => short.push(StockShortfall {
-                sku: sku.clone(),
-                requested: line.quantity,
-                available: found.map_or(0, |v| v.available),
-            }),
-        }
-    }
-    if short.is_empty() {
-        Ok(out)
-    } else {
-        Err(ApiError::OutOfStock {
-            code: "insufficient_stock",
-            lines: short,
-        })
-    }
-}
-
 fn refusal(error: ReserveError, code: Option<&DiscountCode>) -> ApiError {
     let code_text = code.map(ToString::to_string).unwrap_or_default();
     match error {

@@ -5,11 +5,11 @@
 use crate::render::RenderError;
 use serde::Serialize;
 use shop_domain::catalog::options_label;
+use shop_domain::fulfillment::Shipment;
 use shop_domain::fulfillment::{self, ShipmentLine};
+use shop_domain::order::Order;
 use shop_domain::{Locale, Money, Sku};
-use shop_platform::fulfillment_store::Shipment;
 use shop_platform::messages::{MailKind, MailRequest};
-use shop_platform::order_store::OrderRecord;
 
 /// What every mail knows of the store.
 #[derive(Debug, Clone)]
@@ -146,7 +146,7 @@ impl<'a> MailFacts<'a> {
     /// a refund mail the refunded total, return instructions the return and where it goes.
     pub fn of(
         store: &'a Store,
-        order: &'a OrderRecord,
+        order: &'a Order,
         request: &MailRequest,
         links: Links<'a>,
     ) -> Result<Self, RenderError> {
@@ -263,7 +263,7 @@ impl<'a> MailFacts<'a> {
 
 /// The order's shipment at `index`, with what it leaves to ship: the units the order owes less
 /// those this parcel and the ones before it carried.
-fn shipment_facts(order: &OrderRecord, index: usize) -> ShipmentFacts<'_> {
+fn shipment_facts(order: &Order, index: usize) -> ShipmentFacts<'_> {
     let shipment: &Shipment = &order.shipments[index];
     let shipped_so_far = order.shipments[..=index].iter().flat_map(|s| &s.lines);
     let left = fulfillment::remaining(order.units_owed(), shipped_so_far);
@@ -285,7 +285,7 @@ fn shipment_facts(order: &OrderRecord, index: usize) -> ShipmentFacts<'_> {
 
 /// Units of the order's lines (or of its exchanges' replacements), each with its title and
 /// options; a SKU the order does not name is shown by its code.
-fn items<'a>(order: &'a OrderRecord, lines: &'a [ShipmentLine]) -> Vec<ItemFacts<'a>> {
+fn items<'a>(order: &'a Order, lines: &'a [ShipmentLine]) -> Vec<ItemFacts<'a>> {
     lines
         .iter()
         .map(|line| {
@@ -299,7 +299,7 @@ fn items<'a>(order: &'a OrderRecord, lines: &'a [ShipmentLine]) -> Vec<ItemFacts
         .collect()
 }
 
-fn item<'a>(order: &'a OrderRecord, sku: &Sku, quantity: u32) -> Option<ItemFacts<'a>> {
+fn item<'a>(order: &'a Order, sku: &Sku, quantity: u32) -> Option<ItemFacts<'a>> {
     order.line_of(sku).map(|line| ItemFacts {
         title: &line.title,
         variant: options_label(&line.options),

@@ -12,6 +12,7 @@ use aws_sdk_sesv2::types::{Body, Content, Destination, EmailContent, Message, Me
 use facts::{AcknowledgementFacts, Links, MailFacts, RecentOrder, Store, SupportFacts};
 use render::{RenderError, RenderedMail, Templates};
 use serde::Deserialize;
+use shop_domain::order::Order;
 use shop_platform::QueueFunction;
 use shop_platform::batch::process_batch;
 use shop_platform::clock::{Clock, SystemClock, rfc3339};
@@ -19,7 +20,7 @@ use shop_platform::config::{ConfigError, Env, LocaleSettings, StoreSettings, Tab
 use shop_platform::dynamo::StoreError;
 use shop_platform::mail::{Claim, MailLog};
 use shop_platform::messages::{MailKind, MailRequest};
-use shop_platform::order_store::{OrderRecord, OrderStore};
+use shop_platform::order_store::OrderStore;
 use shop_platform::support_store::{SupportMessage, SupportStore};
 use std::sync::Arc;
 
@@ -61,11 +62,11 @@ impl MailSettings {
 
 /// What one mail is about.
 enum About {
-    Order(OrderRecord),
+    Order(Order),
     Support {
         message: SupportMessage,
         /// The order the message's token opened.
-        order: Option<OrderRecord>,
+        order: Option<Order>,
     },
 }
 
@@ -266,7 +267,7 @@ impl EmailSender {
         }
     }
 
-    async fn order_mail(&self, request: &MailRequest, order: &OrderRecord) -> Result<RenderedMail, SendError> {
+    async fn order_mail(&self, request: &MailRequest, order: &Order) -> Result<RenderedMail, SendError> {
         let order_url = if request.kind.to_merchant() || request.kind == MailKind::OrderLookup {
             None
         } else {
@@ -289,7 +290,7 @@ impl EmailSender {
     }
 
     /// The customer's most recent orders, each with a link of its own.
-    async fn recent_orders(&self, latest: &OrderRecord) -> Result<Vec<RecentOrder>, SendError> {
+    async fn recent_orders(&self, latest: &Order) -> Result<Vec<RecentOrder>, SendError> {
         let ids = self.orders.order_ids_of(&latest.email, RECENT_ORDERS).await?;
         let mut recent = Vec::new();
         for order in self.orders.get_many(&ids).await? {

@@ -153,11 +153,11 @@ fn subject(kind: MailKind, facts: &MailFacts<'_>) -> String {
 mod tests {
     use super::*;
     use crate::facts::{Links, Store};
+    use shop_domain::order::Order;
     use shop_domain::{Locale, Money};
     use shop_platform::messages::MailRequest;
-    use shop_platform::order_store::OrderRecord;
 
-    fn order() -> OrderRecord {
+    fn order() -> Order {
         let usd = |amount: i64| serde_json::json!({"amount": amount, "currency": "usd"});
         serde_json::from_value(serde_json::json!({
             "order_id": "o-1", "token_hash": "h", "status": "shipped", "email": "ada@example.com",
@@ -193,7 +193,7 @@ mod tests {
         }
     }
 
-    fn render_with(store: &Store, order: &OrderRecord, kind: MailKind, reference: Option<&str>) -> RenderedMail {
+    fn render_with(store: &Store, order: &Order, kind: MailKind, reference: Option<&str>) -> RenderedMail {
         let request = MailRequest {
             kind,
             order_id: order.order_id.clone(),
@@ -428,7 +428,7 @@ mod tests {
         assert!(!mail.text.contains("we refund"), "nothing to refund: {}", mail.text);
     }
 
-    fn support_facts<'a>(store: &'a Store, order: Option<&'a OrderRecord>) -> SupportFacts<'a> {
+    fn support_facts<'a>(store: &'a Store, order: Option<&'a Order>) -> SupportFacts<'a> {
         SupportFacts {
             store_name: &store.name,
             reference: "SUP-1",

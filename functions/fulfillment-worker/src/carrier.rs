@@ -3,8 +3,8 @@
 //! record; the default buys nothing and the merchant records shipments at the order desk.
 
 use futures::future::BoxFuture;
-use shop_platform::fulfillment_store::Label;
-use shop_platform::order_store::OrderRecord;
+use shop_domain::fulfillment::Label;
+use shop_domain::order::Order;
 
 /// Why no label could be bought; the message is retried.
 #[derive(Debug, thiserror::Error)]
@@ -15,7 +15,7 @@ pub struct CarrierError(pub String);
 /// idempotency key: a redelivered message may ask again before the first answer was recorded.
 pub trait LabelProvider: Send + Sync {
     /// The label for `order`, or `None` when labels are bought elsewhere.
-    fn buy_label<'a>(&'a self, order: &'a OrderRecord) -> BoxFuture<'a, Result<Option<Label>, CarrierError>>;
+    fn buy_label<'a>(&'a self, order: &'a Order) -> BoxFuture<'a, Result<Option<Label>, CarrierError>>;
 }
 
 /// No carrier API: the merchant buys labels and ships by hand.
@@ -23,7 +23,7 @@ pub trait LabelProvider: Send + Sync {
 pub struct ManualShipping;
 
 impl LabelProvider for ManualShipping {
-    fn buy_label<'a>(&'a self, _order: &'a OrderRecord) -> BoxFuture<'a, Result<Option<Label>, CarrierError>> {
+    fn buy_label<'a>(&'a self, _order: &'a Order) -> BoxFuture<'a, Result<Option<Label>, CarrierError>> {
         Box::pin(async { Ok(None) })
     }
 }

@@ -9,6 +9,7 @@ pub mod carrier;
 
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use carrier::{CarrierError, LabelProvider, ManualShipping};
+use shop_domain::fulfillment::PackingRecord;
 use shop_domain::fulfillment::ShipmentLine;
 use shop_domain::order::{OrderEvent, OrderStatus, Transition};
 use shop_platform::QueueFunction;
@@ -16,7 +17,6 @@ use shop_platform::batch::{Trace, process_batch};
 use shop_platform::clock::{Clock, SystemClock};
 use shop_platform::config::{ConfigError, Env, TableSettings};
 use shop_platform::dynamo::StoreError;
-use shop_platform::fulfillment_store::PackingRecord;
 use shop_platform::mail::Mailer;
 use shop_platform::messages::{MailKind, MailRequest, OrderPaid};
 use shop_platform::order_store::OrderStore;
@@ -117,10 +117,7 @@ impl FulfillmentWorker {
                 .map(|o| o.status)
                 .unwrap_or(order.status)
         };
-        if !matches!(
-            current,
-            OrderStatus::Fulfilling | OrderStatus::Shipped | OrderStatus::Delivered
-        ) {
+        if !current.is_on_its_way() {
             tracing::warn!(order_id, status = current.as_str(), "order not packable; nothing to do");
             return Ok(());
         }

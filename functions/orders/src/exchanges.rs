@@ -13,16 +13,17 @@ use crate::{Orders, check_reason};
 use http::StatusCode;
 use lambda_http::{Body, Request, Response};
 use serde::{Deserialize, Serialize};
+use shop_domain::cart::VariantView;
 use shop_domain::fulfillment::ShipmentLine;
+use shop_domain::order::{Order, OrderLine};
 use shop_domain::pricing::{self, PricedLine};
+use shop_domain::returns::{Exchange, ExchangePayment, ReturnRecord, ReturnState};
 use shop_domain::{FieldError, Money};
 use shop_platform::ApiError;
 use shop_platform::batch::Trace;
 use shop_platform::edge::{self, json, json_body};
 use shop_platform::messages::ExpireReservation;
-use shop_platform::order_store::{OrderLine, OrderRecord};
 use shop_platform::payments::CancelReason;
-use shop_platform::returns_store::{Exchange, ExchangePayment, ReturnRecord, ReturnState};
 use std::collections::BTreeSet;
 
 /// Most replacement lines in one exchange.
@@ -165,7 +166,7 @@ impl Orders {
     }
 
     /// Nothing was recorded: the difference's intent must not be payable.
-    async fn cancel_unrecorded(&self, order: &OrderRecord, intent_id: &str) {
+    async fn cancel_unrecorded(&self, order: &Order, intent_id: &str) {
         if let Err(error) = self.payments.cancel_intent(intent_id, CancelReason::Abandoned).await {
             tracing::error!(order_id = %order.order_id, payment_intent = intent_id, error = %error, "exchange not recorded but its intent not cancelled");
         }
@@ -175,7 +176,7 @@ impl Orders {
     /// an unknown SKU is 422.
     async fn price(
         &self,
-        order: &OrderRecord,
+        order: &Order,
         lines: &[ShipmentLine],
     ) -> Result<(Vec<OrderLine>, Vec<PricedLine>), ApiError> {
         let currency = order.totals.total.currency;
@@ -201,21 +202,9 @@ impl Orders {
                     currency.as_str()
                 )));
             }
-            priced.push(PricedLine {
-                sku: line.sku.clone(),
-                category: product.category.clone(),
-                quantity: line.quantity,
-                unit_price: variant.price.amount,
-            });
-            ordered.push(OrderLine {
-                sku: line.sku.clone(),
-                product_id: product.id.clone(),
-                title: product.title.clone(),
-                options: variant.options.clone(),
-                quantity: line.quantity,
-                unit_price: variant.price,
-                line_total: variant.price.times(line.quantity),
-            });
+            let variant = VariantView::of(&product, variant);
+            priced.push(PricedLine::of(&variant, line.quantity));
+            ordered.push(OrderLine::of(&variant, line.quantity));
         }
         Ok((ordered, priced))
     }

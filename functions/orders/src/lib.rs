@@ -15,9 +15,11 @@ use serde::{Deserialize, Serialize};
 use shop_domain::Money;
 use shop_domain::fulfillment::ShipmentLine;
 use shop_domain::order::{Address, Email, OrderEvent, OrderStatus, Transition};
+use shop_domain::order::{Order, OrderLine};
 use shop_domain::pricing::TaxTable;
 use shop_domain::pricing::Totals;
 use shop_domain::returns::{self, OrderedLine, ReturnError};
+use shop_domain::returns::{ReturnRecord, ReturnState};
 use shop_platform::batch::Trace;
 use shop_platform::catalog_store::CatalogStore;
 use shop_platform::clock::{Clock, SystemClock, rfc3339};
@@ -26,11 +28,11 @@ use shop_platform::customer_store::{CANCELLED_AND_REFUNDED, REFUND_OWED, custome
 use shop_platform::edge::{self, json, json_body, path_param};
 use shop_platform::mail::Mailer;
 use shop_platform::messages::{MailKind, MailRequest};
-use shop_platform::order_store::{OrderLine, OrderRecord, OrderStore};
+use shop_platform::order_store::OrderStore;
 use shop_platform::payments::{CancelReason, PaymentError, PaymentGateway};
 use shop_platform::queue::Queue;
 use shop_platform::rate_limits::{Counted, RateLimiter};
-use shop_platform::returns_store::{ReturnRecord, ReturnState, ReturnWriteError};
+use shop_platform::returns_store::ReturnWriteError;
 use shop_platform::support_store::SupportStore;
 use shop_platform::{ApiError, HttpFunction};
 use std::sync::Arc;
@@ -136,7 +138,7 @@ fn not_found() -> ApiError {
     ApiError::NotFound { what: "order" }
 }
 
-fn view(order: &OrderRecord) -> OrderView<'_> {
+fn view(order: &Order) -> OrderView<'_> {
     let currency = order.totals.total.currency;
     let mut refunds = Vec::new();
     // Stripe's charge.refunded reports the charge's refunded total ("<amount> of <total> ...").
@@ -234,14 +236,14 @@ impl Orders {
     }
 
     /// The order the request names, if its token opens it; otherwise 404.
-    async fn own_order(&self, request: &Request) -> Result<OrderRecord, ApiError> {
+    async fn own_order(&self, request: &Request) -> Result<Order, ApiError> {
         let order_id = path_param(request, "order_id")?;
         // The checkout's token as a bearer token, or a mailed link's `?token=`.
         let token = edge::bearer_token(request)
             .or_else(|| edge::query_param(request, "token"))
             .ok_or_else(not_found)?;
         let order = self.orders.get(&order_id).await?.ok_or_else(not_found)?;
-        if !order.opens_with(token, self.clock.now()) {
+        if !shop_platform::secrets::opens(&order, token, self.clock.now()) {
             return Err(not_found());
         }
         Ok(order)
@@ -327,7 +329,7 @@ impl Orders {
     }
 
     /// Refunds a cancelled order's payment in full, once (Stripe's idempotency key per order).
-    async fn refund_cancelled(&self, order: &OrderRecord) -> Result<(), ApiError> {
+    async fn refund_cancelled(&self, order: &Order) -> Result<(), ApiError> {
         let Some(intent) = &order.payment_intent_id else {
             return Err(ApiError::Internal(format!(
                 "paid order {} has no PaymentIntent",
@@ -369,7 +371,7 @@ impl Orders {
 
     /// What returning `lines` of `order` now would refund, or why they may not be returned
     /// (`field` names them in the answer).
-    fn returnable(&self, order: &OrderRecord, lines: &[ShipmentLine], field: &str) -> Result<i64, ApiError> {
+    fn returnable(&self, order: &Order, lines: &[ShipmentLine], field: &str) -> Result<i64, ApiError> {
         if order.status == OrderStatus::Refunded {
             return Err(ApiError::Conflict {
                 code: "order_refunded",
@@ -424,12 +426,7 @@ impl Orders {
 
     /// Writes a return or exchange on the order it was checked against and mails its
     /// instructions.
-    async fn record_return(
-        &self,
-        order: &OrderRecord,
-        record: &ReturnRecord,
-        request: &Request,
-    ) -> Result<(), ApiError> {
+    async fn record_return(&self, order: &Order, record: &ReturnRecord, request: &Request) -> Result<(), ApiError> {
         match self.orders.request_return(order, record).await {
             Ok(()) => {}
             Err(ReturnWriteError::Changed) => {

@@ -148,7 +148,7 @@ impl Orders {
                 .orders
                 .get(id)
                 .await?
-                .filter(|order| order.opens_with(token, now))
+                .filter(|order| secrets::opens(order, token, now))
                 .map(|order| order.order_id),
             _ => None,
         };

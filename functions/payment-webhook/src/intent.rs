@@ -6,7 +6,7 @@ use super::*;
 impl PaymentWebhook {
     /// The order an intent pays, if it is one of the shop's (an exchange's difference pays the
     /// exchange, not the order).
-    async fn order_of(&self, intent: &IntentFacts) -> Result<Option<OrderRecord>, ApiError> {
+    async fn order_of(&self, intent: &IntentFacts) -> Result<Option<Order>, ApiError> {
         let Some(order_id) = &intent.order_id else {
             tracing::info!(payment_intent = %intent.id, "intent without an order id; not the shop's");
             return Ok(None);
@@ -61,7 +61,7 @@ impl PaymentWebhook {
         Ok(())
     }
 
-    async fn order_of_exchange(&self, intent: &IntentFacts) -> Result<Option<OrderRecord>, ApiError> {
+    async fn order_of_exchange(&self, intent: &IntentFacts) -> Result<Option<Order>, ApiError> {
         let Some(order_id) = &intent.order_id else {
             return Ok(None);
         };
@@ -127,12 +127,7 @@ impl PaymentWebhook {
     }
 
     /// A payment for an order whose stock went to others: refund it in full, once.
-    async fn refund_late(
-        &self,
-        delivery: &Delivery,
-        order: &OrderRecord,
-        intent: &IntentFacts,
-    ) -> Result<(), ApiError> {
+    async fn refund_late(&self, delivery: &Delivery, order: &Order, intent: &IntentFacts) -> Result<(), ApiError> {
         let refund = self
             .payments
             .refund(&intent.id, None, &format!("order-{}-late-refund", order.order_id))

@@ -9,7 +9,8 @@
 //! the replacement's units going back to stock (see `OrderStore::expire_exchange`).
 
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
-use shop_domain::order::OrderStatus;
+use shop_domain::order::{OrderEvent, OrderStatus, Transition};
+use shop_domain::returns::ExchangePayment;
 use shop_platform::QueueFunction;
 use shop_platform::batch::{Trace, process_batch};
 use shop_platform::clock::{Clock, SystemClock};
@@ -20,7 +21,6 @@ use shop_platform::messages::{ExpireReservation, MailKind, MailRequest};
 use shop_platform::order_store::OrderStore;
 use shop_platform::payments::{CancelReason, PaymentError, PaymentGateway};
 use shop_platform::queue::QueueError;
-use shop_platform::returns_store::ExchangePayment;
 use std::sync::Arc;
 
 /// The reason recorded on an order whose hold ended unpaid.
@@ -87,7 +87,7 @@ impl ReservationExpiry {
             // Released by an earlier delivery that may not have asked for the mail.
             return self.ask_for_mail(&order_id, &trace).await;
         }
-        if order.status != OrderStatus::PendingPayment {
+        if order.status.on(OrderEvent::HoldExpired) == Transition::Ignore {
             tracing::info!(order_id, status = order.status.as_str(), "hold already ended");
             return Ok(());
         }

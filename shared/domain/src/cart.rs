@@ -1,4 +1,10 @@
-//! The cart's own rules: bounds on lines and quantities, destination codes, discount codes.
+//! A cart and its own rules: bounds on lines and quantities, destination codes, discount codes.
+
+use crate::order::OrderLine;
+use crate::pricing::PricedLine;
+use crate::{CategorySlug, Currency, Money, Product, ProductId, Sku, Variant};
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, HashMap};
 
 /// Most lines one cart holds: checkout reserves every line in one DynamoDB transaction
 /// (at most 100 items with the order's own) and prices the cart with one batch read.
@@ -69,6 +75,149 @@ pub fn check_quantity(wanted: u32, line_max: u32, available: u32) -> Result<(), 
         return Err(QuantityError::OverStock { available });
     }
     Ok(())
+}
+
+/// Whether a cart can still change.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CartStatus {
+    /// Being filled.
+    Open,
+    /// Turned into an order.
+    CheckedOut,
+}
+
+/// Where the cart ships, as far as the shopper has said.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Destination {
+    /// Country.
+    pub country: CountryCode,
+    /// Region (state, province), for regional tax.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub region: Option<String>,
+}
+
+/// One line as stored: what the shopper chose and the price they saw.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CartLine {
+    /// The variant's product.
+    pub product_id: ProductId,
+    /// Units wanted.
+    pub quantity: u32,
+    /// Unit price when the shopper last set the line, to tell them when it changed.
+    pub unit_price_seen: i64,
+    /// When the line was first added (Unix seconds), for a stable order.
+    pub added_at: i64,
+}
+
+/// A cart as stored.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Cart {
+    /// Its id.
+    pub cart_id: String,
+    /// SHA-256 of its bearer token.
+    pub token_hash: String,
+    /// The store currency when it was made.
+    pub currency: Currency,
+    /// Open or checked out.
+    pub status: CartStatus,
+    /// Unix seconds.
+    pub created_at: i64,
+    /// Unix seconds.
+    pub updated_at: i64,
+    /// Unix seconds; after it the cart is gone.
+    pub expires_at: i64,
+    /// The applied code.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub discount_code: Option<DiscountCode>,
+    /// Where it ships.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub destination: Option<Destination>,
+    /// The chosen shipping rate's id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shipping_method: Option<String>,
+    /// Lines by SKU.
+    #[serde(default)]
+    pub lines: BTreeMap<String, CartLine>,
+    /// Counts the cart's changes: checkout writes the order on condition that the cart is
+    /// still the version it priced. `None` on a cart made before carts were counted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<u64>,
+}
+
+/// A line that cannot have what was asked: the SKU, how many were asked, how many there are.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct StockShortfall {
+    /// The variant.
+    pub sku: String,
+    /// Units asked for.
+    pub requested: u32,
+    /// Units in stock.
+    pub available: u32,
+}
+
+/// A variant as the cart prices it: the catalog now.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VariantView {
+    /// The SKU.
+    pub sku: Sku,
+    /// Its product.
+    pub product_id: ProductId,
+    /// The product's title.
+    pub title: String,
+    /// The product's category.
+    pub category: CategorySlug,
+    /// The variant's options.
+    pub options: BTreeMap<String, String>,
+    /// Its price now.
+    pub price: Money,
+    /// Units in stock now.
+    pub available: u32,
+}
+
+impl VariantView {
+    /// `variant` of `product` as the catalog has it now.
+    pub fn of(product: &Product, variant: &Variant) -> Self {
+        Self {
+            sku: variant.sku.clone(),
+            product_id: product.id.clone(),
+            title: product.title.clone(),
+            category: product.category.clone(),
+            options: variant.options.clone(),
+            price: variant.price,
+            available: variant.available,
+        }
+    }
+}
+
+/// The lines of `cart` whose variants are still sold (`variants`, by SKU), at today's prices:
+/// what pricing adds up.
+pub fn price_lines(cart: &Cart, variants: &HashMap<String, VariantView>) -> Vec<PricedLine> {
+    cart.lines
+        .iter()
+        .filter_map(|(sku, line)| Some(PricedLine::of(variants.get(sku.as_str())?, line.quantity)))
+        .collect()
+}
+
+/// The lines an order of `cart` holds, at today's prices, or every line short of stock (a
+/// variant no longer sold has none).
+pub fn order_lines(
+    cart: &Cart,
+    variants: &HashMap<String, VariantView>,
+) -> Result<Vec<OrderLine>, Vec<StockShortfall>> {
+    let mut short = Vec::new();
+    let mut out = Vec::new();
+    for (sku, line) in &cart.lines {
+        match variants.get(sku.as_str()) {
+            Some(variant) if variant.available >= line.quantity => out.push(OrderLine::of(variant, line.quantity)),
+            found => short.push(StockShortfall {
+                sku: sku.clone(),
+                requested: line.quantity,
+                available: found.map_or(0, |v| v.available),
+            }),
+        }
+    }
+    if short.is_empty() { Ok(out) } else { Err(short) }
 }
 
 #[cfg(test)]

@@ -214,6 +214,48 @@ pub fn plan_shipment(
     Ok(requested)
 }
 
+/// One shipment of an order.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Shipment {
+    /// Its id.
+    pub shipment_id: String,
+    /// The carrier's name.
+    pub carrier: String,
+    /// The carrier's tracking number.
+    pub tracking_number: String,
+    /// Where the customer follows it.
+    pub tracking_url: String,
+    /// What it carries.
+    pub lines: Vec<ShipmentLine>,
+    /// Unix seconds.
+    pub shipped_at: i64,
+}
+
+/// A label a carrier adapter bought for an order.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Label {
+    /// The carrier's name.
+    pub carrier: String,
+    /// The tracking number printed on it.
+    pub tracking_number: String,
+    /// Where the label's printable file is.
+    pub label_url: String,
+}
+
+/// What the packers work from: written when packing starts.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PackingRecord {
+    /// The order.
+    pub order_id: String,
+    /// Unix seconds.
+    pub started_at: i64,
+    /// Units to pick.
+    pub lines: Vec<ShipmentLine>,
+    /// A label bought by a carrier adapter, if one is configured.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub label: Option<Label>,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

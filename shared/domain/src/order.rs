@@ -1,8 +1,11 @@
 //! Orders: who buys, where it goes, and the statuses an order passes through.
 
 use crate::FieldError;
-use crate::cart::CountryCode;
+use crate::cart::{CountryCode, DiscountCode};
+use crate::pricing::Totals;
+use crate::{Money, ProductId, Sku};
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 
 /// Where an order goes (or is billed).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -254,6 +257,12 @@ pub enum Transition {
 }
 
 impl OrderStatus {
+    /// Whether packing started and the order is on its way or arrived (not returned, refunded
+    /// or cancelled since).
+    pub fn is_on_its_way(self) -> bool {
+        matches!(self, Self::Fulfilling | Self::Shipped | Self::Delivered)
+    }
+
     /// The one state machine of the shop: what `event` does to an order in this status.
     /// Statuses only move forward, so a duplicate or out-of-order event is ignored.
     pub fn on(self, event: OrderEvent) -> Transition {
@@ -289,6 +298,252 @@ impl OrderStatus {
             ) => Transition::To(S::PartiallyRefunded),
             _ => Transition::Ignore,
         }
+    }
+}
+
+/// One line of an order, priced at checkout.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OrderLine {
+    /// The variant.
+    pub sku: Sku,
+    /// Its product.
+    pub product_id: ProductId,
+    /// The product's title at checkout.
+    pub title: String,
+    /// The variant's options at checkout (`{"size": "M", "colour": "Navy"}`); empty for a
+    /// variant without options, and on orders stored before lines kept them.
+    #[serde(default)]
+    pub options: BTreeMap<String, String>,
+    /// Units.
+    pub quantity: u32,
+    /// Price per unit at checkout.
+    pub unit_price: Money,
+    /// `quantity × unit_price`.
+    pub line_total: Money,
+}
+
+/// The discount an order used, and what checkout counted for it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OrderDiscount {
+    /// The code.
+    pub code: DiscountCode,
+    /// Whether the code has a redemption limit (so checkout counted against it).
+    pub limited: Option<u32>,
+    /// Whether the customer's single use was recorded.
+    pub once_per_customer: bool,
+}
+
+/// An order as stored.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Order {
+    /// Its id.
+    pub order_id: String,
+    /// SHA-256 of its bearer token.
+    pub token_hash: String,
+    /// Where it is in its life.
+    pub status: OrderStatus,
+    /// The customer.
+    pub email: Email,
+    /// What was bought.
+    pub lines: Vec<OrderLine>,
+    /// Money.
+    pub totals: Totals,
+    /// Where it goes.
+    pub shipping_address: Address,
+    /// Where it is billed, when not the shipping address.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub billing_address: Option<Address>,
+    /// The shipping rate's id.
+    pub shipping_method: String,
+    /// The discount used.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub discount: Option<OrderDiscount>,
+    /// Whether the customer asked for marketing mail.
+    #[serde(default)]
+    pub marketing_opt_in: bool,
+    /// The cart it came from.
+    pub cart_id: String,
+    /// Unix seconds.
+    pub created_at: i64,
+    /// Unix seconds: the stock hold ends then unless paid.
+    pub expires_at: i64,
+    /// The Stripe PaymentIntent, once created.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub payment_intent_id: Option<String>,
+    /// Why the last payment attempt failed, for the shopper.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_payment_error: Option<String>,
+    /// Why the merchant must look at the order (an amount that does not match, a dispute).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub review: Option<String>,
+    /// What happened to a payment that arrived after the hold ended.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub late_payment: Option<String>,
+    /// How much of the payment went back, as Stripe last reported it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refund_state: Option<String>,
+    /// Why it was cancelled (`reservation_expired`, `payment_canceled`, `customer`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cancel_reason: Option<String>,
+    // When it was paid, packed, shipped, delivered, cancelled or refunded (unix seconds), as
+    // each transition wrote it (`<status>_at`): the order's timeline.
+    /// Paid.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub paid_at: Option<i64>,
+    /// Packing started.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fulfilling_at: Option<i64>,
+    /// Every unit shipped.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shipped_at: Option<i64>,
+    /// Delivered.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delivered_at: Option<i64>,
+    /// Cancelled.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cancelled_at: Option<i64>,
+    /// Partly refunded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub partially_refunded_at: Option<i64>,
+    /// Refunded in full.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refunded_at: Option<i64>,
+    /// A return was asked for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub return_requested_at: Option<i64>,
+    /// Returned goods arrived.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub returned_at: Option<i64>,
+    /// Its returns, in the order they were asked for.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub returns: Vec<crate::returns::ReturnRecord>,
+    /// The refund a cancellation owes, until Stripe took it (`refund_owed`), then its id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cancel_refund: Option<String>,
+    /// What has shipped, in the order it left.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub shipments: Vec<crate::fulfillment::Shipment>,
+    /// The tokens of links to the order (mailed links, a replayed checkout's answer): SHA-256
+    /// of each, with the Unix second it stops opening the order (see `issue_link_token`).
+    /// `None` on an order no link was issued for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub link_tokens: Option<BTreeMap<String, i64>>,
+}
+
+/// What a checkout decided an order is: everything else about a new order follows from it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewOrder {
+    /// Its id.
+    pub order_id: String,
+    /// SHA-256 of the token its shopper is given.
+    pub token_hash: String,
+    /// The customer.
+    pub email: Email,
+    /// What is bought, priced.
+    pub lines: Vec<OrderLine>,
+    /// Money.
+    pub totals: Totals,
+    /// Where it goes.
+    pub shipping_address: Address,
+    /// Where it is billed, when not the shipping address.
+    pub billing_address: Option<Address>,
+    /// The shipping rate's id.
+    pub shipping_method: String,
+    /// The discount it uses.
+    pub discount: Option<OrderDiscount>,
+    /// Whether the customer asked for marketing mail.
+    pub marketing_opt_in: bool,
+    /// The cart it comes from.
+    pub cart_id: String,
+}
+
+impl OrderLine {
+    /// `quantity` units of `variant` at its price now.
+    pub fn of(variant: &crate::cart::VariantView, quantity: u32) -> Self {
+        Self {
+            sku: variant.sku.clone(),
+            product_id: variant.product_id.clone(),
+            title: variant.title.clone(),
+            options: variant.options.clone(),
+            quantity,
+            unit_price: variant.price,
+            line_total: variant.price.times(quantity),
+        }
+    }
+}
+
+impl Order {
+    /// A new order placed at `now`: pending payment, its stock held for `hold_seconds`, with
+    /// no payment, shipment, return or link yet.
+    pub fn place(new: NewOrder, now: i64, hold_seconds: u32) -> Self {
+        Self {
+            order_id: new.order_id,
+            token_hash: new.token_hash,
+            status: OrderStatus::PendingPayment,
+            email: new.email,
+            lines: new.lines,
+            totals: new.totals,
+            shipping_address: new.shipping_address,
+            billing_address: new.billing_address,
+            shipping_method: new.shipping_method,
+            discount: new.discount,
+            marketing_opt_in: new.marketing_opt_in,
+            cart_id: new.cart_id,
+            created_at: now,
+            expires_at: now + i64::from(hold_seconds),
+            payment_intent_id: None,
+            last_payment_error: None,
+            review: None,
+            late_payment: None,
+            refund_state: None,
+            cancel_reason: None,
+            paid_at: None,
+            fulfilling_at: None,
+            shipped_at: None,
+            delivered_at: None,
+            cancelled_at: None,
+            partially_refunded_at: None,
+            refunded_at: None,
+            return_requested_at: None,
+            returned_at: None,
+            returns: Vec::new(),
+            cancel_refund: None,
+            shipments: Vec::new(),
+            link_tokens: None,
+        }
+    }
+
+    /// Each status the order reached, with when: creation first, then in time order.
+    pub fn timeline(&self) -> Vec<(OrderStatus, i64)> {
+        let mut steps: Vec<(OrderStatus, i64)> = [
+            (OrderStatus::PendingPayment, Some(self.created_at)),
+            (OrderStatus::Paid, self.paid_at),
+            (OrderStatus::Fulfilling, self.fulfilling_at),
+            (OrderStatus::Shipped, self.shipped_at),
+            (OrderStatus::Delivered, self.delivered_at),
+            (OrderStatus::Cancelled, self.cancelled_at),
+            (OrderStatus::ReturnRequested, self.return_requested_at),
+            (OrderStatus::Returned, self.returned_at),
+            (OrderStatus::PartiallyRefunded, self.partially_refunded_at),
+            (OrderStatus::Refunded, self.refunded_at),
+        ]
+        .into_iter()
+        .filter_map(|(status, at)| Some((status, at?)))
+        .collect();
+        steps.sort_by_key(|(_, at)| *at);
+        steps
+    }
+
+    /// The hashes of the tokens that open this order at `now`: the checkout's, and each link's
+    /// that has not expired.
+    pub fn token_hashes(&self, now: i64) -> impl Iterator<Item = &str> {
+        let links = self
+            .link_tokens
+            .iter()
+            .flatten()
+            .filter(move |(_, expires_at)| **expires_at > now)
+            .map(|(hash, _)| hash.as_str());
+        std::iter::once(self.token_hash.as_str()).chain(links)
     }
 }
 

@@ -7,9 +7,10 @@
 //! what earlier returns refunded), so however an order is returned in parts, the parts add up to
 //! exactly what the whole would refund: no cent lost or given twice to rounding.
 
-use crate::Sku;
 use crate::fulfillment::ShipmentLine;
+use crate::order::{Order, OrderLine};
 use crate::pricing::{Totals, divide_half_up};
+use crate::{Money, Sku};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -173,6 +174,150 @@ pub fn all_returned(ordered: &[OrderedLine], returned: &[ShipmentLine]) -> bool 
     ordered
         .iter()
         .all(|o| returned.get(&o.sku).copied().unwrap_or(0) >= o.quantity)
+}
+
+/// Where a return is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ReturnState {
+    /// The customer asked; the goods are on their way back.
+    Requested,
+    /// The merchant received the goods; the refund was asked of Stripe.
+    Received,
+    /// An exchange whose difference was not paid in time: void, its replacement back in stock.
+    Cancelled,
+}
+
+impl ReturnState {
+    /// The word the API and the table use.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Requested => "requested",
+            Self::Received => "received",
+            Self::Cancelled => "cancelled",
+        }
+    }
+}
+
+/// One return of an order.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReturnRecord {
+    /// Its id (the customer writes it on the parcel).
+    pub return_id: String,
+    /// The order.
+    pub order_id: String,
+    /// What comes back.
+    pub lines: Vec<ShipmentLine>,
+    /// Why, in the customer's words.
+    pub reason: String,
+    /// Where it is.
+    pub state: ReturnState,
+    /// What it refunds (computed when asked, see `shop_domain::returns`).
+    pub refund: Money,
+    /// Unix seconds.
+    pub requested_at: i64,
+    /// Unix seconds, once received.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub received_at: Option<i64>,
+    /// Whether the units went back into stock.
+    #[serde(default)]
+    pub restocked: bool,
+    /// Stripe's refund, once asked for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refund_id: Option<String>,
+    /// What replaces the returned units, when the return is an exchange.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exchange: Option<Exchange>,
+}
+
+/// How an exchange's difference is settled.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ExchangePayment {
+    /// The replacement costs no more than what comes back; any rest is refunded on receipt.
+    NotNeeded,
+    /// The shopper pays the difference (a PaymentIntent of its own); the replacement waits.
+    Awaiting,
+    /// The difference is paid.
+    Paid,
+    /// Not paid within the hold: the exchange was cancelled.
+    Expired,
+}
+
+impl ExchangePayment {
+    /// The word the API and the table use.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::NotNeeded => "not_needed",
+            Self::Awaiting => "awaiting",
+            Self::Paid => "paid",
+            Self::Expired => "expired",
+        }
+    }
+}
+
+/// The replacement side of an exchange.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Exchange {
+    /// The replacement lines, priced when asked.
+    pub new_lines: Vec<OrderLine>,
+    /// What the replacement costs, tax included (it ships free).
+    pub replacement_total: Money,
+    /// What the returned units are worth (as a return would refund them).
+    pub returned_value: Money,
+    /// `replacement_total - returned_value`: above 0 the shopper pays it, below 0 it is refunded
+    /// when the return is received.
+    pub balance: Money,
+    /// Where the difference stands.
+    pub payment: ExchangePayment,
+    /// The PaymentIntent of the difference, when one is owed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub payment_intent_id: Option<String>,
+    /// Unix seconds until which the replacement's stock is held for that payment.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pay_by: Option<i64>,
+}
+
+impl Exchange {
+    /// Whether the replacement may ship: nothing is owed, or it was paid.
+    pub fn ships(&self) -> bool {
+        matches!(self.payment, ExchangePayment::NotNeeded | ExchangePayment::Paid)
+    }
+}
+
+impl Order {
+    /// The units the order owes the customer: its lines, and the replacements of exchanges that
+    /// may ship.
+    pub fn units_owed(&self) -> impl Iterator<Item = (&Sku, u32)> {
+        let replacements = self
+            .returns
+            .iter()
+            .filter_map(|r| r.exchange.as_ref())
+            .filter(|exchange| exchange.ships())
+            .flat_map(|exchange| &exchange.new_lines);
+        self.lines
+            .iter()
+            .chain(replacements)
+            .map(|line| (&line.sku, line.quantity))
+    }
+
+    /// The exchange `return_id` of the order, if it has one by that id.
+    pub fn exchange(&self, return_id: &str) -> Option<&Exchange> {
+        self.returns
+            .iter()
+            .find(|r| r.return_id == return_id)
+            .and_then(|r| r.exchange.as_ref())
+    }
+
+    /// The line of a SKU on the order or one of its exchanges (its title and options).
+    pub fn line_of(&self, sku: &Sku) -> Option<&OrderLine> {
+        let replacements = self
+            .returns
+            .iter()
+            .filter_map(|r| r.exchange.as_ref())
+            .flat_map(|e| &e.new_lines);
+        self.lines.iter().chain(replacements).find(|line| line.sku == *sku)
+    }
 }
 
 #[cfg(test)]

@@ -10,99 +10,11 @@ use crate::dynamo::{self, Item, PK, SK, StoreError, get_s, key, s};
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue, ReturnValuesOnConditionCheckFailure};
-use serde::{Deserialize, Serialize};
-use shop_domain::cart::{CountryCode, DiscountCode};
-use shop_domain::{CategorySlug, Currency, Money, ProductId, Sku};
-use std::collections::{BTreeMap, HashMap};
+use shop_domain::cart::{Cart, CartLine, Destination, DiscountCode, VariantView};
+use shop_domain::{CategorySlug, ProductId, Sku};
+use std::collections::HashMap;
 
 const CART_SK: &str = "CART";
-
-/// Whether a cart can still change.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum CartStatus {
-    /// Being filled.
-    Open,
-    /// Turned into an order.
-    CheckedOut,
-}
-
-/// Where the cart ships, as far as the shopper has said.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Destination {
-    /// Country.
-    pub country: CountryCode,
-    /// Region (state, province), for regional tax.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub region: Option<String>,
-}
-
-/// One line as stored: what the shopper chose and the price they saw.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct LineRecord {
-    /// The variant's product.
-    pub product_id: ProductId,
-    /// Units wanted.
-    pub quantity: u32,
-    /// Unit price when the shopper last set the line, to tell them when it changed.
-    pub unit_price_seen: i64,
-    /// When the line was first added (Unix seconds), for a stable order.
-    pub added_at: i64,
-}
-
-/// A cart as stored.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct CartRecord {
-    /// Its id.
-    pub cart_id: String,
-    /// SHA-256 of its bearer token.
-    pub token_hash: String,
-    /// The store currency when it was made.
-    pub currency: Currency,
-    /// Open or checked out.
-    pub status: CartStatus,
-    /// Unix seconds.
-    pub created_at: i64,
-    /// Unix seconds.
-    pub updated_at: i64,
-    /// Unix seconds; after it the cart is gone.
-    pub expires_at: i64,
-    /// The applied code.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub discount_code: Option<DiscountCode>,
-    /// Where it ships.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub destination: Option<Destination>,
-    /// The chosen shipping rate's id.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub shipping_method: Option<String>,
-    /// Lines by SKU.
-    #[serde(default)]
-    pub lines: BTreeMap<String, LineRecord>,
-    /// Counts the cart's changes: checkout writes the order on condition that the cart is
-    /// still the version it priced. `None` on a cart made before carts were counted.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub version: Option<u64>,
-}
-
-/// A variant as the cart prices it: the catalog now.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct VariantView {
-    /// The SKU.
-    pub sku: Sku,
-    /// Its product.
-    pub product_id: ProductId,
-    /// The product's title.
-    pub title: String,
-    /// The product's category.
-    pub category: CategorySlug,
-    /// The variant's options.
-    pub options: BTreeMap<String, String>,
-    /// Its price now.
-    pub price: Money,
-    /// Units in stock now.
-    pub available: u32,
-}
 
 /// What pricing a cart needs from the catalog, read in one batch.
 #[derive(Debug, Clone, Default)]
@@ -121,7 +33,7 @@ pub enum CartChange {
         /// The line's SKU.
         sku: Sku,
         /// The new line, or `None` to remove it.
-        line: Option<LineRecord>,
+        line: Option<CartLine>,
     },
     /// Apply or remove the discount code.
     Discount(Option<DiscountCode>),
@@ -176,7 +88,7 @@ impl CartStore {
     }
 
     /// Stores a new cart.
-    pub async fn create(&self, cart: &CartRecord) -> Result<(), StoreError> {
+    pub async fn create(&self, cart: &Cart) -> Result<(), StoreError> {
         let mut item: Item = serde_dynamo::to_item(cart)?;
         item.extend(key(cart_pk(&cart.cart_id), CART_SK));
         item.insert("ttl".to_owned(), AttributeValue::N(cart.expires_at.to_string()));
@@ -192,7 +104,7 @@ impl CartStore {
     }
 
     /// A cart by id (one strongly consistent GetItem).
-    pub async fn get(&self, cart_id: &str) -> Result<Option<CartRecord>, StoreError> {
+    pub async fn get(&self, cart_id: &str) -> Result<Option<Cart>, StoreError> {
         let item = dynamo::get_item(&self.client, &self.table, key(cart_pk(cart_id), CART_SK)).await?;
         item.map(dynamo::record).transpose()
     }
@@ -206,7 +118,7 @@ impl CartStore {
         change: CartChange,
         now: i64,
         expires_at: i64,
-    ) -> Result<CartRecord, CartWriteError> {
+    ) -> Result<Cart, CartWriteError> {
         let mut sets = vec!["#updated = :now", "#expires = :expires", "#ttl = :expires"];
         let count = " ADD #version :one";
         let mut removes = Vec::new();

@@ -4,8 +4,9 @@
 //! in one transaction conditional on nothing having shipped, owing its refund until Stripe took it.
 
 use crate::dynamo::{self, GSI1PK, Item, StoreError, build, key, n, s};
-use crate::order_store::{OrderRecord, OrderStore, order_key, status_partition};
+use crate::order_store::{OrderStore, order_key, status_partition};
 use aws_sdk_dynamodb::types::{TransactWriteItem, Update};
+use shop_domain::order::Order;
 use shop_domain::order::{Email, OrderStatus};
 
 /// The reason a paid order cancelled by its customer carries: its payment is refunded.
@@ -57,9 +58,9 @@ impl OrderStore {
     }
 
     /// Orders by id, in the order of `ids` (missing ones left out): BatchGetItem.
-    pub async fn get_many(&self, ids: &[String]) -> Result<Vec<OrderRecord>, StoreError> {
+    pub async fn get_many(&self, ids: &[String]) -> Result<Vec<Order>, StoreError> {
         let keys = ids.iter().map(|id| order_key(id)).collect();
-        let mut found: Vec<OrderRecord> = dynamo::get_batch(&self.client, &self.table, keys)
+        let mut found: Vec<Order> = dynamo::get_batch(&self.client, &self.table, keys)
             .await?
             .into_iter()
             .map(dynamo::record)
@@ -71,7 +72,7 @@ impl OrderStore {
     /// Cancels a paid order nothing of which has shipped: `paid`/`fulfilling` → `cancelled`
     /// owing its refund, its stock given back and (once packing started) its sale uncounted, all
     /// or nothing. False when it shipped or moved meanwhile: then nothing changes.
-    pub async fn cancel_paid(&self, order: &OrderRecord, now: i64) -> Result<bool, StoreError> {
+    pub async fn cancel_paid(&self, order: &Order, now: i64) -> Result<bool, StoreError> {
         let cancel = Update::builder()
             .table_name(&self.table)
             .set_key(Some(order_key(&order.order_id)))

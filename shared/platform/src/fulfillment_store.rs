@@ -6,55 +6,13 @@
 
 use crate::catalog_store::{CatalogError, Page};
 use crate::dynamo::{self, GSI1PK, Item, PK, StoreError, build, key, n, s};
-use crate::order_store::{OrderRecord, OrderStore, OrderWriteError, order_key, status_partition};
+use crate::order_store::{OrderStore, OrderWriteError, order_key, status_partition};
 use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem, Update};
-use serde::{Deserialize, Serialize};
-use shop_domain::fulfillment::ShipmentLine;
+use shop_domain::fulfillment::{PackingRecord, Shipment};
+use shop_domain::order::Order;
 use shop_domain::order::OrderStatus;
 use shop_domain::{Cursor, PageLimit, Sku};
 use std::collections::BTreeMap;
-
-/// One shipment of an order.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Shipment {
-    /// Its id.
-    pub shipment_id: String,
-    /// The carrier's name.
-    pub carrier: String,
-    /// The carrier's tracking number.
-    pub tracking_number: String,
-    /// Where the customer follows it.
-    pub tracking_url: String,
-    /// What it carries.
-    pub lines: Vec<ShipmentLine>,
-    /// Unix seconds.
-    pub shipped_at: i64,
-}
-
-/// A label a carrier adapter bought for an order.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Label {
-    /// The carrier's name.
-    pub carrier: String,
-    /// The tracking number printed on it.
-    pub tracking_number: String,
-    /// Where the label's printable file is.
-    pub label_url: String,
-}
-
-/// What the packers work from: written when packing starts.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct PackingRecord {
-    /// The order.
-    pub order_id: String,
-    /// Unix seconds.
-    pub started_at: i64,
-    /// Units to pick.
-    pub lines: Vec<ShipmentLine>,
-    /// A label bought by a carrier adapter, if one is configured.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub label: Option<Label>,
-}
 
 fn packing_key(order_id: &str) -> Item {
     key(format!("ORDER#{order_id}"), "PACKING")
@@ -70,7 +28,7 @@ impl OrderStore {
     /// (already started, or cancelled): then nothing is written.
     pub async fn start_fulfillment(
         &self,
-        order: &OrderRecord,
+        order: &Order,
         packing: &PackingRecord,
         now: i64,
     ) -> Result<bool, StoreError> {
@@ -115,7 +73,7 @@ impl OrderStore {
     /// it was read.
     pub async fn add_shipment(
         &self,
-        order: &OrderRecord,
+        order: &Order,
         shipment: &Shipment,
         complete: bool,
         now: i64,
@@ -170,14 +128,14 @@ impl OrderStore {
         status: OrderStatus,
         limit: PageLimit,
         cursor: Option<&Cursor>,
-    ) -> Result<Page<OrderRecord>, CatalogError> {
+    ) -> Result<Page<Order>, CatalogError> {
         let partition = format!("ORDERS#{}", status.as_str());
         let (items, next_cursor) =
             dynamo::index_page(&self.client, &self.table, &partition, limit, cursor, false).await?;
         let items = items
             .into_iter()
             .map(dynamo::record)
-            .collect::<Result<Vec<OrderRecord>, _>>()?;
+            .collect::<Result<Vec<Order>, _>>()?;
         Ok(Page { items, next_cursor })
     }
 
@@ -186,7 +144,7 @@ impl OrderStore {
     /// open the order as the checkout's token does until they expire ([`LINK_TOKEN_SECONDS`]).
     /// The same write forgets the expired ones and all but the newest [`LINK_TOKENS_KEPT`], so
     /// however often links are asked for, the order stays small.
-    pub async fn issue_link_token(&self, order: &OrderRecord, now: i64) -> Result<String, StoreError> {
+    pub async fn issue_link_token(&self, order: &Order, now: i64) -> Result<String, StoreError> {
         let token = crate::secrets::new_token();
         let hash = crate::secrets::token_hash(&token);
         let expires_at = now + LINK_TOKEN_SECONDS;

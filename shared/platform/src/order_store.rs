@@ -7,185 +7,21 @@
 //! customer's redemption mark, the cart marked checked out, and the idempotency record. When the
 //! transaction is cancelled, nothing is written and the reasons say which condition failed.
 
-use crate::cart_store::{CartRecord, cart_key};
+use crate::cart_store::cart_key;
 use crate::catalog_store::variant_key;
 use crate::discount_store::discount_key;
 use crate::dynamo::{self, GSI1PK, GSI1SK, Item, PK, StoreError, build, key, n, s};
-use crate::problem::StockShortfall;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::{AttributeValue, Put, ReturnValuesOnConditionCheckFailure, TransactWriteItem, Update};
 use serde::{Deserialize, Serialize};
+use shop_domain::Sku;
+use shop_domain::cart::Cart;
 use shop_domain::cart::DiscountCode;
-use shop_domain::order::{Address, Email, OrderStatus};
-use shop_domain::pricing::Totals;
-use shop_domain::{Money, ProductId, Sku};
-use std::collections::BTreeMap;
+use shop_domain::cart::StockShortfall;
+use shop_domain::order::{Email, Order, OrderLine, OrderStatus};
 
 /// Seconds an idempotency record is kept.
 pub const IDEMPOTENCY_TTL: i64 = 24 * 3600;
-
-/// One line of an order, priced at checkout.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct OrderLine {
-    /// The variant.
-    pub sku: Sku,
-    /// Its product.
-    pub product_id: ProductId,
-    /// The product's title at checkout.
-    pub title: String,
-    /// The variant's options at checkout (`{"size": "M", "colour": "Navy"}`); empty for a
-    /// variant without options, and on orders stored before lines kept them.
-    #[serde(default)]
-    pub options: BTreeMap<String, String>,
-    /// Units.
-    pub quantity: u32,
-    /// Price per unit at checkout.
-    pub unit_price: Money,
-    /// `quantity × unit_price`.
-    pub line_total: Money,
-}
-
-/// The discount an order used, and what checkout counted for it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct OrderDiscount {
-    /// The code.
-    pub code: DiscountCode,
-    /// Whether the code has a redemption limit (so checkout counted against it).
-    pub limited: Option<u32>,
-    /// Whether the customer's single use was recorded.
-    pub once_per_customer: bool,
-}
-
-/// An order as stored.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct OrderRecord {
-    /// Its id.
-    pub order_id: String,
-    /// SHA-256 of its bearer token.
-    pub token_hash: String,
-    /// Where it is in its life.
-    pub status: OrderStatus,
-    /// The customer.
-    pub email: Email,
-    /// What was bought.
-    pub lines: Vec<OrderLine>,
-    /// Money.
-    pub totals: Totals,
-    /// Where it goes.
-    pub shipping_address: Address,
-    /// Where it is billed, when not the shipping address.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub billing_address: Option<Address>,
-    /// The shipping rate's id.
-    pub shipping_method: String,
-    /// The discount used.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub discount: Option<OrderDiscount>,
-    /// Whether the customer asked for marketing mail.
-    #[serde(default)]
-    pub marketing_opt_in: bool,
-    /// The cart it came from.
-    pub cart_id: String,
-    /// Unix seconds.
-    pub created_at: i64,
-    /// Unix seconds: the stock hold ends then unless paid.
-    pub expires_at: i64,
-    /// The Stripe PaymentIntent, once created.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub payment_intent_id: Option<String>,
-    /// Why the last payment attempt failed, for the shopper.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub last_payment_error: Option<String>,
-    /// Why the merchant must look at the order (an amount that does not match, a dispute).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub review: Option<String>,
-    /// What happened to a payment that arrived after the hold ended.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub late_payment: Option<String>,
-    /// How much of the payment went back, as Stripe last reported it.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub refund_state: Option<String>,
-    /// Why it was cancelled (`reservation_expired`, `payment_canceled`, `customer`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub cancel_reason: Option<String>,
-    // When it was paid, packed, shipped, delivered, cancelled or refunded (unix seconds), as
-    // each transition wrote it (`<status>_at`): the order's timeline.
-    /// Paid.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub paid_at: Option<i64>,
-    /// Packing started.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub fulfilling_at: Option<i64>,
-    /// Every unit shipped.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub shipped_at: Option<i64>,
-    /// Delivered.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub delivered_at: Option<i64>,
-    /// Cancelled.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub cancelled_at: Option<i64>,
-    /// Partly refunded.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub partially_refunded_at: Option<i64>,
-    /// Refunded in full.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub refunded_at: Option<i64>,
-    /// A return was asked for.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub return_requested_at: Option<i64>,
-    /// Returned goods arrived.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub returned_at: Option<i64>,
-    /// Its returns, in the order they were asked for.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub returns: Vec<crate::returns_store::ReturnRecord>,
-    /// The refund a cancellation owes, until Stripe took it (`refund_owed`), then its id.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub cancel_refund: Option<String>,
-    /// What has shipped, in the order it left.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub shipments: Vec<crate::fulfillment_store::Shipment>,
-    /// The tokens of links to the order (mailed links, a replayed checkout's answer): SHA-256
-    /// of each, with the Unix second it stops opening the order (see `issue_link_token`).
-    /// `None` on an order no link was issued for.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub link_tokens: Option<BTreeMap<String, i64>>,
-}
-
-impl OrderRecord {
-    /// Each status the order reached, with when: creation first, then in time order.
-    pub fn timeline(&self) -> Vec<(OrderStatus, i64)> {
-        let mut steps: Vec<(OrderStatus, i64)> = [
-            (OrderStatus::PendingPayment, Some(self.created_at)),
-            (OrderStatus::Paid, self.paid_at),
-            (OrderStatus::Fulfilling, self.fulfilling_at),
-            (OrderStatus::Shipped, self.shipped_at),
-            (OrderStatus::Delivered, self.delivered_at),
-            (OrderStatus::Cancelled, self.cancelled_at),
-            (OrderStatus::ReturnRequested, self.return_requested_at),
-            (OrderStatus::Returned, self.returned_at),
-            (OrderStatus::PartiallyRefunded, self.partially_refunded_at),
-            (OrderStatus::Refunded, self.refunded_at),
-        ]
-        .into_iter()
-        .filter_map(|(status, at)| Some((status, at?)))
-        .collect();
-        steps.sort_by_key(|(_, at)| *at);
-        steps
-    }
-
-    /// Whether `token` opens this order at `now`: the checkout's token, or an unexpired one
-    /// from a link.
-    pub fn opens_with(&self, token: &str, now: i64) -> bool {
-        crate::secrets::token_matches(token, &self.token_hash)
-            || self
-                .link_tokens
-                .iter()
-                .flatten()
-                .any(|(hash, expires_at)| *expires_at > now && crate::secrets::token_matches(token, hash))
-    }
-}
 
 /// A checkout's idempotency record: which order a key made, and the answer once complete.
 /// It keeps no token: a replay must prove the cart's token again, and is given an order token
@@ -325,7 +161,7 @@ impl OrderStore {
     }
 
     /// An order by id (strongly consistent).
-    pub async fn get(&self, order_id: &str) -> Result<Option<OrderRecord>, StoreError> {
+    pub async fn get(&self, order_id: &str) -> Result<Option<Order>, StoreError> {
         let item = dynamo::get_item(&self.client, &self.table, order_key(order_id)).await?;
         item.map(dynamo::record).transpose()
     }
@@ -368,8 +204,8 @@ impl OrderStore {
     /// Writes the order and reserves its stock, all or nothing (see the module notes).
     pub async fn reserve(
         &self,
-        order: &OrderRecord,
-        cart: &CartRecord,
+        order: &Order,
+        cart: &Cart,
         idempotency_key_text: &str,
         record: &IdempotencyRecord,
         now: i64,
@@ -554,7 +390,7 @@ impl OrderStore {
     /// Ends an unpaid order's hold (`reason`: `reservation_expired`, `payment_canceled`): `pending_payment` becomes `cancelled` and its stock,
     /// redemption and customer mark are given back, all or nothing. False when the order was no
     /// longer pending (paid or already released): then nothing changes.
-    pub async fn release(&self, order: &OrderRecord, now: i64, reason: &str) -> Result<bool, StoreError> {
+    pub async fn release(&self, order: &Order, now: i64, reason: &str) -> Result<bool, StoreError> {
         let mut items = Vec::new();
         let cancel = Update::builder()
             .table_name(&self.table)

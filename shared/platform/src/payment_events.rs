@@ -4,9 +4,10 @@
 //! the next step's message went out, so a retried delivery sends it when the first could not.
 
 use crate::dynamo::{self, GSI1PK, Item, PK, StoreError, build, key, n, s};
-use crate::order_store::{OrderRecord, OrderStore, order_key, status_partition};
+use crate::order_store::{OrderStore, order_key, status_partition};
 use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem, Update};
 use serde::{Deserialize, Serialize};
+use shop_domain::order::Order;
 use shop_domain::order::OrderStatus;
 
 /// Seconds an event id is remembered: longer than Stripe retries a delivery (3 days).
@@ -169,7 +170,7 @@ impl OrderStore {
         &self,
         event_id: &str,
         record: &EventRecord,
-        order: &OrderRecord,
+        order: &Order,
         now: i64,
     ) -> Result<Applied, StoreError> {
         let mut items = vec![

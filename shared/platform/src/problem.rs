@@ -5,17 +5,7 @@ use http::{HeaderValue, StatusCode, header};
 use lambda_http::{Body, Response};
 use serde_json::json;
 use shop_domain::FieldError;
-
-/// A line that cannot have what was asked: the SKU, how many were asked, how many there are.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub struct StockShortfall {
-    /// The variant.
-    pub sku: String,
-    /// Units asked for.
-    pub requested: u32,
-    /// Units in stock.
-    pub available: u32,
-}
+use shop_domain::cart::StockShortfall;
 
 /// An error that ends a request, named by what went wrong in the shop's words.
 #[derive(Debug, thiserror::Error)]

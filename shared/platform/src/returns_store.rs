@@ -11,157 +11,13 @@
 
 use crate::catalog_store::{CatalogError, Page};
 use crate::dynamo::{self, GSI1PK, GSI1SK, Item, StoreError, build, key, n, s};
-use crate::order_store::{OrderLine, OrderRecord, OrderStore, OrderWriteError, order_key, shortfall, status_partition};
-use crate::problem::StockShortfall;
+use crate::order_store::{OrderStore, OrderWriteError, order_key, shortfall, status_partition};
 use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem, Update};
-use serde::{Deserialize, Serialize};
-use shop_domain::fulfillment::ShipmentLine;
-use shop_domain::order::OrderStatus;
-use shop_domain::{Cursor, Money, PageLimit, Sku};
-
-/// Where a return is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ReturnState {
-    /// The customer asked; the goods are on their way back.
-    Requested,
-    /// The merchant received the goods; the refund was asked of Stripe.
-    Received,
-    /// An exchange whose difference was not paid in time: void, its replacement back in stock.
-    Cancelled,
-}
-
-impl ReturnState {
-    /// The word the API and the table use.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Requested => "requested",
-            Self::Received => "received",
-            Self::Cancelled => "cancelled",
-        }
-    }
-}
-
-/// One return of an order.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ReturnRecord {
-    /// Its id (the customer writes it on the parcel).
-    pub return_id: String,
-    /// The order.
-    pub order_id: String,
-    /// What comes back.
-    pub lines: Vec<ShipmentLine>,
-    /// Why, in the customer's words.
-    pub reason: String,
-    /// Where it is.
-    pub state: ReturnState,
-    /// What it refunds (computed when asked, see `shop_domain::returns`).
-    pub refund: Money,
-    /// Unix seconds.
-    pub requested_at: i64,
-    /// Unix seconds, once received.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub received_at: Option<i64>,
-    /// Whether the units went back into stock.
-    #[serde(default)]
-    pub restocked: bool,
-    /// Stripe's refund, once asked for.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub refund_id: Option<String>,
-    /// What replaces the returned units, when the return is an exchange.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub exchange: Option<Exchange>,
-}
-
-/// How an exchange's difference is settled.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ExchangePayment {
-    /// The replacement costs no more than what comes back; any rest is refunded on receipt.
-    NotNeeded,
-    /// The shopper pays the difference (a PaymentIntent of its own); the replacement waits.
-    Awaiting,
-    /// The difference is paid.
-    Paid,
-    /// Not paid within the hold: the exchange was cancelled.
-    Expired,
-}
-
-impl ExchangePayment {
-    /// The word the API and the table use.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::NotNeeded => "not_needed",
-            Self::Awaiting => "awaiting",
-            Self::Paid => "paid",
-            Self::Expired => "expired",
-        }
-    }
-}
-
-/// The replacement side of an exchange.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Exchange {
-    /// The replacement lines, priced when asked.
-    pub new_lines: Vec<OrderLine>,
-    /// What the replacement costs, tax included (it ships free).
-    pub replacement_total: Money,
-    /// What the returned units are worth (as a return would refund them).
-    pub returned_value: Money,
-    /// `replacement_total - returned_value`: above 0 the shopper pays it, below 0 it is refunded
-    /// when the return is received.
-    pub balance: Money,
-    /// Where the difference stands.
-    pub payment: ExchangePayment,
-    /// The PaymentIntent of the difference, when one is owed.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub payment_intent_id: Option<String>,
-    /// Unix seconds until which the replacement's stock is held for that payment.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub pay_by: Option<i64>,
-}
-
-impl Exchange {
-    /// Whether the replacement may ship: nothing is owed, or it was paid.
-    pub fn ships(&self) -> bool {
-        matches!(self.payment, ExchangePayment::NotNeeded | ExchangePayment::Paid)
-    }
-}
-
-impl OrderRecord {
-    /// The units the order owes the customer: its lines, and the replacements of exchanges that
-    /// may ship.
-    pub fn units_owed(&self) -> impl Iterator<Item = (&Sku, u32)> {
-        let replacements = self
-            .returns
-            .iter()
-            .filter_map(|r| r.exchange.as_ref())
-            .filter(|exchange| exchange.ships())
-            .flat_map(|exchange| &exchange.new_lines);
-        self.lines
-            .iter()
-            .chain(replacements)
-            .map(|line| (&line.sku, line.quantity))
-    }
-
-    /// The exchange `return_id` of the order, if it has one by that id.
-    pub fn exchange(&self, return_id: &str) -> Option<&Exchange> {
-        self.returns
-            .iter()
-            .find(|r| r.return_id == return_id)
-            .and_then(|r| r.exchange.as_ref())
-    }
-
-    /// The line of a SKU on the order or one of its exchanges (its title and options).
-    pub fn line_of(&self, sku: &Sku) -> Option<&OrderLine> {
-        let replacements = self
-            .returns
-            .iter()
-            .filter_map(|r| r.exchange.as_ref())
-            .flat_map(|e| &e.new_lines);
-        self.lines.iter().chain(replacements).find(|line| line.sku == *sku)
-    }
-}
+use shop_domain::cart::StockShortfall;
+use shop_domain::order::Order;
+use shop_domain::order::{OrderEvent, Transition};
+use shop_domain::returns::{ExchangePayment, ReturnRecord, ReturnState};
+use shop_domain::{Cursor, PageLimit};
 
 /// Why a return or exchange was not recorded.
 #[derive(Debug, thiserror::Error)]
@@ -190,7 +46,7 @@ impl OrderStore {
     /// becomes `return_requested` (an exchange leaves the status alone and takes its
     /// replacement's units from stock). `Changed` when another return was added or the order
     /// moved; `Short` when the replacement is out of stock.
-    pub async fn request_return(&self, order: &OrderRecord, record: &ReturnRecord) -> Result<(), ReturnWriteError> {
+    pub async fn request_return(&self, order: &Order, record: &ReturnRecord) -> Result<(), ReturnWriteError> {
         let entry = serde_dynamo::to_attribute_value::<_, AttributeValue>(record).map_err(StoreError::from)?;
         let before = order.returns.len();
         let mut update = Update::builder()
@@ -209,15 +65,20 @@ impl OrderStore {
         };
         update = update.condition_expression(format!("#status = :current AND {unchanged}"));
         let append = "#returns = list_append(if_not_exists(#returns, :empty), :new)";
-        let moves = record.exchange.is_none() && matches!(order.status, OrderStatus::Shipped | OrderStatus::Delivered);
-        update = if moves {
+        // A return moves the order on; an exchange leaves it where it is.
+        let moves = match order.status.on(OrderEvent::ReturnRequested) {
+            Transition::To(to) if record.exchange.is_none() => Some(to),
+            _ => None,
+        };
+        update = if let Some(to) = moves {
             update
                 .update_expression(format!(
-                    "SET {append}, #status = :requested, #index = :index, return_requested_at = :now"
+                    "SET {append}, #status = :requested, #index = :index, {}_at = :now",
+                    to.as_str()
                 ))
                 .expression_attribute_names("#index", GSI1PK)
-                .expression_attribute_values(":requested", s(OrderStatus::ReturnRequested.as_str()))
-                .expression_attribute_values(":index", status_partition(OrderStatus::ReturnRequested))
+                .expression_attribute_values(":requested", s(to.as_str()))
+                .expression_attribute_values(":index", status_partition(to))
                 .expression_attribute_values(":now", n(record.requested_at))
         } else {
             update.update_expression(format!("SET {append}"))
@@ -255,12 +116,7 @@ impl OrderStore {
 
     /// Marks the exchange `return_id` of `order` paid by `intent_id` (on the order and on the
     /// return). False when it was not awaiting that payment (paid before, or another intent).
-    pub async fn exchange_paid(
-        &self,
-        order: &OrderRecord,
-        return_id: &str,
-        intent_id: &str,
-    ) -> Result<bool, StoreError> {
+    pub async fn exchange_paid(&self, order: &Order, return_id: &str, intent_id: &str) -> Result<bool, StoreError> {
         let Some(index) = order.returns.iter().position(|r| r.return_id == return_id) else {
             return Ok(false);
         };
@@ -292,7 +148,7 @@ impl OrderStore {
     /// Cancels the unpaid exchange `return_id` of `order`: the exchange `expired` and its return
     /// `cancelled` (on the order and on the return), the replacement's units back in stock, all
     /// or nothing. False when it was not awaiting its payment any more (paid, or expired before).
-    pub async fn expire_exchange(&self, order: &OrderRecord, return_id: &str) -> Result<bool, StoreError> {
+    pub async fn expire_exchange(&self, order: &Order, return_id: &str) -> Result<bool, StoreError> {
         let Some((index, record)) = order.returns.iter().enumerate().find(|(_, r)| r.return_id == return_id) else {
             return Ok(false);
         };
@@ -362,7 +218,7 @@ impl OrderStore {
     /// `Changed` when it was received meanwhile.
     pub async fn receive_return(
         &self,
-        order: &OrderRecord,
+        order: &Order,
         index: usize,
         restock: bool,
         now: i64,
@@ -381,15 +237,16 @@ impl OrderStore {
             .expression_attribute_values(":now", n(now))
             .expression_attribute_values(":restocked", AttributeValue::Bool(restock));
         let set = format!("{path}.#state = :received, {path}.received_at = :now, {path}.restocked = :restocked");
-        update = if order.status == OrderStatus::ReturnRequested {
+        update = if let Transition::To(to) = order.status.on(OrderEvent::ReturnReceived) {
             update
                 .update_expression(format!(
-                    "SET {set}, #status = :returned, #index = :index, returned_at = :now"
+                    "SET {set}, #status = :returned, #index = :index, {}_at = :now",
+                    to.as_str()
                 ))
                 .expression_attribute_names("#status", "status")
                 .expression_attribute_names("#index", GSI1PK)
-                .expression_attribute_values(":returned", s(OrderStatus::Returned.as_str()))
-                .expression_attribute_values(":index", status_partition(OrderStatus::Returned))
+                .expression_attribute_values(":returned", s(to.as_str()))
+                .expression_attribute_values(":index", status_partition(to))
         } else {
             update.update_expression(format!("SET {set}"))
         };
@@ -424,7 +281,7 @@ impl OrderStore {
     /// Records Stripe's refund of a received return, on the return and on its order.
     pub async fn return_refunded(
         &self,
-        order: &OrderRecord,
+        order: &Order,
         index: usize,
         return_id: &str,
         refund_id: &str,

@@ -48,6 +48,11 @@ pub fn token_matches(token: &str, stored_hash: &str) -> bool {
     token_hash(token).as_bytes().ct_eq(stored_hash.as_bytes()).into()
 }
 
+/// Whether `token` opens `order` at `now`: the checkout's token, or an unexpired one from a link.
+pub fn opens(order: &shop_domain::order::Order, token: &str, now: i64) -> bool {
+    order.token_hashes(now).any(|hash| token_matches(token, hash))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

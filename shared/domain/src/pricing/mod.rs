@@ -42,6 +42,16 @@ pub struct PricedLine {
 }
 
 impl PricedLine {
+    /// `quantity` units of `variant` at its price now.
+    pub fn of(variant: &crate::cart::VariantView, quantity: u32) -> Self {
+        Self {
+            sku: variant.sku.clone(),
+            category: variant.category.clone(),
+            quantity,
+            unit_price: variant.price.amount,
+        }
+    }
+
     /// `quantity × unit_price`.
     pub fn total(&self) -> i64 {
         i64::from(self.quantity) * self.unit_price
