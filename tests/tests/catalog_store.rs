@@ -4,7 +4,7 @@
 use aws_sdk_dynamodb::Client;
 use shop_domain::{Currency, PageLimit, Product, Sku};
 use shop_local::template::Template;
-use shop_platform::catalog_store::{CatalogStore, DatedProduct, Listing, Saved};
+use shop_store::catalog::{CatalogStore, DatedProduct, Listing, Saved};
 use shop_tests::{product, unique};
 use std::path::Path;
 

@@ -168,12 +168,12 @@ async fn another_orders_token_opens_nothing() {
 #[tokio::test]
 async fn links_to_an_order_expire_and_the_order_keeps_only_the_newest() {
     use shop_platform::clock::Clock;
-    use shop_platform::fulfillment_store::{LINK_TOKEN_SECONDS, LINK_TOKENS_KEPT};
+    use shop_store::orders::fulfillment::{LINK_TOKEN_SECONDS, LINK_TOKENS_KEPT};
     let app = TestApp::new();
     let (order, _) = app.pending_order(&email(), 5, 1).await;
     let order_id = order["order_id"].as_str().unwrap();
     let sdk = shop_platform::aws::sdk_config().await;
-    let store = shop_platform::order_store::OrderStore::new(
+    let store = shop_store::orders::OrderStore::new(
         aws_sdk_dynamodb::Client::new(&sdk),
         std::env::var("SHOP_TABLE").unwrap(),
     );

@@ -11,10 +11,10 @@ use serde_json::{Value, json};
 use shop_domain::Sku;
 use shop_domain::order::OrderStatus;
 use shop_platform::config::Env;
-use shop_platform::mail::Mailer;
-use shop_platform::order_store::OrderStore;
-use shop_platform::payment_events::EventRecord;
-use shop_platform::queue::Queue;
+use shop_services::mail::Mailer;
+use shop_services::queue::Queue;
+use shop_store::orders::OrderStore;
+use shop_store::orders::events::EventRecord;
 use shop_tests::{Inbox, TestApp, TestStripe, dollars, expect_json, hosted_env, in_the_shops_layout, problem, unique};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -61,7 +61,7 @@ async fn paid_order(app: &TestApp, email: &str, quantity: i64) -> (Value, String
         )
         .await
         .unwrap();
-    assert_eq!(applied, shop_platform::payment_events::Applied::Moved);
+    assert_eq!(applied, shop_store::orders::events::Applied::Moved);
     (order, sku)
 }
 

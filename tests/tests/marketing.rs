@@ -9,8 +9,8 @@ use serde_json::{Value, json};
 use shop_domain::marketing::{CONSENT_WORDING, SubscriberStatus};
 use shop_platform::clock::{Clock, SystemClock};
 use shop_platform::config::Env;
-use shop_platform::marketing_store::MarketingStore;
 use shop_platform::messages::CampaignMessage;
+use shop_store::marketing::MarketingStore;
 use shop_tests::{Inbox, QUEUE_DEADLINE, TestApp, expect_json, hosted_env, in_the_shops_layout, problem, unique};
 use std::time::{Duration, Instant};
 
@@ -25,7 +25,7 @@ async fn store() -> MarketingStore {
 async fn unsubscribe_token(email: &str) -> String {
     let (env, _) = hosted_env("email-campaign").await;
     let key = shop_platform::keys::ShopKey::from_env(&shop_platform::config::Env::from_map(env)).unwrap();
-    shop_platform::marketing_store::unsubscribe_token_with(&key, email)
+    shop_store::marketing::unsubscribe_token_with(&key, email)
 }
 
 /// The value of `?token=` in the first link of `text` that contains `path`.

@@ -1,6 +1,6 @@
 //! The Stripe adapter (async-stripe) against the local Stripe-compatible server.
 
-use shop_platform::payments::{CancelReason, PaymentError, PaymentGateway};
+use shop_services::payments::{CancelReason, PaymentError, PaymentGateway};
 use shop_tests::{TestStripe, unique};
 use std::time::Duration;
 

@@ -6,8 +6,8 @@ use futures::future::join_all;
 use payment_webhook::PaymentWebhook;
 use reqwest::Method;
 use serde_json::{Value, json};
-use shop_platform::order_store::OrderStore;
-use shop_platform::queue::Queue;
+use shop_services::queue::Queue;
+use shop_store::orders::OrderStore;
 use shop_tests::{
     Inbox, TestApp, TestStripe, checkout_body, dollars, expect_json, hosted_env, problem, product, unique,
 };

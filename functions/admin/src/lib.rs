@@ -9,16 +9,16 @@ use serde_json::Value;
 use shop_domain::cart::DiscountCode;
 use shop_domain::pricing::DiscountRule;
 use shop_domain::{Currency, FieldError, Product, Sku};
-use shop_platform::catalog_store::{CatalogStore, Saved};
 use shop_platform::clock::{Clock, SystemClock};
 use shop_platform::config::{ConfigError, Env, StoreSettings, TableSettings};
-use shop_platform::discount_store::{DiscountRecord, DiscountStore};
 use shop_platform::edge::{self, json, json_body, path_param};
-use shop_platform::mail::Mailer;
-use shop_platform::order_store::OrderStore;
-use shop_platform::payments::PaymentGateway;
-use shop_platform::support_store::SupportStore;
 use shop_platform::{ApiError, HttpFunction};
+use shop_services::mail::Mailer;
+use shop_services::payments::PaymentGateway;
+use shop_store::catalog::{CatalogStore, Saved};
+use shop_store::discounts::{DiscountRecord, DiscountStore};
+use shop_store::orders::OrderStore;
+use shop_store::support::SupportStore;
 use std::collections::HashSet;
 
 pub mod order_desk;
@@ -247,8 +247,7 @@ impl Admin {
 
     async fn list_discounts(&self, request: &Request) -> Result<Response<Body>, ApiError> {
         let (limit, cursor) = edge::page_params(request)?;
-        let page: shop_platform::catalog_store::Page<DiscountRecord> =
-            self.discounts.list(limit, cursor.as_ref()).await?;
+        let page: shop_store::dynamo::Page<DiscountRecord> = self.discounts.list(limit, cursor.as_ref()).await?;
         json(StatusCode::OK, &page)
     }
 

@@ -18,10 +18,10 @@ use shop_platform::ApiError;
 use shop_platform::batch::Trace;
 use shop_platform::clock::{Clock, rfc3339};
 use shop_platform::edge::{self, json, json_body, path_param};
-use shop_platform::mail::Mailer;
 use shop_platform::messages::{MailKind, MailRequest};
-use shop_platform::order_store::{OrderStore, OrderWriteError};
 use shop_platform::secrets;
+use shop_services::mail::Mailer;
+use shop_store::orders::{OrderStore, OrderWriteError};
 use std::sync::Arc;
 
 /// Times a shipment is tried again when another desk changed the order meanwhile.
@@ -31,7 +31,7 @@ const SHIP_RETRIES: usize = 3;
 pub struct OrderDesk {
     pub(crate) orders: OrderStore,
     pub(crate) mailer: Mailer,
-    pub(crate) payments: shop_platform::payments::PaymentGateway,
+    pub(crate) payments: shop_services::payments::PaymentGateway,
     pub(crate) store_name: String,
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) slips: Environment<'static>,

@@ -9,7 +9,7 @@ use serde::Deserialize;
 use shop_domain::returns::ReturnState;
 use shop_platform::ApiError;
 use shop_platform::edge::{self, json, json_body, path_param};
-use shop_platform::order_store::OrderWriteError;
+use shop_store::orders::OrderWriteError;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]

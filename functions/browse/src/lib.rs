@@ -12,11 +12,11 @@ use serde::Serialize;
 use shop_domain::seo::SitemapLayout;
 use shop_domain::text::search_terms;
 use shop_domain::{CategorySlug, PageLimit, Product, ProductId, Slug};
-use shop_platform::catalog_store::{CatalogStore, Listing};
 use shop_platform::clock::rfc3339;
 use shop_platform::config::{ConfigError, Env, StoreSettings, StorefrontSettings, TableSettings};
 use shop_platform::edge::{self, cacheable, cacheable_json, path_param, query_param};
 use shop_platform::{ApiError, HttpFunction};
+use shop_store::catalog::{CatalogStore, Listing};
 use sitemap::SitemapUrl;
 
 /// Seconds a CDN may serve a catalog answer before asking again.

@@ -11,12 +11,12 @@ use shop_domain::cart::StockShortfall;
 use shop_domain::cart::{Cart, CartLine, CartStatus, Destination};
 use shop_domain::cart::{CountryCode, DiscountCode, MAX_LINES, QuantityError, check_quantity};
 use shop_domain::{ProductId, Sku};
-use shop_platform::cart_store::{self, CartChange, CartStore, PricingInputs};
-use shop_platform::catalog_store::CatalogStore;
 use shop_platform::clock::{Clock, SystemClock};
 use shop_platform::config::{ConfigError, Env, PricingSettings, StoreSettings, TableSettings};
 use shop_platform::edge::{self, json, json_body, path_param, query_param};
 use shop_platform::{ApiError, HttpFunction, secrets};
+use shop_store::carts::{self, CartChange, CartStore, PricingInputs};
+use shop_store::catalog::CatalogStore;
 use std::sync::Arc;
 pub use view::CartView;
 
@@ -138,7 +138,7 @@ impl CartApi {
     fn open(cart: &Cart) -> Result<(), ApiError> {
         match cart.status {
             CartStatus::Open => Ok(()),
-            CartStatus::CheckedOut => Err(cart_store::checked_out()),
+            CartStatus::CheckedOut => Err(carts::checked_out()),
         }
     }
 

@@ -5,9 +5,9 @@ use shop_domain::cart::CountryCode;
 use shop_domain::cart::{Cart, CartStatus, Destination};
 use shop_domain::pricing::{self, QuoteInputs, ShippingOption, Totals};
 use shop_domain::{Currency, Money};
-use shop_platform::cart_store::PricingInputs;
 use shop_platform::clock::rfc3339;
 use shop_platform::config::PricingSettings;
+use shop_store::carts::PricingInputs;
 use std::collections::BTreeMap;
 
 /// One line as the shopper sees it.

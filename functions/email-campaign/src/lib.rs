@@ -23,12 +23,12 @@ use shop_domain::order::Email;
 use shop_platform::batch::Trace;
 use shop_platform::clock::{Clock, SystemClock, rfc3339};
 use shop_platform::config::{ConfigError, Env, StoreSettings, TableSettings};
-use shop_platform::discount_store::DiscountStore;
 use shop_platform::edge::{self, json, json_body};
-use shop_platform::marketing_store::{CampaignRecord, Confirmation, MarketingStore};
 use shop_platform::messages::CampaignMessage;
-use shop_platform::queue::Queue;
 use shop_platform::{ApiError, HttpFunction, QueueFunction};
+use shop_services::queue::Queue;
+use shop_store::discounts::DiscountStore;
+use shop_store::marketing::{CampaignRecord, Confirmation, MarketingStore};
 use std::sync::Arc;
 
 /// Where marketing mail comes from and where its links point, from the store's parameters.

@@ -1,7 +1,7 @@
 //! The campaign queue's consumer, and the SES events queue's.
 //!
 //! - A sign-up becomes a pending subscriber and a mail with its confirmation link.
-//! - A fan-out page reads up to [`shop_platform::marketing_store::AUDIENCE_PAGE`] addresses of the audience (one Query), queues
+//! - A fan-out page reads up to [`shop_store::marketing::AUDIENCE_PAGE`] addresses of the audience (one Query), queues
 //!   them as delivery batches of [`BATCH_SIZE`], marks the page done on condition that it was
 //!   the next (a redelivered page counts nobody twice) and queues the next page.
 //! - A delivery batch claims each recipient's delivery record with a conditional write (a recipient
@@ -24,10 +24,10 @@ use serde::Deserialize;
 use shop_domain::marketing::{BATCH_SIZE, CONFIRM_HOURS, MAX_ATTEMPTS, SubscriberStatus};
 use shop_domain::order::Email;
 use shop_platform::batch::{Trace, process_batch};
-use shop_platform::dynamo::StoreError;
-use shop_platform::marketing_store::{CampaignRecord, PageMark, SignUpOutcome, Tally};
 use shop_platform::messages::{self, CampaignMessage, from_json};
-use shop_platform::queue::QueueError;
+use shop_services::queue::QueueError;
+use shop_store::dynamo::StoreError;
+use shop_store::marketing::{CampaignRecord, PageMark, SignUpOutcome, Tally};
 
 /// Why one message could not be handled (it is retried, then dead-lettered).
 #[derive(Debug, thiserror::Error)]
@@ -291,7 +291,7 @@ impl EmailCampaign {
             match (granted, state, subscribers.get(&email)) {
                 (false, _, _) => {}
                 (true, "sent", Some(_)) => {
-                    let token = shop_platform::marketing_store::unsubscribe_token(&email);
+                    let token = shop_store::marketing::unsubscribe_token(&email);
                     claimed.push((email, token));
                 }
                 (true, _, _) => tally.suppressed += 1,

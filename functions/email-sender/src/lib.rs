@@ -17,11 +17,11 @@ use shop_platform::QueueFunction;
 use shop_platform::batch::process_batch;
 use shop_platform::clock::{Clock, SystemClock, rfc3339};
 use shop_platform::config::{ConfigError, Env, LocaleSettings, StoreSettings, TableSettings};
-use shop_platform::dynamo::StoreError;
-use shop_platform::mail::{Claim, MailLog};
 use shop_platform::messages::{MailKind, MailRequest};
-use shop_platform::order_store::OrderStore;
-use shop_platform::support_store::{SupportMessage, SupportStore};
+use shop_store::dynamo::StoreError;
+use shop_store::mail_log::{Claim, MailLog};
+use shop_store::orders::OrderStore;
+use shop_store::support::{SupportMessage, SupportStore};
 use std::sync::Arc;
 
 /// How many recent orders a lookup mail lists.

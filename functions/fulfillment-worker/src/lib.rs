@@ -16,11 +16,11 @@ use shop_platform::QueueFunction;
 use shop_platform::batch::{Trace, process_batch};
 use shop_platform::clock::{Clock, SystemClock};
 use shop_platform::config::{ConfigError, Env, TableSettings};
-use shop_platform::dynamo::StoreError;
-use shop_platform::mail::Mailer;
 use shop_platform::messages::{MailKind, MailRequest, OrderPaid};
-use shop_platform::order_store::OrderStore;
-use shop_platform::queue::QueueError;
+use shop_services::mail::Mailer;
+use shop_services::queue::QueueError;
+use shop_store::dynamo::StoreError;
+use shop_store::orders::OrderStore;
 use std::sync::Arc;
 
 /// The worker with its clients, built once per instance.

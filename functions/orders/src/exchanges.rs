@@ -23,7 +23,7 @@ use shop_platform::ApiError;
 use shop_platform::batch::Trace;
 use shop_platform::edge::{self, json, json_body};
 use shop_platform::messages::ExpireReservation;
-use shop_platform::payments::CancelReason;
+use shop_services::payments::CancelReason;
 use std::collections::BTreeSet;
 
 /// Most replacement lines in one exchange.

@@ -19,9 +19,9 @@ use shop_platform::clock::rfc3339;
 use shop_platform::config::SupportSettings;
 use shop_platform::edge::{self, json, json_body};
 use shop_platform::messages::{MailKind, MailRequest};
-use shop_platform::rate_limits::Counted;
 use shop_platform::secrets;
-use shop_platform::support_store::{Admission, SupportMessage};
+use shop_store::rate_limits::Counted;
+use shop_store::support::{Admission, SupportMessage};
 
 /// The longest order id a message may name (ids are 22 characters).
 const ORDER_ID_MAX: usize = 64;

@@ -17,13 +17,13 @@ use shop_platform::batch::Trace;
 use shop_platform::clock::{Clock, SystemClock, rfc3339};
 use shop_platform::config::{ConfigError, Env, TableSettings};
 use shop_platform::edge::{self, json};
-use shop_platform::mail::Mailer;
 use shop_platform::messages::{MailKind, MailRequest, OrderPaid};
-use shop_platform::order_store::OrderStore;
-use shop_platform::payment_events::{Applied, EventRecord, OrderNote};
-use shop_platform::payments::{EXCHANGE_METADATA, PaymentGateway};
-use shop_platform::queue::Queue;
 use shop_platform::{ApiError, HttpFunction};
+use shop_services::mail::Mailer;
+use shop_services::payments::{EXCHANGE_METADATA, PaymentGateway};
+use shop_services::queue::Queue;
+use shop_store::orders::OrderStore;
+use shop_store::orders::events::{Applied, EventRecord, OrderNote};
 use std::sync::Arc;
 use stripe_webhook::{EventObject, Webhook, WebhookError};
 

@@ -15,12 +15,12 @@ use shop_platform::QueueFunction;
 use shop_platform::batch::{Trace, process_batch};
 use shop_platform::clock::{Clock, SystemClock};
 use shop_platform::config::{ConfigError, Env, TableSettings};
-use shop_platform::dynamo::StoreError;
-use shop_platform::mail::Mailer;
 use shop_platform::messages::{ExpireReservation, MailKind, MailRequest};
-use shop_platform::order_store::OrderStore;
-use shop_platform::payments::{CancelReason, PaymentError, PaymentGateway};
-use shop_platform::queue::QueueError;
+use shop_services::mail::Mailer;
+use shop_services::payments::{CancelReason, PaymentError, PaymentGateway};
+use shop_services::queue::QueueError;
+use shop_store::dynamo::StoreError;
+use shop_store::orders::OrderStore;
 use std::sync::Arc;
 
 /// The reason recorded on an order whose hold ended unpaid.

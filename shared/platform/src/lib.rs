@@ -1,32 +1,18 @@
 //! What every function of the shop stands on: the HTTP edge (problem+json, request parsing,
-//! caching headers), configuration read once at start, tracing, the DynamoDB catalog adapter,
-//! and the SQS batch helper.
+//! caching headers), the SQS batch helper and the messages it carries, configuration read once
+//! at start, the AWS SDK's setup, tracing, and the shop's keys and tokens. The adapters are
+//! `shop-store` (DynamoDB) and `shop-services` (SQS, Stripe, SES).
 
 pub mod aws;
 pub mod batch;
-pub mod cart_store;
-pub mod catalog_store;
 pub mod clock;
 pub mod config;
-pub mod customer_store;
-pub mod discount_store;
-pub mod dynamo;
 pub mod edge;
-pub mod fulfillment_store;
 pub mod keys;
 pub mod logging;
-pub mod mail;
-pub mod marketing_store;
 pub mod messages;
-pub mod order_store;
-pub mod payment_events;
-pub mod payments;
 pub mod problem;
-pub mod queue;
-pub mod rate_limits;
-pub mod returns_store;
 pub mod secrets;
-pub mod support_store;
 
 pub use problem::ApiError;
 

@@ -170,7 +170,7 @@ pub struct MailRequest {
     /// once.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reference: Option<String>,
-    /// For an order lookup: the customer who asked ([`crate::customer_store::customer_ref`],
+    /// For an order lookup: the customer who asked (`shop_store::orders::customer_ref`,
     /// a hash of the address, so the queue carries no address).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub customer: Option<String>,

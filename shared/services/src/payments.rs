@@ -3,8 +3,8 @@
 //! test mode. Every call that creates or cancels money movement carries an idempotency key
 //! derived from the order, so a retry never creates a second PaymentIntent or refund.
 
-use crate::config::{ConfigError, Env};
 use secrecy::{ExposeSecret, SecretString};
+use shop_platform::config::{ConfigError, Env};
 use std::collections::HashMap;
 use std::time::Duration;
 use stripe::{Client, ClientBuilder, IdempotencyKey, RequestStrategy, StripeError, StripeRequest};
@@ -66,7 +66,7 @@ impl From<StripeError> for PaymentError {
     }
 }
 
-impl From<PaymentError> for crate::ApiError {
+impl From<PaymentError> for shop_platform::ApiError {
     fn from(error: PaymentError) -> Self {
         match error {
             PaymentError::Unavailable(cause) => Self::Upstream {
@@ -108,7 +108,8 @@ impl PaymentGateway {
     /// The gateway the environment describes: the key from `STRIPE_SECRET_KEY`, or from the SSM
     /// SecureString named by `STRIPE_SECRET_KEY_PARAMETER` (as deployed); `STRIPE_API_BASE` optional.
     pub async fn from_env(env: &Env, sdk: &aws_config::SdkConfig) -> Result<Self, ConfigError> {
-        let key = crate::aws::secret_setting(env, sdk, "STRIPE_SECRET_KEY", "STRIPE_SECRET_KEY_PARAMETER").await?;
+        let key =
+            shop_platform::aws::secret_setting(env, sdk, "STRIPE_SECRET_KEY", "STRIPE_SECRET_KEY_PARAMETER").await?;
         Self::new(
             &key,
             env.get("STRIPE_API_BASE").filter(|b| !b.is_empty()),

@@ -3,8 +3,8 @@
 //! rate limits ([`crate::rate_limits`]): a refused message counts nowhere and is not stored, an
 //! accepted one counts everywhere.
 
-use crate::catalog_store::{CatalogError, Page};
 use crate::dynamo::{self, GSI1PK, GSI1SK, Item, PK, StoreError, build, key, s};
+use crate::dynamo::{ListError, Page};
 use crate::rate_limits::{self, Counted, Limited};
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::{Put, TransactWriteItem};
@@ -120,11 +120,7 @@ impl SupportStore {
     }
 
     /// Messages newest first: one Query on `gsi1`.
-    pub async fn newest(
-        &self,
-        limit: PageLimit,
-        cursor: Option<&Cursor>,
-    ) -> Result<Page<SupportMessage>, CatalogError> {
+    pub async fn newest(&self, limit: PageLimit, cursor: Option<&Cursor>) -> Result<Page<SupportMessage>, ListError> {
         let (items, next_cursor) = dynamo::index_page(&self.client, &self.table, LISTING, limit, cursor, false).await?;
         let items = items
             .into_iter()

@@ -89,11 +89,11 @@ impl MarketingStore {
         &self,
         limit: shop_domain::PageLimit,
         cursor: Option<&Cursor>,
-    ) -> Result<crate::catalog_store::Page<CampaignRecord>, crate::catalog_store::CatalogError> {
+    ) -> Result<crate::dynamo::Page<CampaignRecord>, crate::dynamo::ListError> {
         let (items, next_cursor) =
             dynamo::index_page(&self.client, &self.table, CAMPAIGNS, limit, cursor, false).await?;
         let items = items.into_iter().map(dynamo::record).collect::<Result<Vec<_>, _>>()?;
-        Ok(crate::catalog_store::Page { items, next_cursor })
+        Ok(crate::dynamo::Page { items, next_cursor })
     }
 
     /// Stores a new draft campaign.

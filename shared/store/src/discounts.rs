@@ -1,8 +1,8 @@
 //! Discount codes in the shop's table: `DISCOUNT#CODE / DISCOUNT` with the merchant's rule and
 //! a redemption counter (raised by checkout, atomically with the order), listed via `gsi1`.
 
-use crate::catalog_store::{CatalogError, Page};
 use crate::dynamo::{self, GSI1PK, GSI1SK, Item, StoreError, key, s};
+use crate::dynamo::{ListError, Page};
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
 use serde::{Deserialize, Serialize};
@@ -85,7 +85,7 @@ impl DiscountStore {
     }
 
     /// A page of codes, in code order.
-    pub async fn list(&self, limit: PageLimit, cursor: Option<&Cursor>) -> Result<Page<DiscountRecord>, CatalogError> {
+    pub async fn list(&self, limit: PageLimit, cursor: Option<&Cursor>) -> Result<Page<DiscountRecord>, ListError> {
         let (items, next_cursor) =
             dynamo::index_page(&self.client, &self.table, DISCOUNTS, limit, cursor, true).await?;
         let items = items

@@ -3,8 +3,8 @@
 //! paid order cancelled before it shipped: `cancelled` with its stock back and its sale uncounted,
 //! in one transaction conditional on nothing having shipped, owing its refund until Stripe took it.
 
-use crate::dynamo::{self, GSI1PK, Item, StoreError, build, key, n, s};
-use crate::order_store::{OrderStore, order_key, status_partition};
+use crate::dynamo::{self, GSI1PK, StoreError, build, key, n, s};
+use crate::orders::{OrderStore, customer_ref, order_key, status_partition};
 use aws_sdk_dynamodb::types::{TransactWriteItem, Update};
 use shop_domain::order::Order;
 use shop_domain::order::{Email, OrderStatus};
@@ -13,21 +13,6 @@ use shop_domain::order::{Email, OrderStatus};
 pub const CANCELLED_AND_REFUNDED: &str = "customer_refunded";
 /// `cancel_refund` while the refund is owed.
 pub const REFUND_OWED: &str = "refund_owed";
-
-/// How the shop refers to a customer where their address should not appear (a queue message,
-/// a key): a hash of the address.
-pub fn customer_ref(email: &Email) -> String {
-    crate::secrets::token_hash(email.as_str())
-}
-
-fn customer_partition(email: &Email) -> String {
-    format!("CUSTOMER#{}", customer_ref(email))
-}
-
-/// The customer index item of one order.
-pub(crate) fn customer_order_key(email: &Email, created_at: i64, order_id: &str) -> Item {
-    key(customer_partition(email), format!("ORDER#{created_at:012}#{order_id}"))
-}
 
 impl OrderStore {
     /// The ids of the customer's `limit` most recent orders, newest first: one Query.

@@ -16,7 +16,8 @@
 //! it: what the sitemap's `lastmod` says.
 
 use crate::dynamo::{
-    self, GSI1, GSI1PK, GSI1SK, Item, PK, SK, StoreError, Write, get_s, index_cursor, index_start_key, key, s,
+    self, GSI1, GSI1PK, GSI1SK, Item, ListError, PK, Page, SK, StoreError, Write, get_s, index_cursor, index_start_key,
+    key, s,
 };
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::AttributeValue;
@@ -65,35 +66,6 @@ impl Listing {
                     .unwrap_or("");
                 format!("TERM#{key_term}")
             }
-        }
-    }
-}
-
-/// One page of a listing.
-#[derive(Debug, Clone, serde::Serialize)]
-pub struct Page<T> {
-    /// The items of the page; a filtered page may hold fewer than the limit.
-    pub items: Vec<T>,
-    /// Where the next page starts; `None` on the last page.
-    pub next_cursor: Option<String>,
-}
-
-/// A failure of a catalog read or write.
-#[derive(Debug, thiserror::Error)]
-pub enum CatalogError {
-    /// The cursor does not belong to this listing.
-    #[error(transparent)]
-    Cursor(#[from] shop_domain::CursorError),
-    /// The table failed.
-    #[error(transparent)]
-    Store(#[from] StoreError),
-}
-
-impl From<CatalogError> for crate::ApiError {
-    fn from(error: CatalogError) -> Self {
-        match error {
-            CatalogError::Cursor(error) => Self::bad_request("invalid_cursor", error.to_string()),
-            CatalogError::Store(error) => error.into(),
         }
     }
 }

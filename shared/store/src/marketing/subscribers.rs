@@ -331,7 +331,7 @@ impl MarketingStore {
     ) -> Result<(Vec<String>, Option<String>), StoreError> {
         let partition = audience_partition(&audience.index_key());
         let start = cursor
-            .map(|text| crate::keys::open_cursor(text).and_then(|c| dynamo::index_start_key(&c, &partition)))
+            .map(|text| shop_platform::keys::open_cursor(text).and_then(|c| dynamo::index_start_key(&c, &partition)))
             .transpose()
             .map_err(|CursorError| StoreError::Corrupt("a campaign's audience cursor".into()))?;
         let output = self
@@ -359,7 +359,7 @@ impl MarketingStore {
             emails,
             output
                 .last_evaluated_key
-                .map(|k| crate::keys::seal_cursor(&dynamo::index_cursor(&k))),
+                .map(|k| shop_platform::keys::seal_cursor(&dynamo::index_cursor(&k))),
         ))
     }
 }

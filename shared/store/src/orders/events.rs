@@ -4,7 +4,7 @@
 //! the next step's message went out, so a retried delivery sends it when the first could not.
 
 use crate::dynamo::{self, GSI1PK, Item, PK, StoreError, build, key, n, s};
-use crate::order_store::{OrderStore, order_key, status_partition};
+use crate::orders::{OrderStore, order_key, status_partition};
 use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem, Update};
 use serde::{Deserialize, Serialize};
 use shop_domain::order::Order;
@@ -31,7 +31,7 @@ pub struct EventRecord {
     pub fulfill: bool,
     /// The mails it owes.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub mails: Vec<crate::messages::MailRequest>,
+    pub mails: Vec<shop_platform::messages::MailRequest>,
 }
 
 /// What applying an event did.

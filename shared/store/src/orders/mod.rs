@@ -1,4 +1,7 @@
-//! Orders in the shop's table, and the one transaction that turns a cart into an order.
+//! Orders in the shop's table, and the one transaction that turns a cart into an order; what
+//! happens to an order later is in the submodules: the payment's events (`events`), packing and
+//! shipping (`fulfillment`), returns and exchanges (`returns`), and the customer's own index
+//! (`customers`).
 //!
 //! `ORDER#id / ORDER` holds the order; `IDEMPOTENCY#key / RECORD` the checkout's idempotency
 //! record (24 h TTL); `DISCOUNT#CODE / REDEEMED#email-hash` marks a once-per-customer code as used.
@@ -7,9 +10,9 @@
 //! customer's redemption mark, the cart marked checked out, and the idempotency record. When the
 //! transaction is cancelled, nothing is written and the reasons say which condition failed.
 
-use crate::cart_store::cart_key;
-use crate::catalog_store::variant_key;
-use crate::discount_store::discount_key;
+use crate::carts::cart_key;
+use crate::catalog::variant_key;
+use crate::discounts::discount_key;
 use crate::dynamo::{self, GSI1PK, GSI1SK, Item, PK, StoreError, build, key, n, s};
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::{AttributeValue, Put, ReturnValuesOnConditionCheckFailure, TransactWriteItem, Update};
@@ -19,6 +22,11 @@ use shop_domain::cart::Cart;
 use shop_domain::cart::DiscountCode;
 use shop_domain::cart::StockShortfall;
 use shop_domain::order::{Email, Order, OrderLine, OrderStatus};
+
+pub mod customers;
+pub mod events;
+pub mod fulfillment;
+pub mod returns;
 
 /// Seconds an idempotency record is kept.
 pub const IDEMPOTENCY_TTL: i64 = 24 * 3600;
@@ -109,6 +117,21 @@ fn status_sort_key(created_at: i64, order_id: &str) -> AttributeValue {
     s(format!("{created_at:012}#{order_id}"))
 }
 
+/// How the shop refers to a customer where their address should not appear (a queue message,
+/// a key): a hash of the address.
+pub fn customer_ref(email: &Email) -> String {
+    shop_platform::secrets::token_hash(email.as_str())
+}
+
+fn customer_partition(email: &Email) -> String {
+    format!("CUSTOMER#{}", customer_ref(email))
+}
+
+/// The customer index item of one order.
+pub(crate) fn customer_order_key(email: &Email, created_at: i64, order_id: &str) -> Item {
+    key(customer_partition(email), format!("ORDER#{created_at:012}#{order_id}"))
+}
+
 fn payment_key(intent_id: &str) -> Item {
     key(format!("PAYMENT#{intent_id}"), "PAYMENT")
 }
@@ -120,7 +143,7 @@ fn idempotency_key(key_text: &str) -> Item {
 fn customer_mark_key(code: &DiscountCode, email: &Email) -> Item {
     key(
         format!("DISCOUNT#{code}"),
-        format!("REDEEMED#{}", crate::secrets::token_hash(email.as_str())),
+        format!("REDEEMED#{}", shop_platform::secrets::token_hash(email.as_str())),
     )
 }
 
@@ -281,7 +304,7 @@ impl OrderStore {
         slots.push(Slot::Cart);
 
         // The customer's index of orders (lookup by email): written with the order, not checked.
-        let mut mine = crate::customer_store::customer_order_key(&order.email, order.created_at, &order.order_id);
+        let mut mine = customer_order_key(&order.email, order.created_at, &order.order_id);
         mine.insert("order_id".to_owned(), s(&order.order_id));
         let put = Put::builder().table_name(&self.table).set_item(Some(mine));
         items.push(TransactWriteItem::builder().put(build(put.build())?).build());

@@ -1,75 +1,34 @@
-//! Transactional mail as a queue of requests: any step asks for a mail about an order by
-//! sending a [`MailRequest`] to the email queue; the email-sender renders and sends it.
-//!
-//! Each mail is sent once per (order, kind, reference): before it calls SES the sender claims
-//! `MAIL#<order> / <kind>#<reference>` with a conditional write, and marks it sent after. A
-//! duplicate request finds it sent (or being sent, and retries later); a failed send gives the
-//! claim back so the retry sends it. Only a crash between SES accepting the mail and the mark can
-//! send it twice, after the claim's lease ends.
+//! Which transactional mails went out: each mail is sent once per (order, kind, reference).
+//! Before it calls SES the sender claims `MAIL#<order> / <kind>#<reference>` with a conditional
+//! write, and marks it sent after. A duplicate request finds it sent (or being sent, and retries
+//! later); a failed send gives the claim back so the retry sends it. Only a crash between SES
+//! accepting the mail and the mark can send it twice, after the claim's lease ends.
 
-use crate::batch::Trace;
-use crate::config::ConfigError;
 use crate::dynamo::{self, Item, PK, StoreError, key, n, s};
-use crate::messages::MailRequest;
-use crate::queue::{Queue, QueueError};
 use aws_sdk_dynamodb::Client;
-use serde::Deserialize;
+use shop_platform::messages::MailRequest;
 
 /// Seconds a claim holds before another delivery may take it over (a sender that crashed).
 pub const CLAIM_LEASE: i64 = 300;
 /// Seconds the record of a sent mail is kept.
 pub const SENT_TTL: i64 = 400 * 24 * 3600;
 
-impl MailRequest {
-    fn record_key(&self) -> Item {
-        let about = if self.kind.is_support() {
-            format!("SUPPORT#{}", self.about_id())
-        } else if let Some(customer) = &self.customer {
-            format!("CUSTOMER#{customer}")
-        } else {
-            self.order_id.clone()
-        };
-        key(
-            format!("MAIL#{about}"),
-            format!("{}#{}", self.kind.as_str(), self.reference.as_deref().unwrap_or("-")),
-        )
-    }
-}
-
-#[derive(Deserialize)]
-struct MailerSettings {
-    email_queue_url: String,
-}
-
-/// Asks for mails: the email queue, from any step.
-#[derive(Debug, Clone)]
-pub struct Mailer {
-    queue: Queue,
-}
-
-impl Mailer {
-    /// The mailer for `EMAIL_QUEUE_URL`.
-    pub fn from_env(env: &crate::config::Env, sdk: &aws_config::SdkConfig) -> Result<Self, ConfigError> {
-        let settings: MailerSettings = env.parse()?;
-        Ok(Self::new(Queue::new(
-            aws_sdk_sqs::Client::new(sdk),
-            settings.email_queue_url,
-        )))
-    }
-
-    /// The mailer sending to `queue`.
-    pub fn new(queue: Queue) -> Self {
-        Self { queue }
-    }
-
-    /// Asks for every mail in `requests` (one SQS request for up to ten), carrying `trace`.
-    /// Asking for a mail twice is harmless.
-    pub async fn request(&self, requests: &[MailRequest], trace: &Trace) -> Result<(), QueueError> {
-        if requests.is_empty() {
-            return Ok(());
-        }
-        self.queue.send_all(requests, trace).await
-    }
+fn record_key(request: &MailRequest) -> Item {
+    let about = if request.kind.is_support() {
+        format!("SUPPORT#{}", request.about_id())
+    } else if let Some(customer) = &request.customer {
+        format!("CUSTOMER#{customer}")
+    } else {
+        request.order_id.clone()
+    };
+    key(
+        format!("MAIL#{about}"),
+        format!(
+            "{}#{}",
+            request.kind.as_str(),
+            request.reference.as_deref().unwrap_or("-")
+        ),
+    )
 }
 
 /// What a claim on a mail found.
@@ -105,7 +64,7 @@ impl MailLog {
             .client
             .update_item()
             .table_name(&self.table)
-            .set_key(Some(request.record_key()))
+            .set_key(Some(record_key(request)))
             .update_expression("SET #state = :sending, claimed_at = :now, #ttl = :ttl")
             .condition_expression("attribute_not_exists(#pk) OR (#state = :sending AND claimed_at < :stale)")
             .expression_attribute_names("#pk", PK)
@@ -120,7 +79,7 @@ impl MailLog {
         if dynamo::conditional(result)? {
             return Ok(Claim::Granted);
         }
-        let item = dynamo::get_item(&self.client, &self.table, request.record_key()).await?;
+        let item = dynamo::get_item(&self.client, &self.table, record_key(request)).await?;
         let sent = item.as_ref().and_then(|i| dynamo::get_s(i, "state")) == Some("sent");
         Ok(if sent { Claim::AlreadySent } else { Claim::Busy })
     }
@@ -130,7 +89,7 @@ impl MailLog {
         self.client
             .update_item()
             .table_name(&self.table)
-            .set_key(Some(request.record_key()))
+            .set_key(Some(record_key(request)))
             .update_expression("SET #state = :sent, message_id = :id")
             .expression_attribute_names("#state", "state")
             .expression_attribute_values(":sent", s("sent"))
@@ -146,7 +105,7 @@ impl MailLog {
             .client
             .delete_item()
             .table_name(&self.table)
-            .set_key(Some(request.record_key()))
+            .set_key(Some(record_key(request)))
             .condition_expression("#state = :sending")
             .expression_attribute_names("#state", "state")
             .expression_attribute_values(":sending", s("sending"))
@@ -161,7 +120,7 @@ impl MailLog {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::messages::MailKind;
+    use shop_platform::messages::MailKind;
 
     #[test]
     fn requests_read_as_the_queue_carries_them() {
@@ -175,11 +134,11 @@ mod tests {
 
     #[test]
     fn each_shipment_has_its_own_mail_record_and_a_once_mail_one() {
-        let first = MailRequest::about(MailKind::Shipped, "o1", "s1").record_key();
-        let second = MailRequest::about(MailKind::Shipped, "o1", "s2").record_key();
+        let first = record_key(&MailRequest::about(MailKind::Shipped, "o1", "s1"));
+        let second = record_key(&MailRequest::about(MailKind::Shipped, "o1", "s2"));
         assert_ne!(first, second);
         assert_eq!(
-            dynamo::get_s(&MailRequest::once(MailKind::OrderConfirmation, "o1").record_key(), "sk"),
+            dynamo::get_s(&record_key(&MailRequest::once(MailKind::OrderConfirmation, "o1")), "sk"),
             Some("order_confirmation#-")
         );
     }
@@ -192,7 +151,7 @@ mod tests {
             serde_json::json!({"kind": "support_received", "reference": "SUP-1"})
         );
         let with_order = MailRequest::support(MailKind::SupportReceived, "SUP-1", Some("o1"));
-        assert_eq!(plain.record_key(), with_order.record_key());
-        assert_eq!(dynamo::get_s(&plain.record_key(), "pk"), Some("MAIL#SUPPORT#SUP-1"));
+        assert_eq!(record_key(&plain), record_key(&with_order));
+        assert_eq!(dynamo::get_s(&record_key(&plain), "pk"), Some("MAIL#SUPPORT#SUP-1"));
     }
 }

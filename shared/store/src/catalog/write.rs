@@ -13,7 +13,7 @@ impl CatalogStore {
         &self,
         products: &[Product],
         now: i64,
-    ) -> Result<Vec<Result<Saved, FieldError>>, CatalogError> {
+    ) -> Result<Vec<Result<Saved, FieldError>>, ListError> {
         let claims = self.claims_of(products).await?;
         let mut outcomes: Vec<Result<(), FieldError>> = products.iter().map(|p| check_claims(p, &claims)).collect();
         let accepted: Vec<&Product> = products
@@ -76,7 +76,7 @@ impl CatalogStore {
 
     /// Sets the stock of one variant, as the merchant counted it, and refreshes the product's
     /// listings (`in_stock`). `None` when no product has the SKU.
-    pub async fn set_available(&self, sku: &Sku, available: u32) -> Result<Option<Product>, CatalogError> {
+    pub async fn set_available(&self, sku: &Sku, available: u32) -> Result<Option<Product>, ListError> {
         let Some(product_id) = self.product_id_by_sku(sku).await? else {
             return Ok(None);
         };
@@ -123,7 +123,7 @@ impl CatalogStore {
     }
 
     /// Every item of a product's partition, and the slug and SKU claims it holds.
-    async fn partition(&self, id: &ProductId) -> Result<Vec<Item>, CatalogError> {
+    async fn partition(&self, id: &ProductId) -> Result<Vec<Item>, ListError> {
         let pages = self
             .client
             .query()
@@ -149,7 +149,7 @@ impl CatalogStore {
     }
 
     /// Who owns each slug and SKU the products name, as `CLAIM#value -> product id`.
-    async fn claims_of(&self, products: &[Product]) -> Result<HashMap<String, String>, CatalogError> {
+    async fn claims_of(&self, products: &[Product]) -> Result<HashMap<String, String>, ListError> {
         let mut keys: Vec<Item> = products
             .iter()
             .flat_map(|product| {
@@ -166,7 +166,7 @@ impl CatalogStore {
             .collect())
     }
 
-    async fn count_in_category(&self, category: &CategorySlug, delta: i64, now: i64) -> Result<(), CatalogError> {
+    async fn count_in_category(&self, category: &CategorySlug, delta: i64, now: i64) -> Result<(), ListError> {
         self.client
             .update_item()
             .table_name(&self.table)

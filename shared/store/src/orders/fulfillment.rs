@@ -4,9 +4,9 @@
 //! the same units), and the order is delivered. The merchant's desk lists orders by status on
 //! `gsi1`, newest first.
 
-use crate::catalog_store::{CatalogError, Page};
 use crate::dynamo::{self, GSI1PK, Item, PK, StoreError, build, key, n, s};
-use crate::order_store::{OrderStore, OrderWriteError, order_key, status_partition};
+use crate::dynamo::{ListError, Page};
+use crate::orders::{OrderStore, OrderWriteError, order_key, status_partition};
 use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem, Update};
 use shop_domain::fulfillment::{PackingRecord, Shipment};
 use shop_domain::order::Order;
@@ -128,7 +128,7 @@ impl OrderStore {
         status: OrderStatus,
         limit: PageLimit,
         cursor: Option<&Cursor>,
-    ) -> Result<Page<Order>, CatalogError> {
+    ) -> Result<Page<Order>, ListError> {
         let partition = format!("ORDERS#{}", status.as_str());
         let (items, next_cursor) =
             dynamo::index_page(&self.client, &self.table, &partition, limit, cursor, false).await?;
@@ -145,8 +145,8 @@ impl OrderStore {
     /// The same write forgets the expired ones and all but the newest [`LINK_TOKENS_KEPT`], so
     /// however often links are asked for, the order stays small.
     pub async fn issue_link_token(&self, order: &Order, now: i64) -> Result<String, StoreError> {
-        let token = crate::secrets::new_token();
-        let hash = crate::secrets::token_hash(&token);
+        let token = shop_platform::secrets::new_token();
+        let hash = shop_platform::secrets::token_hash(&token);
         let expires_at = now + LINK_TOKEN_SECONDS;
         let Some(existing) = &order.link_tokens else {
             // The order's first link: the map is created, unless a concurrent first link did.

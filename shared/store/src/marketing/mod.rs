@@ -16,13 +16,13 @@
 //!   only a failed attempt before this one), so each recipient gets a campaign once.
 
 use crate::dynamo::{self, GSI1, GSI1PK, GSI1SK, Item, PK, SK, StoreError, build, key, n, s};
-use crate::secrets;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem};
 use serde::{Deserialize, Serialize};
 use shop_domain::marketing::{self, Audience, CampaignDraft, CampaignStatus, Progress, SignUp, SubscriberStatus};
 use shop_domain::order::Email;
 use shop_domain::{Cursor, CursorError};
+use shop_platform::secrets;
 use std::collections::HashMap;
 
 /// Subscribers an audience page holds (one Query).
@@ -56,11 +56,11 @@ fn confirm_key(hash: &str) -> Item {
 /// The token of `email`'s unsubscribe links: the same in every mail, so each keeps working, and
 /// made from the shop's key, so the table keeps only its hash.
 pub fn unsubscribe_token(email: &str) -> String {
-    unsubscribe_token_with(crate::keys::key(), email)
+    unsubscribe_token_with(shop_platform::keys::key(), email)
 }
 
 /// [`unsubscribe_token`] with `key`.
-pub fn unsubscribe_token_with(key: &crate::keys::ShopKey, email: &str) -> String {
+pub fn unsubscribe_token_with(key: &shop_platform::keys::ShopKey, email: &str) -> String {
     key.tag("unsubscribe", email)
 }
 

@@ -9,9 +9,9 @@
 //! units from stock in the same transaction, and it leaves the order's status alone (the order
 //! goes on, with one more shipment once any difference owed is paid).
 
-use crate::catalog_store::{CatalogError, Page};
 use crate::dynamo::{self, GSI1PK, GSI1SK, Item, StoreError, build, key, n, s};
-use crate::order_store::{OrderStore, OrderWriteError, order_key, shortfall, status_partition};
+use crate::dynamo::{ListError, Page};
+use crate::orders::{OrderStore, OrderWriteError, order_key, shortfall, status_partition};
 use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem, Update};
 use shop_domain::cart::StockShortfall;
 use shop_domain::order::Order;
@@ -202,7 +202,7 @@ impl OrderStore {
         state: ReturnState,
         limit: PageLimit,
         cursor: Option<&Cursor>,
-    ) -> Result<Page<ReturnRecord>, CatalogError> {
+    ) -> Result<Page<ReturnRecord>, ListError> {
         let partition = state_partition(state);
         let (items, next_cursor) =
             dynamo::index_page(&self.client, &self.table, &partition, limit, cursor, true).await?;

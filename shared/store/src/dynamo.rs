@@ -99,7 +99,36 @@ impl From<serde_dynamo::Error> for StoreError {
     }
 }
 
-impl From<StoreError> for crate::ApiError {
+/// One page of a listing (catalog, orders by status, returns, subscribers, ...).
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Page<T> {
+    /// The items of the page; a filtered page may hold fewer than the limit.
+    pub items: Vec<T>,
+    /// Where the next page starts; `None` on the last page.
+    pub next_cursor: Option<String>,
+}
+
+/// A failure of a paged read (or of a catalog write).
+#[derive(Debug, thiserror::Error)]
+pub enum ListError {
+    /// The cursor does not belong to this listing.
+    #[error(transparent)]
+    Cursor(#[from] shop_domain::CursorError),
+    /// The table failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl From<ListError> for shop_platform::ApiError {
+    fn from(error: ListError) -> Self {
+        match error {
+            ListError::Cursor(error) => Self::bad_request("invalid_cursor", error.to_string()),
+            ListError::Store(error) => error.into(),
+        }
+    }
+}
+
+impl From<StoreError> for shop_platform::ApiError {
     fn from(error: StoreError) -> Self {
         match error {
             StoreError::Unavailable(cause) => Self::Upstream {
@@ -299,7 +328,7 @@ pub async fn index_page(
     limit: shop_domain::PageLimit,
     cursor: Option<&Cursor>,
     forward: bool,
-) -> Result<(Vec<Item>, Option<String>), crate::catalog_store::CatalogError> {
+) -> Result<(Vec<Item>, Option<String>), ListError> {
     let start = cursor.map(|cursor| index_start_key(cursor, partition)).transpose()?;
     let output = client
         .query()
@@ -316,7 +345,7 @@ pub async fn index_page(
         .map_err(StoreError::from)?;
     let next = output
         .last_evaluated_key
-        .map(|key| crate::keys::seal_cursor(&index_cursor(&key)));
+        .map(|key| shop_platform::keys::seal_cursor(&index_cursor(&key)));
     Ok((output.items.unwrap_or_default(), next))
 }
 

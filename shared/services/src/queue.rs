@@ -1,16 +1,16 @@
 //! Sending work to the next step over SQS, with the correlation id that follows it into logs.
 
-use crate::batch::{CORRELATION_ID, REQUEST_ID, Trace};
 use aws_sdk_sqs::Client;
 use aws_sdk_sqs::types::{MessageAttributeValue, SendMessageBatchRequestEntry};
 use serde::Serialize;
+use shop_platform::batch::{CORRELATION_ID, REQUEST_ID, Trace};
 
 /// A failure to enqueue.
 #[derive(Debug, thiserror::Error)]
 #[error("the queue refused the message: {0}")]
 pub struct QueueError(String);
 
-impl From<QueueError> for crate::ApiError {
+impl From<QueueError> for shop_platform::ApiError {
     fn from(error: QueueError) -> Self {
         Self::Upstream {
             service: "the shop's queue",

@@ -4,8 +4,8 @@
 //! write is conditional on the token hash and the cart being open and unexpired, and slides the
 //! expiry (`ttl`) forward.
 
-use crate::catalog_store::{product_key, variant_key};
-use crate::discount_store::{DiscountRecord, discount_from_item, discount_key};
+use crate::catalog::{product_key, variant_key};
+use crate::discounts::{DiscountRecord, discount_from_item, discount_key};
 use crate::dynamo::{self, Item, PK, SK, StoreError, get_s, key, s};
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
@@ -60,7 +60,7 @@ pub enum CartWriteError {
     Store(#[from] StoreError),
 }
 
-impl From<CartWriteError> for crate::ApiError {
+impl From<CartWriteError> for shop_platform::ApiError {
     fn from(error: CartWriteError) -> Self {
         match error {
             // Indistinguishable on purpose from a cart that never existed.
@@ -288,8 +288,8 @@ pub(crate) fn cart_key(cart_id: &str) -> Item {
 }
 
 /// The answer to a change of a cart that became an order.
-pub fn checked_out() -> crate::ApiError {
-    crate::ApiError::Conflict {
+pub fn checked_out() -> shop_platform::ApiError {
+    shop_platform::ApiError::Conflict {
         code: "cart_checked_out",
         detail: "this cart became an order and can no longer change".into(),
     }

@@ -10,7 +10,7 @@ impl CatalogStore {
         listing: &Listing,
         limit: PageLimit,
         cursor: Option<&Cursor>,
-    ) -> Result<Page<ProductSummary>, CatalogError> {
+    ) -> Result<Page<ProductSummary>, ListError> {
         let scope = listing.scope();
         let start_key = cursor.map(|cursor| index_start_key(cursor, &scope)).transpose()?;
         let mut query = self
@@ -49,12 +49,12 @@ impl CatalogStore {
             .collect::<Result<Vec<ProductSummary>, _>>()?;
         let next_cursor = output
             .last_evaluated_key
-            .map(|key| crate::keys::seal_cursor(&index_cursor(&key)));
+            .map(|key| shop_platform::keys::seal_cursor(&index_cursor(&key)));
         Ok(Page { items, next_cursor })
     }
 
     /// A product with its variants, by id: one Query.
-    pub async fn product(&self, id: &ProductId) -> Result<Option<Product>, CatalogError> {
+    pub async fn product(&self, id: &ProductId) -> Result<Option<Product>, ListError> {
         let output = self
             .client
             .query()
@@ -71,16 +71,16 @@ impl CatalogStore {
     }
 
     /// The id of the product a slug names: one GetItem.
-    pub async fn product_id_by_slug(&self, slug: &str) -> Result<Option<ProductId>, CatalogError> {
+    pub async fn product_id_by_slug(&self, slug: &str) -> Result<Option<ProductId>, ListError> {
         self.owner(key(format!("SLUG#{slug}"), "SLUG")).await
     }
 
     /// The id of the product a SKU belongs to: one GetItem.
-    pub async fn product_id_by_sku(&self, sku: &Sku) -> Result<Option<ProductId>, CatalogError> {
+    pub async fn product_id_by_sku(&self, sku: &Sku) -> Result<Option<ProductId>, ListError> {
         self.owner(key(format!("SKU#{sku}"), "SKU")).await
     }
 
-    async fn owner(&self, key: Item) -> Result<Option<ProductId>, CatalogError> {
+    async fn owner(&self, key: Item) -> Result<Option<ProductId>, ListError> {
         let output = self
             .client
             .get_item()
@@ -96,13 +96,13 @@ impl CatalogStore {
     }
 
     /// Every category that has products, by slug.
-    pub async fn categories(&self) -> Result<Vec<Category>, CatalogError> {
+    pub async fn categories(&self) -> Result<Vec<Category>, ListError> {
         let dated = self.dated_categories().await?;
         Ok(dated.into_iter().map(|dated| dated.category).collect())
     }
 
     /// Every category that has products, by slug, with when a product in it last changed.
-    pub async fn dated_categories(&self) -> Result<Vec<DatedCategory>, CatalogError> {
+    pub async fn dated_categories(&self) -> Result<Vec<DatedCategory>, ListError> {
         let pages = self
             .client
             .query()
@@ -131,7 +131,7 @@ impl CatalogStore {
 
     /// The products of the catalog listing from position `skip` on, at most `take` of them, as
     /// the sitemap lists them: Queries on `gsi1` that read only slugs and times.
-    pub async fn dated_products(&self, skip: usize, take: usize) -> Result<Vec<DatedProduct>, CatalogError> {
+    pub async fn dated_products(&self, skip: usize, take: usize) -> Result<Vec<DatedProduct>, ListError> {
         let mut products = Vec::with_capacity(take.min(1_000));
         if take == 0 {
             return Ok(products);
