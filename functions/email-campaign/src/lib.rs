@@ -27,6 +27,7 @@ use shop_platform::edge::{self, json, json_body};
 use shop_platform::messages::CampaignMessage;
 use shop_platform::{ApiError, HttpFunction, QueueFunction};
 use shop_services::queue::Queue;
+use shop_services::ses::SesMailer;
 use shop_store::discounts::DiscountStore;
 use shop_store::marketing::{CampaignRecord, Confirmation, MarketingStore};
 use std::sync::Arc;
@@ -57,7 +58,7 @@ pub struct EmailCampaign {
     store: MarketingStore,
     discounts: DiscountStore,
     queue: Queue,
-    ses: aws_sdk_sesv2::Client,
+    ses: SesMailer,
     settings: CampaignSettings,
     store_name: String,
     templates: Environment<'static>,
@@ -195,7 +196,7 @@ impl EmailCampaign {
             store: MarketingStore::new(client.clone(), table.shop_table.clone()),
             discounts: DiscountStore::new(client, table.shop_table),
             queue: Queue::new(aws_sdk_sqs::Client::new(sdk), settings.campaign_queue_url.clone()),
-            ses: aws_sdk_sesv2::Client::new(sdk),
+            ses: SesMailer::new(sdk, &settings.sender_address, &settings.ses_configuration_set),
             settings,
             store_name: store.store_name,
             templates: templates().map_err(|e| ConfigError::new(format!("campaign templates: {e}")))?,
@@ -205,7 +206,7 @@ impl EmailCampaign {
 
     /// The same function using `ses` (tests that count or fail SES calls).
     pub fn with_ses(mut self, ses: aws_sdk_sesv2::Client) -> Self {
-        self.ses = ses;
+        self.ses = self.ses.with_client(ses);
         self
     }
 

@@ -14,10 +14,6 @@
 
 use crate::EmailCampaign;
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
-use aws_sdk_sesv2::types::{
-    Body, BulkEmailContent, BulkEmailEntry, BulkEmailStatus, Content, Destination, EmailContent, EmailTemplateContent,
-    Message, MessageHeader, MessageTag, ReplacementEmailContent, ReplacementTemplate, Template,
-};
 use minijinja::value::Value;
 use minijinja::{Environment, context};
 use serde::Deserialize;
@@ -26,6 +22,7 @@ use shop_domain::order::Email;
 use shop_platform::batch::{Trace, process_batch};
 use shop_platform::messages::{self, CampaignMessage, from_json};
 use shop_services::queue::QueueError;
+use shop_services::ses::{BulkMail, Mail, Recipient as BulkRecipient};
 use shop_store::dynamo::StoreError;
 use shop_store::marketing::{CampaignRecord, PageMark, SignUpOutcome, Tally};
 
@@ -174,42 +171,21 @@ impl EmailCampaign {
                 .map_err(|e| SendError::Unreadable(format!("{name}: {e}")))
         };
         let (text, html) = (render("confirm.txt")?, render("confirm.html")?);
-        let content = |data: String| {
-            Content::builder()
-                .data(data)
-                .charset("UTF-8")
-                .build()
-                .map_err(|e| SendError::Ses(e.to_string()))
+        let mail = Mail {
+            to: email.as_str().to_owned(),
+            reply_to: None,
+            subject: format!("Please confirm your subscription to {}", self.store_name),
+            html,
+            text,
+            tag: ("kind", "subscription_confirmation".to_owned()),
         };
-        let message = Message::builder()
-            .subject(content(format!(
-                "Please confirm your subscription to {}",
-                self.store_name
-            ))?)
-            .body(Body::builder().html(content(html)?).text(content(text)?).build())
-            .build();
-        let result = self
-            .ses
-            .send_email()
-            .from_email_address(&self.settings.sender_address)
-            .destination(Destination::builder().to_addresses(email.as_str()).build())
-            .content(EmailContent::builder().simple(message).build())
-            .set_configuration_set_name(self.configuration_set())
-            .send()
-            .await;
-        if let Err(error) = result {
+        if let Err(error) = self.ses.send(mail).await {
             // The link stays unmailed, so the retry makes and mails a new one.
             self.store.link_unmailed(email.as_str()).await?;
-            return Err(SendError::Ses(
-                aws_sdk_sesv2::error::DisplayErrorContext(&error).to_string(),
-            ));
+            return Err(SendError::Ses(error.to_string()));
         }
         tracing::info!(source, "confirmation link mailed");
         Ok(())
-    }
-
-    fn configuration_set(&self) -> Option<String> {
-        (!self.settings.ses_configuration_set.is_empty()).then(|| self.settings.ses_configuration_set.clone())
     }
 
     async fn sending(&self, campaign_id: &str) -> Result<CampaignRecord, SendError> {
@@ -340,93 +316,39 @@ impl EmailCampaign {
     /// One `SendBulkEmail` to `recipients` (address, unsubscribe token): each one's outcome,
     /// in order. A failed call fails every recipient of it.
     async fn send_bulk(&self, campaign: &CampaignRecord, recipients: &[(String, String)]) -> Vec<Result<(), String>> {
-        let request = match self.bulk_request(campaign, recipients) {
-            Ok(request) => request,
+        let (html, text) = match frame(&self.templates, &self.store_name, campaign) {
+            Ok(parts) => parts,
             Err(error) => {
                 let text = format!("the campaign's mail did not render: {error}");
                 return recipients.iter().map(|_| Err(text.clone())).collect();
             }
         };
-        match request.send().await {
-            Ok(output) => {
-                let results = output.bulk_email_entry_results();
-                (0..recipients.len())
-                    .map(|i| match results.get(i) {
-                        Some(entry) if entry.status() == Some(&BulkEmailStatus::Success) => Ok(()),
-                        Some(entry) => Err(entry
-                            .error()
-                            .map(str::to_owned)
-                            .unwrap_or_else(|| format!("{:?}", entry.status()))),
-                        None => Err("SES gave no result for this recipient".to_owned()),
-                    })
-                    .collect()
-            }
-            Err(error) => {
-                let text = aws_sdk_sesv2::error::DisplayErrorContext(&error).to_string();
-                recipients.iter().map(|_| Err(text.clone())).collect()
-            }
-        }
-    }
-
-    fn bulk_request(
-        &self,
-        campaign: &CampaignRecord,
-        recipients: &[(String, String)],
-    ) -> Result<aws_sdk_sesv2::operation::send_bulk_email::builders::SendBulkEmailFluentBuilder, minijinja::Error> {
         let base = self.settings.public_api_url.trim_end_matches('/');
-        let (html, text) = frame(&self.templates, &self.store_name, campaign)?;
-        let content = EmailTemplateContent::builder()
-            .subject(&campaign.subject)
-            .html(html)
-            .text(text)
-            .build();
-        let defaults = serde_json::json!({
-            "store_name": self.store_name,
-            "discount_code": campaign.discount_code.clone().unwrap_or_default(),
-        });
-        let template = Template::builder()
-            .template_content(content)
-            .template_data(defaults.to_string())
-            .build();
-        let entries = recipients.iter().map(|(email, token)| {
-            let url = format!("{base}/unsubscribe?token={token}");
-            let data = serde_json::json!({ "email": email, "unsubscribe_url": url });
-            let headers = [
-                ("List-Unsubscribe", format!("<{url}>")),
-                ("List-Unsubscribe-Post", "List-Unsubscribe=One-Click".to_owned()),
-            ]
-            .into_iter()
-            .filter_map(|(name, value)| MessageHeader::builder().name(name).value(value).build().ok())
+        let mail = BulkMail {
+            subject: &campaign.subject,
+            html,
+            text,
+            defaults: serde_json::json!({
+                "store_name": self.store_name,
+                "discount_code": campaign.discount_code.clone().unwrap_or_default(),
+            }),
+            tag: ("campaign", &campaign.campaign_id),
+        };
+        let recipients = recipients
+            .iter()
+            .map(|(email, token)| {
+                let url = format!("{base}/unsubscribe?token={token}");
+                BulkRecipient {
+                    to: email.clone(),
+                    data: serde_json::json!({ "email": email, "unsubscribe_url": url }),
+                    headers: vec![
+                        ("List-Unsubscribe", format!("<{url}>")),
+                        ("List-Unsubscribe-Post", "List-Unsubscribe=One-Click".to_owned()),
+                    ],
+                }
+            })
             .collect();
-            BulkEmailEntry::builder()
-                .destination(Destination::builder().to_addresses(email).build())
-                .replacement_email_content(
-                    ReplacementEmailContent::builder()
-                        .replacement_template(
-                            ReplacementTemplate::builder()
-                                .replacement_template_data(data.to_string())
-                                .build(),
-                        )
-                        .build(),
-                )
-                .set_replacement_headers(Some(headers))
-                .build()
-        });
-        Ok(self
-            .ses
-            .send_bulk_email()
-            .from_email_address(&self.settings.sender_address)
-            .default_content(BulkEmailContent::builder().template(template).build())
-            .set_bulk_email_entries(Some(entries.collect()))
-            .set_configuration_set_name(self.configuration_set())
-            .set_default_email_tags(
-                MessageTag::builder()
-                    .name("campaign")
-                    .value(&campaign.campaign_id)
-                    .build()
-                    .ok()
-                    .map(|tag| vec![tag]),
-            ))
+        self.ses.send_bulk(mail, recipients).await
     }
 }
 

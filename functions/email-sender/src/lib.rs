@@ -8,7 +8,6 @@ pub mod facts;
 pub mod render;
 
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
-use aws_sdk_sesv2::types::{Body, Content, Destination, EmailContent, Message, MessageTag};
 use facts::{AcknowledgementFacts, Links, MailFacts, RecentOrder, Store, SupportFacts};
 use render::{RenderError, RenderedMail, Templates};
 use serde::Deserialize;
@@ -18,6 +17,7 @@ use shop_platform::batch::process_batch;
 use shop_platform::clock::{Clock, SystemClock, rfc3339};
 use shop_platform::config::{ConfigError, Env, LocaleSettings, StoreSettings, TableSettings};
 use shop_platform::messages::{MailKind, MailRequest};
+use shop_services::ses::{Mail, SesError, SesMailer};
 use shop_store::dynamo::StoreError;
 use shop_store::mail_log::{Claim, MailLog};
 use shop_store::orders::OrderStore;
@@ -85,7 +85,7 @@ pub struct EmailSender {
     orders: OrderStore,
     support: SupportStore,
     log: MailLog,
-    ses: aws_sdk_sesv2::Client,
+    ses: SesMailer,
     templates: Templates,
     settings: MailSettings,
     store: Store,
@@ -106,7 +106,7 @@ pub enum SendError {
     Render(#[from] RenderError),
     /// SES refused or failed.
     #[error("SES: {0}")]
-    Ses(String),
+    Ses(#[from] SesError),
     /// The table failed.
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -124,7 +124,7 @@ impl EmailSender {
             orders: OrderStore::new(client.clone(), table.shop_table.clone()),
             support: SupportStore::new(client.clone(), table.shop_table.clone()),
             log: MailLog::new(client, table.shop_table),
-            ses: aws_sdk_sesv2::Client::new(sdk),
+            ses: SesMailer::new(sdk, &settings.sender_address, &settings.ses_configuration_set),
             templates: Templates::load().map_err(|e| ConfigError::new(format!("mail templates: {e}")))?,
             store: Store {
                 name: store.store_name,
@@ -138,7 +138,7 @@ impl EmailSender {
 
     /// The same sender using `ses` (fault-injection tests).
     pub fn with_ses(mut self, ses: aws_sdk_sesv2::Client) -> Self {
-        self.ses = ses;
+        self.ses = self.ses.with_client(ses);
         self
     }
 
@@ -313,42 +313,15 @@ impl EmailSender {
         reply_to: Option<&str>,
         mail: RenderedMail,
     ) -> Result<String, SendError> {
-        let content = |data: String| {
-            Content::builder()
-                .data(data)
-                .charset("UTF-8")
-                .build()
-                .map_err(|e| SendError::Ses(e.to_string()))
+        let mail = Mail {
+            to: to.to_owned(),
+            reply_to: reply_to.map(str::to_owned),
+            subject: mail.subject,
+            html: mail.html,
+            text: mail.text,
+            tag: ("kind", request.kind.as_str().to_owned()),
         };
-        let message = Message::builder()
-            .subject(content(mail.subject)?)
-            .body(
-                Body::builder()
-                    .html(content(mail.html)?)
-                    .text(content(mail.text)?)
-                    .build(),
-            )
-            .build();
-        let tag = MessageTag::builder()
-            .name("kind")
-            .value(request.kind.as_str())
-            .build()
-            .map_err(|e| SendError::Ses(e.to_string()))?;
-        let configuration_set =
-            (!self.settings.ses_configuration_set.is_empty()).then(|| self.settings.ses_configuration_set.clone());
-        let output = self
-            .ses
-            .send_email()
-            .from_email_address(&self.settings.sender_address)
-            .destination(Destination::builder().to_addresses(to).build())
-            .set_reply_to_addresses(reply_to.map(|address| vec![address.to_owned()]))
-            .content(EmailContent::builder().simple(message).build())
-            .email_tags(tag)
-            .set_configuration_set_name(configuration_set)
-            .send()
-            .await
-            .map_err(|e| SendError::Ses(aws_sdk_sesv2::error::DisplayErrorContext(&e).to_string()))?;
-        Ok(output.message_id.unwrap_or_default())
+        Ok(self.ses.send(mail).await?)
     }
 }
 

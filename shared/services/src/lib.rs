@@ -4,3 +4,4 @@
 pub mod mail;
 pub mod payments;
 pub mod queue;
+pub mod ses;
