@@ -87,6 +87,23 @@ fn cart_gone() -> ApiError {
     ApiError::NotFound { what: "cart" }
 }
 
+/// A checkout request, read and checked.
+struct Asked {
+    key: String,
+    body: CheckoutRequest,
+    token: String,
+    email: Email,
+    fingerprint: String,
+}
+
+/// What reserving found.
+enum Reserved {
+    /// The new order and its token.
+    New(Box<Order>, String),
+    /// Another request with the same key made the order first.
+    Theirs(IdempotencyRecord),
+}
+
 impl Checkout {
     /// Reads settings from `env` (the Stripe key from SSM when deployed) and builds the clients.
     pub async fn from_env(env: &Env, sdk: &aws_config::SdkConfig) -> Result<Self, ConfigError> {
@@ -122,7 +139,29 @@ impl Checkout {
         }
     }
 
+    /// `POST /checkout`, step by step: read the request; replay a key seen before; reserve the
+    /// cart's order; schedule the end of its hold; sign the customer up if they asked; then
+    /// create its payment and answer.
     async fn checkout(&self, request: &Request) -> Result<Response<Body>, ApiError> {
+        let asked = self.read(request)?;
+        if let Some(record) = self.orders.idempotency(&asked.key).await? {
+            return self.resume(record, &asked.key, &asked.fingerprint, &asked.token).await;
+        }
+        let (order, order_token) = match self.reserve(&asked).await? {
+            Reserved::New(order, order_token) => (*order, order_token),
+            // A concurrent request with this key won: finish or replay its checkout.
+            Reserved::Theirs(record) => {
+                return self.resume(record, &asked.key, &asked.fingerprint, &asked.token).await;
+            }
+        };
+        let trace = Trace::new(&order.order_id, edge::request_id(request));
+        self.schedule_hold_end(&order, &trace).await?;
+        self.sign_up(&order, &trace).await;
+        self.complete(order, &asked.key, &order_token, false).await
+    }
+
+    /// The request as checkout needs it: its key, body, cart token and checked email.
+    fn read(&self, request: &Request) -> Result<Asked, ApiError> {
         let key = idempotency_key(request)?;
         let body: CheckoutRequest = json_body(request, edge::DEFAULT_BODY_LIMIT)?;
         let token = body
@@ -132,23 +171,39 @@ impl Checkout {
             .ok_or_else(cart_gone)?;
         let email = self.validate(&body)?;
         let fingerprint = fingerprint(&body)?;
+        Ok(Asked {
+            key,
+            body,
+            token,
+            email,
+            fingerprint,
+        })
+    }
 
-        if let Some(record) = self.orders.idempotency(&key).await? {
-            return self.resume(record, &key, &fingerprint, &token).await;
-        }
+    /// Prices the cart and writes its order with the stock held, all or nothing; priced again
+    /// when the cart changed meanwhile. The order and its token, or the record of the request
+    /// with the same key that got there first.
+    async fn reserve(&self, asked: &Asked) -> Result<Reserved, ApiError> {
+        let Asked {
+            key,
+            body,
+            token,
+            email,
+            fingerprint,
+        } = asked;
         let mut attempts = 0;
         let (order, order_token) = loop {
             attempts += 1;
             let now = self.clock.now();
-            let cart = self.open_cart(&body.cart_id, &token, now).await?;
-            let (order, order_token, discount) = self.place(&cart, &body, email.clone(), now).await?;
+            let cart = self.open_cart(&body.cart_id, token, now).await?;
+            let (order, order_token, discount) = self.place(&cart, body, email.clone(), now).await?;
             let record = IdempotencyRecord {
                 fingerprint: fingerprint.clone(),
                 order_id: order.order_id.clone(),
                 cart_token_hash: cart.token_hash.clone(),
                 response: None,
             };
-            match self.orders.reserve(&order, &cart, &key, &record, now).await {
+            match self.orders.reserve(&order, &cart, key, &record, now).await {
                 Ok(()) => break (order, order_token),
                 // The cart changed after it was read: the order must hold what it holds now.
                 Err(ReserveError::CartChanged) if attempts < CART_CHANGE_ATTEMPTS => {
@@ -161,39 +216,46 @@ impl Checkout {
                     });
                 }
                 Err(ReserveError::KeyTaken) => {
-                    // A concurrent request with this key won: finish or replay its checkout.
-                    let theirs = self.orders.idempotency(&key).await?.ok_or_else(|| {
+                    let theirs = self.orders.idempotency(key).await?.ok_or_else(|| {
                         ApiError::Internal("the idempotency key was taken but its record is missing".into())
                     })?;
-                    return self.resume(theirs, &key, &fingerprint, &token).await;
+                    return Ok(Reserved::Theirs(theirs));
                 }
                 Err(error) => return Err(refusal(error, discount.as_ref())),
             }
         };
-        let now = self.clock.now();
         tracing::info!(order_id = %order.order_id, total = order.totals.total.amount, lines = order.lines.len(), "stock reserved");
+        Ok(Reserved::New(Box::new(order), order_token))
+    }
+
+    /// Asks the expiry queue to end the order's hold when it lapses; without that the stock
+    /// would stay held, so the order is released and the checkout fails when it cannot be asked.
+    async fn schedule_hold_end(&self, order: &Order, trace: &Trace) -> Result<(), ApiError> {
+        let now = self.clock.now();
         let expire = ExpireReservation {
             order_id: order.order_id.clone(),
             exchange_id: None,
         };
-        let trace = Trace::new(&order.order_id, edge::request_id(request));
-        if let Err(error) = self.expiry.send(&expire, self.hold_seconds, &trace).await {
-            // Without its expiry the hold would never end: give the stock back now.
+        if let Err(error) = self.expiry.send(&expire, self.hold_seconds, trace).await {
             tracing::error!(order_id = %order.order_id, error = %error, "could not schedule the hold's end; releasing");
-            self.orders.release(&order, now, "checkout_failed").await?;
+            self.orders.release(order, now, "checkout_failed").await?;
             return Err(error.into());
         }
+        Ok(())
+    }
+
+    /// Signs the customer up for marketing mail (the same double opt-in as the sign-up form)
+    /// when they asked; the order does not wait on it.
+    async fn sign_up(&self, order: &Order, trace: &Trace) {
         if order.marketing_opt_in {
-            // The same double opt-in as the sign-up form; the order does not wait on it.
             let sign_up = CampaignMessage::SignUp {
                 email: order.email.clone(),
                 source: "checkout".to_owned(),
             };
-            if let Err(error) = self.sign_ups.send(&sign_up, 0, &trace).await {
+            if let Err(error) = self.sign_ups.send(&sign_up, 0, trace).await {
                 tracing::error!(order_id = %order.order_id, error = %error, "marketing sign-up not queued");
             }
         }
-        self.complete(order, &key, &order_token, false).await
     }
 
     /// The cart the checkout names, if `token` is its own, it has not expired, it is still open
