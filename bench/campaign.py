@@ -12,7 +12,7 @@ with the release binary target/lambda/email-campaign/bootstrap run as Lambda run
   and a queue of its own (VisibilityTimeout 180, as the template's CampaignQueue), so that nothing
   else is in the audience's index; both are deleted at the end.
 - RECIPIENTS confirmed subscribers are written straight into that table with BatchWriteItem,
-  each as `marketing_store::confirmed_item` writes it (`SUBSCRIBER#<email> / SUBSCRIBER`, in the
+  each as `shop_store::marketing::confirmed_item` writes it (`SUBSCRIBER#<email> / SUBSCRIBER`, in the
   audience `all` on gsi1). That is setup, timed apart (`seconds_seeding`).
 - The campaign (audience "subscribers") is created and sent with API Gateway HTTP API v2
   events handed to the binary. The function itself does not authenticate: the /admin routes
@@ -179,7 +179,7 @@ def email_of(i: int) -> str:
 
 
 def subscriber_item(email: str, now: int) -> dict:
-    """`marketing_store::confirmed_item` of a confirmed subscriber (serde_dynamo of `Subscriber`,
+    """`shop_store::marketing::confirmed_item` of a confirmed subscriber (serde_dynamo of `Subscriber`,
     `None` fields left out, plus its key and its gsi1 entry in the audience `all`)."""
     return {
         "pk": {"S": f"SUBSCRIBER#{email}"},

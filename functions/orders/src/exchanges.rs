@@ -17,7 +17,7 @@ use shop_domain::cart::VariantView;
 use shop_domain::fulfillment::ShipmentLine;
 use shop_domain::order::{Order, OrderLine};
 use shop_domain::pricing::{self, PricedLine};
-use shop_domain::returns::{Exchange, ExchangePayment, ReturnRecord, ReturnState};
+use shop_domain::returns::{DifferenceDue, Exchange, ReturnRecord, ReturnState};
 use shop_domain::{FieldError, Money};
 use shop_platform::ApiError;
 use shop_platform::batch::Trace;
@@ -97,8 +97,11 @@ impl Orders {
         let rate = self
             .tax_rates
             .rate_for(address.country.as_str(), address.region.as_deref());
-        let replacement_total = pricing::totals(&priced, 0, 0, rate, currency).total.amount;
-        let balance = replacement_total - returned_value;
+        let replacement_total = pricing::totals(&priced, 0, 0, rate, currency).total;
+        let returned_value = Money::new(returned_value, currency);
+        let balance = Exchange::balance(replacement_total, returned_value)
+            .map_err(|error| ApiError::Internal(error.to_string()))?
+            .amount;
         let return_id = shop_platform::secrets::new_id();
         let now = self.clock.now();
         let due = if balance > 0 {
@@ -131,30 +134,28 @@ impl Orders {
         } else {
             None
         };
+        let exchange = Exchange::new(
+            new_lines,
+            replacement_total,
+            returned_value,
+            due.as_ref().map(|d| DifferenceDue {
+                payment_intent_id: d.payment_intent_id.clone(),
+                pay_by: now + i64::from(self.hold_seconds),
+            }),
+        )
+        .map_err(|error| ApiError::Internal(error.to_string()))?;
         let record = ReturnRecord {
             return_id,
             order_id: order.order_id.clone(),
             lines: body.return_lines,
             reason,
             state: ReturnState::Requested,
-            refund: Money::new((-balance).max(0), currency),
+            refund: exchange.refund_on_receipt(),
             requested_at: now,
             received_at: None,
             restocked: false,
             refund_id: None,
-            exchange: Some(Exchange {
-                new_lines,
-                replacement_total: Money::new(replacement_total, currency),
-                returned_value: Money::new(returned_value, currency),
-                balance: Money::new(balance, currency),
-                payment: if due.is_some() {
-                    ExchangePayment::Awaiting
-                } else {
-                    ExchangePayment::NotNeeded
-                },
-                payment_intent_id: due.as_ref().map(|d| d.payment_intent_id.clone()),
-                pay_by: due.as_ref().map(|_| now + i64::from(self.hold_seconds)),
-            }),
+            exchange: Some(exchange),
         };
         if let Err(error) = self.record_return(&order, &record, request).await {
             if let Some(due) = &due {

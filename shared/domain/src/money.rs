@@ -65,6 +65,11 @@ impl fmt::Display for Currency {
     }
 }
 
+/// Two amounts that cannot be added or compared: their currencies differ.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("{0} and {1} amounts cannot be added")]
+pub struct CurrencyMismatch(pub Currency, pub Currency);
+
 /// An amount in the currency's minor units (cents for `usd`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Money {
@@ -78,6 +83,26 @@ impl Money {
     /// `amount` minor units of `currency`.
     pub fn new(amount: i64, currency: Currency) -> Self {
         Self { amount, currency }
+    }
+
+    /// `self + other`, both in the same currency.
+    pub fn checked_add(self, other: Money) -> Result<Money, CurrencyMismatch> {
+        self.same_currency(other)
+            .map(|currency| Self::new(self.amount + other.amount, currency))
+    }
+
+    /// `self - other`, both in the same currency.
+    pub fn checked_sub(self, other: Money) -> Result<Money, CurrencyMismatch> {
+        self.same_currency(other)
+            .map(|currency| Self::new(self.amount - other.amount, currency))
+    }
+
+    fn same_currency(self, other: Money) -> Result<Currency, CurrencyMismatch> {
+        if self.currency == other.currency {
+            Ok(self.currency)
+        } else {
+            Err(CurrencyMismatch(self.currency, other.currency))
+        }
     }
 
     /// This price `quantity` times: a line's total.
@@ -111,6 +136,24 @@ impl fmt::Display for Money {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn amounts_add_and_subtract_within_one_currency_only() {
+        let usd = Currency::parse("usd").unwrap();
+        let eur = Currency::parse("eur").unwrap();
+        assert_eq!(
+            Money::new(500, usd).checked_sub(Money::new(750, usd)),
+            Ok(Money::new(-250, usd))
+        );
+        assert_eq!(
+            Money::new(500, usd).checked_add(Money::new(750, usd)),
+            Ok(Money::new(1250, usd))
+        );
+        assert_eq!(
+            Money::new(500, usd).checked_add(Money::new(1, eur)),
+            Err(CurrencyMismatch(usd, eur))
+        );
+    }
 
     #[test]
     fn a_line_total_is_the_unit_price_times_the_quantity_in_its_currency() {

@@ -8,6 +8,7 @@
 //! exactly what the whole would refund: no cent lost or given twice to rounding.
 
 use crate::fulfillment::ShipmentLine;
+use crate::money::CurrencyMismatch;
 use crate::order::{Order, OrderLine};
 use crate::pricing::{Totals, divide_half_up};
 use crate::{Money, Sku};
@@ -278,7 +279,52 @@ pub struct Exchange {
     pub pay_by: Option<i64>,
 }
 
+/// The payment an exchange waits for: the difference's PaymentIntent, and until when the
+/// replacement's stock is held for it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DifferenceDue {
+    /// The PaymentIntent of the difference.
+    pub payment_intent_id: String,
+    /// Unix seconds.
+    pub pay_by: i64,
+}
+
 impl Exchange {
+    /// What `returned_value` and the replacement's `replacement_total` make of an exchange:
+    /// the difference (`replacement_total - returned_value`) and who settles it.
+    pub fn balance(replacement_total: Money, returned_value: Money) -> Result<Money, CurrencyMismatch> {
+        replacement_total.checked_sub(returned_value)
+    }
+
+    /// The exchange of units worth `returned_value` for `new_lines` costing
+    /// `replacement_total`, waiting for `due` when the shopper owes the difference.
+    pub fn new(
+        new_lines: Vec<OrderLine>,
+        replacement_total: Money,
+        returned_value: Money,
+        due: Option<DifferenceDue>,
+    ) -> Result<Self, CurrencyMismatch> {
+        let balance = Self::balance(replacement_total, returned_value)?;
+        Ok(Self {
+            new_lines,
+            replacement_total,
+            returned_value,
+            balance,
+            payment: if due.is_some() {
+                ExchangePayment::Awaiting
+            } else {
+                ExchangePayment::NotNeeded
+            },
+            payment_intent_id: due.as_ref().map(|d| d.payment_intent_id.clone()),
+            pay_by: due.map(|d| d.pay_by),
+        })
+    }
+
+    /// What receiving the returned units refunds: what they are worth beyond the replacement.
+    pub fn refund_on_receipt(&self) -> Money {
+        Money::new((-self.balance.amount).max(0), self.balance.currency)
+    }
+
     /// Whether the replacement may ship: nothing is owed, or it was paid.
     pub fn ships(&self) -> bool {
         matches!(self.payment, ExchangePayment::NotNeeded | ExchangePayment::Paid)
