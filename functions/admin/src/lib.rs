@@ -6,7 +6,7 @@ use http::StatusCode;
 use lambda_http::{Body, Request, Response};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use shop_domain::cart::DiscountCode;
+use shop_domain::pricing::DiscountCode;
 use shop_domain::pricing::DiscountRule;
 use shop_domain::{Currency, FieldError, Product, Sku};
 use shop_platform::clock::{Clock, SystemClock};

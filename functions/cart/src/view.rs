@@ -1,8 +1,8 @@
 //! A stored cart priced against the catalog as it is now: the answer of every cart route.
 
 use serde::Serialize;
-use shop_domain::cart::CountryCode;
 use shop_domain::cart::{Cart, CartStatus, Destination};
+use shop_domain::order::CountryCode;
 use shop_domain::pricing::{self, QuoteInputs, ShippingOption, Totals};
 use shop_domain::{Currency, Money};
 use shop_platform::clock::rfc3339;

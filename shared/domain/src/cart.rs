@@ -1,47 +1,15 @@
 //! A cart and its own rules: bounds on lines and quantities, destination codes, discount codes.
 
-use crate::order::OrderLine;
-use crate::pricing::PricedLine;
-use crate::{CategorySlug, Currency, Money, Product, ProductId, Sku, Variant};
+use crate::line::{OrderLine, VariantView};
+use crate::order::CountryCode;
+use crate::pricing::{DiscountCode, PricedLine};
+use crate::{Currency, ProductId};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap};
 
 /// Most lines one cart holds: checkout reserves every line in one DynamoDB transaction
 /// (at most 100 items with the order's own) and prices the cart with one batch read.
 pub const MAX_LINES: usize = 50;
-
-text_value!(
-    /// An ISO 3166-1 alpha-2 country code, upper case.
-    CountryCode
-);
-
-impl CountryCode {
-    /// Accepts two ASCII letters in either case.
-    pub fn parse(raw: &str) -> Result<Self, String> {
-        if raw.len() == 2 && raw.bytes().all(|b| b.is_ascii_alphabetic()) {
-            Ok(Self(raw.to_ascii_uppercase()))
-        } else {
-            Err(format!("'{raw}' is not an ISO 3166-1 alpha-2 country code"))
-        }
-    }
-}
-
-text_value!(
-    /// A discount code as shoppers type it; kept in upper case so `summer10` is `SUMMER10`.
-    DiscountCode
-);
-
-impl DiscountCode {
-    /// 3 to 32 letters, digits, `-` or `_`.
-    pub fn parse(raw: &str) -> Result<Self, String> {
-        let raw = raw.trim();
-        if (3..=32).contains(&raw.len()) && raw.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') {
-            Ok(Self(raw.to_ascii_uppercase()))
-        } else {
-            Err("a discount code is 3 to 32 letters, digits, '-' or '_'".to_owned())
-        }
-    }
-}
 
 /// Why a quantity cannot be put in the cart.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -154,40 +122,6 @@ pub struct StockShortfall {
     pub requested: u32,
     /// Units in stock.
     pub available: u32,
-}
-
-/// A variant as the cart prices it: the catalog now.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct VariantView {
-    /// The SKU.
-    pub sku: Sku,
-    /// Its product.
-    pub product_id: ProductId,
-    /// The product's title.
-    pub title: String,
-    /// The product's category.
-    pub category: CategorySlug,
-    /// The variant's options.
-    pub options: BTreeMap<String, String>,
-    /// Its price now.
-    pub price: Money,
-    /// Units in stock now.
-    pub available: u32,
-}
-
-impl VariantView {
-    /// `variant` of `product` as the catalog has it now.
-    pub fn of(product: &Product, variant: &Variant) -> Self {
-        Self {
-            sku: variant.sku.clone(),
-            product_id: product.id.clone(),
-            title: product.title.clone(),
-            category: product.category.clone(),
-            options: variant.options.clone(),
-            price: variant.price,
-            available: variant.available,
-        }
-    }
 }
 
 /// The lines of `cart` whose variants are still sold (`variants`, by SKU), at today's prices:

@@ -42,6 +42,7 @@ pub mod cart;
 pub mod catalog;
 pub mod fulfillment;
 pub mod instant;
+pub mod line;
 pub mod locale;
 pub mod marketing;
 pub mod money;

@@ -1,11 +1,29 @@
-//! Orders: who buys, where it goes, and the statuses an order passes through.
+//! Orders: the order itself (placed by `Order::place`, with its timeline and what it still owes), who buys, where it goes, and the one state machine of its statuses.
 
 use crate::FieldError;
-use crate::cart::{CountryCode, DiscountCode};
-use crate::pricing::Totals;
-use crate::{Money, ProductId, Sku};
+use crate::Sku;
+use crate::fulfillment::Shipment;
+use crate::line::OrderLine;
+use crate::pricing::{DiscountCode, Totals};
+use crate::returns::{Exchange, ReturnRecord};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
+
+text_value!(
+    /// An ISO 3166-1 alpha-2 country code, upper case.
+    CountryCode
+);
+
+impl CountryCode {
+    /// Accepts two ASCII letters in either case.
+    pub fn parse(raw: &str) -> Result<Self, String> {
+        if raw.len() == 2 && raw.bytes().all(|b| b.is_ascii_alphabetic()) {
+            Ok(Self(raw.to_ascii_uppercase()))
+        } else {
+            Err(format!("'{raw}' is not an ISO 3166-1 alpha-2 country code"))
+        }
+    }
+}
 
 /// Where an order goes (or is billed).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -301,27 +319,6 @@ impl OrderStatus {
     }
 }
 
-/// One line of an order, priced at checkout.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct OrderLine {
-    /// The variant.
-    pub sku: Sku,
-    /// Its product.
-    pub product_id: ProductId,
-    /// The product's title at checkout.
-    pub title: String,
-    /// The variant's options at checkout (`{"size": "M", "colour": "Navy"}`); empty for a
-    /// variant without options, and on orders stored before lines kept them.
-    #[serde(default)]
-    pub options: BTreeMap<String, String>,
-    /// Units.
-    pub quantity: u32,
-    /// Price per unit at checkout.
-    pub unit_price: Money,
-    /// `quantity × unit_price`.
-    pub line_total: Money,
-}
-
 /// The discount an order used, and what checkout counted for it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct OrderDiscount {
@@ -416,13 +413,13 @@ pub struct Order {
     pub returned_at: Option<i64>,
     /// Its returns, in the order they were asked for.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub returns: Vec<crate::returns::ReturnRecord>,
+    pub returns: Vec<ReturnRecord>,
     /// The refund a cancellation owes, until Stripe took it (`refund_owed`), then its id.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cancel_refund: Option<String>,
     /// What has shipped, in the order it left.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub shipments: Vec<crate::fulfillment::Shipment>,
+    pub shipments: Vec<Shipment>,
     /// The tokens of links to the order (mailed links, a replayed checkout's answer): SHA-256
     /// of each, with the Unix second it stops opening the order (see `issue_link_token`).
     /// `None` on an order no link was issued for.
@@ -455,21 +452,6 @@ pub struct NewOrder {
     pub marketing_opt_in: bool,
     /// The cart it comes from.
     pub cart_id: String,
-}
-
-impl OrderLine {
-    /// `quantity` units of `variant` at its price now.
-    pub fn of(variant: &crate::cart::VariantView, quantity: u32) -> Self {
-        Self {
-            sku: variant.sku.clone(),
-            product_id: variant.product_id.clone(),
-            title: variant.title.clone(),
-            options: variant.options.clone(),
-            quantity,
-            unit_price: variant.price,
-            line_total: variant.price.times(quantity),
-        }
-    }
 }
 
 impl Order {
@@ -544,6 +526,41 @@ impl Order {
             .filter(move |(_, expires_at)| **expires_at > now)
             .map(|(hash, _)| hash.as_str());
         std::iter::once(self.token_hash.as_str()).chain(links)
+    }
+}
+
+impl Order {
+    /// The units the order owes the customer: its lines, and the replacements of exchanges that
+    /// may ship.
+    pub fn units_owed(&self) -> impl Iterator<Item = (&Sku, u32)> {
+        let replacements = self
+            .returns
+            .iter()
+            .filter_map(|r| r.exchange.as_ref())
+            .filter(|exchange| exchange.ships())
+            .flat_map(|exchange| &exchange.new_lines);
+        self.lines
+            .iter()
+            .chain(replacements)
+            .map(|line| (&line.sku, line.quantity))
+    }
+
+    /// The exchange `return_id` of the order, if it has one by that id.
+    pub fn exchange(&self, return_id: &str) -> Option<&Exchange> {
+        self.returns
+            .iter()
+            .find(|r| r.return_id == return_id)
+            .and_then(|r| r.exchange.as_ref())
+    }
+
+    /// The line of a SKU on the order or one of its exchanges (its title and options).
+    pub fn line_of(&self, sku: &Sku) -> Option<&OrderLine> {
+        let replacements = self
+            .returns
+            .iter()
+            .filter_map(|r| r.exchange.as_ref())
+            .flat_map(|e| &e.new_lines);
+        self.lines.iter().chain(replacements).find(|line| line.sku == *sku)
     }
 }
 

@@ -5,8 +5,7 @@
 //! address data (libaddressinput) records them; every mail and the packing slip write an
 //! address this way.
 
-use crate::cart::CountryCode;
-use crate::order::Address;
+use crate::order::{Address, CountryCode};
 
 /// How a country writes the line (or lines) of city, region and postal code.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -8,8 +8,8 @@
 //! exactly what the whole would refund: no cent lost or given twice to rounding.
 
 use crate::fulfillment::ShipmentLine;
+use crate::line::OrderLine;
 use crate::money::CurrencyMismatch;
-use crate::order::{Order, OrderLine};
 use crate::pricing::{Totals, divide_half_up};
 use crate::{Money, Sku};
 use serde::{Deserialize, Serialize};
@@ -328,41 +328,6 @@ impl Exchange {
     /// Whether the replacement may ship: nothing is owed, or it was paid.
     pub fn ships(&self) -> bool {
         matches!(self.payment, ExchangePayment::NotNeeded | ExchangePayment::Paid)
-    }
-}
-
-impl Order {
-    /// The units the order owes the customer: its lines, and the replacements of exchanges that
-    /// may ship.
-    pub fn units_owed(&self) -> impl Iterator<Item = (&Sku, u32)> {
-        let replacements = self
-            .returns
-            .iter()
-            .filter_map(|r| r.exchange.as_ref())
-            .filter(|exchange| exchange.ships())
-            .flat_map(|exchange| &exchange.new_lines);
-        self.lines
-            .iter()
-            .chain(replacements)
-            .map(|line| (&line.sku, line.quantity))
-    }
-
-    /// The exchange `return_id` of the order, if it has one by that id.
-    pub fn exchange(&self, return_id: &str) -> Option<&Exchange> {
-        self.returns
-            .iter()
-            .find(|r| r.return_id == return_id)
-            .and_then(|r| r.exchange.as_ref())
-    }
-
-    /// The line of a SKU on the order or one of its exchanges (its title and options).
-    pub fn line_of(&self, sku: &Sku) -> Option<&OrderLine> {
-        let replacements = self
-            .returns
-            .iter()
-            .filter_map(|r| r.exchange.as_ref())
-            .flat_map(|e| &e.new_lines);
-        self.lines.iter().chain(replacements).find(|line| line.sku == *sku)
     }
 }
 

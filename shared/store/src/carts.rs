@@ -10,7 +10,9 @@ use crate::dynamo::{self, Item, PK, SK, StoreError, get_s, key, s};
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue, ReturnValuesOnConditionCheckFailure};
-use shop_domain::cart::{Cart, CartLine, Destination, DiscountCode, VariantView};
+use shop_domain::cart::{Cart, CartLine, Destination};
+use shop_domain::line::VariantView;
+use shop_domain::pricing::DiscountCode;
 use shop_domain::{CategorySlug, ProductId, Sku};
 use std::collections::HashMap;
 

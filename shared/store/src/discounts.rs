@@ -6,7 +6,7 @@ use crate::dynamo::{ListError, Page};
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
 use serde::{Deserialize, Serialize};
-use shop_domain::cart::DiscountCode;
+use shop_domain::pricing::DiscountCode;
 use shop_domain::pricing::DiscountRule;
 use shop_domain::{Cursor, PageLimit};
 

@@ -17,6 +17,23 @@ use crate::money::{Currency, Money};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
+text_value!(
+    /// A discount code as shoppers type it; kept in upper case so `summer10` is `SUMMER10`.
+    DiscountCode
+);
+
+impl DiscountCode {
+    /// 3 to 32 letters, digits, `-` or `_`.
+    pub fn parse(raw: &str) -> Result<Self, String> {
+        let raw = raw.trim();
+        if (3..=32).contains(&raw.len()) && raw.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') {
+            Ok(Self(raw.to_ascii_uppercase()))
+        } else {
+            Err("a discount code is 3 to 32 letters, digits, '-' or '_'".to_owned())
+        }
+    }
+}
+
 /// Basis points: hundredths of a percent (725 is 7.25 %).
 pub type BasisPoints = u32;
 
@@ -43,7 +60,7 @@ pub struct PricedLine {
 
 impl PricedLine {
     /// `quantity` units of `variant` at its price now.
-    pub fn of(variant: &crate::cart::VariantView, quantity: u32) -> Self {
+    pub fn of(variant: &crate::line::VariantView, quantity: u32) -> Self {
         Self {
             sku: variant.sku.clone(),
             category: variant.category.clone(),

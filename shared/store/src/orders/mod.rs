@@ -19,9 +19,10 @@ use aws_sdk_dynamodb::types::{AttributeValue, Put, ReturnValuesOnConditionCheckF
 use serde::{Deserialize, Serialize};
 use shop_domain::Sku;
 use shop_domain::cart::Cart;
-use shop_domain::cart::DiscountCode;
 use shop_domain::cart::StockShortfall;
-use shop_domain::order::{Email, Order, OrderLine, OrderStatus};
+use shop_domain::line::OrderLine;
+use shop_domain::order::{Email, Order, OrderStatus};
+use shop_domain::pricing::DiscountCode;
 
 pub mod customers;
 pub mod events;
