@@ -1,4 +1,5 @@
-//! Orders: the order itself (placed by `Order::place`, with its timeline and what it still owes), who buys, where it goes, and the one state machine of its statuses.
+//! Orders: the order itself (placed by `Order::place`, with its timeline and what it still
+//! owes), who buys, where it goes, and the one state machine of its statuses.
 
 use crate::FieldError;
 use crate::Sku;
