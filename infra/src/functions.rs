@@ -62,6 +62,11 @@ pub async fn host(binary: &str, env: &Env, sdk: &aws_config::SdkConfig) -> Resul
             let campaign = Arc::new(email_campaign::EmailCampaign::from_env(env, sdk).map_err(config)?);
             Hosted::Both(campaign.clone(), campaign)
         }
+        "storefront" => Hosted::Http(Arc::new(
+            storefront::Storefront::from_env(env, sdk)
+                .await
+                .map_err(config)?,
+        )),
         other => return Err(HostError::Unknown(other.to_owned())),
     })
 }

@@ -1,0 +1,192 @@
+//! The JSON API, called in-process: a page asks the same handler a shopper's `fetch` would
+//! reach (browse, cart, checkout, orders), with the shopper's source address and request id,
+//! so every price, stock check, limit and status change is decided where the API decides it.
+
+use aws_lambda_events::apigw::ApiGatewayV2httpRequestContext;
+use http::{HeaderValue, Method, StatusCode, header};
+use lambda_http::request::RequestContext;
+use lambda_http::{Body, Request, RequestExt};
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+use shop_platform::HttpFunction;
+use std::collections::HashMap;
+
+/// One call of the API: its route (as the template names it), the path's values, the query,
+/// the body, the bearer token.
+#[derive(Debug, Clone)]
+pub struct Call {
+    method: Method,
+    route: &'static str,
+    params: Vec<(&'static str, String)>,
+    query: Vec<(&'static str, String)>,
+    body: Option<Value>,
+    bearer: Option<String>,
+    idempotency_key: Option<String>,
+}
+
+impl Call {
+    /// `GET` of `route`.
+    pub fn get(route: &'static str) -> Self {
+        Self::new(Method::GET, route)
+    }
+
+    /// `method` on `route` (`"/carts/{cart_id}"`).
+    pub fn new(method: Method, route: &'static str) -> Self {
+        Self {
+            method,
+            route,
+            params: Vec::new(),
+            query: Vec::new(),
+            body: None,
+            bearer: None,
+            idempotency_key: None,
+        }
+    }
+
+    /// A path parameter of the route.
+    pub fn param(mut self, name: &'static str, value: impl Into<String>) -> Self {
+        self.params.push((name, value.into()));
+        self
+    }
+
+    /// A query parameter, left out when `None`.
+    pub fn query(mut self, name: &'static str, value: Option<impl Into<String>>) -> Self {
+        if let Some(value) = value {
+            self.query.push((name, value.into()));
+        }
+        self
+    }
+
+    /// The JSON body.
+    pub fn body(mut self, body: Value) -> Self {
+        self.body = Some(body);
+        self
+    }
+
+    /// `Authorization: Bearer <token>`.
+    pub fn bearer(mut self, token: impl Into<String>) -> Self {
+        self.bearer = Some(token.into());
+        self
+    }
+
+    /// `Idempotency-Key`.
+    pub fn idempotency_key(mut self, key: impl Into<String>) -> Self {
+        self.idempotency_key = Some(key.into());
+        self
+    }
+
+    fn path(&self) -> String {
+        let mut path = self.route.to_owned();
+        for (name, value) in &self.params {
+            path = path.replace(&format!("{{{name}}}"), &encode(value));
+        }
+        path
+    }
+
+    /// The request as API Gateway would hand it to the function, from the page's `shopper`
+    /// request (whose address and id it keeps).
+    fn request(&self, shopper: &Request) -> Request {
+        let mut builder = http::Request::builder().method(self.method.clone()).uri(self.path());
+        builder = builder.header(header::CONTENT_TYPE, "application/json");
+        if let Some(token) = &self.bearer
+            && let Ok(value) = HeaderValue::from_str(&format!("Bearer {token}"))
+        {
+            builder = builder.header(header::AUTHORIZATION, value);
+        }
+        if let Some(key) = &self.idempotency_key
+            && let Ok(value) = HeaderValue::from_str(key)
+        {
+            builder = builder.header("idempotency-key", value);
+        }
+        let body = match &self.body {
+            Some(body) => Body::Text(body.to_string()),
+            None => Body::Empty,
+        };
+        let request = builder.body(body).unwrap_or_default();
+        let mut context = match shopper.request_context_ref() {
+            Some(RequestContext::ApiGatewayV2(context)) => context.clone(),
+            _ => ApiGatewayV2httpRequestContext::default(),
+        };
+        let route_key = format!("{} {}", self.method, self.route);
+        context.route_key = Some(route_key);
+        context.http.method = self.method.clone();
+        context.http.path = Some(self.path());
+        let params: HashMap<String, String> = self.params.iter().map(|(n, v)| ((*n).to_owned(), v.clone())).collect();
+        let query: HashMap<String, String> = self.query.iter().map(|(n, v)| ((*n).to_owned(), v.clone())).collect();
+        request
+            .with_request_context(RequestContext::ApiGatewayV2(context))
+            .with_path_parameters(params)
+            .with_query_string_parameters(query)
+    }
+}
+
+/// What the API answered that a page cannot show as asked: its status and problem.
+#[derive(Debug, Clone)]
+pub struct Refusal {
+    /// The status.
+    pub status: StatusCode,
+    /// The problem's `code`, when it has one.
+    pub code: Option<String>,
+    /// The problem's `detail` (or `title`), in the API's words.
+    pub detail: String,
+    /// The whole problem, for pages that show more of it (fields, stock).
+    pub problem: Value,
+}
+
+/// An answer of the API that succeeded, with its headers.
+#[derive(Debug)]
+pub struct Answer<T> {
+    /// The body.
+    pub body: T,
+    /// The response's headers.
+    pub headers: http::HeaderMap,
+}
+
+/// Calls `function` with `call` on behalf of `shopper`, reading a 2xx answer as `T`.
+pub async fn call<T: DeserializeOwned>(
+    function: &dyn HttpFunction,
+    shopper: &Request,
+    call: Call,
+) -> Result<Answer<T>, Refusal> {
+    let response = function.handle(call.request(shopper)).await;
+    let (parts, body) = response.into_parts();
+    let text = match body {
+        Body::Text(text) => text,
+        Body::Binary(bytes) => String::from_utf8_lossy(&bytes).into_owned(),
+        _ => String::new(),
+    };
+    let value: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
+    if !parts.status.is_success() {
+        let text_of = |name: &str| value.get(name).and_then(Value::as_str).map(str::to_owned);
+        return Err(Refusal {
+            status: parts.status,
+            code: text_of("code"),
+            detail: text_of("detail")
+                .or_else(|| text_of("title"))
+                .unwrap_or_else(|| "the shop could not do that".to_owned()),
+            problem: value,
+        });
+    }
+    let body = serde_json::from_value(value).map_err(|error| Refusal {
+        status: StatusCode::INTERNAL_SERVER_ERROR,
+        code: None,
+        detail: format!("the API answered what the storefront cannot read: {error}"),
+        problem: Value::Null,
+    })?;
+    Ok(Answer {
+        body,
+        headers: parts.headers,
+    })
+}
+
+/// A path segment percent-encoded, as a browser would send it.
+fn encode(segment: &str) -> String {
+    let mut out = String::with_capacity(segment.len());
+    for byte in segment.bytes() {
+        match byte {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => out.push(char::from(byte)),
+            _ => out.push_str(&format!("%{byte:02X}")),
+        }
+    }
+    out
+}
