@@ -6,9 +6,19 @@ confirm, cancel) and Refunds (create, retrieve), with form-encoded requests, Str
 error JSON, `Authorization: Bearer sk_test_...` (any such key, like stripe-mock), Idempotency-Key
 replay (same parameters: same answer; different: 400 idempotency_error), and the test payment
 methods pm_card_visa (succeeds), pm_card_chargeDeclined (declined),
-pm_card_authenticationRequired (requires_action) and pm_card_createDispute (succeeds, then
-charge.dispute.created). Like `stripe listen --forward-to`, it posts every
-state change as a signed event to the webhook URL, retrying with backoff on non-2xx.
+pm_card_authenticationRequired (requires_action until its 3D Secure ends: see authenticate()) and
+pm_card_createDispute (succeeds, then charge.dispute.created). Like `stripe listen
+--forward-to`, it posts every state change as a signed event to the webhook URL, retrying with
+backoff on non-2xx.
+
+For a browser it also stands in for Stripe.js: `GET /v3/` serves stripe_js/v3.js (what
+https://js.stripe.com/v3/ is in AWS), and the calls that script makes are authenticated as
+Stripe.js's are, with the publishable key and the intent's client secret in the request
+(`key=pk_test_...&client_secret=pi_..._secret_...`) instead of a secret key. A publishable key is
+allowed only on those calls (BROWSER_CALLS: retrieve and confirm one intent, and the stand-in's
+own end of a 3D Secure authentication), and only with that intent's client secret; they are
+answered with CORS headers, and the intent comes back in the smaller shape Stripe gives a
+publishable key. The webhook events are the same whichever key confirmed.
 
 Usage: stripe_server.py PORT   (env: STRIPE_WEBHOOK_URL, STRIPE_WEBHOOK_SECRET)
 """
@@ -25,6 +35,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
 LOCK = threading.Lock()
 INTENTS: dict = {}
@@ -34,6 +45,7 @@ EVENTS: list = []
 WEBHOOK_URL = os.environ.get("STRIPE_WEBHOOK_URL", "")
 WEBHOOK_SECRET = os.environ.get("STRIPE_WEBHOOK_SECRET", "").split(",")[0].strip()
 WEBHOOK_ATTEMPTS = 8
+STRIPE_JS = Path(__file__).resolve().parent / "stripe_js" / "v3.js"
 
 
 def new_id(prefix: str) -> str:
@@ -253,12 +265,61 @@ def confirm(intent: dict, params: dict) -> dict:
         return intent
     if not method.startswith("pm_"):
         raise ApiError(400, "invalid_request_error", f"No such PaymentMethod: '{method}'", "resource_missing", "payment_method")
+    return succeed(intent)
+
+
+def succeed(intent: dict) -> dict:
+    """The intent's payment went through: it is charged, and the webhook told."""
     intent.update(status="succeeded", amount_received=intent["amount"], last_payment_error=None, next_action=None)
     intent["latest_charge"] = new_id("ch")
     emit("payment_intent.succeeded", intent)
-    if method == "pm_card_createDispute":
+    if intent["payment_method"] == "pm_card_createDispute":
         # As in Stripe's test mode: the payment succeeds, then the cardholder disputes it.
         emit("charge.dispute.created", dispute_object(intent))
+    return intent
+
+
+def authenticate(intent: dict, params: dict) -> dict:
+    """Ends the 3D Secure authentication an intent in `requires_action` waits for.
+
+    NOT part of Stripe's API: on Stripe, Stripe.js shows the card issuer's challenge (in test
+    mode, Stripe's test page with "Complete" and "Fail") and the issuer tells Stripe the outcome.
+    The stand-in Stripe.js shows its own two buttons and reports the choice here, as
+    `POST /v1/payment_intents/{id}/stand_in_authenticate` with `outcome=complete|fail`. The
+    outcomes are Stripe's: completed, the payment goes through (`succeeded`,
+    payment_intent.succeeded); failed, the intent is back in `requires_payment_method` with a
+    `payment_intent_authentication_failure` as its last_payment_error
+    (payment_intent.payment_failed), and the shopper may try another card. A secret key may
+    call it too (a test standing in for the shopper).
+    """
+    if intent["status"] != "requires_action":
+        raise ApiError(
+            400,
+            "invalid_request_error",
+            f"This PaymentIntent's status is {intent['status']}; it has no authentication to complete.",
+            "payment_intent_unexpected_state",
+            extra={"payment_intent": intent},
+        )
+    outcome = params.get("outcome")
+    if outcome == "complete":
+        return succeed(intent)
+    if outcome != "fail":
+        raise ApiError(400, "invalid_request_error", "Invalid outcome: must be one of complete or fail.", "parameter_invalid", "outcome")
+    # Stripe keeps the failed method in last_payment_error.payment_method (a whole PaymentMethod
+    # object, left out here) and clears the intent's own.
+    intent.update(
+        status="requires_payment_method",
+        payment_method=None,
+        next_action=None,
+        last_payment_error={
+            "type": "invalid_request_error",
+            "code": "payment_intent_authentication_failure",
+            "doc_url": "https://stripe.com/docs/error-codes/payment-intent-authentication-failure",
+            "message": "The provided PaymentMethod has failed authentication. You can provide payment_method_data "
+            "or a new PaymentMethod to attempt to fulfill this PaymentIntent again.",
+        },
+    )
+    emit("payment_intent.payment_failed", intent)
     return intent
 
 
@@ -287,6 +348,8 @@ def route(method: str, path: str, params: dict) -> tuple:
             return 200, get_intent(parts[2])
         if len(parts) == 4 and method == "POST" and parts[3] == "confirm":
             return 200, confirm(get_intent(parts[2]), params)
+        if len(parts) == 4 and method == "POST" and parts[3] == "stand_in_authenticate":
+            return 200, authenticate(get_intent(parts[2]), params)
         if len(parts) == 4 and method == "POST" and parts[3] == "cancel":
             intent = get_intent(parts[2])
             if intent["status"] == "succeeded":
@@ -322,6 +385,73 @@ def route(method: str, path: str, params: dict) -> tuple:
     raise ApiError(404, "invalid_request_error", f"Unrecognized request URL ({method}: {path}).")
 
 
+# The calls a publishable key may make, as Stripe.js makes them: retrieve and confirm one
+# PaymentIntent, with its client secret (Stripe allows a few more, e.g. creating a PaymentMethod;
+# the shop's storefront needs none of them), and the stand-in's own end of an authentication.
+BROWSER_CALLS = {("GET", None), ("POST", "confirm"), ("POST", "stand_in_authenticate")}
+
+# What a PaymentIntent shows to a publishable key: Stripe's API reference marks these fields
+# "retrievable with publishable key"; the rest (metadata, amount_received, latest_charge, ...)
+# only a secret key sees.
+PUBLISHABLE_FIELDS = (
+    "id", "object", "amount", "automatic_payment_methods", "canceled_at", "cancellation_reason",
+    "capture_method", "client_secret", "confirmation_method", "created", "currency", "description",
+    "last_payment_error", "livemode", "next_action", "payment_method", "payment_method_types",
+    "receipt_email", "status",
+)
+
+CORS_HEADERS = {
+    "Access-Control-Allow-Origin": "*",
+    "Access-Control-Expose-Headers": "Request-Id, Idempotent-Replayed",
+}
+
+
+def browser_call(method: str, parts: list) -> bool:
+    """Whether this is one of the calls Stripe.js makes on one PaymentIntent."""
+    if parts[:2] != ["v1", "payment_intents"] or len(parts) not in (3, 4):
+        return False
+    return (method, parts[3] if len(parts) == 4 else None) in BROWSER_CALLS
+
+
+def publishable_key(auth: str, params: dict):
+    """The publishable key a request authenticates with: Stripe.js sends it as the `key`
+    parameter (in the form body of a POST, in the query of a GET); a Bearer one works too."""
+    if auth.startswith("Bearer pk_"):
+        return auth[len("Bearer "):]
+    key = params.get("key") if not auth else None
+    return key if isinstance(key, str) and key.startswith("pk_") else None
+
+
+def check_client_secret(intent_id: str, params: dict) -> None:
+    """A publishable key reaches a PaymentIntent only with that intent's client secret."""
+    intent = get_intent(intent_id)
+    secret = params.get("client_secret")
+    if not secret:
+        raise ApiError(400, "invalid_request_error", "Missing required param: client_secret.", "parameter_missing", "client_secret")
+    if not hmac.compare_digest(str(secret), intent["client_secret"]):
+        raise ApiError(
+            400,
+            "invalid_request_error",
+            "The client_secret provided does not match the client_secret associated with the PaymentIntent.",
+            "payment_intent_invalid_parameter",
+            "client_secret",
+        )
+
+
+def publishable_view(result: dict) -> dict:
+    """An answer as a publishable key gets it: the intent (alone or in an error) in its smaller shape."""
+    def view(intent: dict) -> dict:
+        return {field: intent[field] for field in PUBLISHABLE_FIELDS if field in intent}
+
+    result = json.loads(json.dumps(result))
+    if result.get("object") == "payment_intent":
+        return view(result)
+    error = result.get("error")
+    if isinstance(error, dict) and isinstance(error.get("payment_intent"), dict):
+        error["payment_intent"] = view(error["payment_intent"])
+    return result
+
+
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
 
@@ -329,7 +459,7 @@ class Handler(BaseHTTPRequestHandler):
         sys.stdout.write("stripe: " + (fmt % args) + "\n")
         sys.stdout.flush()
 
-    def answer(self, status: int, body: dict, replayed: bool = False) -> None:
+    def answer(self, status: int, body: dict, replayed: bool = False, cors: bool = False) -> None:
         data = json.dumps(body).encode()
         self.send_response(status)
         self.send_header("Content-Type", "application/json")
@@ -337,18 +467,65 @@ class Handler(BaseHTTPRequestHandler):
         self.send_header("Request-Id", new_id("req"))
         if replayed:
             self.send_header("Idempotent-Replayed", "true")
+        if cors:
+            for name, value in CORS_HEADERS.items():
+                self.send_header(name, value)
         self.end_headers()
         self.wfile.write(data)
+
+    def stripe_js(self) -> None:
+        """GET /v3/: the stand-in Stripe.js, read afresh on every request."""
+        try:
+            data = STRIPE_JS.read_bytes()
+        except OSError as error:
+            self.answer(500, {"error": {"type": "api_error", "message": f"stand-in Stripe.js unreadable: {error}"}}, cors=True)
+            return
+        self.send_response(200)
+        self.send_header("Content-Type", "application/javascript; charset=utf-8")
+        self.send_header("Content-Length", str(len(data)))
+        self.send_header("Cache-Control", "no-cache")
+        for name, value in CORS_HEADERS.items():
+            self.send_header(name, value)
+        self.end_headers()
+        self.wfile.write(data)
+
+    def do_OPTIONS(self):
+        """A CORS preflight. Stripe.js's own calls (form bodies, no custom headers) need none;
+        like api.stripe.com, any path answers one."""
+        length = int(self.headers.get("Content-Length") or 0)
+        if length:
+            self.rfile.read(length)
+        self.send_response(204)
+        for name, value in CORS_HEADERS.items():
+            self.send_header(name, value)
+        self.send_header("Access-Control-Allow-Methods", "GET, POST, DELETE, OPTIONS")
+        requested = self.headers.get("Access-Control-Request-Headers")
+        self.send_header("Access-Control-Allow-Headers", requested or "Authorization, Content-Type, Idempotency-Key, Stripe-Version")
+        self.send_header("Access-Control-Max-Age", "300")
+        self.send_header("Content-Length", "0")
+        self.end_headers()
 
     def handle_any(self, method: str) -> None:
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length).decode() if length else ""
         url = urllib.parse.urlsplit(self.path)
-        auth = self.headers.get("Authorization", "")
-        if not auth.startswith("Bearer sk_test_"):
-            self.answer(401, {"error": {"type": "authentication_error", "message": "Invalid API Key provided."}})
+        if method == "GET" and url.path in ("/v3", "/v3/"):
+            self.stripe_js()
             return
+        auth = self.headers.get("Authorization", "")
         params = parse_form(body if method == "POST" else url.query)
+        parts = [p for p in url.path.split("/") if p]
+        publishable = None if auth.startswith("Bearer sk_test_") else publishable_key(auth, params)
+        cors = publishable is not None or browser_call(method, parts)
+        if publishable is None and not auth.startswith("Bearer sk_test_"):
+            self.answer(401, {"error": {"type": "authentication_error", "message": "Invalid API Key provided."}}, cors=cors)
+            return
+        if publishable is not None and not (publishable.startswith("pk_test_") and browser_call(method, parts)):
+            # Stripe's answer to a publishable key on a call that needs a secret one (a live
+            # key, which the local server has no use for, is refused the same way).
+            message = "This API call cannot be made with a publishable API key. Please use a secret API key."
+            self.answer(401, {"error": {"type": "invalid_request_error", "message": message}}, cors=True)
+            return
         key = self.headers.get("Idempotency-Key") if method == "POST" else None
         with LOCK:
             if key:
@@ -356,17 +533,21 @@ class Handler(BaseHTTPRequestHandler):
                 seen = IDEMPOTENCY.get(key)
                 if seen is not None:
                     if seen[0] != fingerprint:
-                        self.answer(400, {"error": {"type": "idempotency_error", "message": "Keys for idempotent requests can only be used with the same parameters they were first used with."}})
+                        self.answer(400, {"error": {"type": "idempotency_error", "message": "Keys for idempotent requests can only be used with the same parameters they were first used with."}}, cors=cors)
                     else:
-                        self.answer(seen[1], seen[2], replayed=True)
+                        self.answer(seen[1], seen[2], replayed=True, cors=cors)
                     return
             try:
+                if publishable is not None:
+                    check_client_secret(parts[2], params)
                 status, result = route(method, url.path, params)
             except ApiError as error:
                 status, result = error.status, error.body
+            if publishable is not None:
+                result = publishable_view(result)
             if key and status < 500:
                 IDEMPOTENCY[key] = (fingerprint, status, json.loads(json.dumps(result)))
-        self.answer(status, result)
+        self.answer(status, result, cors=cors)
 
     def do_GET(self):
         self.handle_any("GET")
