@@ -95,6 +95,17 @@ struct OrderView<'a> {
     /// What happened to a payment that arrived after the hold ended.
     #[serde(skip_serializing_if = "Option::is_none")]
     late_payment: Option<&'a str>,
+    /// What a browser pays the order with, while it waits for its payment.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    payment: Option<PaymentView>,
+}
+
+/// The PaymentIntent of an order awaiting payment: Stripe.js confirms it with the secret.
+#[derive(Serialize)]
+struct PaymentView {
+    provider: &'static str,
+    payment_intent_id: String,
+    client_secret: String,
 }
 
 /// A shipment as the shopper follows it.
@@ -195,6 +206,7 @@ fn view(order: &Order) -> OrderView<'_> {
         pay_by: (order.status == OrderStatus::PendingPayment).then(|| rfc3339(order.expires_at)),
         last_payment_error: order.last_payment_error.as_deref(),
         late_payment: order.late_payment.as_deref(),
+        payment: None,
     }
 }
 
@@ -253,7 +265,23 @@ impl Orders {
 
     async fn show(&self, request: &Request) -> Result<Response<Body>, ApiError> {
         let order = self.own_order(request).await?;
-        json(StatusCode::OK, &view(&order))
+        let mut answer = view(&order);
+        if let (OrderStatus::PendingPayment, Some(intent_id)) = (order.status, &order.payment_intent_id) {
+            // The order shows without it when Stripe does not answer; paying waits for Stripe.
+            match self.payments.retrieve_intent(intent_id).await {
+                Ok(intent) => {
+                    answer.payment = Some(PaymentView {
+                        provider: "stripe",
+                        payment_intent_id: intent.id,
+                        client_secret: intent.client_secret,
+                    })
+                }
+                Err(error) => {
+                    tracing::warn!(order_id = %order.order_id, error = %error, "the payment could not be read")
+                }
+            }
+        }
+        json(StatusCode::OK, &answer)
     }
 
     async fn cancel(&self, request: &Request) -> Result<Response<Body>, ApiError> {

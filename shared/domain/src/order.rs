@@ -176,6 +176,22 @@ impl OrderStatus {
             Self::Returned => "returned",
         }
     }
+
+    /// The status as the shopper reads it on their order's page.
+    pub fn in_words(self) -> &'static str {
+        match self {
+            Self::PendingPayment => "Awaiting payment",
+            Self::Paid => "Paid",
+            Self::Fulfilling => "Being packed",
+            Self::Shipped => "Shipped",
+            Self::Delivered => "Delivered",
+            Self::Cancelled => "Cancelled",
+            Self::Refunded => "Refunded",
+            Self::PartiallyRefunded => "Partly refunded",
+            Self::ReturnRequested => "Return requested",
+            Self::Returned => "Returned",
+        }
+    }
 }
 
 #[cfg(test)]

@@ -46,6 +46,13 @@ impl Env {
         Self(vars)
     }
 
+    /// The same variables with `name` set to `value`.
+    pub fn with(&self, name: &str, value: &str) -> Self {
+        let mut vars = self.0.clone();
+        vars.insert(name.to_owned(), value.to_owned());
+        Self(vars)
+    }
+
     /// One variable.
     pub fn get(&self, name: &str) -> Option<&str> {
         self.0.get(name).map(String::as_str)

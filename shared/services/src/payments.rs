@@ -10,7 +10,7 @@ use std::time::Duration;
 use stripe::{Client, ClientBuilder, IdempotencyKey, RequestStrategy, StripeError, StripeRequest};
 use stripe_core::payment_intent::{
     CancelPaymentIntent, CancelPaymentIntentCancellationReason, CreatePaymentIntent,
-    CreatePaymentIntentAutomaticPaymentMethods,
+    CreatePaymentIntentAutomaticPaymentMethods, RetrievePaymentIntent,
 };
 use stripe_core::refund::CreateRefund;
 
@@ -202,6 +202,16 @@ impl PaymentGateway {
 }
 
 impl PaymentGateway {
+    /// A PaymentIntent as Stripe has it now (what a browser needs to pay it again).
+    pub async fn retrieve_intent(&self, intent_id: &str) -> Result<Intent, PaymentError> {
+        let intent = RetrievePaymentIntent::new(intent_id).send(&self.client).await?;
+        Ok(Intent {
+            id: intent.id.to_string(),
+            client_secret: intent.client_secret.unwrap_or_default(),
+            status: intent.status.to_string(),
+        })
+    }
+
     /// Refunds `amount` (all that is left when `None`) of a PaymentIntent, once per `key`.
     pub async fn refund(&self, intent_id: &str, amount: Option<i64>, key: &str) -> Result<String, PaymentError> {
         let mut request = CreateRefund::new().payment_intent(intent_id);

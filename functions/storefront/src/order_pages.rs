@@ -1,0 +1,174 @@
+//! The order's page, where every mail's link lands (`/orders/{id}?token=`): its status in
+//! words, lines, totals, addresses, shipments, refunds and timeline; paying it (Stripe's
+//! Payment Element) while it waits for payment; cancelling it and asking for a return, through
+//! the orders handler, which decides whether either is allowed.
+
+use crate::api::{Call, Refusal};
+use crate::pages::PageError;
+use crate::session::Session;
+use crate::{Storefront, ask, form};
+use http::{Method, StatusCode};
+use lambda_http::{Body, Request, Response};
+use minijinja::context;
+use serde::Deserialize;
+use serde_json::{Value, json};
+use shop_domain::order::OrderStatus;
+use shop_platform::edge::query_param;
+use std::collections::BTreeMap;
+
+#[derive(Deserialize)]
+struct CancelForm {
+    #[serde(default)]
+    token: String,
+}
+
+#[derive(Deserialize)]
+struct ReturnForm {
+    #[serde(default)]
+    token: String,
+    #[serde(default)]
+    reason: String,
+    /// `qty_<sku>`: how many units of each line come back.
+    #[serde(flatten)]
+    quantities: BTreeMap<String, String>,
+}
+
+/// The status of an API answer (`"shipped"`) in the shopper's words.
+fn in_words(status: &Value) -> String {
+    serde_json::from_value::<OrderStatus>(status.clone())
+        .map(|status| status.in_words().to_owned())
+        .unwrap_or_else(|_| status.as_str().unwrap_or("").replace('_', " "))
+}
+
+/// Whether `id` could be an order's id, so nothing else reaches a link.
+fn is_order_id(id: &str) -> bool {
+    !id.is_empty() && id.len() <= 64 && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+impl Storefront {
+    /// `/orders/{order_id}?token=`.
+    pub(crate) async fn order_page(
+        &self,
+        request: &Request,
+        session: &Session,
+        order_id: &str,
+    ) -> Result<Response<Body>, PageError> {
+        let token = query_param(request, "token").ok_or(PageError::NotFound)?;
+        if !is_order_id(order_id) {
+            return Err(PageError::NotFound);
+        }
+        let call = Call::get("/orders/{order_id}")
+            .param("order_id", order_id)
+            .bearer(token);
+        let mut order = ask(&self.orders, request, call).await?;
+        order["status_words"] = Value::String(in_words(&order["status"]));
+        if let Some(steps) = order["timeline"].as_array_mut() {
+            for step in steps {
+                step["words"] = Value::String(in_words(&step["status"]));
+            }
+        }
+        let status = order["status"].as_str().unwrap_or("").to_owned();
+        let paying = query_param(request, "redirect_status") == Some("succeeded") && status == "pending_payment";
+        self.show(
+            session,
+            "order.html",
+            context! {
+                order => self.pages.displayed(order),
+                token,
+                paying,
+                problem => session.message(),
+                can_cancel => matches!(status.as_str(), "pending_payment" | "paid" | "fulfilling"),
+                can_return => matches!(status.as_str(), "shipped" | "delivered"),
+                stripe_key => &self.payment.stripe_publishable_key,
+                stripe_js => &self.payment.stripe_js_url,
+            },
+        )
+    }
+
+    /// `POST /orders/{order_id}/cancel`.
+    pub(crate) async fn cancel(
+        &self,
+        request: &Request,
+        session: &Session,
+        order_id: &str,
+    ) -> Result<Response<Body>, PageError> {
+        let cancel: CancelForm = form(request)?;
+        let call = Call::new(Method::POST, "/orders/{order_id}/cancel")
+            .param("order_id", order_id)
+            .bearer(cancel.token.as_str())
+            .body(json!({}));
+        let result = ask(&self.orders, request, call).await.map(|_| ());
+        self.back_to_order(session, order_id, &cancel.token, result, "Your order is cancelled.")
+    }
+
+    /// `POST /orders/{order_id}/returns`: the units the shopper sends back, and why.
+    pub(crate) async fn request_return(
+        &self,
+        request: &Request,
+        session: &Session,
+        order_id: &str,
+    ) -> Result<Response<Body>, PageError> {
+        let asked: ReturnForm = form(request)?;
+        let mut lines = Vec::new();
+        for (field, text) in &asked.quantities {
+            let Some(sku) = field.strip_prefix("qty_") else {
+                continue;
+            };
+            let text = text.trim();
+            if text.is_empty() || text == "0" {
+                continue;
+            }
+            let quantity: u32 = text
+                .parse()
+                .map_err(|_| PageError::BadForm(format!("“{text}” is not a number of units")))?;
+            lines.push(json!({ "sku": sku, "quantity": quantity }));
+        }
+        if lines.is_empty() {
+            let refusal = Refusal {
+                status: StatusCode::UNPROCESSABLE_ENTITY,
+                code: None,
+                detail: "Choose how many units of which items you are sending back.".to_owned(),
+                problem: Value::Null,
+            };
+            return self.back_to_order(session, order_id, &asked.token, Err(refusal), "");
+        }
+        let call = Call::new(Method::POST, "/orders/{order_id}/returns")
+            .param("order_id", order_id)
+            .bearer(asked.token.as_str())
+            .body(json!({ "lines": lines, "reason": asked.reason.trim() }));
+        let result = ask(&self.orders, request, call).await.map(|_| ());
+        self.back_to_order(
+            session,
+            order_id,
+            &asked.token,
+            result,
+            "Your return is registered: we have mailed you what to do next.",
+        )
+    }
+
+    /// Back to the order's page, with `done` or the API's reason it refused.
+    fn back_to_order(
+        &self,
+        session: &Session,
+        order_id: &str,
+        token: &str,
+        result: Result<(), Refusal>,
+        done: &str,
+    ) -> Result<Response<Body>, PageError> {
+        if !is_order_id(order_id)
+            || !token
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        {
+            return Err(PageError::NotFound);
+        }
+        let location = format!("/orders/{order_id}?token={token}");
+        match result {
+            Ok(()) => Ok(self.pages.redirect(session, &location, vec![session.flash(done)])),
+            Err(refusal) if refusal.status.is_client_error() && refusal.status != StatusCode::NOT_FOUND => Ok(self
+                .pages
+                .redirect(session, &location, vec![session.flash(&refusal.detail)])),
+            Err(refusal) => Err(refusal.into()),
+        }
+    }
+}

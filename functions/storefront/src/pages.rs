@@ -1,0 +1,330 @@
+//! Rendering: the templates, the facts every page shows (the store's name, the CSRF token, the
+//! cart's size), money in the store's locale, and the answers a page ends in: a page, a
+//! redirect after a form, or an error page, each with the cookies the session needs.
+
+use crate::api::Refusal;
+use crate::session::Session;
+use http::{HeaderValue, StatusCode, header};
+use lambda_http::{Body, Response};
+use minijinja::value::Serde;
+use minijinja::{Environment, Value as Facts, context};
+use serde::Serialize;
+use serde_json::Value;
+use shop_domain::{Locale, Money};
+
+/// The page templates, compiled in.
+const TEMPLATES: [(&str, &str); 9] = [
+    ("page.html", include_str!("../templates/page.html")),
+    ("home.html", include_str!("../templates/home.html")),
+    ("listing.html", include_str!("../templates/listing.html")),
+    ("product.html", include_str!("../templates/product.html")),
+    ("cart.html", include_str!("../templates/cart.html")),
+    ("checkout.html", include_str!("../templates/checkout.html")),
+    ("order.html", include_str!("../templates/order.html")),
+    ("error.html", include_str!("../templates/error.html")),
+    ("forms.html", include_str!("../templates/forms.html")),
+];
+
+/// The one stylesheet, served at [`STYLESHEET`].
+pub const STYLE: &str = include_str!("../assets/style.css");
+/// Where the stylesheet is: its name changes with its content, so it is cached for a year.
+pub static STYLESHEET: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    let digest = STYLE.bytes().fold(0xcbf2_9ce4_8422_2325u64, |hash, byte| {
+        (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3)
+    });
+    format!("/assets/style-{digest:016x}.css")
+});
+
+/// Why a page could not be shown as asked.
+#[derive(Debug)]
+pub enum PageError {
+    /// Nothing is at this address.
+    NotFound,
+    /// The API refused; its words are shown.
+    Refused(Refusal),
+    /// A form without this session's CSRF token.
+    Forbidden,
+    /// A form that cannot be read.
+    BadForm(String),
+    /// Something broke on our side.
+    Internal(String),
+}
+
+impl From<Refusal> for PageError {
+    fn from(refusal: Refusal) -> Self {
+        if refusal.status == StatusCode::NOT_FOUND {
+            Self::NotFound
+        } else {
+            Self::Refused(refusal)
+        }
+    }
+}
+
+impl From<minijinja::Error> for PageError {
+    fn from(error: minijinja::Error) -> Self {
+        Self::Internal(format!("a page did not render: {error:#}"))
+    }
+}
+
+/// The templates and what every page shows.
+pub struct Pages {
+    env: Environment<'static>,
+    store_name: String,
+    locale: Locale,
+}
+
+impl Pages {
+    /// The templates, parsed once; one that does not parse fails the start.
+    pub fn new(store_name: String, locale: Locale) -> Result<Self, minijinja::Error> {
+        let mut env = shop_templates::environment()?;
+        for (name, source) in TEMPLATES {
+            env.add_template(name, source)?;
+        }
+        Ok(Self {
+            env,
+            store_name,
+            locale,
+        })
+    }
+
+    /// The store's name.
+    pub fn store_name(&self) -> &str {
+        &self.store_name
+    }
+
+    /// `money` as the store writes it (`$57.55`).
+    pub fn money(&self, money: Money) -> String {
+        money.display(self.locale)
+    }
+
+    /// `value` (an API answer) with a `display` beside every amount in it, as the store writes
+    /// it: templates show `{{ line.unit_price.display }}`, never arithmetic of their own.
+    pub fn displayed(&self, mut value: Value) -> Facts {
+        self.add_display(&mut value);
+        facts(value)
+    }
+
+    fn add_display(&self, value: &mut Value) {
+        match value {
+            Value::Object(map) => {
+                let money = match (map.get("amount"), map.get("currency")) {
+                    (Some(amount), Some(_)) if amount.is_i64() => {
+                        serde_json::from_value::<Money>(Value::Object(map.clone())).ok()
+                    }
+                    _ => None,
+                };
+                if let Some(money) = money {
+                    map.insert("display".to_owned(), Value::String(self.money(money)));
+                } else {
+                    map.values_mut().for_each(|v| self.add_display(v));
+                }
+            }
+            Value::Array(items) => items.iter_mut().for_each(|v| self.add_display(v)),
+            _ => {}
+        }
+    }
+
+    /// Renders `template` with `facts` and what every page shows.
+    pub fn render(&self, template: &str, session: &Session, facts: impl Serialize) -> Result<String, PageError> {
+        let common = context! {
+            store_name => &self.store_name,
+            lang => self.locale.tag(),
+            csrf => session.csrf(),
+            stylesheet => STYLESHEET.as_str(),
+            has_cart => session.cart().is_some(),
+        };
+        let facts = context! { ..Facts::from(Serde(facts)), ..common };
+        Ok(self.env.get_template(template)?.render(facts)?)
+    }
+
+    /// A page: `200` unless said, never cached by a shared cache (it holds the session's
+    /// CSRF token), with the session's cookies.
+    pub fn page(&self, session: &Session, status: StatusCode, html: String) -> Response<Body> {
+        let mut response = Response::builder()
+            .status(status)
+            .header(header::CONTENT_TYPE, "text/html; charset=utf-8")
+            .header(header::CACHE_CONTROL, "private, no-cache")
+            .body(Body::Text(html))
+            .unwrap_or_default();
+        with_cookies(&mut response, session.cookies());
+        secure_headers(&mut response);
+        response
+    }
+
+    /// `303 See Other` to `location` after a form, with `cookies` and the session's.
+    pub fn redirect(&self, session: &Session, location: &str, mut cookies: Vec<String>) -> Response<Body> {
+        let mut response = Response::builder()
+            .status(StatusCode::SEE_OTHER)
+            .header(header::CACHE_CONTROL, "no-store")
+            .body(Body::Empty)
+            .unwrap_or_default();
+        if let Ok(value) = HeaderValue::from_str(location) {
+            response.headers_mut().insert(header::LOCATION, value);
+        }
+        cookies.extend(session.cookies());
+        with_cookies(&mut response, cookies);
+        response
+    }
+
+    /// The page for `error`, in the shop's layout and the status the error deserves.
+    pub fn error(&self, session: &Session, error: PageError) -> Response<Body> {
+        let (status, heading, detail) = match &error {
+            PageError::NotFound => (
+                StatusCode::NOT_FOUND,
+                "Page not found",
+                "There is nothing at this address. It may have moved, or the link may be incomplete.".to_owned(),
+            ),
+            PageError::Forbidden => (
+                StatusCode::FORBIDDEN,
+                "Please try again",
+                "This form was not sent from this shop's page, or your session ended. Go back, reload the page and send it again.".to_owned(),
+            ),
+            PageError::BadForm(detail) => (StatusCode::BAD_REQUEST, "That did not work", detail.clone()),
+            PageError::Refused(refusal) if refusal.status.is_server_error() => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "Something went wrong",
+                "The shop could not do that just now. Nothing was changed; please try again in a moment.".to_owned(),
+            ),
+            PageError::Refused(refusal) => (refusal.status, "That did not work", refusal.detail.clone()),
+            PageError::Internal(_) => (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "Something went wrong",
+                "The shop could not show this page. Please try again in a moment.".to_owned(),
+            ),
+        };
+        match &error {
+            PageError::Internal(what) => tracing::error!(error = %what, "page failed"),
+            PageError::Refused(refusal) if refusal.status.is_server_error() => {
+                tracing::error!(status = %refusal.status, detail = %refusal.detail, "the API failed a page")
+            }
+            _ => tracing::info!(status = %status, "page refused"),
+        }
+        let html = self
+            .render(
+                "error.html",
+                session,
+                context! { heading, detail, status => status.as_u16() },
+            )
+            .unwrap_or_else(|_| format!("<!doctype html><title>{heading}</title><h1>{heading}</h1>"));
+        self.page(session, status, html)
+    }
+}
+
+/// An API answer as template facts.
+pub fn facts(value: Value) -> Facts {
+    Facts::from(Serde(value))
+}
+
+fn with_cookies(response: &mut Response<Body>, cookies: Vec<String>) {
+    for cookie in cookies {
+        if let Ok(value) = HeaderValue::from_str(&cookie) {
+            response.headers_mut().append(header::SET_COOKIE, value);
+        }
+    }
+}
+
+/// What every page says about itself: no framing by others, no sniffing, no referrer with a
+/// token in it leaving the shop.
+fn secure_headers(response: &mut Response<Body>) {
+    let headers = response.headers_mut();
+    headers.insert("x-content-type-options", HeaderValue::from_static("nosniff"));
+    headers.insert("x-frame-options", HeaderValue::from_static("DENY"));
+    headers.insert("referrer-policy", HeaderValue::from_static("same-origin"));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use lambda_http::Request;
+    use serde_json::json;
+
+    fn pages() -> Pages {
+        Pages::new("Mugs & <Co>".into(), Locale::parse("en-US").unwrap()).unwrap()
+    }
+
+    fn session() -> Session {
+        let request: Request = http::Request::builder()
+            .header(http::header::COOKIE, "sid=s1")
+            .body(Body::Empty)
+            .unwrap();
+        Session::read(&request)
+    }
+
+    fn usd(amount: i64) -> Value {
+        json!({ "amount": amount, "currency": "usd" })
+    }
+
+    #[test]
+    fn amounts_are_written_as_the_store_writes_them_wherever_they_are() {
+        let shown =
+            pages().displayed(json!({ "totals": { "total": usd(5755) }, "lines": [{ "unit_price": usd(1200) }] }));
+        let text = pages()
+            .env
+            .render_str(
+                "{{ v.totals.total.display }} {{ v.lines[0].unit_price.display }}",
+                context! { v => shown },
+            )
+            .unwrap();
+        assert_eq!(text, "$57.55 $12.00");
+    }
+
+    #[test]
+    fn a_product_page_escapes_the_merchants_text_and_keeps_its_structured_data_in_its_script() {
+        let product = json!({
+            "slug": "mug", "title": "<img src=x onerror=alert(1)>", "description": "Tea & coffee",
+            "images": [], "attributes": {"material": "<b>clay</b>"}, "in_stock": true, "price_from": usd(1200),
+            "variants": [
+                {"sku": "MUG-S", "options": {"size": "S"}, "price": usd(1200), "available": 3},
+                {"sku": "MUG-L", "options": {"size": "L"}, "price": usd(1500), "available": 0},
+            ],
+        });
+        let html = pages()
+            .render(
+                "product.html",
+                &session(),
+                context! {
+                    product => pages().displayed(product),
+                    json_ld => r#"{"name":"\u003c/script>"}"#,
+                    description => "Tea & coffee",
+                    canonical => "http://shop.test/products/mug",
+                },
+            )
+            .unwrap();
+        assert!(!html.contains("<img src=x"), "{html}");
+        assert!(html.contains("&lt;img src=x onerror=alert(1)&gt;"));
+        assert!(html.contains("&lt;b&gt;clay&lt;&#x2f;b&gt;") || html.contains("&lt;b&gt;clay&lt;/b&gt;"));
+        assert!(html.contains(r#"<script type="application/ld+json">{"name":"\u003c/script>"}</script>"#));
+        assert!(html.contains("Size: S — $12.00"));
+        assert!(html.contains("disabled>Size: L — $15.00 (sold out)"), "{html}");
+        assert!(html.contains(">Add to cart</button>"));
+        assert!(html.contains(r#"<html lang="en-US">"#));
+    }
+
+    #[test]
+    fn a_sold_out_product_has_no_add_button() {
+        let product = json!({
+            "slug": "mug", "title": "Mug", "description": "", "images": [], "attributes": {},
+            "in_stock": false, "price_from": usd(1200),
+            "variants": [{"sku": "MUG-S", "options": {}, "price": usd(1200), "available": 0}],
+        });
+        let html = pages()
+            .render(
+                "product.html",
+                &session(),
+                context! { product => pages().displayed(product), json_ld => "{}", description => "", canonical => "/" },
+            )
+            .unwrap();
+        assert!(html.contains("Sold out"));
+        assert!(!html.contains("Add to cart"));
+    }
+
+    #[test]
+    fn the_pages_render_when_there_is_nothing_to_show() {
+        let empty = json!({ "items": [], "next_cursor": null });
+        for name in ["home.html", "listing.html", "cart.html", "error.html"] {
+            let facts = context! { heading => "H", detail => "D", products => facts(empty.clone()), categories => facts(json!([])) };
+            let html = pages().render(name, &session(), facts).unwrap();
+            assert!(html.starts_with("<!doctype html>"), "{name}");
+        }
+    }
+}
