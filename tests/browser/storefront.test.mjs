@@ -1,0 +1,237 @@
+// The storefront in a real browser (Debian's chromium, driven by playwright-core), against the
+// stack `make test` started: SHOP_STOREFRONT_URL, SHOP_API_URL, SHOP_ADMIN_TOKEN and
+// SHOP_SES_INBOX_URL come from it. Run by `make test` through `node --test tests/browser/`.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { chromium } from 'playwright-core';
+
+const need = (name) => {
+  const value = process.env[name];
+  if (!value) throw new Error(`${name} is not set: run the browser tests through make test`);
+  return value.replace(/\/$/, '');
+};
+const STOREFRONT = need('SHOP_STOREFRONT_URL');
+const API = need('SHOP_API_URL');
+const ADMIN_TOKEN = need('SHOP_ADMIN_TOKEN');
+const INBOX = need('SHOP_SES_INBOX_URL');
+/** How long anything that happens through the queues may take. */
+const DEADLINE_MS = 30_000;
+
+let browser;
+let profile;
+
+before(async () => {
+  profile = mkdtempSync(join(tmpdir(), 'shop-chromium-'));
+  browser = await chromium.launch({
+    executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
+    args: [
+      '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+      '--disable-background-networking', '--disable-component-update', '--disable-sync',
+      `--user-data-dir=${profile}`,
+    ],
+  });
+});
+
+after(async () => {
+  await browser?.close();
+  rmSync(profile, { recursive: true, force: true });
+});
+
+/** A fresh shopper: their own cookies, JavaScript on unless said. */
+async function shopper({ javaScript = true } = {}) {
+  const context = await browser.newContext({ javaScriptEnabled: javaScript, viewport: { width: 1200, height: 900 } });
+  context.setDefaultTimeout(15_000);
+  const page = await context.newPage();
+  return { context, page };
+}
+
+const unique = (prefix) => `${prefix}-${Date.now().toString(36)}${Math.random().toString(36).slice(2, 7)}`;
+
+async function admin(method, path, body) {
+  const response = await fetch(`${API}${path}`, {
+    method,
+    headers: { authorization: `Bearer ${ADMIN_TOKEN}`, 'content-type': 'application/json' },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const text = await response.text();
+  assert.ok(response.ok, `${method} ${path}: ${response.status} ${text}`);
+  return text ? JSON.parse(text) : null;
+}
+
+/** Polls `probe` until it answers something truthy, or fails at the deadline. */
+async function eventually(what, probe) {
+  const deadline = Date.now() + DEADLINE_MS;
+  for (;;) {
+    const found = await probe();
+    if (found) return found;
+    if (Date.now() > deadline) assert.fail(`${what} did not happen within ${DEADLINE_MS / 1000} s`);
+    await new Promise((resolve) => setTimeout(resolve, 250));
+  }
+}
+
+async function mailsTo(address) {
+  const store = await (await fetch(`${INBOX}/store`)).json();
+  return (store.emails || []).filter((mail) => (mail.destination?.to || []).includes(address));
+}
+
+/** Adds the variant labelled `option` of the product at `slug`, `quantity` units. */
+async function addToCart(page, slug, option, quantity = 1) {
+  await page.goto(`${STOREFRONT}/products/${slug}`);
+  await page.getByLabel('Choose').selectOption({ label: option });
+  await page.getByLabel('Quantity').fill(String(quantity));
+  await page.getByRole('button', { name: 'Add to cart' }).click();
+  await page.waitForURL(`${STOREFRONT}/cart`);
+}
+
+/** Fills the checkout form and sends it; answers the order page's URL. */
+async function checkOut(page, email) {
+  await page.goto(`${STOREFRONT}/checkout`);
+  await page.getByLabel('Email').fill(email);
+  await page.getByLabel('Name', { exact: true }).first().fill('Ada Lovelace');
+  await page.getByLabel('Address', { exact: true }).first().fill('1 Main Street');
+  await page.getByLabel('City', { exact: true }).first().fill('Springfield');
+  await page.getByLabel('Region', { exact: true }).first().fill('IL');
+  await page.getByLabel('Postal code', { exact: true }).first().fill('62701');
+  await page.getByRole('button', { name: 'Continue to payment' }).click();
+  await page.waitForURL(/\/orders\/[^/?]+\?token=/);
+  return page.url();
+}
+
+async function pay(page, card) {
+  await page.getByLabel('Card number').fill(card);
+  await page.getByLabel('Expiry').fill('12 / 34');
+  await page.getByLabel('CVC').fill('123');
+  await page.getByRole('button', { name: 'Pay' }).click();
+}
+
+test('a shopper browses, searches, fills a cart and pays with a test card; the mail links to the paid order', async () => {
+  const { context, page } = await shopper();
+  const email = `${unique('buyer')}@example.com`;
+  const code = unique('TEN').toUpperCase().replace(/-/g, '_').slice(0, 32);
+  await admin('PUT', `/admin/discounts/${code}`, { value: { type: 'percent', percent_bp: 1000 } });
+
+  await page.goto(`${STOREFRONT}/`);
+  assert.equal(await page.locator('html').getAttribute('lang'), 'en-US');
+  await page.getByRole('link', { name: 'Footwear' }).click();
+  await page.waitForURL(`${STOREFRONT}/categories/footwear`);
+  await page.getByLabel('Search the shop').fill('sweater');
+  await page.getByRole('button', { name: 'Search' }).click();
+  await page.getByRole('link', { name: /Merino Wool Crew Neck Sweater/ }).click();
+  await page.waitForURL(`${STOREFRONT}/products/merino-crew-sweater`);
+  const structured = JSON.parse(await page.locator('script[type="application/ld+json"]').textContent());
+  assert.equal(structured['@type'], 'Product');
+
+  await addToCart(page, 'merino-crew-sweater', 'Colour: Navy, Size: M — $89.00');
+  await addToCart(page, 'merino-crew-sweater', 'Colour: Charcoal, Size: L — $89.00', 2);
+  const rows = page.locator('table.lines tbody tr');
+  assert.equal(await rows.count(), 2);
+  await page.getByLabel(/Quantity of Merino Wool Crew Neck Sweater/).first().fill('3');
+  await page.getByRole('button', { name: 'Update', exact: true }).first().click();
+  await page.waitForURL(`${STOREFRONT}/cart`);
+  await page.getByLabel('Discount code').fill(code);
+  await page.getByRole('button', { name: 'Apply' }).click();
+  await page.waitForURL(`${STOREFRONT}/cart`);
+  assert.match(await page.locator('.totals').textContent(), /Discount\s*−\$/);
+  // The cart survives a reload: it is the cookie's, not the page's.
+  await page.reload();
+  assert.equal(await rows.count(), 2);
+  const cartTotal = await page.locator('dd.total').textContent();
+  assert.match(cartTotal, /^\$[\d,]+\.\d\d$/);
+
+  const orderUrl = await checkOut(page, email);
+  assert.match(await page.locator('.status').textContent(), /Awaiting payment/);
+  await pay(page, '4242 4242 4242 4242');
+  await eventually('the order page saying it is paid', async () => {
+    await page.waitForLoadState();
+    const status = await page.locator('.status').textContent().catch(() => '');
+    if (!/Paid|Being packed/.test(status)) {
+      await page.waitForTimeout(0);
+      return false;
+    }
+    return true;
+  });
+
+  const mails = await eventually('the confirmation mail', async () => {
+    const found = (await mailsTo(email)).filter((mail) => /confirmed/.test(mail.subject));
+    return found.length ? found : null;
+  });
+  const orderId = new URL(orderUrl).pathname.split('/').pop();
+  const link = (mails[0].body?.html || '').match(/href="([^"]*\/orders\/[^"]+)"/);
+  assert.ok(link, 'the confirmation mail links to the order page');
+  const linked = link[1].replace(/&amp;/g, '&');
+  assert.ok(linked.startsWith(`${STOREFRONT}/orders/${orderId}?token=`), linked);
+  const reader = await context.newPage();
+  await reader.goto(linked);
+  assert.match(await reader.locator('h1').textContent(), new RegExp(orderId));
+  await context.close();
+});
+
+test('a declined card says why and a retry with a good card pays', async () => {
+  const { context, page } = await shopper();
+  await addToCart(page, 'hand-poured-soy-wax-candle', 'Scent: Fig — $28.00');
+  await checkOut(page, `${unique('declined')}@example.com`);
+  await pay(page, '4000 0000 0000 0002');
+  const message = page.locator('#payment-message');
+  await message.waitFor({ state: 'visible' });
+  assert.match(await message.textContent(), /declined/i);
+  await pay(page, '4242 4242 4242 4242');
+  await eventually('the retried payment', async () => /Paid|Being packed/.test(await page.locator('.status').textContent().catch(() => '')));
+  await context.close();
+});
+
+test('a sold-out variant cannot be added and a sold-out product has no button', async () => {
+  const { context, page } = await shopper();
+  await page.goto(`${STOREFRONT}/products/sheepskin-moccasin-slippers`);
+  assert.equal(await page.getByText('Sold out', { exact: true }).count(), 1);
+  assert.equal(await page.getByRole('button', { name: 'Add to cart' }).count(), 0);
+  await page.goto(`${STOREFRONT}/products/velvet-cushion-cover`);
+  const rust = page.locator('option', { hasText: 'Rust' });
+  assert.equal(await rust.getAttribute('disabled'), '');
+  await context.close();
+});
+
+test('browsing and the cart work with JavaScript off', async () => {
+  const { context, page } = await shopper({ javaScript: false });
+  await page.goto(`${STOREFRONT}/categories/kitchen`);
+  await page.getByRole('link', { name: /Japanese Steel Chef's Knife/ }).first().click();
+  await page.getByRole('button', { name: 'Add to cart' }).click();
+  await page.waitForURL(`${STOREFRONT}/cart`);
+  assert.match(await page.locator('table.lines').textContent(), /Japanese Steel Chef's Knife/);
+  await page.getByRole('button', { name: 'Remove' }).click();
+  await page.waitForURL(`${STOREFRONT}/cart`);
+  assert.match(await page.locator('main').textContent(), /Your cart is empty/);
+  await context.close();
+});
+
+test('a return is asked for from the order page once the desk shipped the order', async () => {
+  const { context, page } = await shopper();
+  const email = `${unique('returns')}@example.com`;
+  await addToCart(page, 'organic-linen-tea-towels', 'Colour: Striped — $24.00', 2);
+  const orderUrl = await checkOut(page, email);
+  await pay(page, '4242 4242 4242 4242');
+  const orderId = new URL(orderUrl).pathname.split('/').pop();
+  await eventually('packing to start', async () => {
+    const order = await admin('GET', `/admin/orders/${orderId}`);
+    return order.status === 'fulfilling' || order.order?.status === 'fulfilling';
+  });
+  await admin('POST', `/admin/orders/${orderId}/shipments`, { carrier: 'UPS', tracking_number: '1Z999' });
+  await page.goto(orderUrl);
+  assert.match(await page.locator('.status').textContent(), /Shipped/);
+  await page.getByLabel('Units of Organic Linen Tea Towels (Set of 3) to return').fill('1');
+  await page.getByLabel('Reason').fill('Too many towels');
+  await page.getByRole('button', { name: 'Request a return' }).click();
+  await page.waitForURL(orderUrl);
+  assert.match(await page.locator('.status').textContent(), /Return requested/);
+  await context.close();
+});
+
+test('a page that does not exist is an HTML page with a 404', async () => {
+  const { context, page } = await shopper();
+  const response = await page.goto(`${STOREFRONT}/no/such/page`);
+  assert.equal(response.status(), 404);
+  assert.match(await page.locator('h1').textContent(), /Page not found/);
+  await context.close();
+});
