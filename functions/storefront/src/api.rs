@@ -190,3 +190,43 @@ fn encode(segment: &str) -> String {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use lambda_http::request::from_str;
+
+    /// A page request as API Gateway delivers it, from a shopper at 203.0.113.9.
+    fn shopper() -> Request {
+        from_str(
+            r#"{"version":"2.0","routeKey":"ANY /{proxy+}","rawPath":"/cart","rawQueryString":"",
+            "headers":{"host":"shop.test"},"requestContext":{"accountId":"1","apiId":"a","domainName":"shop.test",
+            "http":{"method":"POST","path":"/cart","protocol":"HTTP/1.1","sourceIp":"203.0.113.9","userAgent":"t"},
+            "requestId":"req-1","routeKey":"ANY /{proxy+}","stage":"$default","timeEpoch":0},"isBase64Encoded":false}"#,
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn a_call_reaches_the_handler_as_its_route_with_the_shoppers_address_and_request_id() {
+        let call = Call::new(Method::PUT, "/carts/{cart_id}/items/{sku}")
+            .param("cart_id", "c1")
+            .param("sku", "MUG 1/2")
+            .query("limit", Some("5"))
+            .bearer("tok")
+            .body(serde_json::json!({"quantity": 2}));
+        let request = call.request(&shopper());
+        assert_eq!(shop_platform::edge::route_key(&request), Some("PUT /carts/{cart_id}/items/{sku}"));
+        assert_eq!(request.uri().path(), "/carts/c1/items/MUG%201%2F2");
+        assert_eq!(shop_platform::edge::path_param(&request, "sku").unwrap(), "MUG 1/2");
+        assert_eq!(shop_platform::edge::query_param(&request, "limit"), Some("5"));
+        assert_eq!(shop_platform::edge::bearer_token(&request), Some("tok"));
+        let Some(RequestContext::ApiGatewayV2(context)) = request.request_context_ref() else {
+            panic!("no API Gateway context");
+        };
+        assert_eq!(context.http.source_ip.as_deref(), Some("203.0.113.9"));
+        assert_eq!(context.request_id.as_deref(), Some("req-1"));
+        assert_eq!(context.http.method, Method::PUT);
+        assert!(matches!(request.body(), Body::Text(text) if text == r#"{"quantity":2}"#));
+    }
+}
