@@ -17,7 +17,8 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: dev dev-reset test bench bench-build bench-campaign deps java gateway release sam-build lint clean
 
-## dev: install, start the local stack on the fixed ports, seed the demo catalog, serve the shop.
+## dev: install, start the local stack on the fixed ports, seed the demo catalog, serve the shop:
+## the storefront on 127.0.0.1:3001 (SHOP_STOREFRONT_PORT), the API on 127.0.0.1:3000 (SHOP_PORT).
 ## Its tables live in .stack/dev/dynamodb, so a restart keeps orders, carts and stock.
 dev: deps gateway
 	python3 infra/local/stack.py dev
@@ -47,7 +48,8 @@ $(VENV)/.bench: bench/requirements.txt $(VENV)/.installed
 bench-build: deps
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" cargo lambda build --release --target x86_64-unknown-linux-gnu $(addprefix -p ,$(FUNCTIONS)) -p bench-floor
 
-## test: install, start a private stack on free ports, run every test, stop the stack
+## test: install, start a private stack on free ports (the API's and the storefront's among them,
+## exported as SHOP_API_URL and SHOP_STOREFRONT_URL), run every test, stop the stack
 test: deps gateway
 	$(BUILD_TESTS)
 	python3 infra/local/stack.py run -- $(RUN_TESTS)

@@ -80,12 +80,17 @@ class Stack:
     def urls(self) -> dict:
         p = self.ports
         return {
+            # Each HttpApi of the template on a port of its own (infra/src/gateway.rs, LOCAL_APIS).
             "SHOP_API_URL": f"http://127.0.0.1:{p['api']}",
+            "SHOP_STOREFRONT_URL": f"http://127.0.0.1:{p['storefront']}",
             "AWS_ENDPOINT_URL_DYNAMODB": f"http://127.0.0.1:{p['dynamodb']}",
             "AWS_ENDPOINT_URL_SQS": f"http://127.0.0.1:{p['sqs']}",
             "AWS_ENDPOINT_URL_SESV2": f"http://127.0.0.1:{p['ses']}",
             "SHOP_SES_INBOX_URL": f"http://127.0.0.1:{p['ses']}",
             "STRIPE_API_BASE": f"http://127.0.0.1:{p['stripe']}",
+            # The local Stripe server's stand-in for Stripe.js, which the storefront's pages load
+            # (the gateway puts it in place of the template's https://js.stripe.com/v3/).
+            "STRIPE_JS_URL": f"http://127.0.0.1:{p['stripe']}/v3/",
             # The gateway's IAM proxy: every hosted function's AWS calls pass it (README, "IAM").
             "SHOP_IAM_URL": f"http://127.0.0.1:{p['iam']}",
         }
@@ -102,6 +107,7 @@ class Stack:
                 "SHOP_ADMIN_TOKEN": self.admin_token,
                 "SHOP_SECRET_ShopSigningKey": self.signing_key,
                 "SHOP_PORT": str(self.ports["api"]),
+                "SHOP_STOREFRONT_PORT": str(self.ports["storefront"]),
                 "SHOP_IAM_PORT": str(self.ports["iam"]),
                 "SHOP_TEMPLATE": str(ROOT / "template.yaml"),
                 "SHOP_RESOURCE_PREFIX": "shop",
@@ -117,14 +123,19 @@ class Stack:
                 "SHOP_PARAM_ReturnAddress": os.environ.get(
                     "SHOP_PARAM_ReturnAddress", "Serverless Shop Returns|1 Warehouse Way|Reno, NV 89501|United States"
                 ),
-                # The sitemap and the feed link to a storefront; locally the gateway stands in for it
-                # (its /products/<slug> answers), on whatever port the stack has.
-                "SHOP_PARAM_StorefrontUrl": os.environ.get("SHOP_PARAM_StorefrontUrl", self.urls()["SHOP_API_URL"]),
+                # The key the storefront's Payment Element is given (the local Stripe.js takes any).
+                "SHOP_PARAM_StripePublishableKey": os.environ.get("SHOP_PARAM_StripePublishableKey", "pk_test_local"),
             }
         )
-        # An explicit STRIPE_API_BASE wins (empty: Stripe itself, for a real sk_test_ key).
+        # StorefrontUrl and OrderPageUrl stay the template's (empty: the bundled storefront, on its
+        # port here) unless SHOP_PARAM_StorefrontUrl / SHOP_PARAM_OrderPageUrl say otherwise.
+        # An explicit STRIPE_API_BASE wins (empty: Stripe itself, for a real sk_test_ key); the
+        # storefront then loads Stripe's own Stripe.js (the template's) unless STRIPE_JS_URL says.
         if "STRIPE_API_BASE" in os.environ:
             env["STRIPE_API_BASE"] = os.environ["STRIPE_API_BASE"]
+            env.pop("STRIPE_JS_URL", None)
+        if "STRIPE_JS_URL" in os.environ:
+            env["STRIPE_JS_URL"] = os.environ["STRIPE_JS_URL"]
         return env
 
     # -- processes ------------------------------------------------------------------------
@@ -183,6 +194,7 @@ class Stack:
             self.wait_for(name, self.port_open(p[name]))
         self.spawn("gateway", [str(GATEWAY)])
         self.wait_for("gateway", lambda: self.http("GET", "/store")[0] == 200)
+        self.wait_for("gateway", self.port_open(p["storefront"]))
 
     def stop(self) -> None:
         for name, process in reversed(self.processes):
@@ -251,7 +263,7 @@ def run_command(argv: list) -> int:
     os.environ.setdefault("SHOP_PARAM_OrderLookupsPerSourceHour", "4")
     # Campaign recipients SES refused are tried again after seconds, not minutes.
     os.environ.setdefault("SHOP_PARAM_CampaignRetrySeconds", "1")
-    ports = {name: free_port() for name in ("api", "dynamodb", "sqs", "ses", "stripe", "iam")}
+    ports = {name: free_port() for name in ("api", "storefront", "dynamodb", "sqs", "ses", "stripe", "iam")}
     stack = Stack(f"test-{os.getpid()}", ports, secrets.token_urlsafe(24))
     code = 1
     try:
@@ -291,6 +303,7 @@ def dev_signing_key() -> str:
 def dev() -> int:
     ports = {
         "api": int(os.environ.get("SHOP_PORT", 3000)),
+        "storefront": int(os.environ.get("SHOP_STOREFRONT_PORT", 3001)),
         "dynamodb": int(os.environ.get("SHOP_DYNAMODB_PORT", 8010)),
         "sqs": int(os.environ.get("SHOP_SQS_PORT", 8011)),
         "ses": int(os.environ.get("SHOP_SES_PORT", 8005)),
@@ -319,6 +332,7 @@ def dev() -> int:
             f"""
   The shop is running (started in {time.monotonic() - started:.1f} s; catalog: {catalog}).
 
+  Storefront     {urls['SHOP_STOREFRONT_URL']}      the shop's website, in a browser
   Shop API       {urls['SHOP_API_URL']}      try {urls['SHOP_API_URL']}/products
   Mail inbox     {urls['SHOP_SES_INBOX_URL']}      (mail the shop sends, in a browser)
   Admin token    {stack.admin_token}      (Authorization: Bearer … on /admin routes)

@@ -1,6 +1,7 @@
 //! Creates the template's DynamoDB tables and SQS queues in the emulators, from the template's
 //! own resource properties, so the local stack and the cloud cannot drift. Safe to run again.
 
+use crate::gateway::LocalApi;
 use crate::template::{Context, Template, TemplateError};
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection, ProjectionType,
@@ -81,11 +82,20 @@ pub async fn create_resources(
     for (id, _) in template.resources_of_type("AWS::SES::ConfigurationSet") {
         context.refs.insert(id.to_owned(), format!("{prefix}-{id}"));
     }
-    // The API's public URL is the local gateway's.
-    let api_url = std::env::var("SHOP_API_URL").unwrap_or_else(|_| "http://127.0.0.1:3000".to_owned());
+    // Each API's public URL (`!GetAtt X.ApiEndpoint`) is where the local gateway serves it.
     for (id, _) in template.resources_of_type("AWS::Serverless::HttpApi") {
-        context.attrs.insert(format!("{id}.ApiEndpoint"), api_url.clone());
+        let url = LocalApi::of(id).ok_or_else(|| BootstrapError::Property {
+            resource: id.to_owned(),
+            reason: "this HttpApi has no local port: add it to LOCAL_APIS in infra/src/gateway.rs".into(),
+        })?;
+        let url = url.url().map_err(|reason| BootstrapError::Property {
+            resource: id.to_owned(),
+            reason,
+        })?;
+        context.attrs.insert(format!("{id}.ApiEndpoint"), url);
     }
+    // `!If` decides on the local parameters.
+    context.conditions = template.conditions();
 
     let dynamodb = aws_sdk_dynamodb::Client::new(sdk);
     for (id, properties) in template.resources_of_type("AWS::DynamoDB::Table") {

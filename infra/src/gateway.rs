@@ -2,6 +2,7 @@
 //! as an API Gateway v2 (payload 2.0) event, to the same handler Lambda runs.
 
 use crate::screen;
+use crate::template::IMPLICIT_HTTP_API;
 use base64::Engine;
 use bytes::Bytes;
 use http::{HeaderMap, Method};
@@ -13,13 +14,92 @@ use serde_json::{Map, Value, json};
 use shop_platform::{ApiError, HttpFunction};
 use std::collections::BTreeMap;
 use std::net::IpAddr;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
 use std::time::{SystemTime, UNIX_EPOCH};
 use tokio::net::TcpListener;
 
 /// API Gateway's own payload limit.
 const MAX_BODY: usize = 10 * 1024 * 1024;
+
+/// What an API answers a request that none of its routes takes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Unrouted {
+    /// The shop's own problem+json: 404 `route_not_found`, or 405 `method_not_allowed` with the
+    /// methods the path has routes for.
+    Problem,
+    /// What API Gateway itself answers, whatever the method: 404 `{"message":"Not Found"}`.
+    ApiGateway,
+}
+
+/// One `HttpApi` of the template as the local stack serves it: on a loopback port of its own, as
+/// each API has a host of its own in AWS.
+#[derive(Debug, Clone, Copy)]
+pub struct LocalApi {
+    /// The logical ids of the `HttpApi`s it serves, the first its name ([`IMPLICIT_HTTP_API`]
+    /// is SAM's implicit API, of the events without `ApiId`).
+    pub ids: &'static [&'static str],
+    /// The variable that sets its port.
+    pub port_variable: &'static str,
+    /// Its port when that variable is unset.
+    pub default_port: u16,
+    /// The variable that names its public URL (`!GetAtt X.ApiEndpoint`), when not
+    /// `http://127.0.0.1:<port>`.
+    pub url_variable: &'static str,
+    /// What it answers where no route matches.
+    pub unrouted: Unrouted,
+}
+
+/// Every `HttpApi` the local stack serves, each on its own port: a new API of the template is
+/// one line here.
+pub const LOCAL_APIS: &[LocalApi] = &[
+    LocalApi {
+        ids: &["ShopApi", IMPLICIT_HTTP_API],
+        port_variable: "SHOP_PORT",
+        default_port: 3000,
+        url_variable: "SHOP_API_URL",
+        unrouted: Unrouted::Problem,
+    },
+    LocalApi {
+        ids: &["StorefrontApi"],
+        port_variable: "SHOP_STOREFRONT_PORT",
+        default_port: 3001,
+        url_variable: "SHOP_STOREFRONT_URL",
+        unrouted: Unrouted::ApiGateway,
+    },
+];
+
+impl LocalApi {
+    /// The local API that serves the template's `HttpApi` named `id`.
+    pub fn of(id: &str) -> Option<&'static LocalApi> {
+        LOCAL_APIS.iter().find(|api| api.ids.contains(&id))
+    }
+
+    /// Its name: the logical id of its `HttpApi`.
+    pub fn name(&self) -> &'static str {
+        self.ids[0]
+    }
+
+    /// Its port: `port_variable`'s value, else `default_port`.
+    pub fn port(&self) -> Result<u16, String> {
+        match std::env::var(self.port_variable) {
+            Ok(text) => text
+                .trim()
+                .parse()
+                .map_err(|_| format!("{}={text:?} is not a port", self.port_variable)),
+            Err(_) => Ok(self.default_port),
+        }
+    }
+
+    /// Its public base URL, without a trailing `/`: `url_variable`'s value, else
+    /// `http://127.0.0.1:<port>`.
+    pub fn url(&self) -> Result<String, String> {
+        match std::env::var(self.url_variable) {
+            Ok(url) if !url.trim().is_empty() => Ok(url.trim().trim_end_matches('/').to_owned()),
+            _ => Ok(format!("http://127.0.0.1:{}", self.port()?)),
+        }
+    }
+}
 
 /// One route the gateway serves.
 #[derive(Clone)]
@@ -34,13 +114,15 @@ pub struct Route {
     pub function: Arc<dyn HttpFunction>,
 }
 
-/// The gateway's routes and settings.
+/// The routes of one API and its settings.
 pub struct Gateway {
     routes: Vec<Route>,
     admin_token: String,
-    next_id: AtomicU64,
-    started: u64,
+    unrouted: Unrouted,
 }
+
+/// Request ids, unique across every API of the process, as API Gateway's are.
+static NEXT_ID: AtomicU64 = AtomicU64::new(0);
 
 enum Segment<'a> {
     Literal(&'a str),
@@ -63,34 +145,57 @@ fn segments(template: &str) -> Vec<Segment<'_>> {
         .collect()
 }
 
-/// The path parameters when `path` matches `template`, with how many literal segments matched
-/// (API Gateway prefers the most specific route).
-fn match_path(template: &str, path: &str) -> Option<(usize, BTreeMap<String, String>)> {
-    let parts: Vec<&str> = path.trim_matches('/').split('/').filter(|s| !s.is_empty()).collect();
+/// The non-empty segments of `path`, each with the offset in `path` where it starts.
+fn path_segments(path: &str) -> Vec<(usize, &str)> {
+    let mut segments = Vec::new();
+    let mut start = 0;
+    for piece in path.split('/') {
+        if !piece.is_empty() {
+            segments.push((start, piece));
+        }
+        start += piece.len() + 1;
+    }
+    segments
+}
+
+/// How specifically a route's path matched: API Gateway takes the most specific route, the
+/// one with more literal segments, then the one with more single-segment parameters (a greedy
+/// `{name+}` is the least specific).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+struct Specificity {
+    literals: usize,
+    params: usize,
+}
+
+/// The path parameters when `path` matches `template`, and how specific the match is. A
+/// single-segment parameter is percent-decoded; a greedy `{name+}` (the template's last
+/// segment) takes one or more segments, its value the rest of the path as sent: undecoded,
+/// its slashes kept.
+fn match_path(template: &str, path: &str) -> Option<(Specificity, BTreeMap<String, String>)> {
+    let parts = path_segments(path);
     let mut params = BTreeMap::new();
-    let mut literals = 0;
+    let mut specificity = Specificity { literals: 0, params: 0 };
     let pattern = segments(template);
     for (i, segment) in pattern.iter().enumerate() {
         match segment {
             Segment::Greedy(name) => {
-                if i >= parts.len() {
-                    return None;
-                }
-                params.insert((*name).to_owned(), decode(&parts[i..].join("/")));
-                return Some((literals, params));
+                let (start, _) = parts.get(i)?;
+                params.insert((*name).to_owned(), path[*start..].to_owned());
+                return Some((specificity, params));
             }
             Segment::Literal(literal) => {
-                if parts.get(i) != Some(literal) {
+                if parts.get(i).map(|(_, part)| part) != Some(literal) {
                     return None;
                 }
-                literals += 1;
+                specificity.literals += 1;
             }
             Segment::Param(name) => {
-                params.insert((*name).to_owned(), decode(parts.get(i)?));
+                params.insert((*name).to_owned(), decode(parts.get(i)?.1));
+                specificity.params += 1;
             }
         }
     }
-    (pattern.len() == parts.len()).then_some((literals, params))
+    (pattern.len() == parts.len()).then_some((specificity, params))
 }
 
 fn decode(segment: &str) -> String {
@@ -105,17 +210,13 @@ fn same_token(given: &[u8], expected: &[u8]) -> bool {
 }
 
 impl Gateway {
-    /// A gateway serving `routes`, asking `admin_token` where a route needs IAM.
-    pub fn new(routes: Vec<Route>, admin_token: String) -> Self {
-        let started = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map(|d| d.as_secs())
-            .unwrap_or(0);
+    /// A gateway serving `routes`, asking `admin_token` where a route needs IAM, and answering
+    /// as `unrouted` says where none matches.
+    pub fn new(routes: Vec<Route>, admin_token: String, unrouted: Unrouted) -> Self {
         Self {
             routes,
             admin_token,
-            next_id: AtomicU64::new(0),
-            started,
+            unrouted,
         }
     }
 
@@ -152,7 +253,14 @@ impl Gateway {
 
     /// A new request id, as API Gateway gives each request one.
     fn request_id(&self) -> String {
-        format!("{:x}-{}", self.started, self.next_id.fetch_add(1, Ordering::Relaxed))
+        static STARTED: OnceLock<u64> = OnceLock::new();
+        let started = STARTED.get_or_init(|| {
+            SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .map(|d| d.as_secs())
+                .unwrap_or(0)
+        });
+        format!("{started:x}-{}", NEXT_ID.fetch_add(1, Ordering::Relaxed))
     }
 
     async fn answer(&self, request: http::Request<Incoming>, source_ip: IpAddr) -> http::Response<Full<Bytes>> {
@@ -183,27 +291,31 @@ impl Gateway {
     ) -> Result<http::Response<Body>, ApiError> {
         let path = request.uri().path().to_owned();
         let method = request.method().clone();
-        let matches: Vec<(usize, BTreeMap<String, String>, &Route)> = self
+        let matches: Vec<(Specificity, BTreeMap<String, String>, &Route)> = self
             .routes
             .iter()
             .filter_map(|route| match_path(&route.path, &path).map(|(score, params)| (score, params, route)))
             .collect();
-        if matches.is_empty() {
-            return Err(ApiError::RouteNotFound { path });
-        }
-        let Some((_, params, route)) = matches
+        // The most specific path first; on the same path, the route of the method before ANY.
+        let chosen = matches
             .iter()
             .filter(|(_, _, route)| route.method == "ANY" || route.method == method.as_str())
-            .max_by_key(|(score, _, _)| *score)
-            .cloned()
-        else {
-            let mut allow: Vec<String> = matches.iter().map(|(_, _, r)| r.method.clone()).collect();
-            allow.sort();
-            allow.dedup();
-            return Err(ApiError::MethodNotAllowed {
-                method: method.to_string(),
-                allow,
-            });
+            .max_by_key(|(score, _, route)| (*score, route.method != "ANY"))
+            .cloned();
+        let Some((_, params, route)) = chosen else {
+            return match self.unrouted {
+                Unrouted::ApiGateway => Ok(api_gateway_not_found()),
+                Unrouted::Problem if matches.is_empty() => Err(ApiError::RouteNotFound { path }),
+                Unrouted::Problem => {
+                    let mut allow: Vec<String> = matches.iter().map(|(_, _, r)| r.method.clone()).collect();
+                    allow.sort();
+                    allow.dedup();
+                    Err(ApiError::MethodNotAllowed {
+                        method: method.to_string(),
+                        allow,
+                    })
+                }
+            };
         };
         if route.iam {
             self.authorize(request.headers())?;
@@ -331,6 +443,15 @@ impl Gateway {
     }
 }
 
+/// API Gateway's own answer to a request no route of the API takes.
+fn api_gateway_not_found() -> http::Response<Body> {
+    http::Response::builder()
+        .status(http::StatusCode::NOT_FOUND)
+        .header(http::header::CONTENT_TYPE, "application/json")
+        .body(Body::Text(r#"{"message":"Not Found"}"#.to_owned()))
+        .unwrap_or_default()
+}
+
 fn decode_query(text: &str) -> String {
     decode(&text.replace('+', " "))
 }
@@ -345,6 +466,197 @@ mod tests {
         let (param, params) = match_path("/admin/products/{id}", "/admin/products/import").unwrap();
         assert!(literal > param);
         assert_eq!(params["id"], "import");
+    }
+
+    #[test]
+    fn a_greedy_parameter_takes_the_rest_of_the_path_undecoded() {
+        let (_, params) = match_path("/{proxy+}", "/products/tee%20shirt").unwrap();
+        assert_eq!(params["proxy"], "products/tee%20shirt");
+        let (_, params) = match_path("/{proxy+}", "/a/b/c/").unwrap();
+        assert_eq!(params["proxy"], "a/b/c/", "slashes kept, the trailing one too");
+        let (_, params) = match_path("/{proxy+}", "/orders/o%2F1").unwrap();
+        assert_eq!(params["proxy"], "orders/o%2F1", "an encoded slash stays encoded");
+        let (_, params) = match_path("/assets/{path+}", "/assets/css/shop.css").unwrap();
+        assert_eq!(params["path"], "css/shop.css");
+        assert_eq!(params.len(), 1);
+    }
+
+    #[test]
+    fn a_greedy_parameter_needs_one_segment_at_least() {
+        assert!(match_path("/{proxy+}", "/").is_none());
+        assert!(match_path("/{proxy+}", "").is_none());
+        assert!(match_path("/assets/{path+}", "/assets").is_none());
+        assert!(match_path("/assets/{path+}", "/assets/").is_none());
+        assert!(match_path("/assets/{path+}", "/other/x").is_none());
+        assert!(match_path("/{proxy+}", "/one").is_some());
+    }
+
+    #[test]
+    fn the_root_route_matches_the_root_only() {
+        let (score, params) = match_path("/", "/").unwrap();
+        assert_eq!(score, Specificity { literals: 0, params: 0 });
+        assert!(params.is_empty());
+        assert!(match_path("/", "/products").is_none());
+    }
+
+    #[test]
+    fn literal_and_shorter_routes_win_over_a_greedy_one() {
+        let (greedy, _) = match_path("/{proxy+}", "/products/x").unwrap();
+        let (param, _) = match_path("/products/{id}", "/products/x").unwrap();
+        let (literal, _) = match_path("/products", "/products").unwrap();
+        let (greedy_short, _) = match_path("/{proxy+}", "/products").unwrap();
+        assert!(param > greedy);
+        assert!(literal > greedy_short);
+        let (prefixed_greedy, _) = match_path("/products/{proxy+}", "/products/x").unwrap();
+        assert!(
+            param > prefixed_greedy,
+            "a single-segment parameter is more specific than a greedy one"
+        );
+        assert!(prefixed_greedy > greedy, "a literal prefix is more specific than none");
+    }
+
+    /// A handler that answers its route key, to see which route a request reached.
+    struct Echo;
+
+    impl HttpFunction for Echo {
+        fn handle(&self, request: lambda_http::Request) -> futures::future::BoxFuture<'_, http::Response<Body>> {
+            use lambda_http::RequestExt;
+            let route = match request.request_context_ref() {
+                Some(lambda_http::request::RequestContext::ApiGatewayV2(context)) => {
+                    context.route_key.clone().unwrap_or_default()
+                }
+                _ => String::new(),
+            };
+            let proxy = request
+                .path_parameters_ref()
+                .and_then(|p| p.first("proxy"))
+                .unwrap_or("")
+                .to_owned();
+            Box::pin(async move {
+                http::Response::builder()
+                    .header("content-type", "text/html")
+                    .body(Body::Text(format!("{route}|{proxy}")))
+                    .unwrap()
+            })
+        }
+    }
+
+    fn gateway(routes: &[(&str, &str)], unrouted: Unrouted) -> Arc<Gateway> {
+        let function: Arc<dyn HttpFunction> = Arc::new(Echo);
+        let routes = routes
+            .iter()
+            .map(|(method, path)| Route {
+                method: (*method).to_owned(),
+                path: (*path).to_owned(),
+                iam: false,
+                function: Arc::clone(&function),
+            })
+            .collect();
+        Arc::new(Gateway::new(routes, "token".into(), unrouted))
+    }
+
+    /// Serves `gateway` on a free port and sends it `method path`: the status, content type
+    /// and body.
+    async fn ask(gateway: Arc<Gateway>, method: &str, path: &str) -> (u16, String, String) {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = listener.local_addr().unwrap();
+        let server = tokio::spawn(gateway.serve(listener));
+        let mut stream = tokio::net::TcpStream::connect(address).await.unwrap();
+        let request = format!("{method} {path} HTTP/1.1\r\nhost: shop\r\ncontent-length: 0\r\n\r\n");
+        stream.write_all(request.as_bytes()).await.unwrap();
+        let mut answer = Vec::new();
+        stream.read_to_end(&mut answer).await.unwrap();
+        server.abort();
+        let text = String::from_utf8_lossy(&answer).into_owned();
+        let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+        let status = head.split(' ').nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
+        let content_type = head
+            .lines()
+            .find_map(|line| {
+                line.to_ascii_lowercase()
+                    .strip_prefix("content-type: ")
+                    .map(str::to_owned)
+            })
+            .unwrap_or_default();
+        (status, content_type, body.to_owned())
+    }
+
+    const STOREFRONT: &[(&str, &str)] = &[("GET", "/"), ("ANY", "/{proxy+}")];
+
+    #[tokio::test]
+    async fn the_storefront_routes_take_the_root_and_every_deeper_path() {
+        let storefront = gateway(STOREFRONT, Unrouted::ApiGateway);
+        let (status, content_type, body) = ask(Arc::clone(&storefront), "GET", "/").await;
+        assert_eq!(
+            (status, content_type.as_str(), body.as_str()),
+            (200, "text/html", "GET /|")
+        );
+        let (status, _, body) = ask(Arc::clone(&storefront), "GET", "/products/tee%20shirt").await;
+        assert_eq!((status, body.as_str()), (200, "ANY /{proxy+}|products/tee%20shirt"));
+        let (status, _, body) = ask(Arc::clone(&storefront), "POST", "/cart/add").await;
+        assert_eq!((status, body.as_str()), (200, "ANY /{proxy+}|cart/add"));
+    }
+
+    #[tokio::test]
+    async fn a_route_of_the_method_wins_over_any_on_the_same_path() {
+        let api = gateway(&[("ANY", "/{proxy+}"), ("GET", "/{proxy+}")], Unrouted::ApiGateway);
+        let (_, _, body) = ask(Arc::clone(&api), "GET", "/x").await;
+        assert_eq!(body, "GET /{proxy+}|x");
+        let (_, _, body) = ask(api, "DELETE", "/x").await;
+        assert_eq!(body, "ANY /{proxy+}|x");
+    }
+
+    #[tokio::test]
+    async fn an_api_without_a_route_for_the_request_answers_as_api_gateway() {
+        // The root is GET only, and a greedy route needs a segment: POST / has no route.
+        let storefront = gateway(STOREFRONT, Unrouted::ApiGateway);
+        let (status, content_type, body) = ask(storefront, "POST", "/").await;
+        assert_eq!(
+            (status, content_type.as_str(), body.as_str()),
+            (404, "application/json", r#"{"message":"Not Found"}"#)
+        );
+        let routeless = gateway(&[], Unrouted::ApiGateway);
+        let (status, _, body) = ask(routeless, "GET", "/anything").await;
+        assert_eq!((status, body.as_str()), (404, r#"{"message":"Not Found"}"#));
+    }
+
+    #[tokio::test]
+    async fn the_shop_api_answers_unknown_routes_and_methods_in_problem_json() {
+        let shop = gateway(&[("GET", "/products")], Unrouted::Problem);
+        let (status, content_type, body) = ask(Arc::clone(&shop), "GET", "/nothing").await;
+        assert_eq!((status, content_type.as_str()), (404, "application/problem+json"));
+        assert!(body.contains("route_not_found"), "{body}");
+        let (status, content_type, _) = ask(shop, "DELETE", "/products").await;
+        assert_eq!((status, content_type.as_str()), (405, "application/problem+json"));
+    }
+
+    #[test]
+    fn every_api_of_the_template_has_a_port_of_its_own() {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../template.yaml");
+        let template = crate::template::Template::load(&path).unwrap();
+        let mut ports = Vec::new();
+        for (id, _) in template.resources_of_type("AWS::Serverless::HttpApi") {
+            let api = LocalApi::of(id).unwrap_or_else(|| panic!("{id} is not in LOCAL_APIS"));
+            ports.push(api.default_port);
+        }
+        for function in template.functions().unwrap() {
+            for route in &function.routes {
+                assert!(
+                    LocalApi::of(&route.api).is_some(),
+                    "{}: {}",
+                    function.logical_id,
+                    route.api
+                );
+            }
+        }
+        let count = ports.len();
+        ports.sort_unstable();
+        ports.dedup();
+        assert_eq!(ports.len(), count, "one port per API");
+        assert_eq!(LocalApi::of("ShopApi").map(|a| a.default_port), Some(3000));
+        assert_eq!(LocalApi::of(IMPLICIT_HTTP_API).map(|a| a.name()), Some("ShopApi"));
+        assert_eq!(LocalApi::of("StorefrontApi").map(|a| a.default_port), Some(3001));
     }
 
     #[test]

@@ -11,7 +11,7 @@ pub mod screen;
 pub mod template;
 
 use shop_platform::config::Env;
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 use std::sync::Arc;
 
@@ -20,22 +20,56 @@ pub type StartError = Box<dyn std::error::Error + Send + Sync>;
 
 /// Everything the gateway serves and polls, built from the template.
 pub struct Stack {
-    /// The HTTP gateway.
-    pub gateway: gateway::Gateway,
+    /// The HTTP gateway of each `HttpApi`, to serve on that API's own port.
+    pub gateways: Vec<(&'static gateway::LocalApi, gateway::Gateway)>,
     /// The queue pollers.
     pub mappings: Vec<poller::Mapping>,
     /// The proxy that holds each function's AWS calls to its policies.
     pub enforcer: enforce::Enforcer,
 }
 
-/// The environment a function runs with: this process's, under the variables the template
-/// gives the function, resolved to the local resources.
-pub fn function_env(function: &template::Function, context: &template::Context) -> Result<Env, StartError> {
-    let mut vars: HashMap<String, String> = std::env::vars().collect();
+/// Variables of the template that name a service outside AWS the local stack stands in for:
+/// where this process has one (infra/local/stack.py exports them, as it exports
+/// `STRIPE_API_BASE` for the Stripe API), it replaces the template's value. Stripe.js comes from
+/// the local Stripe server.
+pub const LOCAL_STAND_INS: &[&str] = &["STRIPE_JS_URL"];
+
+/// The variables the template gives `function`, resolved to the local resources, with the
+/// local stand-ins of [`LOCAL_STAND_INS`] where this process names them.
+pub fn template_vars(
+    function: &template::Function,
+    context: &template::Context,
+) -> Result<BTreeMap<String, String>, StartError> {
+    let mut vars = BTreeMap::new();
     for (name, value) in &function.environment {
-        vars.insert(name.clone(), context.resolve_string(value)?);
+        let local = LOCAL_STAND_INS
+            .contains(&name.as_str())
+            .then(|| std::env::var(name).ok())
+            .flatten()
+            .filter(|v| !v.is_empty());
+        let value = match local {
+            Some(local) => local,
+            None => context.resolve_string(value)?,
+        };
+        vars.insert(name.clone(), value);
     }
-    Ok(Env::from_map(vars))
+    Ok(vars)
+}
+
+/// The variables a function runs with: this process's, under those the template gives the
+/// function ([`template_vars`]).
+pub fn function_vars(
+    function: &template::Function,
+    context: &template::Context,
+) -> Result<HashMap<String, String>, StartError> {
+    let mut vars: HashMap<String, String> = std::env::vars().collect();
+    vars.extend(template_vars(function, context)?);
+    Ok(vars)
+}
+
+/// The environment a function runs with ([`function_vars`]).
+pub fn function_env(function: &template::Function, context: &template::Context) -> Result<Env, StartError> {
+    Ok(Env::from_map(function_vars(function, context)?))
 }
 
 /// The emulators the enforcing proxy forwards to, by SigV4 service name, from the SDK's own
@@ -58,6 +92,13 @@ fn emulators() -> HashMap<String, String> {
     .collect()
 }
 
+/// The local API that serves the template's `HttpApi` `id`.
+fn local_api(id: &str) -> Result<&'static gateway::LocalApi, StartError> {
+    gateway::LocalApi::of(id).ok_or_else(|| {
+        format!("the template's HttpApi {id} has no local port: add it to LOCAL_APIS in infra/src/gateway.rs").into()
+    })
+}
+
 /// Creates the template's resources (named `{prefix}-{LogicalId}`) and hosts its functions,
 /// each with the environment the template gives it on top of this process's, and with AWS
 /// calls that go through the enforcing proxy at `proxy_url`, signed as that function.
@@ -77,7 +118,7 @@ pub async fn build_stack(
         .unwrap_or_default();
     let sam_templates = iam::SamPolicyTemplates::find(&root)?;
     let mut principals = HashMap::new();
-    let mut routes = Vec::new();
+    let mut routes: HashMap<&'static str, Vec<gateway::Route>> = HashMap::new();
     let mut mappings = Vec::new();
     for function in template.functions()? {
         let policy = iam::Policy::from_template(function.policies.as_ref(), &context, &sam_templates)
@@ -98,7 +139,8 @@ pub async fn build_stack(
         };
         if let Some(handler) = http {
             for route in &function.routes {
-                routes.push(gateway::Route {
+                let api = local_api(&route.api)?;
+                routes.entry(api.name()).or_default().push(gateway::Route {
                     method: route.method.clone(),
                     path: route.path.clone(),
                     iam: route.iam,
@@ -127,8 +169,20 @@ pub async fn build_stack(
         .region()
         .map(|r| r.to_string())
         .unwrap_or_else(|| "us-east-1".to_owned());
+    // Every API of the template is served, one without routes too (it answers as API Gateway
+    // does where no route matches).
+    for (id, _) in template.resources_of_type("AWS::Serverless::HttpApi") {
+        routes.entry(local_api(id)?.name()).or_default();
+    }
+    let gateways = gateway::LOCAL_APIS
+        .iter()
+        .filter_map(|api| {
+            let routes = routes.remove(api.name())?;
+            Some((api, gateway::Gateway::new(routes, admin_token.clone(), api.unrouted)))
+        })
+        .collect();
     Ok(Stack {
-        gateway: gateway::Gateway::new(routes, admin_token),
+        gateways,
         mappings,
         enforcer: enforce::Enforcer::new(principals, emulators(), &region, bootstrap::LOCAL_ACCOUNT),
     })

@@ -1,5 +1,7 @@
 //! `shop-local serve`: creates the template's tables and queues in the emulators, then serves
-//! the HTTP API and polls the queues. Settings come from the environment (see README).
+//! each HTTP API of the template on its own port (`SHOP_PORT` for the shop's API,
+//! `SHOP_STOREFRONT_PORT` for the storefront's: `gateway::LOCAL_APIS`) and polls the queues.
+//! Settings come from the environment (see README).
 //!
 //! `shop-local env <binary>`: prints, as JSON, the variables the template gives the function
 //! built from `<binary>`, resolved to the running stack's resources (what a benchmark needs to
@@ -20,7 +22,6 @@ async fn main() -> Result<(), shop_local::StartError> {
         return print_env(&template, &prefix, binary).await;
     }
     shop_platform::logging::init();
-    let address = format!("127.0.0.1:{}", var("SHOP_PORT", "3000"));
     let admin_token = std::env::var("SHOP_ADMIN_TOKEN").map_err(|_| "SHOP_ADMIN_TOKEN must be set")?;
     let sdk = shop_platform::aws::sdk_config().await;
     let region = sdk.region().map(|r| r.to_string()).unwrap_or_default();
@@ -36,10 +37,22 @@ async fn main() -> Result<(), shop_local::StartError> {
     for mapping in stack.mappings {
         tokio::spawn(shop_local::poller::run(sqs.clone(), mapping, region.clone()));
     }
-    let listener = tokio::net::TcpListener::bind(&address).await?;
-    tracing::info!(address = %address, "local gateway serving");
+    // Every API's port is taken before any answers, so one that answers means all do.
+    let mut listeners = Vec::new();
+    for (api, gateway) in stack.gateways {
+        let address = format!("127.0.0.1:{}", api.port()?);
+        let listener = tokio::net::TcpListener::bind(&address)
+            .await
+            .map_err(|error| format!("{} on {address}: {error}", api.name()))?;
+        tracing::info!(api = api.name(), address = %address, "local gateway serving");
+        listeners.push((gateway, listener));
+    }
+    let mut served = tokio::task::JoinSet::new();
+    for (gateway, listener) in listeners {
+        served.spawn(Arc::new(gateway).serve(listener));
+    }
     tokio::select! {
-        served = Arc::new(stack.gateway).serve(listener) => served?,
+        Some(ended) = served.join_next() => ended??,
         _ = tokio::signal::ctrl_c() => tracing::info!("stopping"),
     }
     Ok(())
@@ -56,10 +69,7 @@ async fn print_env(template: &std::path::Path, prefix: &str, binary: &str) -> Re
         .into_iter()
         .find(|f| f.binary == binary)
         .ok_or_else(|| format!("no function of the template builds {binary}"))?;
-    let mut vars = std::collections::BTreeMap::new();
-    for (name, value) in &function.environment {
-        vars.insert(name.clone(), context.resolve_string(value)?);
-    }
+    let vars = shop_local::template_vars(&function, &context)?;
     println!("{}", serde_json::to_string(&vars)?);
     Ok(())
 }

@@ -1,7 +1,8 @@
 //! template.yaml as the local stack reads it: functions with their HTTP routes, queue triggers,
 //! environment and policies, and the tables and queues to create. CloudFormation intrinsics
 //! (`!Ref`, `!GetAtt`, `!Sub`, `!Join`, `!Select`, `!Split`) are evaluated against the local names
-//! of resources; conditions (`!If`) are not.
+//! of resources, and `!If` against the template's `Conditions` (`!Equals`, `!Not`, `!And`, `!Or`,
+//! `Condition`) evaluated on the local parameter values.
 
 use serde_norway::Value;
 use std::collections::{BTreeMap, HashMap};
@@ -42,11 +43,19 @@ pub struct Context {
     /// The values of Secrets Manager secrets, by the id `!Ref` gives, for the dynamic
     /// references `{{resolve:secretsmanager:<id>:SecretString}}` CloudFormation resolves.
     pub secrets: HashMap<String, String>,
+    /// The template's `Conditions`, by name, unevaluated (`!If` evaluates the one it names).
+    pub conditions: HashMap<String, Value>,
 }
+
+/// SAM's logical id of the implicit HTTP API, which serves the `HttpApi` events without `ApiId`.
+pub const IMPLICIT_HTTP_API: &str = "ServerlessHttpApi";
 
 /// An HTTP route of a function.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HttpRoute {
+    /// The logical id of the `HttpApi` that serves it (the event's `ApiId: !Ref X`), or
+    /// [`IMPLICIT_HTTP_API`] when the event names none.
+    pub api: String,
     /// Upper-case method, or `ANY`.
     pub method: String,
     /// The path template, such as `/products/{id_or_slug}`.
@@ -135,6 +144,17 @@ impl Template {
             .collect()
     }
 
+    /// The template's `Conditions`, by name, unevaluated.
+    pub fn conditions(&self) -> HashMap<String, Value> {
+        self.root
+            .get("Conditions")
+            .and_then(Value::as_mapping)
+            .into_iter()
+            .flatten()
+            .filter_map(|(name, condition)| Some((name.as_str()?.to_owned(), condition.clone())))
+            .collect()
+    }
+
     /// Every `AWS::Serverless::Function`, with routes, triggers and merged environment.
     pub fn functions(&self) -> Result<Vec<Function>, TemplateError> {
         let global_env = self
@@ -192,7 +212,14 @@ impl Template {
                         };
                         let iam =
                             field("Auth").and_then(|a| a.get("Authorizer")).and_then(Value::as_str) == Some("AWS_IAM");
+                        let api = match field("ApiId") {
+                            None => IMPLICIT_HTTP_API.to_owned(),
+                            Some(api_id) => ref_target(api_id).ok_or_else(|| {
+                                TemplateError::Unsupported(format!("{logical_id}.{name:?}: ApiId must be !Ref X"))
+                            })?,
+                        };
                         routes.push(HttpRoute {
+                            api,
                             method: method.to_ascii_uppercase(),
                             path,
                             iam,
@@ -225,6 +252,15 @@ impl Template {
             });
         }
         Ok(functions)
+    }
+}
+
+/// The logical id a `!Ref X` names.
+fn ref_target(value: &Value) -> Option<String> {
+    match value {
+        Value::Tagged(tagged) if tagged.tag == "Ref" => tagged.value.as_str().map(str::to_owned),
+        Value::Mapping(map) if map.len() == 1 => value.get("Ref").and_then(Value::as_str).map(str::to_owned),
+        _ => None,
     }
 }
 
@@ -418,8 +454,75 @@ impl Context {
                 }
                 _ => Err(TemplateError::Unsupported("!Select takes [index, list]".into())),
             },
+            "If" => match arg {
+                Value::Sequence(parts) if parts.len() == 3 => {
+                    let chosen = if self.condition(&text(&parts[0])?, 0)? {
+                        &parts[1]
+                    } else {
+                        &parts[2]
+                    };
+                    self.resolve(chosen)
+                }
+                _ => Err(TemplateError::Unsupported("!If takes [condition, then, else]".into())),
+            },
+            "Equals" | "Not" | "And" | "Or" | "Condition" => Ok(Value::Bool(self.condition_value(name, arg, 0)?)),
             other => Err(TemplateError::Unsupported(format!(
                 "intrinsic {other} is not supported locally"
+            ))),
+        }
+    }
+
+    /// The value of the template's condition `name`, on the local parameters.
+    fn condition(&self, name: &str, depth: usize) -> Result<bool, TemplateError> {
+        // Conditions may name each other (`Condition: X`), never in a circle: a deep chain is one.
+        if depth > 32 {
+            return Err(TemplateError::Unsupported(format!("condition {name} refers to itself")));
+        }
+        let definition = self
+            .conditions
+            .get(name)
+            .ok_or_else(|| TemplateError::Unresolved(format!("condition {name}")))?;
+        self.condition_of(definition, depth + 1)
+    }
+
+    /// The value of a condition function (`!Equals`, `!Not`, `!And`, `!Or`, `{Condition: name}`).
+    fn condition_of(&self, value: &Value, depth: usize) -> Result<bool, TemplateError> {
+        let not_a_condition = || TemplateError::Unsupported(format!("{value:?} is not a condition"));
+        let (function, arg) = match value {
+            Value::Tagged(tagged) => (tagged.tag.to_string(), &tagged.value),
+            Value::Mapping(map) if map.len() == 1 => match map.iter().next() {
+                Some((Value::String(key), arg)) => (key.clone(), arg),
+                _ => return Err(not_a_condition()),
+            },
+            _ => return Err(not_a_condition()),
+        };
+        self.condition_value(function.trim_start_matches('!').trim_start_matches("Fn::"), arg, depth)
+    }
+
+    /// `function` (`Equals`, `Not`, `And`, `Or` or `Condition`) applied to `arg`.
+    fn condition_value(&self, function: &str, arg: &Value, depth: usize) -> Result<bool, TemplateError> {
+        let operands = || -> Result<Vec<bool>, TemplateError> {
+            match arg {
+                Value::Sequence(items) => items.iter().map(|item| self.condition_of(item, depth + 1)).collect(),
+                _ => Err(TemplateError::Unsupported(format!("!{function} takes a list"))),
+            }
+        };
+        match function {
+            "Condition" => self.condition(&self.resolve_text(arg)?, depth),
+            "Equals" => match arg {
+                Value::Sequence(parts) if parts.len() == 2 => {
+                    Ok(self.resolve_text(&parts[0])? == self.resolve_text(&parts[1])?)
+                }
+                _ => Err(TemplateError::Unsupported("!Equals takes [a, b]".into())),
+            },
+            "Not" => match operands()?.as_slice() {
+                [one] => Ok(!one),
+                _ => Err(TemplateError::Unsupported("!Not takes [condition]".into())),
+            },
+            "And" => Ok(operands()?.iter().all(|b| *b)),
+            "Or" => Ok(operands()?.iter().any(|b| *b)),
+            other => Err(TemplateError::Unsupported(format!(
+                "{other} is not a condition function"
             ))),
         }
     }
@@ -458,7 +561,7 @@ Resources:
           SITE: !Sub "https://${Table}.example/${AWS::Region}"
       Events:
         Get: {Type: HttpApi, Properties: {Path: "/things/{id}", Method: get}}
-        Put: {Type: HttpApi, Properties: {Path: /admin/x, Method: PUT, Auth: {Authorizer: AWS_IAM}}}
+        Put: {Type: HttpApi, Properties: {ApiId: !Ref Api, Path: /admin/x, Method: PUT, Auth: {Authorizer: AWS_IAM}}}
         Jobs: {Type: SQS, Properties: {Queue: !GetAtt Work.Arn, BatchSize: 5, FunctionResponseTypes: [ReportBatchItemFailures]}}
 "#;
 
@@ -485,11 +588,13 @@ Resources:
             shop.routes,
             [
                 HttpRoute {
+                    api: IMPLICIT_HTTP_API.into(),
                     method: "GET".into(),
                     path: "/things/{id}".into(),
                     iam: false
                 },
                 HttpRoute {
+                    api: "Api".into(),
                     method: "PUT".into(),
                     path: "/admin/x".into(),
                     iam: true
@@ -544,6 +649,76 @@ Resources:
         assert!(matches!(context.resolve(&beyond), Err(TemplateError::Unsupported(_))));
     }
 
+    const CONDITIONS: &str = r#"
+Conditions:
+  HasDomain: !And [!Not [!Equals [!Ref Domain, ""]], !Not [!Equals [!Ref Certificate, ""]]]
+  Bundled: !Equals [!Ref SiteUrl, ""]
+  BundledOnDomain: {"Fn::And": [{Condition: Bundled}, !Condition HasDomain]}
+  Either: !Or [!Condition HasDomain, !Equals [a, b]]
+  Loop: !Not [!Condition Loop]
+"#;
+
+    fn conditional(context: &Context, yaml: &str) -> Result<String, TemplateError> {
+        context.resolve_string(&serde_norway::from_str(yaml).unwrap())
+    }
+
+    #[test]
+    fn if_takes_the_branch_of_its_condition_on_the_local_parameters() {
+        let template = Template::parse(CONDITIONS).unwrap();
+        let mut context = context();
+        context.conditions = template.conditions();
+        context
+            .attrs
+            .insert("SiteApi.ApiEndpoint".into(), "http://127.0.0.1:3001".into());
+        for (name, value) in [("Domain", ""), ("Certificate", ""), ("SiteUrl", "")] {
+            context.refs.insert(name.into(), value.into());
+        }
+        let site =
+            r#"!If [Bundled, !If [HasDomain, !Sub "https://${Domain}", !GetAtt SiteApi.ApiEndpoint], !Ref SiteUrl]"#;
+        let orders = r#"!If [Bundled, !Sub "${SiteApi.ApiEndpoint}/orders", !Ref SiteUrl]"#;
+        assert_eq!(conditional(&context, site).unwrap(), "http://127.0.0.1:3001");
+        assert_eq!(conditional(&context, orders).unwrap(), "http://127.0.0.1:3001/orders");
+        assert_eq!(conditional(&context, "!If [Either, yes, no]").unwrap(), "no");
+
+        // A domain alone is not enough; with its certificate it is the bundled site's address.
+        context.refs.insert("Domain".into(), "shop.example.com".into());
+        assert_eq!(conditional(&context, site).unwrap(), "http://127.0.0.1:3001");
+        context.refs.insert("Certificate".into(), "arn:aws:acm:cert".into());
+        assert_eq!(conditional(&context, site).unwrap(), "https://shop.example.com");
+        assert_eq!(conditional(&context, "!If [BundledOnDomain, yes, no]").unwrap(), "yes");
+        assert_eq!(conditional(&context, "!If [Either, yes, no]").unwrap(), "yes");
+
+        // A value of the parameter wins.
+        context
+            .refs
+            .insert("SiteUrl".into(), "https://elsewhere.example".into());
+        assert_eq!(conditional(&context, site).unwrap(), "https://elsewhere.example");
+        assert_eq!(conditional(&context, "!If [BundledOnDomain, yes, no]").unwrap(), "no");
+    }
+
+    #[test]
+    fn an_unknown_or_circular_condition_is_an_error() {
+        let template = Template::parse(CONDITIONS).unwrap();
+        let mut context = context();
+        context.conditions = template.conditions();
+        assert!(matches!(
+            conditional(&context, "!If [Nowhere, a, b]"),
+            Err(TemplateError::Unresolved(name)) if name == "condition Nowhere"
+        ));
+        assert!(matches!(
+            conditional(&context, "!If [Loop, a, b]"),
+            Err(TemplateError::Unsupported(_))
+        ));
+        assert!(conditional(&context, "!If [Bundled, a]").is_err());
+    }
+
+    #[test]
+    fn a_route_names_its_api_by_ref_only() {
+        let text = TEMPLATE.replace("ApiId: !Ref Api", "ApiId: SomeId");
+        let template = Template::parse(&text).unwrap();
+        assert!(matches!(template.functions(), Err(TemplateError::Unsupported(_))));
+    }
+
     #[test]
     fn a_reference_to_an_unknown_resource_is_an_error() {
         let template = Template::parse(TEMPLATE).unwrap();
@@ -574,6 +749,174 @@ Resources:
         assert!(
             functions.iter().all(|f| f.policies.is_some()),
             "every function states its policies"
+        );
+    }
+
+    /// A context in which every intrinsic of the shop's template resolves to a name of its own
+    /// (`ref:X`, `X.Attr`), so that what two functions are granted can be compared.
+    fn naming_context(template: &Template) -> Context {
+        let mut context = Context::default();
+        context.refs.extend(template.parameter_defaults());
+        for pseudo in [
+            "AWS::Region",
+            "AWS::AccountId",
+            "AWS::Partition",
+            "AWS::URLSuffix",
+            "AWS::StackName",
+        ] {
+            context.refs.insert(pseudo.into(), format!("ref:{pseudo}"));
+        }
+        let resources = template.root["Resources"].as_mapping().unwrap();
+        for id in resources.keys().filter_map(Value::as_str) {
+            context.refs.insert(id.into(), format!("ref:{id}"));
+            for attr in ["Arn", "QueueName", "ApiEndpoint"] {
+                context.attrs.insert(format!("{id}.{attr}"), format!("{id}.{attr}"));
+            }
+        }
+        context.conditions = template.conditions();
+        context
+    }
+
+    /// Every (action, resource) a function's inline policy statements allow.
+    fn grants(function: &Function, context: &Context) -> std::collections::BTreeSet<(String, String)> {
+        let list = |value: &Value| match context.resolve(value).unwrap() {
+            Value::Sequence(items) => items.iter().map(|i| i.as_str().unwrap().to_owned()).collect(),
+            Value::String(one) => vec![one],
+            other => panic!("{}: {other:?}", function.logical_id),
+        };
+        let mut grants = std::collections::BTreeSet::new();
+        for policy in function.policies.as_ref().and_then(Value::as_sequence).unwrap() {
+            let statements = policy["Statement"]
+                .as_sequence()
+                .unwrap_or_else(|| panic!("{}: inline statements only", function.logical_id));
+            for statement in statements {
+                assert_eq!(statement["Effect"], "Allow", "{}", function.logical_id);
+                for action in list(&statement["Action"]) {
+                    for resource in list(&statement["Resource"]) {
+                        grants.insert((action.clone(), resource));
+                    }
+                }
+            }
+        }
+        grants
+    }
+
+    #[test]
+    fn the_storefront_may_do_what_the_four_functions_it_runs_may_do_and_nothing_more() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../template.yaml");
+        let template = Template::load(&path).unwrap();
+        let context = naming_context(&template);
+        let functions: HashMap<String, Function> = template
+            .functions()
+            .unwrap()
+            .into_iter()
+            .map(|f| (f.logical_id.clone(), f))
+            .collect();
+        let storefront = &functions["StorefrontFunction"];
+        let mut union = std::collections::BTreeSet::new();
+        for id in ["BrowseFunction", "CartFunction", "CheckoutFunction", "OrdersFunction"] {
+            union.extend(grants(&functions[id], &context));
+        }
+        assert_eq!(grants(storefront, &context), union);
+        let actions: std::collections::BTreeSet<&str> = union.iter().map(|(a, _)| a.as_str()).collect();
+        assert_eq!(
+            actions.into_iter().collect::<Vec<_>>(),
+            [
+                "dynamodb:BatchGetItem",
+                "dynamodb:DeleteItem",
+                "dynamodb:GetItem",
+                "dynamodb:PutItem",
+                "dynamodb:Query",
+                "dynamodb:UpdateItem",
+                "sqs:SendMessage",
+                "ssm:GetParameter"
+            ]
+        );
+
+        // Their variables too, but for the storefront's own address (the bundled one would be
+        // a circle: the storefront's API embeds the function).
+        for id in ["BrowseFunction", "CartFunction", "CheckoutFunction", "OrdersFunction"] {
+            for (name, value) in &functions[id].environment {
+                if name == "STOREFRONT_URL" {
+                    continue;
+                }
+                assert_eq!(storefront.environment.get(name), Some(value), "{id}'s {name}");
+            }
+        }
+        let own = |name: &str| context.resolve_string(&storefront.environment[name]).unwrap();
+        assert_eq!(
+            own("STOREFRONT_URL"),
+            "",
+            "empty: the storefront answers for the host it is asked on"
+        );
+        assert_eq!(own("STRIPE_JS_URL"), "https://js.stripe.com/v3/");
+        assert_eq!(own("STRIPE_PUBLISHABLE_KEY"), "");
+        assert!(
+            !serde_norway::to_string(&template.root["Resources"]["StorefrontFunction"])
+                .unwrap()
+                .contains("StorefrontApi."),
+            "the storefront function names no attribute of its own API"
+        );
+        let routes: Vec<(&str, &str, &str)> = storefront
+            .routes
+            .iter()
+            .map(|r| (r.api.as_str(), r.method.as_str(), r.path.as_str()))
+            .collect();
+        assert_eq!(
+            routes,
+            [("StorefrontApi", "GET", "/"), ("StorefrontApi", "ANY", "/{proxy+}")]
+        );
+    }
+
+    #[test]
+    fn empty_storefront_and_order_page_urls_mean_the_bundled_storefront() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../template.yaml");
+        let template = Template::load(&path).unwrap();
+        let mut context = naming_context(&template);
+        let functions = template.functions().unwrap();
+        let variable = |context: &Context, function: &str, name: &str| {
+            let function = functions.iter().find(|f| f.logical_id == function).unwrap();
+            context.resolve_string(&function.environment[name]).unwrap()
+        };
+        assert_eq!(
+            variable(&context, "BrowseFunction", "STOREFRONT_URL"),
+            "StorefrontApi.ApiEndpoint"
+        );
+        assert_eq!(
+            variable(&context, "EmailSenderFunction", "ORDER_PAGE_URL"),
+            "StorefrontApi.ApiEndpoint/orders"
+        );
+        context
+            .refs
+            .insert("StorefrontDomain".into(), "shop.example.com".into());
+        context
+            .refs
+            .insert("StorefrontCertificateArn".into(), "arn:aws:acm:x".into());
+        assert_eq!(
+            variable(&context, "BrowseFunction", "STOREFRONT_URL"),
+            "https://shop.example.com"
+        );
+        assert_eq!(
+            variable(&context, "EmailSenderFunction", "ORDER_PAGE_URL"),
+            "https://shop.example.com/orders"
+        );
+        context
+            .refs
+            .insert("StorefrontUrl".into(), "https://www.example.com".into());
+        context
+            .refs
+            .insert("OrderPageUrl".into(), "https://www.example.com/my-orders".into());
+        assert_eq!(
+            variable(&context, "BrowseFunction", "STOREFRONT_URL"),
+            "https://www.example.com"
+        );
+        assert_eq!(
+            variable(&context, "EmailSenderFunction", "ORDER_PAGE_URL"),
+            "https://www.example.com/my-orders"
+        );
+        assert_eq!(
+            variable(&context, "StorefrontFunction", "STOREFRONT_URL"),
+            "https://www.example.com"
         );
     }
 

@@ -378,14 +378,36 @@ pub async fn hosted_env(binary: &str) -> (std::collections::HashMap<String, Stri
         .into_iter()
         .find(|f| f.binary == binary)
         .unwrap_or_else(|| panic!("no function builds {binary}"));
-    let mut vars: std::collections::HashMap<String, String> = std::env::vars().collect();
-    for (name, value) in &function.environment {
-        vars.insert(
-            name.clone(),
-            context.resolve_string(value).expect("its variables resolve"),
-        );
-    }
+    let vars = shop_local::function_vars(&function, &context).expect("its variables resolve");
     (vars, sdk)
+}
+
+/// The bundled storefront's base URL in the stack (`SHOP_STOREFRONT_URL`: the local gateway's
+/// port for the template's `StorefrontApi`).
+pub fn storefront_url() -> String {
+    required("SHOP_STOREFRONT_URL")
+}
+
+/// Where the mails' order links point (`OrderPageUrl`): `SHOP_PARAM_OrderPageUrl` when the stack
+/// sets it, else the bundled storefront's order page, `<SHOP_STOREFRONT_URL>/orders`.
+pub fn order_page_url() -> String {
+    std::env::var("SHOP_PARAM_OrderPageUrl")
+        .ok()
+        .filter(|url| !url.is_empty())
+        .unwrap_or_else(|| format!("{}/orders", storefront_url()))
+}
+
+impl TestApp {
+    /// A mail's link to an order (`<OrderPageUrl>/<order_id>?token=…`, which it must be) as the
+    /// API's own `GET /orders/{order_id}?token=…`: what the link's token opens, as JSON.
+    pub fn order_link_at_the_api(&self, link: &str) -> String {
+        let page = order_page_url();
+        let rest = link
+            .trim()
+            .strip_prefix(&format!("{page}/"))
+            .unwrap_or_else(|| panic!("{link} is not a link to the order page {page}"));
+        format!("{}/orders/{rest}", self.api)
+    }
 }
 
 impl TestApp {

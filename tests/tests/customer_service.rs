@@ -230,7 +230,11 @@ async fn a_lookup_always_answers_202_and_mails_links_to_the_customers_orders() {
             .lines()
             .find(|line| line.contains(&format!("/orders/{id}?token=")))
             .unwrap_or_else(|| panic!("a link to {id} in {text}"));
-        let view = expect_json(app.client.get(link.trim()).send().await.unwrap(), 200).await;
+        let view = expect_json(
+            app.client.get(app.order_link_at_the_api(link)).send().await.unwrap(),
+            200,
+        )
+        .await;
         assert_eq!(view["order_id"], id);
     }
 

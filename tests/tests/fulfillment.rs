@@ -333,12 +333,14 @@ async fn when_ses_fails_the_mail_is_retried_and_goes_out_once() {
     let total = order["totals"]["total"]["amount"].as_i64().unwrap();
     assert!(text.contains(&format!("Total: {}", dollars(total))), "{text}");
 
-    // The mail's link opens the order without the checkout's token.
-    let link = text
-        .lines()
-        .find_map(|line| line.strip_prefix("Your order: "))
-        .expect("a link to the order");
-    let view = expect_json(app.client.get(link).send().await.unwrap(), 200).await;
+    // The mail's link, to the storefront's order page, opens the order without the checkout's
+    // token.
+    let link = app.order_link_at_the_api(
+        text.lines()
+            .find_map(|line| line.strip_prefix("Your order: "))
+            .expect("a link to the order"),
+    );
+    let view = expect_json(app.client.get(&link).send().await.unwrap(), 200).await;
     assert_eq!(view["order_id"], order["order_id"]);
     let forged = link.rsplit_once("token=").unwrap().0.to_owned() + "token=forged";
     problem(app.client.get(forged).send().await.unwrap(), 404).await;

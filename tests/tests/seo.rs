@@ -10,10 +10,13 @@ use std::collections::HashMap;
 const SITEMAP_NS: &str = "http://www.sitemaps.org/schemas/sitemap/0.9";
 const GOOGLE_NS: &str = "http://base.google.com/ns/1.0";
 
-/// The storefront base the stack gave the shop (`StorefrontUrl`, set by `infra/local/stack.py`).
+/// The storefront base the shop links to: `StorefrontUrl` when the stack sets it
+/// (`SHOP_PARAM_StorefrontUrl`), else the bundled storefront's (`SHOP_STOREFRONT_URL`).
 fn storefront() -> String {
     std::env::var("SHOP_PARAM_StorefrontUrl")
-        .expect("SHOP_PARAM_StorefrontUrl is not set: run the tests with `make test`")
+        .ok()
+        .filter(|url| !url.is_empty())
+        .unwrap_or_else(shop_tests::storefront_url)
 }
 
 /// `GET path`, expecting 200 with an XML body that may be cached.

@@ -97,7 +97,7 @@ fn ses_post(path: &str, body: &str) -> Vec<Access> {
 #[test]
 fn every_function_of_the_shop_has_a_policy_the_local_stack_can_enforce() {
     let policies = shop_policies();
-    assert_eq!(policies.len(), 10, "{:?}", policies.keys());
+    assert_eq!(policies.len(), 11, "{:?}", policies.keys());
     for (function, policy) in &policies {
         for forbidden in ["dynamodb:DeleteTable", "dynamodb:Scan", "dynamodb:CreateTable"] {
             assert_eq!(
@@ -129,6 +129,55 @@ fn browse_may_query_the_catalog_index_but_write_nothing() {
         browse.decide("sqs:SendMessage", "arn:aws:sqs:us-east-1:123456789012:shop-EmailQueue"),
         Decision::ImplicitDeny
     );
+}
+
+#[test]
+fn the_storefront_may_do_what_its_handlers_do_and_no_more() {
+    let storefront = &shop_policies()["StorefrontFunction"];
+    let queue = |name: &str| format!("arn:aws:sqs:us-east-1:123456789012:shop-{name}");
+    assert_eq!(
+        storefront.decide("dynamodb:Query", &format!("{TABLE}/index/gsi1")),
+        Decision::Allow
+    );
+    assert_eq!(
+        storefront.decide("dynamodb:PutItem", &format!("{TABLE}/index/gsi1")),
+        Decision::ImplicitDeny
+    );
+    for action in [
+        "dynamodb:BatchGetItem",
+        "dynamodb:PutItem",
+        "dynamodb:UpdateItem",
+        "dynamodb:DeleteItem",
+    ] {
+        assert_eq!(storefront.decide(action, TABLE), Decision::Allow, "{action}");
+    }
+    assert_eq!(
+        storefront.decide("dynamodb:BatchWriteItem", TABLE),
+        Decision::ImplicitDeny
+    );
+    for allowed in ["ReservationExpiryQueue", "CampaignQueue", "EmailQueue"] {
+        assert_eq!(
+            storefront.decide("sqs:SendMessage", &queue(allowed)),
+            Decision::Allow,
+            "{allowed}"
+        );
+    }
+    assert_eq!(
+        storefront.decide("sqs:SendMessage", &queue("FulfillmentQueue")),
+        Decision::ImplicitDeny,
+        "only the webhook tells fulfillment"
+    );
+    assert_eq!(
+        storefront.decide(
+            "ses:SendEmail",
+            "arn:aws:ses:us-east-1:123456789012:identity/shop@example.com"
+        ),
+        Decision::ImplicitDeny
+    );
+    let key = "arn:aws:ssm:us-east-1:123456789012:parameter/serverless-shop/stripe/secret-key";
+    assert_eq!(storefront.decide("ssm:GetParameter", key), Decision::Allow);
+    let webhook = "arn:aws:ssm:us-east-1:123456789012:parameter/serverless-shop/stripe/webhook-secret";
+    assert_eq!(storefront.decide("ssm:GetParameter", webhook), Decision::ImplicitDeny);
 }
 
 #[test]
