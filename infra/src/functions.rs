@@ -63,9 +63,7 @@ pub async fn host(binary: &str, env: &Env, sdk: &aws_config::SdkConfig) -> Resul
             Hosted::Both(campaign.clone(), campaign)
         }
         "storefront" => Hosted::Http(Arc::new(
-            storefront::Storefront::from_env(env, sdk)
-                .await
-                .map_err(config)?,
+            storefront::Storefront::from_env(env, sdk).await.map_err(config)?,
         )),
         other => return Err(HostError::Unknown(other.to_owned())),
     })
