@@ -15,7 +15,7 @@ endif
 
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: dev dev-reset test bench bench-build bench-campaign deps java gateway release sam-build lint clean
+.PHONY: dev dev-reset test bench bench-build bench-campaign deps java chromium gateway release sam-build lint clean
 
 ## dev: install, start the local stack on the fixed ports, seed the demo catalog, serve the shop:
 ## the storefront on 127.0.0.1:3001 (SHOP_STOREFRONT_PORT), the API on 127.0.0.1:3000 (SHOP_PORT).
@@ -50,11 +50,22 @@ bench-build: deps
 
 ## test: install, start a private stack on free ports (the API's and the storefront's among them,
 ## exported as SHOP_API_URL and SHOP_STOREFRONT_URL), run every test, stop the stack
-test: deps gateway
+## Then the browser tests (tests/browser, Node's test runner driving Debian's chromium through
+## playwright-core) against the same stack; both always run, and either failing fails the target.
+test: deps gateway chromium
 	$(BUILD_TESTS)
-	python3 infra/local/stack.py run -- $(RUN_TESTS)
+	python3 infra/local/stack.py run -- bash -c '$(RUN_TESTS); rust=$$?; node --test tests/browser/; browser=$$?; exit $$(( rust || browser ))'
 
 deps: $(VENV)/.installed node_modules/.installed java
+
+## chromium: the browser tests drive Debian's chromium (never a downloaded browser); it is
+## installed when missing.
+chromium:
+	@command -v chromium >/dev/null || { \
+	  echo "make: installing Debian's chromium for the browser tests"; \
+	  $(SUDO) apt-get install -y -q --no-install-recommends chromium \
+	  || { $(SUDO) apt-get update -q && $(SUDO) apt-get install -y -q --no-install-recommends chromium; } \
+	  || { echo "make: could not install chromium; install it (Debian: apt-get install chromium)"; exit 1; }; }
 
 ## java: DynamoDB Local (from npm, see package.json) runs on Java 17+; Debian's headless runtime
 ## is installed when no `java` is on the PATH.

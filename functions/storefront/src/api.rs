@@ -216,7 +216,10 @@ mod tests {
             .bearer("tok")
             .body(serde_json::json!({"quantity": 2}));
         let request = call.request(&shopper());
-        assert_eq!(shop_platform::edge::route_key(&request), Some("PUT /carts/{cart_id}/items/{sku}"));
+        assert_eq!(
+            shop_platform::edge::route_key(&request),
+            Some("PUT /carts/{cart_id}/items/{sku}")
+        );
         assert_eq!(request.uri().path(), "/carts/c1/items/MUG%201%2F2");
         assert_eq!(shop_platform::edge::path_param(&request, "sku").unwrap(), "MUG 1/2");
         assert_eq!(shop_platform::edge::query_param(&request, "limit"), Some("5"));
