@@ -234,3 +234,33 @@ test('a page that does not exist is an HTML page with a 404', async () => {
   assert.match(await page.locator('h1').textContent(), /Page not found/);
   await context.close();
 });
+
+test('a shopper finds their orders by email and writes to the shop', async () => {
+  const { context, page } = await shopper();
+  const email = `${unique('service')}@example.com`;
+  await page.goto(`${STOREFRONT}/`);
+  await page.getByRole('link', { name: 'Find your orders' }).click();
+  await page.getByLabel('Email', { exact: true }).fill(email);
+  await page.getByRole('button', { name: 'Send me my orders' }).click();
+  assert.match(await page.locator('main').textContent(), new RegExp(`If ${email.replace(/[.+]/g, '\\$&')} has orders`));
+  await page.getByRole('link', { name: 'Contact us' }).click();
+  await page.getByLabel('Email', { exact: true }).fill(email);
+  await page.getByLabel('Subject').fill('Where is my parcel?');
+  await page.getByLabel('Message').fill('It has been a week.');
+  await page.getByRole('button', { name: 'Send' }).click();
+  const reference = await page.locator('main strong').textContent();
+  assert.match(reference, /^SUP-/);
+  const ack = await eventually('the acknowledgement mail', async () => {
+    const found = (await mailsTo(email)).filter((mail) => (mail.body?.text || '').includes(reference));
+    return found.length ? found : null;
+  });
+  assert.ok(ack.length >= 1);
+  // A form posted without the session's CSRF token changes nothing.
+  const forged = await fetch(`${STOREFRONT}/contact`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    body: new URLSearchParams({ email, subject: 'x', body: 'y' }),
+  });
+  assert.equal(forged.status, 403);
+  await context.close();
+});

@@ -127,6 +127,17 @@ fn form_field(api_field: &str) -> String {
     }
 }
 
+/// Each refused field's reason, by the form's name of the field.
+pub(crate) fn field_errors(refusal: &Refusal) -> BTreeMap<String, String> {
+    let mut errors = BTreeMap::new();
+    for error in refusal.problem["errors"].as_array().into_iter().flatten() {
+        if let (Some(field), Some(reason)) = (error["field"].as_str(), error["reason"].as_str()) {
+            errors.insert(form_field(field), reason.to_owned());
+        }
+    }
+    errors
+}
+
 impl Storefront {
     /// `/checkout`: the form, with the cart's summary; an empty or missing cart goes back to
     /// the cart page.
@@ -191,12 +202,7 @@ impl Storefront {
         let Some(cart) = self.cart_with_lines(request, session).await? else {
             return Err(PageError::Refused(refusal));
         };
-        let mut errors = BTreeMap::new();
-        for error in refusal.problem["errors"].as_array().into_iter().flatten() {
-            if let (Some(field), Some(reason)) = (error["field"].as_str(), error["reason"].as_str()) {
-                errors.insert(form_field(field), reason.to_owned());
-            }
-        }
+        let errors = field_errors(&refusal);
         let problem = if errors.is_empty() {
             Some(refusal.detail.clone())
         } else {

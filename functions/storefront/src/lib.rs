@@ -13,6 +13,7 @@ mod catalog_pages;
 mod checkout_pages;
 mod order_pages;
 pub mod pages;
+mod service_pages;
 pub mod session;
 
 use api::{Answer, Call, Refusal};
@@ -147,6 +148,10 @@ impl Storefront {
             (&Method::POST, ["cart", "shipping"]) => self.shipping(&request, &session).await,
             (&Method::GET, ["checkout"]) => self.checkout_page(&request, &session).await,
             (&Method::POST, ["checkout"]) => self.place_order(&request, &session).await,
+            (&Method::GET, ["orders", "lookup"]) => self.lookup_page(&session),
+            (&Method::POST, ["orders", "lookup"]) => self.lookup(&request, &session).await,
+            (&Method::GET, ["contact"]) => self.contact_page(&session),
+            (&Method::POST, ["contact"]) => self.contact(&request, &session).await,
             (&Method::GET, ["orders", order_id]) => self.order_page(&request, &session, order_id).await,
             (&Method::POST, ["orders", order_id, "cancel"]) => self.cancel(&request, &session, order_id).await,
             (&Method::POST, ["orders", order_id, "returns"]) => self.request_return(&request, &session, order_id).await,

@@ -13,7 +13,7 @@ use serde_json::Value;
 use shop_domain::{Locale, Money};
 
 /// The page templates, compiled in.
-const TEMPLATES: [(&str, &str); 9] = [
+const TEMPLATES: [(&str, &str); 11] = [
     ("page.html", include_str!("../templates/page.html")),
     ("home.html", include_str!("../templates/home.html")),
     ("listing.html", include_str!("../templates/listing.html")),
@@ -23,6 +23,8 @@ const TEMPLATES: [(&str, &str); 9] = [
     ("order.html", include_str!("../templates/order.html")),
     ("error.html", include_str!("../templates/error.html")),
     ("forms.html", include_str!("../templates/forms.html")),
+    ("lookup.html", include_str!("../templates/lookup.html")),
+    ("contact.html", include_str!("../templates/contact.html")),
 ];
 
 /// The one stylesheet, served at [`STYLESHEET`].
