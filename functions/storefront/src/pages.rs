@@ -153,6 +153,24 @@ impl Pages {
         response
     }
 
+    /// A `200` page the browser may keep and revalidate: with its `ETag`, and `304 Not
+    /// Modified` when the request already holds it.
+    pub fn revalidated(&self, request: &lambda_http::Request, session: &Session, html: String) -> Response<Body> {
+        let etag = format!("\"{}\"", shop_platform::secrets::token_hash(&html));
+        let mut response = if shop_platform::edge::holds(request, &etag) {
+            let mut response = self.page(session, StatusCode::NOT_MODIFIED, String::new());
+            *response.body_mut() = Body::Empty;
+            response.headers_mut().remove(header::CONTENT_TYPE);
+            response
+        } else {
+            self.page(session, StatusCode::OK, html)
+        };
+        if let Ok(value) = HeaderValue::from_str(&etag) {
+            response.headers_mut().insert(header::ETAG, value);
+        }
+        response
+    }
+
     /// `303 See Other` to `location` after a form, with `cookies` and the session's.
     pub fn redirect(&self, session: &Session, location: &str, mut cookies: Vec<String>) -> Response<Body> {
         let mut response = Response::builder()
@@ -300,6 +318,27 @@ mod tests {
         assert!(html.contains("disabled>Size: L — $15.00 (sold out)"), "{html}");
         assert!(html.contains(">Add to cart</button>"));
         assert!(html.contains(r#"<html lang="en-US">"#));
+    }
+
+    #[test]
+    fn a_page_the_browser_holds_is_answered_304_and_another_in_full() {
+        let pages = pages();
+        let plain = pages.revalidated(&request(None), &session(), "<p>a</p>".into());
+        assert_eq!(plain.status(), StatusCode::OK);
+        let etag = plain.headers()[header::ETAG].to_str().unwrap().to_owned();
+        let held = pages.revalidated(&request(Some(&etag)), &session(), "<p>a</p>".into());
+        assert_eq!(held.status(), StatusCode::NOT_MODIFIED);
+        assert!(matches!(held.body(), Body::Empty));
+        let changed = pages.revalidated(&request(Some(&etag)), &session(), "<p>b</p>".into());
+        assert_eq!(changed.status(), StatusCode::OK);
+    }
+
+    fn request(if_none_match: Option<&str>) -> Request {
+        let mut builder = http::Request::builder().header(http::header::COOKIE, "sid=s1");
+        if let Some(tag) = if_none_match {
+            builder = builder.header(header::IF_NONE_MATCH, tag);
+        }
+        builder.body(Body::Empty).unwrap()
     }
 
     #[test]

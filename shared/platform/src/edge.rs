@@ -224,6 +224,21 @@ pub fn cacheable_json<T: Serialize>(request: &Request, body: &T, max_age: u32) -
     cacheable(request, text, "application/json", max_age)
 }
 
+/// Whether the request's `If-None-Match` names `etag` (weakly or strongly) or `*`: the client
+/// holds this answer already.
+pub fn holds(request: &Request, etag: &str) -> bool {
+    request
+        .headers()
+        .get_all(header::IF_NONE_MATCH)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(','))
+        .any(|tag| {
+            let tag = tag.trim();
+            tag == "*" || tag.trim_start_matches("W/") == etag
+        })
+}
+
 /// A text answer of `content_type` (XML for search engines and feeds) cached and revalidated
 /// as [`cacheable_json`] says.
 pub fn cacheable(
@@ -238,16 +253,7 @@ pub fn cacheable(
         base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(&digest[..16])
     );
     let cache_control = format!("public, max-age={max_age}, stale-while-revalidate={}", max_age * 5);
-    let not_modified = request
-        .headers()
-        .get_all(header::IF_NONE_MATCH)
-        .iter()
-        .filter_map(|value| value.to_str().ok())
-        .flat_map(|value| value.split(','))
-        .any(|tag| {
-            let tag = tag.trim();
-            tag == "*" || tag.trim_start_matches("W/") == etag
-        });
+    let not_modified = holds(request, &etag);
     let builder = Response::builder()
         .header(
             header::ETAG,
