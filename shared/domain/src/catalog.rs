@@ -252,9 +252,16 @@ impl Product {
             fail("images".into(), format!("at most {} images", limits::IMAGES));
         }
         for (i, url) in self.images.iter().enumerate() {
-            let scheme_ok = url.starts_with("https://") || url.starts_with("http://");
+            // An image hosted elsewhere, or one of the shop's own on the storefront
+            // (`/images/<file>`, made absolute where an outside reader needs it).
+            let scheme_ok = url.starts_with("https://")
+                || url.starts_with("http://")
+                || (url.starts_with('/') && !url.starts_with("//"));
             if !scheme_ok || url.len() > 2048 || url.chars().any(|c| c.is_whitespace() || c.is_control()) {
-                fail(format!("images[{i}]"), "must be an http(s) URL without spaces".into());
+                fail(
+                    format!("images[{i}]"),
+                    "must be an http(s) URL or a path on the storefront (/images/...), without spaces".into(),
+                );
             }
         }
         if self.attributes.len() > limits::ATTRIBUTES {

@@ -154,6 +154,17 @@ impl StorefrontSettings {
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base)
     }
+
+    /// A product image as an outside reader (a search engine, a feed) needs it: a path on the
+    /// storefront (`/images/<file>`, the shop's own) made `<StorefrontUrl>/images/<file>`; an
+    /// absolute URL (an image the merchant hosts elsewhere) as it is.
+    pub fn image_url(&self, image: &str) -> String {
+        if image.starts_with('/') && !image.starts_with("//") {
+            self.url(image)
+        } else {
+            image.to_owned()
+        }
+    }
 }
 
 /// The store's return policy, set as template parameters.
@@ -339,6 +350,14 @@ mod tests {
         assert_eq!(
             storefront.product_url(&slug),
             "https://shop.example.com/products/merino-crew"
+        );
+        assert_eq!(
+            storefront.image_url("/images/merino-crew-1-640.webp"),
+            "https://shop.example.com/images/merino-crew-1-640.webp"
+        );
+        assert_eq!(
+            storefront.image_url("https://cdn.example/a.jpg"),
+            "https://cdn.example/a.jpg"
         );
         for bad in ["", "shop.example.com", "https://", "https://shop.example.com/?a=b"] {
             assert!(read(bad).is_err(), "{bad} was accepted");

@@ -278,3 +278,64 @@ fn ssm_get_parameter_is_checked_on_the_parameter_arn() {
         Err(RequestError::Unsupported { .. })
     ));
 }
+
+fn s3_call(method: &str, path: &str) -> Result<Vec<Access>, RequestError> {
+    accesses("s3", method, path, None, b"", REGION, ACCOUNT)
+}
+
+#[test]
+fn an_s3_object_call_is_its_action_on_the_object() {
+    let object = "arn:aws:s3:::shop-images/a%20b/c-1-320.webp";
+    let decoded = "arn:aws:s3:::shop-images/a b/c-1-320.webp";
+    assert_ne!(object, decoded);
+    assert_eq!(
+        s3_call("GET", "/shop-images/a%20b/c-1-320.webp?x-id=GetObject").unwrap(),
+        [Access::new("s3:GetObject", decoded)]
+    );
+    assert_eq!(
+        s3_call("HEAD", "/shop-images/a%20b/c-1-320.webp").unwrap(),
+        [Access::new("s3:GetObject", decoded)]
+    );
+    assert_eq!(
+        s3_call("PUT", "/shop-images/a%20b/c-1-320.webp?x-id=PutObject").unwrap(),
+        [Access::new("s3:PutObject", decoded)]
+    );
+    assert_eq!(
+        s3_call("DELETE", "/shop-images/k?x-id=DeleteObject").unwrap(),
+        [Access::new("s3:DeleteObject", "arn:aws:s3:::shop-images/k")]
+    );
+    assert_eq!(
+        s3_call("GET", "/shop-images/k?versionId=3").unwrap(),
+        [Access::new("s3:GetObjectVersion", "arn:aws:s3:::shop-images/k")]
+    );
+}
+
+#[test]
+fn an_s3_bucket_call_is_its_action_on_the_bucket() {
+    assert_eq!(
+        s3_call("PUT", "/shop-images").unwrap(),
+        [Access::new("s3:CreateBucket", "arn:aws:s3:::shop-images")]
+    );
+    assert_eq!(
+        s3_call("GET", "/shop-images?list-type=2&prefix=a").unwrap(),
+        [Access::new("s3:ListBucket", "arn:aws:s3:::shop-images")]
+    );
+    assert_eq!(s3_call("GET", "/").unwrap(), [Access::new("s3:ListAllMyBuckets", "*")]);
+}
+
+#[test]
+fn an_s3_subresource_is_not_taken_for_the_plain_call() {
+    for (method, path) in [
+        ("PUT", "/shop-images/k?acl"),
+        ("GET", "/shop-images/k?tagging"),
+        ("POST", "/shop-images/k?uploads"),
+        ("PUT", "/shop-images/k?partNumber=1&uploadId=x"),
+        ("PUT", "/shop-images?policy"),
+        ("GET", "/shop-images?acl"),
+    ] {
+        assert!(
+            matches!(s3_call(method, path), Err(RequestError::Unsupported { .. })),
+            "{method} {path}"
+        );
+    }
+}

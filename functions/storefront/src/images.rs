@@ -1,0 +1,192 @@
+//! `GET /images/{file}`: the product images, from the shop's own bucket (`IMAGES_BUCKET`, the
+//! template's private `ProductImagesBucket`), on the storefront's origin so that no page asks an
+//! outside host. A file's name never changes its bytes (a new picture is a new name), so an
+//! answer is cached for a year (`immutable`); a browser that asks again with the ETag it holds
+//! is answered `304`.
+//!
+//! Names: `<slug>-<n>-<width>.<ext>` (the demo catalog's are `<slug>-<n>-320.png` and
+//! `<slug>-<n>-640.png`); the catalog keeps one URL per image, the largest, and pages derive the
+//! other widths from the name. Only `[A-Za-z0-9._-]` is taken, no `..`, no leading `.`: a name
+//! names one object of the bucket and nothing else.
+
+use crate::pages::PageError;
+use aws_sdk_s3::error::SdkError;
+use aws_sdk_s3::operation::get_object::GetObjectError;
+use http::{StatusCode, header};
+use lambda_http::{Body, Request, Response};
+use shop_platform::config::{ConfigError, Env};
+
+/// How long a browser or CDN may keep an image: a year, never asking again.
+const CACHE_CONTROL: &str = "public, max-age=31536000, immutable";
+
+/// The longest file name taken.
+const MAX_NAME: usize = 200;
+
+/// The image store: the bucket and a client for it.
+pub struct Images {
+    client: aws_sdk_s3::Client,
+    /// `None` where no bucket is configured: every image is then not found.
+    bucket: Option<String>,
+}
+
+impl Images {
+    /// Reads `IMAGES_BUCKET` (empty or unset: no images). The client is path-style where the
+    /// SDK is given an endpoint (the local stack's IAM proxy, an emulator), as such an endpoint
+    /// has no host per bucket; in AWS it is virtual-hosted, as S3 wants.
+    pub fn from_env(env: &Env, sdk: &aws_config::SdkConfig) -> Result<Self, ConfigError> {
+        let bucket = env
+            .get("IMAGES_BUCKET")
+            .map(str::trim)
+            .filter(|bucket| !bucket.is_empty())
+            .map(str::to_owned);
+        if let Some(bucket) = &bucket
+            && !bucket
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b".-".contains(&b))
+        {
+            return Err(ConfigError::new(format!(
+                "IMAGES_BUCKET must be an S3 bucket name, not {bucket:?}"
+            )));
+        }
+        let config = aws_sdk_s3::config::Builder::from(sdk)
+            .force_path_style(sdk.endpoint_url().is_some())
+            .build();
+        Ok(Self {
+            client: aws_sdk_s3::Client::from_conf(config),
+            bucket,
+        })
+    }
+
+    /// Answers `GET /images/{file}`: the object's bytes with its content type, or `304` when
+    /// the request's `If-None-Match` holds its ETag; a name that is not an image's, or no such
+    /// object, is not found.
+    pub async fn answer(&self, request: &Request, file: &str) -> Result<Response<Body>, PageError> {
+        let (Some(bucket), Some(content_type)) = (&self.bucket, image_type(file)) else {
+            return Err(PageError::NotFound);
+        };
+        let if_none_match = request
+            .headers()
+            .get(header::IF_NONE_MATCH)
+            .and_then(|value| value.to_str().ok())
+            .map(str::to_owned);
+        let mut get = self.client.get_object().bucket(bucket).key(file);
+        if let Some(etags) = &if_none_match {
+            get = get.if_none_match(etags);
+        }
+        let object = match get.send().await {
+            Ok(object) => object,
+            Err(error) => return not_there(error, if_none_match.as_deref()),
+        };
+        let etag = object.e_tag().map(str::to_owned);
+        if let Some(etag) = &etag
+            && shop_platform::edge::holds(request, etag)
+        {
+            return Ok(not_modified(Some(etag)));
+        }
+        // The type the object was stored with when it is an image's, else the name's.
+        let stored = object
+            .content_type()
+            .filter(|stored| stored.starts_with("image/") && !stored.contains("svg"))
+            .map(str::to_owned);
+        let bytes = object
+            .body
+            .collect()
+            .await
+            .map_err(|error| PageError::Internal(format!("image {file}: {error}")))?
+            .into_bytes();
+        let mut response = Response::builder()
+            .header(header::CONTENT_TYPE, stored.as_deref().unwrap_or(content_type))
+            .header(header::CACHE_CONTROL, CACHE_CONTROL)
+            .header(header::X_CONTENT_TYPE_OPTIONS, "nosniff")
+            // An image is never a document: nothing in it runs, should one be opened on its own.
+            .header(
+                header::CONTENT_SECURITY_POLICY,
+                "default-src 'none'; style-src 'unsafe-inline'; sandbox",
+            );
+        if let Some(etag) = &etag {
+            response = response.header(header::ETAG, etag);
+        }
+        response
+            .body(Body::Binary(bytes.to_vec()))
+            .map_err(|error| PageError::Internal(format!("image {file}: {error}")))
+    }
+}
+
+/// The content type of an image file name, or `None` for a name that is not one.
+fn image_type(file: &str) -> Option<&'static str> {
+    let allowed = file.bytes().all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b));
+    if !allowed || file.is_empty() || file.len() > MAX_NAME || file.starts_with('.') || file.contains("..") {
+        return None;
+    }
+    let (_, extension) = file.rsplit_once('.')?;
+    match extension.to_ascii_lowercase().as_str() {
+        "png" => Some("image/png"),
+        "webp" => Some("image/webp"),
+        "avif" => Some("image/avif"),
+        "jpg" | "jpeg" => Some("image/jpeg"),
+        "gif" => Some("image/gif"),
+        "svg" => Some("image/svg+xml"),
+        _ => None,
+    }
+}
+
+fn not_modified(etag: Option<&str>) -> Response<Body> {
+    let mut response = Response::builder()
+        .status(StatusCode::NOT_MODIFIED)
+        .header(header::CACHE_CONTROL, CACHE_CONTROL);
+    if let Some(etag) = etag {
+        response = response.header(header::ETAG, etag);
+    }
+    response.body(Body::Empty).unwrap_or_default()
+}
+
+/// A GetObject that answered no object: S3's own `304` (its `If-None-Match` held), not found,
+/// or an error of ours.
+fn not_there(
+    error: SdkError<GetObjectError, aws_sdk_s3::config::http::HttpResponse>,
+    if_none_match: Option<&str>,
+) -> Result<Response<Body>, PageError> {
+    if error.as_service_error().is_some_and(GetObjectError::is_no_such_key) {
+        return Err(PageError::NotFound);
+    }
+    match error.raw_response().map(|raw| raw.status().as_u16()) {
+        Some(304) => {
+            // S3 answers a 304 without a body; the ETag asked for is the one the browser holds.
+            let etag = if_none_match.filter(|tags| !tags.contains(',') && tags.trim() != "*");
+            Ok(not_modified(etag.map(str::trim)))
+        }
+        Some(404) => Err(PageError::NotFound),
+        _ => Err(PageError::Internal(format!(
+            "the product image could not be read: {}",
+            aws_sdk_s3::error::DisplayErrorContext(&error)
+        ))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_plain_image_names_are_taken() {
+        assert_eq!(image_type("merino-crew-sweater-1-640.png"), Some("image/png"));
+        assert_eq!(image_type("A_b.9-320.WEBP"), Some("image/webp"));
+        for bad in [
+            "",
+            ".png",
+            "..png",
+            "a..png",
+            "a/b.png",
+            "a%2Fb.png",
+            "a b.png",
+            "a\\b.png",
+            "noextension",
+            "page.html",
+            "script.js",
+            "é.png",
+        ] {
+            assert_eq!(image_type(bad), None, "{bad:?}");
+        }
+        assert_eq!(image_type(&format!("{}.png", "a".repeat(MAX_NAME))), None);
+    }
+}
