@@ -90,6 +90,7 @@ impl Storefront {
     pub(crate) async fn cart_page(&self, request: &Request, session: &Session) -> Result<Response<Body>, PageError> {
         let cart = self.current_cart(request, session).await?;
         self.show(
+            request,
             session,
             "cart.html",
             context! {

@@ -25,8 +25,7 @@ impl Storefront {
             ),
         );
         let products = self.pages.displayed(products?);
-        self.show(
-            session,
+        self.show(request, session,
             "home.html",
             context! { categories => facts(categories?["items"].clone()), products, canonical => format!("{}/", self.base(request)) },
         )
@@ -57,6 +56,7 @@ impl Storefront {
         .await?;
         let next = next_page(&format!("/categories/{slug}?"), &products);
         self.show(
+            request,
             session,
             "listing.html",
             context! {
@@ -72,8 +72,7 @@ impl Storefront {
     pub(crate) async fn search(&self, request: &Request, session: &Session) -> Result<Response<Body>, PageError> {
         let q = query_param(request, "q").unwrap_or("").trim().to_owned();
         if q.is_empty() {
-            return self.show(
-                session,
+            return self.show(request, session,
                 "listing.html",
                 context! { heading => "Search", q, products => facts(Value::Null), hint => "Type what you are looking for." },
             );
@@ -96,6 +95,7 @@ impl Storefront {
         };
         let next = next_page(&format!("/search?q={}&", encode_query(&q)), &products);
         self.show(
+            request,
             session,
             "listing.html",
             context! {
@@ -133,6 +133,7 @@ impl Storefront {
             .take(160)
             .collect();
         self.show(
+            request,
             session,
             "product.html",
             context! {

@@ -152,9 +152,9 @@ impl Storefront {
             (&Method::POST, ["cart", "shipping"]) => self.shipping(&request, &session).await,
             (&Method::GET, ["checkout"]) => self.checkout_page(&request, &session).await,
             (&Method::POST, ["checkout"]) => self.place_order(&request, &session).await,
-            (&Method::GET, ["orders", "lookup"]) => self.lookup_page(&session),
+            (&Method::GET, ["orders", "lookup"]) => self.lookup_page(&request, &session),
             (&Method::POST, ["orders", "lookup"]) => self.lookup(&request, &session).await,
-            (&Method::GET, ["contact"]) => self.contact_page(&session),
+            (&Method::GET, ["contact"]) => self.contact_page(&request, &session),
             (&Method::POST, ["contact"]) => self.contact(&request, &session).await,
             (&Method::GET, ["orders", order_id]) => self.order_page(&request, &session, order_id).await,
             (&Method::POST, ["orders", order_id, "cancel"]) => self.cancel(&request, &session, order_id).await,
@@ -175,15 +175,16 @@ impl Storefront {
         }
     }
 
-    /// Renders `template` as a `200` page.
+    /// Renders `template` as a `200` page the browser may revalidate (`ETag`, `304`).
     fn show(
         &self,
+        request: &Request,
         session: &Session,
         template: &str,
         facts: impl serde::Serialize,
     ) -> Result<Response<Body>, PageError> {
         let html = self.pages.render(template, session, facts)?;
-        Ok(self.pages.page(session, StatusCode::OK, html))
+        Ok(self.pages.revalidated(request, session, html))
     }
 }
 

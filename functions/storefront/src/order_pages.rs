@@ -70,6 +70,7 @@ impl Storefront {
         let status = order["status"].as_str().unwrap_or("").to_owned();
         let paying = query_param(request, "redirect_status") == Some("succeeded") && status == "pending_payment";
         self.show(
+            request,
             session,
             "order.html",
             context! {

@@ -292,7 +292,7 @@ mod tests {
     fn a_product_page_escapes_the_merchants_text_and_keeps_its_structured_data_in_its_script() {
         let product = json!({
             "slug": "mug", "title": "<img src=x onerror=alert(1)>", "description": "Tea & coffee",
-            "images": [], "attributes": {"material": "<b>clay</b>"}, "in_stock": true, "price_from": usd(1200),
+            "images": ["/images/mug-1-640.png", "https://cdn.example/mug.jpg"], "attributes": {"material": "<b>clay</b>"}, "in_stock": true, "price_from": usd(1200),
             "variants": [
                 {"sku": "MUG-S", "options": {"size": "S"}, "price": usd(1200), "available": 3},
                 {"sku": "MUG-L", "options": {"size": "L"}, "price": usd(1500), "available": 0},
@@ -318,6 +318,11 @@ mod tests {
         assert!(html.contains("disabled>Size: L — $15.00 (sold out)"), "{html}");
         assert!(html.contains(">Add to cart</button>"));
         assert!(html.contains(r#"<html lang="en-US">"#));
+        // The shop's own image at the width it is shown; one hosted elsewhere as it is.
+        let srcset = "srcset=\"&#x2f;images&#x2f;mug-1-320.png 320w, &#x2f;images&#x2f;mug-1-640.png 640w\"";
+        assert!(html.contains(srcset), "{html}");
+        assert!(html.contains("width=\"640\" height=\"640\""));
+        assert!(html.contains("src=\"https:&#x2f;&#x2f;cdn.example&#x2f;mug.jpg\""));
     }
 
     #[test]

@@ -32,9 +32,8 @@ struct ContactForm {
 
 impl Storefront {
     /// `/orders/lookup`: the form.
-    pub(crate) fn lookup_page(&self, session: &Session) -> Result<Response<Body>, PageError> {
-        self.show(
-            session,
+    pub(crate) fn lookup_page(&self, request: &Request, session: &Session) -> Result<Response<Body>, PageError> {
+        self.show(request, session,
             "lookup.html",
             context! { form => minijinja::value::Serde(LookupForm::default()), errors => BTreeMap::<String, String>::new() },
         )
@@ -46,6 +45,7 @@ impl Storefront {
         let call = Call::new(Method::POST, "/orders/lookup").body(json!({ "email": asked.email.trim() }));
         match ask(&self.orders, request, call).await {
             Ok(_) => self.show(
+                request,
                 session,
                 "lookup.html",
                 context! { sent => true, email => asked.email.trim() },
@@ -69,9 +69,8 @@ impl Storefront {
     }
 
     /// `/contact`: the form.
-    pub(crate) fn contact_page(&self, session: &Session) -> Result<Response<Body>, PageError> {
-        self.show(
-            session,
+    pub(crate) fn contact_page(&self, request: &Request, session: &Session) -> Result<Response<Body>, PageError> {
+        self.show(request, session,
             "contact.html",
             context! { form => minijinja::value::Serde(ContactForm::default()), errors => BTreeMap::<String, String>::new() },
         )
@@ -91,6 +90,7 @@ impl Storefront {
         let call = Call::new(Method::POST, "/support/messages").body(body);
         match ask(&self.orders, request, call).await {
             Ok(received) => self.show(
+                request,
                 session,
                 "contact.html",
                 context! { sent => true, reference => received["reference"].as_str().unwrap_or("").to_owned() },
