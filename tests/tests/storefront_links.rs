@@ -10,7 +10,11 @@ use shop_tests::{TestApp, storefront_url};
 const SITEMAP_NS: &str = "http://www.sitemaps.org/schemas/sitemap/0.9";
 
 async fn fetch_text(client: &Client, url: &str) -> (u16, String, String) {
-    let response = client.get(url).send().await.unwrap_or_else(|e| panic!("GET {url}: {e}"));
+    let response = client
+        .get(url)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("GET {url}: {e}"));
     let status = response.status().as_u16();
     let kind = response
         .headers()
@@ -52,7 +56,9 @@ async fn every_sitemap_feed_and_structured_data_link_opens_its_page() {
             .filter_map(|node| node.text().map(str::to_owned)),
     );
     let product: serde_json::Value = app.get("/products/merino-crew-sweater").await.json().await.unwrap();
-    let structured = product["json_ld"]["url"].as_str().expect("the JSON-LD names the product's page");
+    let structured = product["json_ld"]["url"]
+        .as_str()
+        .expect("the JSON-LD names the product's page");
     links.push(structured.to_owned());
     links.sort();
     links.dedup();
@@ -74,6 +80,10 @@ async fn every_sitemap_feed_and_structured_data_link_opens_its_page() {
     for (link, (status, kind, html)) in results {
         assert_eq!(status, 200, "GET {link}");
         assert!(kind.starts_with("text/html"), "GET {link}: {kind}");
-        assert_eq!(canonical(&html).as_deref(), Some(link.as_str()), "the canonical link of {link}");
+        assert_eq!(
+            canonical(&html).as_deref(),
+            Some(link.as_str()),
+            "the canonical link of {link}"
+        );
     }
 }

@@ -126,6 +126,14 @@ impl Storefront {
             .named(request, &json_ld)
             // Inside <script>, "</" would end the element: every "<" is written as JSON's \u003c.
             .replace('<', "\\u003c");
+        // Link previews need the image's absolute address.
+        let og_image = product["images"][0].as_str().map(|image| {
+            if image.starts_with('/') {
+                format!("{}{image}", self.base(request))
+            } else {
+                image.to_owned()
+            }
+        });
         let description: String = product["description"]
             .as_str()
             .unwrap_or("")
@@ -142,6 +150,7 @@ impl Storefront {
                 description,
                 problem => session.message(),
                 canonical => format!("{}/products/{slug}", self.base(request)),
+                og_image => og_image,
             },
         )
     }
