@@ -52,8 +52,10 @@ bench-build: deps
 ## exported as SHOP_API_URL and SHOP_STOREFRONT_URL), run every test, stop the stack
 ## Then the browser tests (tests/browser, Node's test runner driving Debian's chromium through
 ## playwright-core) against the same stack; both always run, and either failing fails the target.
+## First the Stripe.js stand-in's own check (tests/stripe_js/check.py, its own server).
 test: deps gateway chromium
 	$(BUILD_TESTS)
+	python3 tests/stripe_js/check.py
 	python3 infra/local/stack.py run -- bash -c '$(RUN_TESTS); rust=$$?; node --test tests/browser/; browser=$$?; exit $$(( rust || browser ))'
 
 deps: $(VENV)/.installed node_modules/.installed java
