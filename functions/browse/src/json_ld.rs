@@ -48,13 +48,18 @@ mod tests {
     use shop_platform::config::Env;
     use std::collections::HashMap;
 
-    #[test]
-    fn each_variant_is_an_offer_priced_in_major_units() {
+    /// A storefront at https://shop.example.
+    fn storefront() -> StorefrontSettings {
         let env = Env::from_map(HashMap::from([(
             "STOREFRONT_URL".to_owned(),
             "https://shop.example".to_owned(),
         )]));
-        let storefront = StorefrontSettings::from_env(&env).unwrap();
+        StorefrontSettings::from_env(&env).unwrap()
+    }
+
+    #[test]
+    fn each_variant_is_an_offer_priced_in_major_units() {
+        let storefront = storefront();
         let product = Product::from_json(
             json!({
                 "id": "tee", "slug": "organic-tee", "title": "Organic Tee", "category": "apparel",
@@ -75,11 +80,7 @@ mod tests {
 
     #[test]
     fn the_shops_own_images_are_given_on_the_storefront_and_others_as_they_are() {
-        let env = Env::from_map(HashMap::from([(
-            "STOREFRONT_URL".to_owned(),
-            "https://shop.example".to_owned(),
-        )]));
-        let storefront = StorefrontSettings::from_env(&env).unwrap();
+        let storefront = storefront();
         let product = Product::from_json(
             json!({
                 "id": "tee", "slug": "organic-tee", "title": "Organic Tee", "category": "apparel",
