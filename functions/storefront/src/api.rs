@@ -179,8 +179,8 @@ pub async fn call<T: DeserializeOwned>(
     })
 }
 
-/// A path segment percent-encoded, as a browser would send it.
-fn encode(segment: &str) -> String {
+/// A path segment or query value percent-encoded: every byte but the unreserved ones.
+pub(crate) fn encode(segment: &str) -> String {
     let mut out = String::with_capacity(segment.len());
     for byte in segment.bytes() {
         match byte {

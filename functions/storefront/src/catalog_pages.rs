@@ -1,7 +1,7 @@
 //! Browsing: the home page, a category, search results and a product, each one request to
 //! browse's handler (one DynamoDB request), as the JSON API answers it.
 
-use crate::api::Call;
+use crate::api::{Call, encode};
 use crate::pages::{PageError, facts};
 use crate::session::Session;
 use crate::{Storefront, ask};
@@ -93,7 +93,7 @@ impl Storefront {
             Err(refusal) if refusal.status.is_client_error() => (Value::Null, Some(refusal.detail)),
             Err(refusal) => return Err(refusal.into()),
         };
-        let next = next_page(&format!("/search?q={}&", encode_query(&q)), &products);
+        let next = next_page(&format!("/search?q={}&", encode(&q)), &products);
         self.show(
             request,
             session,
@@ -160,18 +160,5 @@ impl Storefront {
 fn next_page(base: &str, products: &Value) -> Option<String> {
     products["next_cursor"]
         .as_str()
-        .map(|cursor| format!("{base}cursor={}", encode_query(cursor)))
-}
-
-/// Text as a query value.
-pub(crate) fn encode_query(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for byte in text.bytes() {
-        match byte {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => out.push(char::from(byte)),
-            b' ' => out.push('+'),
-            _ => out.push_str(&format!("%{byte:02X}")),
-        }
-    }
-    out
+        .map(|cursor| format!("{base}cursor={}", encode(cursor)))
 }

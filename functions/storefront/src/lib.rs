@@ -107,11 +107,8 @@ impl Storefront {
             .and_then(|host| host.to_str().ok())
             .filter(|host| host.bytes().all(|b| b.is_ascii_alphanumeric() || b".-:[]".contains(&b)))
             .unwrap_or("localhost");
-        let secure = request
-            .headers()
-            .get("x-forwarded-proto")
-            .is_some_and(|proto| proto.as_bytes().eq_ignore_ascii_case(b"https"));
-        format!("{}://{host}", if secure { "https" } else { "http" })
+        let scheme = if session::over_https(request) { "https" } else { "http" };
+        format!("{scheme}://{host}")
     }
 
     /// `text` (an answer of the handlers) with the stand-in address replaced by the real one.

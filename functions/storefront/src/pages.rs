@@ -31,10 +31,8 @@ const TEMPLATES: [(&str, &str); 11] = [
 pub const STYLE: &str = include_str!("../assets/style.css");
 /// Where the stylesheet is: its name changes with its content, so it is cached for a year.
 pub static STYLESHEET: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
-    let digest = STYLE.bytes().fold(0xcbf2_9ce4_8422_2325u64, |hash, byte| {
-        (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3)
-    });
-    format!("/assets/style-{digest:016x}.css")
+    let digest = shop_platform::secrets::token_hash(STYLE);
+    format!("/assets/style-{}.css", &digest[..16])
 });
 
 /// Why a page could not be shown as asked.

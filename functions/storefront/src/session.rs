@@ -56,11 +56,7 @@ impl Session {
                 }
             }
         }
-        // API Gateway says how the browser reached it; the local gateway speaks plain HTTP.
-        let secure = request
-            .headers()
-            .get("x-forwarded-proto")
-            .is_some_and(|proto| proto.as_bytes().eq_ignore_ascii_case(b"https"));
+        let secure = over_https(request);
         let new = sid.is_none();
         Self {
             sid: sid.unwrap_or_else(secrets::new_token),
@@ -125,6 +121,15 @@ impl Session {
         let secure = if self.secure { "; Secure" } else { "" };
         format!("{name}={value}; Path=/; Max-Age={max_age}; HttpOnly; SameSite=Lax{secure}")
     }
+}
+
+/// Whether the browser reached the shop over HTTPS: API Gateway says so in
+/// `X-Forwarded-Proto`; the local gateway speaks plain HTTP.
+pub fn over_https(request: &Request) -> bool {
+    request
+        .headers()
+        .get("x-forwarded-proto")
+        .is_some_and(|proto| proto.as_bytes().eq_ignore_ascii_case(b"https"))
 }
 
 /// Whether `value` could be one of the shop's ids or tokens (base64url), so nothing else ever
