@@ -78,6 +78,8 @@ class Stack:
         # What denials() has read of the gateway's log, and the denials found in it.
         self.log_read = 0
         self.denied: list[str] = []
+        # The images bucket, once upload_images() found it (tests put files of their own in it).
+        self.bucket = ""
 
     # -- what the stack exports -------------------------------------------------------------
     def urls(self) -> dict:
@@ -141,6 +143,8 @@ class Stack:
             env.pop("STRIPE_JS_URL", None)
         if "STRIPE_JS_URL" in os.environ:
             env["STRIPE_JS_URL"] = os.environ["STRIPE_JS_URL"]
+        if self.bucket:
+            env["SHOP_IMAGES_BUCKET"] = self.bucket
         return env
 
     # -- processes ------------------------------------------------------------------------
@@ -267,7 +271,7 @@ class Stack:
     def upload_images(self) -> int:
         """Puts the demo catalog's images into the images bucket (moto's S3 keeps them in
         memory, so on every start), as the merchant's upload would."""
-        bucket = self.images_bucket()
+        bucket = self.bucket = self.images_bucket()
         base = self.urls()["AWS_ENDPOINT_URL_S3"]
         count = 0
         for path in sorted(SEED_IMAGES.iterdir()):

@@ -220,10 +220,43 @@ test('a return is asked for from the order page once the desk shipped the order'
   await page.goto(orderUrl);
   assert.match(await page.locator('.status').textContent(), /Shipped/);
   await page.getByLabel('Units of Organic Linen Tea Towels (Set of 3) to return').fill('1');
-  await page.getByLabel('Reason').fill('Too many towels');
+  await page.getByLabel('Reason', { exact: true }).fill('Too many towels');
   await page.getByRole('button', { name: 'Request a return' }).click();
   await page.waitForURL(orderUrl);
   assert.match(await page.locator('.status').textContent(), /Return requested/);
+  await context.close();
+});
+
+test('an exchange for a dearer size is asked for from the order page and its difference paid there', async () => {
+  const { context, page } = await shopper();
+  await addToCart(page, 'stoneware-planter-with-saucer', 'Size: Small — $24.00');
+  const orderUrl = await checkOut(page, `${unique('exchange')}@example.com`);
+  await pay(page, '4242 4242 4242 4242');
+  const orderId = new URL(orderUrl).pathname.split('/').pop();
+  await eventually('packing to start', async () => {
+    const order = await admin('GET', `/admin/orders/${orderId}`);
+    return order.status === 'fulfilling' || order.order?.status === 'fulfilling';
+  });
+  await admin('POST', `/admin/orders/${orderId}/shipments`, { carrier: 'UPS', tracking_number: '1Z998' });
+  await page.goto(orderUrl);
+  await page.getByLabel('Item to exchange').selectOption({ label: 'Stoneware Planter with Drainage Saucer (Size: Small)' });
+  await page.getByLabel('Replacement').selectOption({ label: 'Size: Large — $48.00' });
+  await page.getByLabel('Reason for the exchange').fill('Too small for the fig');
+  await page.getByRole('button', { name: 'Request an exchange' }).click();
+  await page.waitForURL(orderUrl);
+  assert.match(await page.locator('main').textContent(), /Pay the difference below/);
+  // The difference is the API's: the large one's price and tax less what the small one is worth.
+  const order = await (await fetch(`${API}/orders/${orderId}?token=${new URL(orderUrl).searchParams.get('token')}`)).json();
+  const owed = order.exchange_payments[0].amount.amount;
+  assert.ok(owed > 0, JSON.stringify(order.exchange_payments));
+  const shown = await page.locator('section.pay').textContent();
+  assert.ok(shown.includes(`$${(owed / 100).toFixed(2)}`), shown);
+  await pay(page, '4242 4242 4242 4242');
+  await eventually('the exchange paid', async () => {
+    await page.waitForLoadState();
+    return /difference paid/.test(await page.locator('li.exchange').textContent().catch(() => ''));
+  });
+  assert.equal(await page.locator('section.pay').count(), 0);
   await context.close();
 });
 

@@ -112,6 +112,13 @@ async fn a_dearer_replacement_is_paid_for_first_then_ships_as_a_second_shipment(
     );
     let intent = asked["payment"]["payment_intent_id"].as_str().unwrap();
     assert_eq!(stripe.intent(intent).await["amount"], owed);
+    // The order's page can pay it later: the order shows what the exchange waits for.
+    let waiting = app.order_when(&order, |_| true).await;
+    let due = &waiting["exchange_payments"][0];
+    assert_eq!(due["return_id"], asked["return_id"], "{waiting}");
+    assert_eq!(due["amount"]["amount"], owed);
+    assert_eq!(due["payment_intent_id"], intent);
+    assert_eq!(due["client_secret"], asked["payment"]["client_secret"]);
 
     // Unpaid, nothing more ships; paid at Stripe, the replacement does.
     assert_eq!(
@@ -123,6 +130,7 @@ async fn a_dearer_replacement_is_paid_for_first_then_ships_as_a_second_shipment(
         .order_when(&order, |v| v["returns"][0]["exchange"]["payment"] == "paid")
         .await;
     assert_eq!(paid["returns"][0]["exchange"]["payment"], "paid", "{paid}");
+    assert!(paid.get("exchange_payments").is_none(), "paid, nothing is due: {paid}");
     assert_eq!(
         paid["status"], "shipped",
         "the exchange's payment does not move the order"

@@ -1,7 +1,9 @@
 //! The product images on the shop's own origin: the demo catalog's images live in the template's
 //! `ProductImagesBucket` (infra/local/stack.py uploads infra/seed/images/ into it), the
 //! storefront answers them at `/images/<file>` for a year of caching, and no page, answer or
-//! feed of the seeded shop points at an outside host.
+//! feed of the seeded shop points at an outside host. A file the merchant puts under
+//! `well-known/` in the same bucket (Apple Pay's domain association) is answered at
+//! `/.well-known/<file>`.
 
 use reqwest::{Client, Response, header};
 use serde_json::Value;
@@ -158,4 +160,47 @@ async fn no_seeded_product_names_an_outside_host() {
             }
         }
     }
+}
+
+/// Puts `body` at `key` in the stack's images bucket, as the merchant's `aws s3 cp` would.
+async fn put_object(key: &str, body: &str) {
+    let endpoint = std::env::var("AWS_ENDPOINT_URL_S3").expect("the stack's S3 endpoint");
+    let bucket = std::env::var("SHOP_IMAGES_BUCKET").expect("the stack's images bucket");
+    let answer = Client::new()
+        .put(format!("{endpoint}/{bucket}/{key}"))
+        .body(body.to_owned())
+        .send()
+        .await
+        .expect("S3 answers");
+    assert!(answer.status().is_success(), "{}", answer.status());
+}
+
+#[tokio::test]
+async fn the_merchants_domain_association_file_is_answered_from_the_well_known_folder() {
+    const NAME: &str = "apple-developer-merchantid-domain-association";
+    let missing = get(&format!("/.well-known/{NAME}-none"), None).await;
+    assert_eq!(missing.status(), 404, "no file, not found");
+    assert!(text_header(&missing, header::CONTENT_TYPE).starts_with("text/html"));
+
+    let content = format!("7B22{}", shop_tests::unique("association"));
+    put_object(&format!("well-known/{NAME}"), &content).await;
+    let answer = get(&format!("/.well-known/{NAME}"), None).await;
+    assert_eq!(answer.status(), 200);
+    assert_eq!(text_header(&answer, header::CONTENT_TYPE), "text/plain; charset=utf-8");
+    assert_eq!(text_header(&answer, header::CACHE_CONTROL), "public, max-age=3600");
+    let etag = text_header(&answer, header::ETAG);
+    assert_eq!(answer.text().await.unwrap(), content);
+    assert_eq!(get(&format!("/.well-known/{NAME}"), Some(&etag)).await.status(), 304);
+
+    // Only the folder's own files: nothing else of the bucket is reached through it.
+    for other in ["..%2Fwell-known%2Fx", ".hidden", "a%2Fb"] {
+        assert_eq!(
+            get(&format!("/.well-known/{other}"), None).await.status(),
+            404,
+            "{other}"
+        );
+    }
+    let image = &seeded_products()[0]["id"];
+    let image = format!("/.well-known/..%2F{}-1-640.png", image.as_str().unwrap());
+    assert_eq!(get(&image, None).await.status(), 404);
 }

@@ -20,7 +20,7 @@ use shop_domain::order::{Address, Email, OrderEvent, OrderStatus, Transition};
 use shop_domain::pricing::TaxTable;
 use shop_domain::pricing::Totals;
 use shop_domain::returns::{self, OrderedLine, ReturnError};
-use shop_domain::returns::{ReturnRecord, ReturnState};
+use shop_domain::returns::{ExchangePayment, ReturnRecord, ReturnState};
 use shop_platform::batch::Trace;
 use shop_platform::clock::{Clock, SystemClock, rfc3339};
 use shop_platform::config::{ConfigError, Env, HoldSettings, ReturnSettings, SupportSettings, TableSettings};
@@ -98,6 +98,9 @@ struct OrderView<'a> {
     /// What a browser pays the order with, while it waits for its payment.
     #[serde(skip_serializing_if = "Option::is_none")]
     payment: Option<PaymentView>,
+    /// What a browser pays an exchange's difference with, while the exchange waits for it.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    exchange_payments: Vec<ExchangePaymentView>,
 }
 
 /// The PaymentIntent of an order awaiting payment: Stripe.js confirms it with the secret.
@@ -106,6 +109,18 @@ struct PaymentView {
     provider: &'static str,
     payment_intent_id: String,
     client_secret: String,
+}
+
+/// The difference an exchange waits for, and the PaymentIntent that pays it.
+#[derive(Serialize)]
+struct ExchangePaymentView {
+    return_id: String,
+    amount: Money,
+    /// Until when the replacement's stock is held for the payment.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pay_by: Option<String>,
+    #[serde(flatten)]
+    payment: PaymentView,
 }
 
 /// A shipment as the shopper follows it.
@@ -207,6 +222,7 @@ fn view(order: &Order) -> OrderView<'_> {
         last_payment_error: order.last_payment_error.as_deref(),
         late_payment: order.late_payment.as_deref(),
         payment: None,
+        exchange_payments: Vec::new(),
     }
 }
 
@@ -278,6 +294,27 @@ impl Orders {
                 }
                 Err(error) => {
                     tracing::warn!(order_id = %order.order_id, error = %error, "the payment could not be read")
+                }
+            }
+        }
+        for record in &order.returns {
+            let Some(exchange) = &record.exchange else { continue };
+            let (ExchangePayment::Awaiting, Some(intent_id)) = (exchange.payment, &exchange.payment_intent_id) else {
+                continue;
+            };
+            match self.payments.retrieve_intent(intent_id).await {
+                Ok(intent) => answer.exchange_payments.push(ExchangePaymentView {
+                    return_id: record.return_id.clone(),
+                    amount: exchange.balance,
+                    pay_by: exchange.pay_by.map(rfc3339),
+                    payment: PaymentView {
+                        provider: "stripe",
+                        payment_intent_id: intent.id,
+                        client_secret: intent.client_secret,
+                    },
+                }),
+                Err(error) => {
+                    tracing::warn!(order_id = %order.order_id, return_id = %record.return_id, error = %error, "the exchange's payment could not be read")
                 }
             }
         }

@@ -8,6 +8,12 @@
 //! `<slug>-<n>-640.png`); the catalog keeps one URL per image, the largest, and pages derive the
 //! other widths from the name. Only `[A-Za-z0-9._-]` is taken, no `..`, no leading `.`: a name
 //! names one object of the bucket and nothing else.
+//!
+//! `GET /.well-known/{file}`: a file the merchant put in the same bucket under `well-known/`,
+//! such as the domain-association file Apple Pay asks for
+//! (`/.well-known/apple-developer-merchantid-domain-association`, which Stripe gives for the
+//! Payment Element's wallets). Without one it is not found. It may change, so it is cached for an
+//! hour and revalidated.
 
 use crate::pages::PageError;
 use aws_sdk_s3::error::SdkError;
@@ -18,6 +24,9 @@ use shop_platform::config::{ConfigError, Env};
 
 /// How long a browser or CDN may keep an image: a year, never asking again.
 const CACHE_CONTROL: &str = "public, max-age=31536000, immutable";
+
+/// How long a `/.well-known/` file may be kept before asking again: an hour.
+const WELL_KNOWN_CACHE_CONTROL: &str = "public, max-age=3600";
 
 /// The longest file name taken.
 const MAX_NAME: usize = 200;
@@ -61,7 +70,37 @@ impl Images {
     /// the request's `If-None-Match` holds its ETag; a name that is not an image's, or no such
     /// object, is not found.
     pub async fn answer(&self, request: &Request, file: &str) -> Result<Response<Body>, PageError> {
-        let (Some(bucket), Some(content_type)) = (&self.bucket, image_type(file)) else {
+        let content_type = image_type(file).ok_or(PageError::NotFound)?;
+        let served = Served {
+            content_type,
+            cache_control: CACHE_CONTROL,
+            // The type the object was stored with when it is an image's, else the name's.
+            stored_type: |stored| stored.starts_with("image/") && !stored.contains("svg"),
+        };
+        self.serve(request, file, &served).await
+    }
+
+    /// Answers `GET /.well-known/{file}` from the bucket's `well-known/` folder, as plain text
+    /// (JSON for a `.json` name).
+    pub async fn well_known(&self, request: &Request, file: &str) -> Result<Response<Body>, PageError> {
+        if !plain_name(file) {
+            return Err(PageError::NotFound);
+        }
+        let served = Served {
+            content_type: if file.ends_with(".json") {
+                "application/json"
+            } else {
+                "text/plain; charset=utf-8"
+            },
+            cache_control: WELL_KNOWN_CACHE_CONTROL,
+            stored_type: |_| false,
+        };
+        self.serve(request, &format!("well-known/{file}"), &served).await
+    }
+
+    /// The object at `key`, answered as `served` says.
+    async fn serve(&self, request: &Request, key: &str, served: &Served) -> Result<Response<Body>, PageError> {
+        let Some(bucket) = &self.bucket else {
             return Err(PageError::NotFound);
         };
         let if_none_match = request
@@ -69,36 +108,35 @@ impl Images {
             .get(header::IF_NONE_MATCH)
             .and_then(|value| value.to_str().ok())
             .map(str::to_owned);
-        let mut get = self.client.get_object().bucket(bucket).key(file);
+        let mut get = self.client.get_object().bucket(bucket).key(key);
         if let Some(etags) = &if_none_match {
             get = get.if_none_match(etags);
         }
         let object = match get.send().await {
             Ok(object) => object,
-            Err(error) => return not_there(error, if_none_match.as_deref()),
+            Err(error) => return not_there(error, if_none_match.as_deref(), served.cache_control),
         };
         let etag = object.e_tag().map(str::to_owned);
         if let Some(etag) = &etag
             && shop_platform::edge::holds(request, etag)
         {
-            return Ok(not_modified(Some(etag)));
+            return Ok(not_modified(Some(etag), served.cache_control));
         }
-        // The type the object was stored with when it is an image's, else the name's.
         let stored = object
             .content_type()
-            .filter(|stored| stored.starts_with("image/") && !stored.contains("svg"))
+            .filter(|stored| (served.stored_type)(stored))
             .map(str::to_owned);
         let bytes = object
             .body
             .collect()
             .await
-            .map_err(|error| PageError::Internal(format!("image {file}: {error}")))?
+            .map_err(|error| PageError::Internal(format!("{key}: {error}")))?
             .into_bytes();
         let mut response = Response::builder()
-            .header(header::CONTENT_TYPE, stored.as_deref().unwrap_or(content_type))
-            .header(header::CACHE_CONTROL, CACHE_CONTROL)
+            .header(header::CONTENT_TYPE, stored.as_deref().unwrap_or(served.content_type))
+            .header(header::CACHE_CONTROL, served.cache_control)
             .header(header::X_CONTENT_TYPE_OPTIONS, "nosniff")
-            // An image is never a document: nothing in it runs, should one be opened on its own.
+            // Neither is ever a document: nothing in it runs, should one be opened on its own.
             .header(
                 header::CONTENT_SECURITY_POLICY,
                 "default-src 'none'; style-src 'unsafe-inline'; sandbox",
@@ -108,14 +146,28 @@ impl Images {
         }
         response
             .body(Body::Binary(bytes.to_vec()))
-            .map_err(|error| PageError::Internal(format!("image {file}: {error}")))
+            .map_err(|error| PageError::Internal(format!("{key}: {error}")))
     }
+}
+
+/// How a kind of file is answered.
+struct Served {
+    /// Its type, unless the stored one is taken.
+    content_type: &'static str,
+    cache_control: &'static str,
+    /// Whether the type the object was stored with is taken.
+    stored_type: fn(&str) -> bool,
+}
+
+/// Whether `file` is a plain name of one object: `[A-Za-z0-9._-]`, no `..`, no leading `.`.
+fn plain_name(file: &str) -> bool {
+    let allowed = file.bytes().all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b));
+    allowed && !file.is_empty() && file.len() <= MAX_NAME && !file.starts_with('.') && !file.contains("..")
 }
 
 /// The content type of an image file name, or `None` for a name that is not one.
 fn image_type(file: &str) -> Option<&'static str> {
-    let allowed = file.bytes().all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b));
-    if !allowed || file.is_empty() || file.len() > MAX_NAME || file.starts_with('.') || file.contains("..") {
+    if !plain_name(file) {
         return None;
     }
     let (_, extension) = file.rsplit_once('.')?;
@@ -130,10 +182,10 @@ fn image_type(file: &str) -> Option<&'static str> {
     }
 }
 
-fn not_modified(etag: Option<&str>) -> Response<Body> {
+fn not_modified(etag: Option<&str>, cache_control: &str) -> Response<Body> {
     let mut response = Response::builder()
         .status(StatusCode::NOT_MODIFIED)
-        .header(header::CACHE_CONTROL, CACHE_CONTROL);
+        .header(header::CACHE_CONTROL, cache_control);
     if let Some(etag) = etag {
         response = response.header(header::ETAG, etag);
     }
@@ -145,6 +197,7 @@ fn not_modified(etag: Option<&str>) -> Response<Body> {
 fn not_there(
     error: SdkError<GetObjectError, aws_sdk_s3::config::http::HttpResponse>,
     if_none_match: Option<&str>,
+    cache_control: &str,
 ) -> Result<Response<Body>, PageError> {
     if error.as_service_error().is_some_and(GetObjectError::is_no_such_key) {
         return Err(PageError::NotFound);
@@ -153,11 +206,11 @@ fn not_there(
         Some(304) => {
             // S3 answers a 304 without a body; the ETag asked for is the one the browser holds.
             let etag = if_none_match.filter(|tags| !tags.contains(',') && tags.trim() != "*");
-            Ok(not_modified(etag.map(str::trim)))
+            Ok(not_modified(etag.map(str::trim), cache_control))
         }
         Some(404) => Err(PageError::NotFound),
         _ => Err(PageError::Internal(format!(
-            "the product image could not be read: {}",
+            "the shop's bucket could not be read: {}",
             aws_sdk_s3::error::DisplayErrorContext(&error)
         ))),
     }

@@ -142,6 +142,7 @@ impl Storefront {
             (&Method::GET, ["categories", slug]) => self.category(&request, &session, slug).await,
             (&Method::GET, ["products", slug]) => self.product(&request, &session, slug).await,
             (&Method::GET, ["images", file]) => self.images.answer(&request, file).await,
+            (&Method::GET, [".well-known", file]) => self.images.well_known(&request, file).await,
             (&Method::GET, ["cart"]) => self.cart_page(&request, &session).await,
             (&Method::POST, ["cart", "add"]) => self.add_to_cart(&request, &session).await,
             (&Method::POST, ["cart", "lines"]) => self.change_line(&request, &session).await,
@@ -156,6 +157,9 @@ impl Storefront {
             (&Method::GET, ["orders", order_id]) => self.order_page(&request, &session, order_id).await,
             (&Method::POST, ["orders", order_id, "cancel"]) => self.cancel(&request, &session, order_id).await,
             (&Method::POST, ["orders", order_id, "returns"]) => self.request_return(&request, &session, order_id).await,
+            (&Method::POST, ["orders", order_id, "exchanges"]) => {
+                self.request_exchange(&request, &session, order_id).await
+            }
             _ => Err(PageError::NotFound),
         };
         answer.unwrap_or_else(|error| self.pages.error(&session, error))

@@ -1,7 +1,8 @@
 //! The order's page, where every mail's link lands (`/orders/{id}?token=`): its status in
 //! words, lines, totals, addresses, shipments, refunds and timeline; paying it (Stripe's
-//! Payment Element) while it waits for payment; cancelling it and asking for a return, through
-//! the orders handler, which decides whether either is allowed.
+//! Payment Element) while it waits for payment; cancelling it, asking for a return or an
+//! exchange (and paying an exchange's difference), through the orders handler, which decides
+//! whether each is allowed and what it costs.
 
 use crate::api::{Call, Refusal};
 use crate::pages::PageError;
@@ -14,7 +15,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use shop_domain::order::OrderStatus;
 use shop_platform::edge::query_param;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 #[derive(Deserialize)]
 struct CancelForm {
@@ -33,11 +34,47 @@ struct ReturnForm {
     quantities: BTreeMap<String, String>,
 }
 
+#[derive(Deserialize)]
+struct ExchangeForm {
+    #[serde(default)]
+    token: String,
+    /// The line going back.
+    #[serde(default)]
+    return_sku: String,
+    /// The variant that replaces it.
+    #[serde(default)]
+    new_sku: String,
+    #[serde(default)]
+    quantity: String,
+    #[serde(default)]
+    reason: String,
+}
+
 /// The status of an API answer (`"shipped"`) in the shopper's words.
 fn in_words(status: &Value) -> String {
     serde_json::from_value::<OrderStatus>(status.clone())
         .map(|status| status.in_words().to_owned())
         .unwrap_or_else(|_| status.as_str().unwrap_or("").replace('_', " "))
+}
+
+/// What the order's page takes a payment for: the order while it waits for its payment, else
+/// the first exchange whose difference is owed.
+fn payment_due(order: &Value) -> Option<Value> {
+    if let Some(payment) = order.get("payment") {
+        return Some(json!({
+            "exchange": false,
+            "client_secret": payment["client_secret"],
+            "amount": order["totals"]["total"],
+            "pay_by": order["pay_by"],
+        }));
+    }
+    let owed = order["exchange_payments"].as_array()?.first()?;
+    Some(json!({
+        "exchange": true,
+        "client_secret": owed["client_secret"],
+        "amount": owed["amount"],
+        "pay_by": owed["pay_by"],
+    }))
 }
 
 /// Whether `id` could be an order's id, so nothing else reaches a link.
@@ -68,7 +105,14 @@ impl Storefront {
             }
         }
         let status = order["status"].as_str().unwrap_or("").to_owned();
-        let paying = query_param(request, "redirect_status") == Some("succeeded") && status == "pending_payment";
+        let due = payment_due(&order);
+        let paying = query_param(request, "redirect_status") == Some("succeeded") && due.is_some();
+        let can_return = matches!(status.as_str(), "shipped" | "delivered");
+        let replacements = if can_return {
+            self.replacements(request, &order).await
+        } else {
+            Vec::new()
+        };
         self.show(
             request,
             session,
@@ -79,7 +123,9 @@ impl Storefront {
                 paying,
                 problem => session.message(),
                 can_cancel => matches!(status.as_str(), "pending_payment" | "paid" | "fulfilling"),
-                can_return => matches!(status.as_str(), "shipped" | "delivered"),
+                can_return,
+                replacements => self.pages.displayed(Value::Array(replacements)),
+                due => due.map(|due| self.pages.displayed(due)),
                 stripe_key => &self.payment.stripe_publishable_key,
                 stripe_js => &self.payment.stripe_js_url,
             },
@@ -145,6 +191,60 @@ impl Storefront {
             result,
             "Your return is registered: we have mailed you what to do next.",
         )
+    }
+
+    /// What an exchange may bring instead of a line: every variant of the order's products, as
+    /// the catalog has them now (a product the catalog no longer answers for is left out).
+    async fn replacements(&self, request: &Request, order: &Value) -> Vec<Value> {
+        let mut seen = BTreeSet::new();
+        let products: Vec<&str> = order["lines"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|line| line["product_id"].as_str())
+            .filter(|product_id| seen.insert(*product_id))
+            .collect();
+        let mut found = Vec::new();
+        for product_id in products {
+            let call = Call::get("/products/{id_or_slug}").param("id_or_slug", product_id);
+            match ask(&self.browse, request, call).await {
+                Ok(product) => found.push(json!({ "title": product["title"], "variants": product["variants"] })),
+                Err(refusal) => tracing::info!(product_id, detail = %refusal.detail, "no replacements offered"),
+            }
+        }
+        found
+    }
+
+    /// `POST /orders/{order_id}/exchanges`: units of one line go back, as many of another
+    /// variant come instead; when the replacement costs more, the order's page takes the
+    /// difference's payment.
+    pub(crate) async fn request_exchange(
+        &self,
+        request: &Request,
+        session: &Session,
+        order_id: &str,
+    ) -> Result<Response<Body>, PageError> {
+        let asked: ExchangeForm = form(request)?;
+        let quantity = asked.quantity.trim();
+        let quantity: u32 = quantity
+            .parse()
+            .map_err(|_| PageError::BadForm(format!("“{quantity}” is not a number of units")))?;
+        let call = Call::new(Method::POST, "/orders/{order_id}/exchanges")
+            .param("order_id", order_id)
+            .bearer(asked.token.as_str())
+            .body(json!({
+                "return_lines": [{ "sku": asked.return_sku, "quantity": quantity }],
+                "new_lines": [{ "sku": asked.new_sku, "quantity": quantity }],
+                "reason": asked.reason.trim(),
+            }));
+        let result = ask(&self.orders, request, call).await;
+        let done = match &result {
+            Ok(answer) if answer.get("payment").is_some() => {
+                "Your exchange is registered. Pay the difference below; until then the replacement is kept for you."
+            }
+            _ => "Your exchange is registered: we have mailed you what to do next.",
+        };
+        self.back_to_order(session, order_id, &asked.token, result.map(|_| ()), done)
     }
 
     /// Back to the order's page, with `done` or the API's reason it refused.
