@@ -39,13 +39,51 @@ pub fn environment() -> Result<Environment<'static>, minijinja::Error> {
     for (name, source) in SHARED {
         env.add_template(name, source)?;
     }
+    env.add_filter("when", when);
     Ok(env)
+}
+
+/// `{{ at | when }}`: an instant as the shop writes it (`2026-12-01T17:19:08Z`) for people to
+/// read, to the minute (`2026-12-01 17:19 UTC`); anything else as it is.
+fn when(at: &str) -> String {
+    let bytes = at.as_bytes();
+    let shaped = at.len() == 20
+        && at.ends_with('Z')
+        && bytes[10] == b'T'
+        && bytes
+            .iter()
+            .enumerate()
+            .all(|(i, b)| matches!(i, 4 | 7 | 10 | 13 | 16 | 19) || b.is_ascii_digit());
+    if shaped {
+        format!("{} {} UTC", &at[..10], &at[11..16])
+    } else {
+        at.to_owned()
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use minijinja::context;
+
+    #[test]
+    fn an_instant_is_written_to_the_minute_and_anything_else_as_it_is() {
+        assert_eq!(when("2026-12-01T17:19:08Z"), "2026-12-01 17:19 UTC");
+        for other in [
+            "",
+            "soon",
+            "2026-12-01T17:19:08+01:00",
+            "2026-12-01X17:19:08Z",
+            "2026-1a-01T17:19:08Z",
+        ] {
+            assert_eq!(when(other), other);
+        }
+        let env = environment().unwrap();
+        let shown = env
+            .render_str("{{ at | when }}", context! { at => "2026-12-01T17:19:08Z" })
+            .unwrap();
+        assert_eq!(shown, "2026-12-01 17:19 UTC");
+    }
 
     fn render(env: &Environment<'_>, name: &str, source: &'static str, ctx: minijinja::Value) -> String {
         let mut env = env.clone();
