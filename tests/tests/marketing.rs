@@ -4,6 +4,7 @@
 //! large fan-out in batches of fifty.
 
 use aws_lambda_events::event::sqs::{SqsEvent, SqsMessage};
+use aws_sdk_dynamodb::types::AttributeValue;
 use reqwest::Method;
 use serde_json::{Value, json};
 use shop_domain::marketing::{CONSENT_WORDING, SubscriberStatus};
@@ -12,7 +13,8 @@ use shop_platform::config::Env;
 use shop_platform::messages::CampaignMessage;
 use shop_store::marketing::MarketingStore;
 use shop_tests::{
-    Inbox, QUEUE_DEADLINE, TestApp, consent_pages_url, expect_json, hosted_env, in_the_shops_layout, problem, unique,
+    Inbox, QUEUE_DEADLINE, TestApp, consent_pages_url, expect_json, hosted_env, in_the_shops_layout, problem,
+    storefront_url, unique,
 };
 use std::time::{Duration, Instant};
 
@@ -201,6 +203,61 @@ async fn double_opt_in_records_consent_only_when_the_mailed_link_is_followed() {
     sign_up(&app, &other, "footer").await;
     inbox.wait_for(&other, CONFIRM_SUBJECT, 1).await;
     assert_eq!(inbox.wait_for(&email, CONFIRM_SUBJECT, 1).await.len(), 1);
+}
+
+#[tokio::test]
+async fn an_expired_confirmation_link_is_a_readable_page_on_the_storefront_that_offers_a_new_one() {
+    let (app, inbox, store) = (TestApp::new(), Inbox::new(), store().await);
+    let email = format!("{}@example.com", unique("late"));
+    sign_up(&app, &email, "footer").await;
+    let mails = inbox.wait_for(&email, CONFIRM_SUBJECT, 1).await;
+    let text = mails[0]["body"]["text"].as_str().expect("a text body");
+    let token = token_after(text, "/subscribers/confirm?token=");
+    // The link's hold ran out (as after CONFIRM_HOURS): its record's expiry is in the past.
+    let (env, sdk) = hosted_env("email-campaign").await;
+    aws_sdk_dynamodb::Client::new(&sdk)
+        .update_item()
+        .table_name(&env["SHOP_TABLE"])
+        .key(
+            "pk",
+            AttributeValue::S(format!(
+                "SUBSCRIBE_TOKEN#{}",
+                shop_platform::secrets::token_hash(&token)
+            )),
+        )
+        .key("sk", AttributeValue::S("TOKEN".into()))
+        .update_expression("SET expires_at = :past")
+        .condition_expression("attribute_exists(pk)")
+        .expression_attribute_values(":past", AttributeValue::N((SystemClock.now() - 1).to_string()))
+        .send()
+        .await
+        .expect("the link's record");
+
+    let page = app
+        .client
+        .get(format!("{}/subscribers/confirm?token={token}", storefront_url()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), 410);
+    let page = page.text().await.unwrap();
+    assert!(page.contains("<h1>This link has expired</h1>"), "{page}");
+    assert!(
+        page.contains(r#"<header class="top">"#),
+        "the storefront's layout: {page}"
+    );
+    assert!(
+        page.contains(r#"action="/newsletter""#) && page.contains(">Subscribe</button>"),
+        "a new sign-up is one press away: {page}"
+    );
+    let api = app.get(&format!("/subscribers/confirm?token={token}")).await;
+    assert_eq!(problem(api, 410).await["code"], "confirmation_expired");
+    let pending = store.subscriber(&email).await.unwrap().expect("the sign-up");
+    assert_eq!(
+        pending.status,
+        SubscriberStatus::Pending,
+        "no consent from an expired link"
+    );
 }
 
 #[tokio::test]
