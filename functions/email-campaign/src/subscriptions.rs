@@ -53,7 +53,8 @@ struct SignUpRequest {
 /// What a confirmation or unsubscribe link did, as JSON.
 #[derive(Debug, Serialize)]
 struct LinkAnswer<'a> {
-    /// `confirmed`, `subscribed` (an unsubscribe link not used yet) or `unsubscribed`.
+    /// `confirmed`, `found` (an unsubscribe link the shop made, not yet pressed) or
+    /// `unsubscribed`.
     status: &'static str,
     email: &'a str,
 }
@@ -173,7 +174,7 @@ impl Subscriptions {
             return json(
                 StatusCode::OK,
                 &LinkAnswer {
-                    status: "subscribed",
+                    status: "found",
                     email: &email,
                 },
             );
