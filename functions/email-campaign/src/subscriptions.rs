@@ -354,6 +354,100 @@ mod tests {
         }
     }
 
+    /// Subscriptions whose clients reach nothing: a test of what is refused before any call.
+    fn offline() -> Subscriptions {
+        let sdk = aws_config::SdkConfig::builder()
+            .behavior_version(aws_config::BehaviorVersion::latest())
+            .region(aws_config::Region::new("us-east-1"))
+            .build();
+        let env = Env::from_map(
+            [
+                ("SHOP_TABLE", "shop"),
+                ("STORE_NAME", "Mugs"),
+                ("STORE_CURRENCY", "usd"),
+                ("SHIP_TO_COUNTRIES", "US"),
+                ("CAMPAIGN_QUEUE_URL", "http://127.0.0.1:9/queue/campaigns"),
+            ]
+            .into_iter()
+            .map(|(name, value)| (name.to_owned(), value.to_owned()))
+            .collect(),
+        );
+        Subscriptions::from_env(&env, &sdk).unwrap()
+    }
+
+    fn call(route: &str, query: &str, body: &str) -> Request {
+        let (method, path) = route.split_once(' ').unwrap();
+        let parameters: serde_json::Map<String, serde_json::Value> = query
+            .split('&')
+            .filter_map(|pair| pair.split_once('='))
+            .map(|(name, value)| (name.to_owned(), value.into()))
+            .collect();
+        let event = serde_json::json!({
+            "version": "2.0", "routeKey": route, "rawPath": path, "rawQueryString": query,
+            "queryStringParameters": parameters,
+            "headers": {"content-type": "application/json"},
+            "requestContext": {"accountId": "1", "apiId": "a", "domainName": "api.test",
+                "http": {"method": method, "path": path, "protocol": "HTTP/1.1", "sourceIp": "203.0.113.9", "userAgent": "t"},
+                "requestId": "req-1", "routeKey": route, "stage": "$default", "timeEpoch": 0},
+            "body": body, "isBase64Encoded": false,
+        });
+        lambda_http::request::from_str(&event.to_string()).unwrap()
+    }
+
+    async fn answer(response: Response<Body>) -> (StatusCode, serde_json::Value) {
+        let status = response.status();
+        let body = match response.body() {
+            Body::Text(text) => serde_json::from_str(text).unwrap_or_default(),
+            _ => serde_json::Value::Null,
+        };
+        (status, body)
+    }
+
+    #[tokio::test]
+    async fn a_sign_up_with_a_bad_address_or_source_is_refused_naming_both_and_nothing_is_queued() {
+        let subscriptions = offline();
+        let request = call(
+            "POST /subscribers",
+            "",
+            r#"{"email": "ada@localhost", "source": "a b"}"#,
+        );
+        let (status, problem) = answer(subscriptions.handle(request).await).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{problem}");
+        let fields: Vec<&str> = problem["errors"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|e| e["field"].as_str())
+            .collect();
+        assert_eq!(fields, ["email", "source"]);
+    }
+
+    #[tokio::test]
+    async fn a_link_cut_short_or_a_post_without_the_one_click_body_is_refused_before_the_table_is_asked() {
+        let subscriptions = offline();
+        let (status, problem) = answer(
+            subscriptions
+                .handle(call("GET /subscribers/confirm", "token=short", ""))
+                .await,
+        )
+        .await;
+        assert_eq!(
+            (status, problem["code"].as_str()),
+            (StatusCode::NOT_FOUND, Some("not_found"))
+        );
+        let token = "A".repeat(43);
+        let (status, problem) = answer(
+            subscriptions
+                .handle(call("POST /unsubscribe", &format!("token={token}"), "{}"))
+                .await,
+        )
+        .await;
+        assert_eq!(
+            (status, problem["code"].as_str()),
+            (StatusCode::BAD_REQUEST, Some("one_click_required"))
+        );
+    }
+
     #[test]
     fn json_is_answered_only_to_those_who_ask_for_it() {
         let mut request = link("");
