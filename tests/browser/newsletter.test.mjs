@@ -95,6 +95,7 @@ test('a shopper subscribes on the storefront, confirms from the mail and unsubsc
   await page.locator('h1', { hasText: 'Newsletter' }).waitFor();
   assert.equal(await page.getByLabel('Email', { exact: true }).inputValue(), 'ada@localhost', 'what was typed stays');
   assert.match(await page.locator('.field.invalid .error').textContent(), /is not an email address/);
+  assert.match(await page.locator('.notice').textContent(), /nothing was sent/);
 
   // The sign-up on the home page: a redirect, and the flash says to look in the inbox.
   await page.goto(`${STOREFRONT}/`);

@@ -56,6 +56,12 @@ impl Storefront {
             }
             Err(refusal) if refusal.status.is_client_error() => {
                 let errors = crate::checkout_pages::field_errors(&refusal);
+                // A refused field says why beside it; the notice above says nothing was sent.
+                let problem = if errors.is_empty() {
+                    refusal.detail.clone()
+                } else {
+                    "Please check the address below: nothing was sent yet.".to_owned()
+                };
                 let html = self.pages.render(
                     "newsletter.html",
                     session,
@@ -64,7 +70,7 @@ impl Storefront {
                         sign_up => true,
                         form => Serde(&asked),
                         errors,
-                        problem => refusal.detail,
+                        problem,
                     },
                 )?;
                 Ok(self.pages.page(session, refusal.status, html))
