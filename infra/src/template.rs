@@ -802,7 +802,7 @@ Conditions:
     }
 
     #[test]
-    fn the_storefront_may_do_what_the_four_functions_it_runs_may_do_and_nothing_more() {
+    fn the_storefront_may_do_what_the_handlers_it_runs_may_do_and_nothing_more() {
         let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../template.yaml");
         let template = Template::load(&path).unwrap();
         let context = naming_context(&template);
@@ -817,6 +817,20 @@ Conditions:
         for id in ["BrowseFunction", "CartFunction", "CheckoutFunction", "OrdersFunction"] {
             union.extend(grants(&functions[id], &context));
         }
+        // The campaign function's subscription routes (email_campaign::subscriptions): reading
+        // links and subscribers, a confirmation's transaction of puts, an unsubscribe's update,
+        // and sign-ups sent to the campaign queue. A part of the campaign function's rights.
+        let subscriptions: std::collections::BTreeSet<(String, String)> = [
+            ("dynamodb:GetItem", "ShopTable.Arn"),
+            ("dynamodb:PutItem", "ShopTable.Arn"),
+            ("dynamodb:UpdateItem", "ShopTable.Arn"),
+            ("sqs:SendMessage", "CampaignQueue.Arn"),
+        ]
+        .into_iter()
+        .map(|(action, resource)| (action.to_owned(), resource.to_owned()))
+        .collect();
+        assert!(subscriptions.is_subset(&grants(&functions["CampaignFunction"], &context)));
+        union.extend(subscriptions);
         // And the one of its own: reading the product images it answers at /images/{file}.
         let mut own_grants = grants(storefront, &context);
         assert!(
@@ -848,6 +862,14 @@ Conditions:
                 }
                 assert_eq!(storefront.environment.get(name), Some(value), "{id}'s {name}");
             }
+        }
+        for name in ["SIGNING_KEY", "CAMPAIGN_QUEUE_URL"] {
+            let campaign = &functions["CampaignFunction"].environment;
+            assert_eq!(
+                storefront.environment.get(name),
+                campaign.get(name),
+                "the subscriptions' {name}"
+            );
         }
         let own = |name: &str| context.resolve_string(&storefront.environment[name]).unwrap();
         assert_eq!(
@@ -892,6 +914,10 @@ Conditions:
             variable(&context, "EmailSenderFunction", "ORDER_PAGE_URL"),
             "StorefrontApi.ApiEndpoint/orders"
         );
+        assert_eq!(
+            variable(&context, "CampaignFunction", "CONSENT_PAGES_URL"),
+            "StorefrontApi.ApiEndpoint"
+        );
         context
             .refs
             .insert("StorefrontDomain".into(), "shop.example.com".into());
@@ -905,6 +931,10 @@ Conditions:
         assert_eq!(
             variable(&context, "EmailSenderFunction", "ORDER_PAGE_URL"),
             "https://shop.example.com/orders"
+        );
+        assert_eq!(
+            variable(&context, "CampaignFunction", "CONSENT_PAGES_URL"),
+            "https://shop.example.com"
         );
         context
             .refs
@@ -923,6 +953,11 @@ Conditions:
         assert_eq!(
             variable(&context, "StorefrontFunction", "STOREFRONT_URL"),
             "https://www.example.com"
+        );
+        assert_eq!(
+            variable(&context, "CampaignFunction", "CONSENT_PAGES_URL"),
+            "",
+            "a storefront of the merchant's: the mails link to the API's pages"
         );
     }
 

@@ -397,6 +397,19 @@ pub fn order_page_url() -> String {
         .unwrap_or_else(|| format!("{}/orders", storefront_url()))
 }
 
+/// Where the subscription mails' confirmation and unsubscribe links point: the bundled
+/// storefront's pages (`SHOP_STOREFRONT_URL`), or the API's (`api`) when the stack names a
+/// storefront of the merchant's (`SHOP_PARAM_StorefrontUrl`).
+pub fn consent_pages_url(api: &str) -> String {
+    let own_storefront = std::env::var("SHOP_PARAM_StorefrontUrl").is_ok_and(|url| !url.is_empty());
+    let base = if own_storefront {
+        api.to_owned()
+    } else {
+        storefront_url()
+    };
+    base.trim_end_matches('/').to_owned()
+}
+
 impl TestApp {
     /// A mail's link to an order (`<OrderPageUrl>/<order_id>?token=…`, which it must be) as the
     /// API's own `GET /orders/{order_id}?token=…`: what the link's token opens, as JSON.

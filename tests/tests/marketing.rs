@@ -4,6 +4,7 @@
 //! large fan-out in batches of fifty.
 
 use aws_lambda_events::event::sqs::{SqsEvent, SqsMessage};
+use aws_sdk_dynamodb::types::AttributeValue;
 use reqwest::Method;
 use serde_json::{Value, json};
 use shop_domain::marketing::{CONSENT_WORDING, SubscriberStatus};
@@ -11,7 +12,10 @@ use shop_platform::clock::{Clock, SystemClock};
 use shop_platform::config::Env;
 use shop_platform::messages::CampaignMessage;
 use shop_store::marketing::MarketingStore;
-use shop_tests::{Inbox, QUEUE_DEADLINE, TestApp, expect_json, hosted_env, in_the_shops_layout, problem, unique};
+use shop_tests::{
+    Inbox, QUEUE_DEADLINE, TestApp, consent_pages_url, expect_json, hosted_env, in_the_shops_layout, problem,
+    storefront_url, unique,
+};
 use std::time::{Duration, Instant};
 
 const CONFIRM_SUBJECT: &str = "Please confirm your subscription";
@@ -141,7 +145,12 @@ async fn double_opt_in_records_consent_only_when_the_mailed_link_is_followed() {
         "the opt-in mail has the shop's layout: {html}"
     );
     assert!(text.starts_with(&format!("{}\n\n", shop_tests::store_name())), "{text}");
+    // The link opens the bundled storefront's page (the API's with a storefront of one's own).
+    let pages = consent_pages_url(&app.api);
     let token = token_after(text, "/subscribers/confirm?token=");
+    let link = format!("{pages}/subscribers/confirm?token={token}");
+    assert!(text.contains(&format!("\n{link}\n")), "{link} in {text}");
+    // The API's own page, for a merchant's storefront: the consent is recorded there.
     let page = app.get(&format!("/subscribers/confirm?token={token}")).await;
     assert_eq!(page.status(), 200);
     assert!(
@@ -161,7 +170,14 @@ async fn double_opt_in_records_consent_only_when_the_mailed_link_is_followed() {
     assert!(confirmed.consented_at.is_some());
     assert_eq!(confirmed.consent_wording.as_deref(), Some(CONSENT_WORDING));
     assert_eq!(confirmed.source, "footer");
-    // The link again is the same page; signing up again mails nothing more.
+    // The link again, as mailed, is the same page; signing up again mails nothing more.
+    let again = app.client.get(&link).send().await.unwrap();
+    assert_eq!(again.status(), 200, "{link}");
+    let again = again.text().await.unwrap();
+    assert!(
+        again.contains("You are subscribed") && again.contains(&email),
+        "{again}"
+    );
     assert_eq!(
         app.get(&format!("/subscribers/confirm?token={token}")).await.status(),
         200
@@ -187,6 +203,61 @@ async fn double_opt_in_records_consent_only_when_the_mailed_link_is_followed() {
     sign_up(&app, &other, "footer").await;
     inbox.wait_for(&other, CONFIRM_SUBJECT, 1).await;
     assert_eq!(inbox.wait_for(&email, CONFIRM_SUBJECT, 1).await.len(), 1);
+}
+
+#[tokio::test]
+async fn an_expired_confirmation_link_is_a_readable_page_on_the_storefront_that_offers_a_new_one() {
+    let (app, inbox, store) = (TestApp::new(), Inbox::new(), store().await);
+    let email = format!("{}@example.com", unique("late"));
+    sign_up(&app, &email, "footer").await;
+    let mails = inbox.wait_for(&email, CONFIRM_SUBJECT, 1).await;
+    let text = mails[0]["body"]["text"].as_str().expect("a text body");
+    let token = token_after(text, "/subscribers/confirm?token=");
+    // The link's hold ran out (as after CONFIRM_HOURS): its record's expiry is in the past.
+    let (env, sdk) = hosted_env("email-campaign").await;
+    aws_sdk_dynamodb::Client::new(&sdk)
+        .update_item()
+        .table_name(&env["SHOP_TABLE"])
+        .key(
+            "pk",
+            AttributeValue::S(format!(
+                "SUBSCRIBE_TOKEN#{}",
+                shop_platform::secrets::token_hash(&token)
+            )),
+        )
+        .key("sk", AttributeValue::S("TOKEN".into()))
+        .update_expression("SET expires_at = :past")
+        .condition_expression("attribute_exists(pk)")
+        .expression_attribute_values(":past", AttributeValue::N((SystemClock.now() - 1).to_string()))
+        .send()
+        .await
+        .expect("the link's record");
+
+    let page = app
+        .client
+        .get(format!("{}/subscribers/confirm?token={token}", storefront_url()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), 410);
+    let page = page.text().await.unwrap();
+    assert!(page.contains("<h1>This link has expired</h1>"), "{page}");
+    assert!(
+        page.contains(r#"<header class="top">"#),
+        "the storefront's layout: {page}"
+    );
+    assert!(
+        page.contains(r#"action="/newsletter""#) && page.contains(">Subscribe</button>"),
+        "a new sign-up is one press away: {page}"
+    );
+    let api = app.get(&format!("/subscribers/confirm?token={token}")).await;
+    assert_eq!(problem(api, 410).await["code"], "confirmation_expired");
+    let pending = store.subscriber(&email).await.unwrap().expect("the sign-up");
+    assert_eq!(
+        pending.status,
+        SubscriberStatus::Pending,
+        "no consent from an expired link"
+    );
 }
 
 #[tokio::test]
@@ -249,14 +320,18 @@ async fn a_campaign_reaches_each_confirmed_subscriber_once_with_their_own_one_cl
             .trim_end_matches('>')
             .to_owned();
         let token = unsubscribe_token(email).await;
-        assert!(
-            url.ends_with(&format!("/unsubscribe?token={token}")),
-            "{url} is {email}'s own"
+        // Mail clients post the one click to the API (no storefront CSRF token there).
+        assert_eq!(
+            url,
+            format!("{}/unsubscribe?token={token}", app.api.trim_end_matches('/')),
+            "{email}'s own, at the API"
         );
         let stored = format!("{:?}", store.subscriber(email).await.unwrap());
         assert!(!stored.contains(&token), "the token is not kept: {stored}");
-        // The footer's link is the same (SES fills the template's field as it is).
-        assert!(html.contains(&format!("href=\"{url}\"")), "{html}");
+        // The footer's link, with the same token, opens the unsubscribe page of the bundled
+        // storefront (SES fills the template's field as it is).
+        let page = format!("{}/unsubscribe?token={token}", consent_pages_url(&app.api));
+        assert!(html.contains(&format!("href=\"{page}\"")), "{page} in {html}");
         unsubscribe_urls.push(url);
     }
     for email in [&pending, &leaver] {

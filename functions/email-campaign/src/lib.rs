@@ -1,20 +1,22 @@
 //! `email-campaign`: marketing mail with consent.
 //!
-//! Over HTTP, for shoppers: `POST /subscribers` (always 202; the sign-up goes to the campaign
-//! queue, which mails a double opt-in link), `GET /subscribers/confirm?token=` (records the
-//! consent), `GET /unsubscribe?token=` (a page with a button) and `POST /unsubscribe?token=`
-//! (RFC 8058 one-click). For the merchant: `POST /admin/campaigns`, `GET /admin/campaigns/{id}`,
-//! `POST /admin/campaigns/{id}/send` (202; pressing it again sends nothing more).
+//! Over HTTP, for shoppers ([`subscriptions`], which the storefront embeds too):
+//! `POST /subscribers` (always 202; the sign-up goes to the campaign queue, which mails a double
+//! opt-in link), `GET /subscribers/confirm?token=` (records the consent), `GET /unsubscribe?token=`
+//! (a page with a button) and `POST /unsubscribe?token=` (RFC 8058 one-click). For the merchant:
+//! `POST /admin/campaigns`, `GET /admin/campaigns/{id}`, `POST /admin/campaigns/{id}/send` (202;
+//! pressing it again sends nothing more).
 //!
 //! Over SQS ([`sending`]): sign-ups, the fan-out of a campaign's audience page by page into
 //! batches of 50, each batch sent with one SES `SendBulkEmail` carrying every recipient's own
 //! `List-Unsubscribe` headers, and SES bounce and complaint events that suppress addresses.
 
 pub mod sending;
+pub mod subscriptions;
 
-use http::{StatusCode, header};
+use http::StatusCode;
 use lambda_http::{Body, Request, Response};
-use minijinja::{Environment, context};
+use minijinja::Environment;
 use serde::{Deserialize, Serialize};
 use shop_domain::FieldError;
 use shop_domain::marketing::{self, Audience, CampaignDraft};
@@ -29,8 +31,9 @@ use shop_platform::{ApiError, HttpFunction, QueueFunction};
 use shop_services::queue::Queue;
 use shop_services::ses::SesMailer;
 use shop_store::discounts::DiscountStore;
-use shop_store::marketing::{CampaignRecord, Confirmation, MarketingStore};
+use shop_store::marketing::{CampaignRecord, MarketingStore};
 use std::sync::Arc;
+use subscriptions::Subscriptions;
 
 /// Where marketing mail comes from and where its links point, from the store's parameters.
 #[derive(Debug, Clone, Deserialize)]
@@ -40,8 +43,13 @@ struct CampaignSettings {
     /// The SES configuration set whose events report bounces and complaints; empty for none.
     #[serde(default)]
     ses_configuration_set: String,
-    /// The API's public base URL (confirmation and unsubscribe links).
+    /// The API's public base URL: its one-click unsubscribe (`List-Unsubscribe`), and its
+    /// confirmation and unsubscribe pages when `consent_pages_url` is empty.
     public_api_url: String,
+    /// Where the confirmation and unsubscribe pages that mails link to are: the bundled
+    /// storefront's address; empty for the API's own pages (a merchant's own storefront).
+    #[serde(default)]
+    consent_pages_url: String,
     /// The campaign queue (sign-ups, fan-out pages, delivery batches).
     campaign_queue_url: String,
     /// Seconds before a recipient SES refused is tried again, per attempt made.
@@ -53,8 +61,38 @@ fn default_retry_seconds() -> u32 {
     60
 }
 
+impl CampaignSettings {
+    /// The pages' base URL (no trailing `/`): the storefront's, else the API's.
+    fn pages_base(&self) -> &str {
+        let pages = self.consent_pages_url.trim().trim_end_matches('/');
+        if pages.is_empty() {
+            self.public_api_url.trim().trim_end_matches('/')
+        } else {
+            pages
+        }
+    }
+
+    /// The link of a confirmation mail.
+    fn confirm_url(&self, token: &str) -> String {
+        format!("{}/subscribers/confirm?token={token}", self.pages_base())
+    }
+
+    /// The unsubscribe link a reader follows (a page with a button).
+    fn unsubscribe_page_url(&self, token: &str) -> String {
+        format!("{}/unsubscribe?token={token}", self.pages_base())
+    }
+
+    /// The `List-Unsubscribe` address mail clients post to in one click (RFC 8058): always the
+    /// API's, which takes the post without the storefront's CSRF token.
+    fn one_click_url(&self, token: &str) -> String {
+        let api = self.public_api_url.trim().trim_end_matches('/');
+        format!("{api}/unsubscribe?token={token}")
+    }
+}
+
 /// The campaign function with its clients and templates, built once per instance.
 pub struct EmailCampaign {
+    subscriptions: Subscriptions,
     store: MarketingStore,
     discounts: DiscountStore,
     queue: Queue,
@@ -63,14 +101,6 @@ pub struct EmailCampaign {
     store_name: String,
     templates: Environment<'static>,
     clock: Arc<dyn Clock>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct SignUpRequest {
-    email: String,
-    #[serde(default)]
-    source: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -155,20 +185,8 @@ fn campaign_not_found() -> ApiError {
     ApiError::NotFound { what: "campaign" }
 }
 
-/// The token of a link (`?token=`): URL-safe base64 of 32 bytes, else the link is unknown.
-fn link_token<'a>(request: &'a Request, what: &'static str) -> Result<&'a str, ApiError> {
-    edge::query_param(request, "token")
-        .filter(|token| {
-            token.len() == 43
-                && token
-                    .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-        })
-        .ok_or(ApiError::NotFound { what })
-}
-
-/// Templates of the confirmation mail, the campaign's frame and the pages, over the shop's one
-/// layout; parsed once.
+/// Templates of the confirmation mail and the campaign's frame, over the shop's one layout;
+/// parsed once.
 fn templates() -> Result<Environment<'static>, minijinja::Error> {
     let mut env = shop_templates::environment()?;
     for (name, source) in [
@@ -176,7 +194,6 @@ fn templates() -> Result<Environment<'static>, minijinja::Error> {
         ("confirm.html", include_str!("../templates/confirm.html")),
         ("campaign.txt", include_str!("../templates/campaign.txt")),
         ("campaign.html", include_str!("../templates/campaign.html")),
-        ("page.html", include_str!("../templates/page.html")),
     ] {
         env.add_template(name, source)?;
     }
@@ -193,6 +210,7 @@ impl EmailCampaign {
         // Listing cursors are sealed, and unsubscribe links tagged, with the shop's key.
         shop_platform::keys::install(env)?;
         Ok(Self {
+            subscriptions: Subscriptions::from_env(env, sdk)?,
             store: MarketingStore::new(client.clone(), table.shop_table.clone()),
             discounts: DiscountStore::new(client, table.shop_table),
             queue: Queue::new(aws_sdk_sqs::Client::new(sdk), settings.campaign_queue_url.clone()),
@@ -217,10 +235,7 @@ impl EmailCampaign {
 
     async fn route(&self, request: Request) -> Result<Response<Body>, ApiError> {
         match edge::route_key(&request) {
-            Some("POST /subscribers") => self.sign_up(&request).await,
-            Some("GET /subscribers/confirm") => self.confirm(&request).await,
-            Some("GET /unsubscribe") => self.unsubscribe_page(&request).await,
-            Some("POST /unsubscribe") => self.unsubscribe(&request).await,
+            Some(route) if subscriptions::ROUTES.contains(&route) => self.subscriptions.route(request).await,
             Some("POST /admin/subscribers/import") => self.import(&request).await,
             Some("GET /admin/campaigns") => self.list(&request).await,
             Some("POST /admin/campaigns") => self.create(&request).await,
@@ -228,106 +243,6 @@ impl EmailCampaign {
             Some("POST /admin/campaigns/{campaign_id}/send") => self.send(&request).await,
             _ => Err(edge::unknown_route(&request)),
         }
-    }
-
-    /// `POST /subscribers {email, source?}`: 202 whether or not the address is known, so the
-    /// answer tells nobody who is subscribed; the campaign queue does the rest.
-    async fn sign_up(&self, request: &Request) -> Result<Response<Body>, ApiError> {
-        let body: SignUpRequest = json_body(request, 4 * 1024)?;
-        let mut errors = Vec::new();
-        let email = Email::parse(&body.email).map_err(|reason| errors.push(FieldError::new("email", reason)));
-        let source = marketing::source(body.source.as_deref().unwrap_or("newsletter"))
-            .map_err(|reason| errors.push(FieldError::new("source", reason)));
-        let (Ok(email), Ok(source)) = (email, source) else {
-            return Err(ApiError::Invalid { errors });
-        };
-        let trace = Trace::new(
-            format!("signup-{}", edge::request_id(request)),
-            edge::request_id(request),
-        );
-        self.queue
-            .send(&CampaignMessage::SignUp { email, source }, 0, &trace)
-            .await
-            .map_err(|e| ApiError::Upstream {
-                service: "the campaign queue",
-                cause: e.to_string(),
-            })?;
-        json(
-            StatusCode::ACCEPTED,
-            &serde_json::json!({
-                "status": "accepted",
-                "detail": "If the address can be subscribed, a mail with a confirmation link is on its way.",
-            }),
-        )
-    }
-
-    async fn confirm(&self, request: &Request) -> Result<Response<Body>, ApiError> {
-        let token = link_token(request, "confirmation link")?;
-        match self.store.confirm(token, self.clock.now()).await? {
-            Confirmation::Confirmed(email) => {
-                tracing::info!(wording = marketing::CONSENT_WORDING, "subscription confirmed");
-                self.page(
-                    StatusCode::OK,
-                    "You are subscribed",
-                    &format!(
-                        "Thank you: {email} will get news and offers from {}. Every mail has a link to unsubscribe.",
-                        self.store_name
-                    ),
-                    None,
-                )
-            }
-            Confirmation::Expired => Err(ApiError::Gone {
-                code: "confirmation_expired",
-                detail: "this confirmation link has expired; sign up again for a new one".into(),
-            }),
-            Confirmation::Unknown => Err(ApiError::NotFound {
-                what: "confirmation link",
-            }),
-        }
-    }
-
-    /// `GET /unsubscribe?token=`: a page with a button, so a mail scanner following the link
-    /// unsubscribes nobody.
-    async fn unsubscribe_page(&self, request: &Request) -> Result<Response<Body>, ApiError> {
-        let token = link_token(request, "unsubscribe link")?;
-        let email = self.store.unsubscriber(token).await?.ok_or(ApiError::NotFound {
-            what: "unsubscribe link",
-        })?;
-        self.page(
-            StatusCode::OK,
-            "Unsubscribe",
-            &format!("Stop news and offers from {} to {email}?", self.store_name),
-            Some(format!("/unsubscribe?token={token}")),
-        )
-    }
-
-    /// `POST /unsubscribe?token=` with `List-Unsubscribe=One-Click` (RFC 8058): unsubscribes at
-    /// once; again is the same answer.
-    async fn unsubscribe(&self, request: &Request) -> Result<Response<Body>, ApiError> {
-        let token = link_token(request, "unsubscribe link")?;
-        let one_click = std::str::from_utf8(request.body().as_ref())
-            .unwrap_or_default()
-            .split('&')
-            .any(|pair| pair.trim() == "List-Unsubscribe=One-Click");
-        if !one_click {
-            return Err(ApiError::BadRequest {
-                code: "one_click_required",
-                detail: "the body must be the form field List-Unsubscribe=One-Click (RFC 8058)".into(),
-            });
-        }
-        let email = self.store.unsubscriber(token).await?.ok_or(ApiError::NotFound {
-            what: "unsubscribe link",
-        })?;
-        self.store
-            .leave(&email, marketing::SubscriberStatus::Unsubscribed, self.clock.now())
-            .await?;
-        tracing::info!("unsubscribed");
-        self.page(
-            StatusCode::OK,
-            "You are unsubscribed",
-            &format!("{email} gets no more news or offers from {}.", self.store_name),
-            None,
-        )
     }
 
     /// `POST /admin/subscribers/import {source, subscribers: [{email, consented_at}]}`: a list
@@ -436,37 +351,6 @@ impl EmailCampaign {
         let campaign = self.store.campaign(&id).await?.ok_or_else(campaign_not_found)?;
         json(StatusCode::ACCEPTED, &view(&campaign))
     }
-
-    fn page(
-        &self,
-        status: StatusCode,
-        title: &str,
-        message: &str,
-        form_action: Option<String>,
-    ) -> Result<Response<Body>, ApiError> {
-        let html = render_page(&self.templates, &self.store_name, title, message, form_action)
-            .map_err(|e| ApiError::Internal(format!("page: {e}")))?;
-        Response::builder()
-            .status(status)
-            .header(header::CONTENT_TYPE, "text/html; charset=utf-8")
-            .header(header::CACHE_CONTROL, "no-store")
-            .body(Body::Text(html))
-            .map_err(|e| ApiError::Internal(e.to_string()))
-    }
-}
-
-/// A page of the shop's (confirmation, unsubscribe) in its one layout: a title, a message and,
-/// for unsubscribing, the one-click form.
-fn render_page(
-    templates: &Environment<'_>,
-    store_name: &str,
-    title: &str,
-    message: &str,
-    form_action: Option<String>,
-) -> Result<String, minijinja::Error> {
-    templates
-        .get_template("page.html")?
-        .render(context! { title, message, form_action, store_name })
 }
 
 impl HttpFunction for EmailCampaign {
@@ -487,26 +371,45 @@ impl QueueFunction for EmailCampaign {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use minijinja::context;
+
+    fn settings(consent_pages_url: &str) -> CampaignSettings {
+        CampaignSettings {
+            sender_address: "shop@example.com".into(),
+            ses_configuration_set: String::new(),
+            public_api_url: "https://api.example/".into(),
+            consent_pages_url: consent_pages_url.into(),
+            campaign_queue_url: "https://sqs.example/q".into(),
+            campaign_retry_seconds: 60,
+        }
+    }
 
     #[test]
-    fn the_pages_have_the_shops_layout_and_escape_what_they_show() {
-        let templates = templates().unwrap();
-        let page = render_page(
-            &templates,
-            "Mugs & Co",
-            "Unsubscribe",
-            "Stop news to <ada>@example.com?",
-            Some("/unsubscribe?token=abc".into()),
-        )
-        .unwrap();
-        assert!(
-            page.contains("class=\"shop-header") && page.contains("Mugs &amp; Co"),
-            "{page}"
+    fn with_the_bundled_storefront_mails_link_to_its_pages_and_mail_clients_post_to_the_api() {
+        let settings = settings("https://shop.example/");
+        assert_eq!(
+            settings.confirm_url("t"),
+            "https://shop.example/subscribers/confirm?token=t"
         );
-        assert!(page.contains("<title>Unsubscribe · Mugs &amp; Co</title>"), "{page}");
-        assert!(page.contains("<meta name=\"robots\" content=\"noindex\">"));
-        assert!(page.contains("Stop news to &lt;ada&gt;@example.com?"), "{page}");
-        assert!(page.contains("name=\"List-Unsubscribe\" value=\"One-Click\""));
+        assert_eq!(
+            settings.unsubscribe_page_url("t"),
+            "https://shop.example/unsubscribe?token=t"
+        );
+        assert_eq!(settings.one_click_url("t"), "https://api.example/unsubscribe?token=t");
+    }
+
+    #[test]
+    fn with_a_merchants_own_storefront_every_link_is_the_apis() {
+        let settings = settings("");
+        assert_eq!(
+            settings.confirm_url("t"),
+            "https://api.example/subscribers/confirm?token=t"
+        );
+        assert_eq!(
+            settings.unsubscribe_page_url("t"),
+            "https://api.example/unsubscribe?token=t"
+        );
+        assert_eq!(settings.one_click_url("t"), "https://api.example/unsubscribe?token=t");
     }
 
     #[test]

@@ -157,12 +157,11 @@ impl EmailCampaign {
             tracing::info!("sign-up needs no mail");
             return Ok(());
         };
-        let base = self.settings.public_api_url.trim_end_matches('/');
         let facts = context! {
             store_name => &self.store_name,
             email => email.as_str(),
             hours => CONFIRM_HOURS,
-            confirm_url => format!("{base}/subscribers/confirm?token={token}"),
+            confirm_url => self.settings.confirm_url(&token),
         };
         let render = |name: &str| {
             self.templates
@@ -323,7 +322,6 @@ impl EmailCampaign {
                 return recipients.iter().map(|_| Err(text.clone())).collect();
             }
         };
-        let base = self.settings.public_api_url.trim_end_matches('/');
         let mail = BulkMail {
             subject: &campaign.subject,
             html,
@@ -337,12 +335,13 @@ impl EmailCampaign {
         let recipients = recipients
             .iter()
             .map(|(email, token)| {
-                let url = format!("{base}/unsubscribe?token={token}");
+                let page = self.settings.unsubscribe_page_url(token);
+                let one_click = self.settings.one_click_url(token);
                 BulkRecipient {
                     to: email.clone(),
-                    data: serde_json::json!({ "email": email, "unsubscribe_url": url }),
+                    data: serde_json::json!({ "email": email, "unsubscribe_url": page }),
                     headers: vec![
-                        ("List-Unsubscribe", format!("<{url}>")),
+                        ("List-Unsubscribe", format!("<{one_click}>")),
                         ("List-Unsubscribe-Post", "List-Unsubscribe=One-Click".to_owned()),
                     ],
                 }

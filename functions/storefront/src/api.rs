@@ -1,5 +1,5 @@
 //! The JSON API, called in-process: a page asks the same handler a shopper's `fetch` would
-//! reach (browse, cart, checkout, orders), with the shopper's source address and request id,
+//! reach (browse, cart, checkout, orders, subscriptions), with the shopper's source address and request id,
 //! so every price, stock check, limit and status change is decided where the API decides it.
 
 use aws_lambda_events::apigw::ApiGatewayV2httpRequestContext;
@@ -11,6 +11,14 @@ use serde_json::Value;
 use shop_platform::HttpFunction;
 use std::collections::HashMap;
 
+/// What a call sends.
+#[derive(Debug, Clone)]
+enum CallBody {
+    Json(Value),
+    /// `application/x-www-form-urlencoded`, as a mail client posts RFC 8058's one click.
+    Form(String),
+}
+
 /// One call of the API: its route (as the template names it), the path's values, the query,
 /// the body, the bearer token.
 #[derive(Debug, Clone)]
@@ -19,7 +27,7 @@ pub struct Call {
     route: &'static str,
     params: Vec<(&'static str, String)>,
     query: Vec<(&'static str, String)>,
-    body: Option<Value>,
+    body: Option<CallBody>,
     bearer: Option<String>,
     idempotency_key: Option<String>,
 }
@@ -59,7 +67,13 @@ impl Call {
 
     /// The JSON body.
     pub fn body(mut self, body: Value) -> Self {
-        self.body = Some(body);
+        self.body = Some(CallBody::Json(body));
+        self
+    }
+
+    /// A form body (`application/x-www-form-urlencoded`), already encoded.
+    pub fn form(mut self, encoded: impl Into<String>) -> Self {
+        self.body = Some(CallBody::Form(encoded.into()));
         self
     }
 
@@ -87,7 +101,13 @@ impl Call {
     /// request (whose address and id it keeps).
     fn request(&self, shopper: &Request) -> Request {
         let mut builder = http::Request::builder().method(self.method.clone()).uri(self.path());
-        builder = builder.header(header::CONTENT_TYPE, "application/json");
+        let content_type = match &self.body {
+            Some(CallBody::Form(_)) => "application/x-www-form-urlencoded",
+            _ => "application/json",
+        };
+        builder = builder
+            .header(header::CONTENT_TYPE, content_type)
+            .header(header::ACCEPT, "application/json");
         if let Some(token) = &self.bearer
             && let Ok(value) = HeaderValue::from_str(&format!("Bearer {token}"))
         {
@@ -99,7 +119,8 @@ impl Call {
             builder = builder.header("idempotency-key", value);
         }
         let body = match &self.body {
-            Some(body) => Body::Text(body.to_string()),
+            Some(CallBody::Json(body)) => Body::Text(body.to_string()),
+            Some(CallBody::Form(text)) => Body::Text(text.clone()),
             None => Body::Empty,
         };
         let request = builder.body(body).unwrap_or_default();
@@ -231,5 +252,21 @@ mod tests {
         assert_eq!(context.request_id.as_deref(), Some("req-1"));
         assert_eq!(context.http.method, Method::PUT);
         assert!(matches!(request.body(), Body::Text(text) if text == r#"{"quantity":2}"#));
+        assert_eq!(request.headers()[header::CONTENT_TYPE], "application/json");
+        assert_eq!(request.headers()[header::ACCEPT], "application/json");
+    }
+
+    #[test]
+    fn a_form_call_is_sent_as_a_browser_or_mail_client_posts_a_form() {
+        let call = Call::new(Method::POST, "/unsubscribe")
+            .query("token", Some("t"))
+            .form("List-Unsubscribe=One-Click");
+        let request = call.request(&shopper());
+        assert_eq!(
+            request.headers()[header::CONTENT_TYPE],
+            "application/x-www-form-urlencoded"
+        );
+        assert_eq!(shop_platform::edge::query_param(&request, "token"), Some("t"));
+        assert!(matches!(request.body(), Body::Text(text) if text == "List-Unsubscribe=One-Click"));
     }
 }

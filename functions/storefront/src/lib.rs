@@ -3,6 +3,9 @@
 //! prices, checks out, cancels and returns exactly as the API does; the storefront itself only
 //! reads requests and forms, keeps the cart's cookie and renders.
 //!
+//! The newsletter's sign-up, and the confirmation and unsubscribe pages its mails link to, ask
+//! the campaign function's consent handler the same way (`newsletter_pages`).
+//!
 //! Browsing, the cart and the checkout form are plain links and forms that post (each with the
 //! session's CSRF token) and answer with a redirect; JavaScript runs only on the order page,
 //! where Stripe's Payment Element takes the card.
@@ -12,6 +15,7 @@ mod cart_pages;
 mod catalog_pages;
 mod checkout_pages;
 mod images;
+mod newsletter_pages;
 mod order_pages;
 pub mod pages;
 mod service_pages;
@@ -54,6 +58,7 @@ pub struct Storefront {
     cart: cart::CartApi,
     checkout: checkout::Checkout,
     orders: orders::Orders,
+    subscriptions: email_campaign::subscriptions::Subscriptions,
     images: images::Images,
     pages: Pages,
     store: StoreSettings,
@@ -88,6 +93,7 @@ impl Storefront {
             cart: cart::CartApi::from_env(env, sdk)?,
             checkout: checkout::Checkout::from_env(env, sdk).await?,
             orders: orders::Orders::from_env(env, sdk).await?,
+            subscriptions: email_campaign::subscriptions::Subscriptions::from_env(env, sdk)?,
             images: images::Images::from_env(env, sdk)?,
             pages,
             store,
@@ -154,6 +160,11 @@ impl Storefront {
             (&Method::POST, ["orders", "lookup"]) => self.lookup(&request, &session).await,
             (&Method::GET, ["contact"]) => self.contact_page(&request, &session),
             (&Method::POST, ["contact"]) => self.contact(&request, &session).await,
+            (&Method::GET, ["newsletter"]) => self.newsletter_page(&session),
+            (&Method::POST, ["newsletter"]) => self.sign_up(&request, &session).await,
+            (&Method::GET, ["subscribers", "confirm"]) => self.confirm_subscription(&request, &session).await,
+            (&Method::GET, ["unsubscribe"]) => self.unsubscribe_page(&request, &session).await,
+            (&Method::POST, ["unsubscribe"]) => self.unsubscribe(&request, &session).await,
             (&Method::GET, ["orders", order_id]) => self.order_page(&request, &session, order_id).await,
             (&Method::POST, ["orders", order_id, "cancel"]) => self.cancel(&request, &session, order_id).await,
             (&Method::POST, ["orders", order_id, "returns"]) => self.request_return(&request, &session, order_id).await,

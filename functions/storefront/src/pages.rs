@@ -13,7 +13,7 @@ use serde_json::Value;
 use shop_domain::{Locale, Money};
 
 /// The page templates, compiled in.
-const TEMPLATES: [(&str, &str); 11] = [
+const TEMPLATES: [(&str, &str); 12] = [
     ("page.html", include_str!("../templates/page.html")),
     ("home.html", include_str!("../templates/home.html")),
     ("listing.html", include_str!("../templates/listing.html")),
@@ -25,6 +25,7 @@ const TEMPLATES: [(&str, &str); 11] = [
     ("forms.html", include_str!("../templates/forms.html")),
     ("lookup.html", include_str!("../templates/lookup.html")),
     ("contact.html", include_str!("../templates/contact.html")),
+    ("newsletter.html", include_str!("../templates/newsletter.html")),
 ];
 
 /// The one stylesheet, served at [`STYLESHEET`].

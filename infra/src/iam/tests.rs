@@ -174,13 +174,14 @@ fn the_storefront_may_do_what_its_handlers_do_and_no_more() {
         Decision::ImplicitDeny,
         "only the webhook tells fulfillment"
     );
-    assert_eq!(
-        storefront.decide(
-            "ses:SendEmail",
-            "arn:aws:ses:us-east-1:123456789012:identity/shop@example.com"
-        ),
-        Decision::ImplicitDeny
-    );
+    // Its newsletter pages queue sign-ups; the campaign function mails them.
+    for action in ["ses:SendEmail", "ses:SendBulkEmail"] {
+        assert_eq!(
+            storefront.decide(action, "arn:aws:ses:us-east-1:123456789012:identity/shop@example.com"),
+            Decision::ImplicitDeny,
+            "{action}"
+        );
+    }
     let key = "arn:aws:ssm:us-east-1:123456789012:parameter/serverless-shop/stripe/secret-key";
     assert_eq!(storefront.decide("ssm:GetParameter", key), Decision::Allow);
     let webhook = "arn:aws:ssm:us-east-1:123456789012:parameter/serverless-shop/stripe/webhook-secret";
