@@ -194,7 +194,7 @@ def lighthouse_lines(lighthouse: dict) -> list:
     lines = [
         "## Lighthouse",
         "",
-        f"Lighthouse {lighthouse['lighthouse']} (bench/lighthouse/run.mjs) in Debian's {lighthouse.get('chromium')}, "
+        f"Lighthouse {lighthouse['lighthouse']} (bench/lighthouse/run.mjs) in Debian's chromium ({lighthouse.get('chromium')}), "
         f"headless, on the storefront as the local stack serves it (the gateway's debug build), with "
         f"Lighthouse's default settings: {settings.get('form_factor')} with {settings.get('throttling_method')}d "
         f"throttling ({throttling.get('rttMs')} ms round trips, {throttling.get('throughputKbps')} Kbps, "
