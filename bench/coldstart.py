@@ -47,6 +47,8 @@ EVENTS = {
     "orders": "get-order.json",
     "payment-webhook": "payment-intent-succeeded.json",
     "reservation-expiry": "expire-reservation.json",
+    # A product page of the demo catalog, rendered (the page asks browse's handler in-process).
+    "storefront": "get-product-page.json",
 }
 # BENCH_ONLY=browse,cart measures just those functions (with the floor and the peer).
 ONLY = [name for name in os.environ.get("BENCH_ONLY", "").split(",") if name]

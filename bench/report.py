@@ -7,6 +7,7 @@ import datetime
 import json
 import os
 import platform
+import urllib.parse
 from pathlib import Path
 
 import matplotlib
@@ -180,6 +181,61 @@ def warm_lines(warm: dict) -> list:
     return lines
 
 
+LIGHTHOUSE_CATEGORIES = (("performance", "performance"), ("accessibility", "accessibility"),
+                         ("best-practices", "best practices"), ("seo", "SEO"))
+
+
+def lighthouse_lines(lighthouse: dict) -> list:
+    if not lighthouse:
+        return []
+    settings = lighthouse.get("settings") or {}
+    throttling = settings.get("throttling") or {}
+    goal = lighthouse["goal"]
+    lines = [
+        "## Lighthouse",
+        "",
+        f"Lighthouse {lighthouse['lighthouse']} (bench/lighthouse/run.mjs) in Debian's chromium ({lighthouse.get('chromium')}), "
+        f"headless, on the storefront as the local stack serves it (the gateway's debug build), with "
+        f"Lighthouse's default settings: {settings.get('form_factor')} with {settings.get('throttling_method')}d "
+        f"throttling ({throttling.get('rttMs')} ms round trips, {throttling.get('throughputKbps')} Kbps, "
+        f"CPU {throttling.get('cpuSlowdownMultiplier')}x slower), computed from the load observed on loopback. "
+        "The cart holds one line, added through the product page's own form in the same browser. "
+        f"Goal: {goal} or more in every category.",
+        "",
+        "| page | " + " | ".join(title for _, title in LIGHTHOUSE_CATEGORIES)
+        + " | LCP (ms) | TBT (ms) | CLS | server response (ms) |",
+        "|---|" + "---|" * (len(LIGHTHOUSE_CATEGORIES) + 4),
+    ]
+    for page in lighthouse["pages"]:
+        metrics = page.get("metrics", {})
+        scores = [f"{page['scores'][key]}" + ("" if page["scores"][key] >= goal else " ✗")
+                  for key, _ in LIGHTHOUSE_CATEGORIES]
+        lines.append(
+            f"| {page['page']} (`{urllib.parse.urlparse(page['url']).path}`) | " + " | ".join(scores)
+            + f" | {metrics.get('largest-contentful-paint', 0):.0f} | {metrics.get('total-blocking-time', 0):.0f} "
+            f"| {metrics.get('cumulative-layout-shift', 0):.3f} | {metrics.get('server-response-time', 0):.0f} |"
+        )
+    failing = [
+        f"- {page['page']}, {title} {page['scores'][key]}: "
+        + "; ".join(f"{audit['title']}" + (f" ({audit['value']})" if audit.get("value") else "")
+                    for audit in page["failing"][key])
+        for page in lighthouse["pages"] for key, title in LIGHTHOUSE_CATEGORIES
+        if page["scores"][key] < goal
+    ]
+    if failing:
+        lines += ["", "The audits that cost the scores under the goal:", ""] + failing
+    return lines
+
+
+def lighthouse_misses(lighthouse: dict) -> list:
+    return [
+        f"Lighthouse: {page['page']} {title} {page['scores'][key]} (goal {lighthouse['goal']}): "
+        + ", ".join(audit["title"] for audit in page["failing"][key])
+        for page in lighthouse.get("pages", []) for key, title in LIGHTHOUSE_CATEGORIES
+        if page["scores"][key] < lighthouse["goal"]
+    ]
+
+
 def requests_lines(requests: dict) -> list:
     lines = [
         "## AWS requests per operation",
@@ -296,6 +352,7 @@ def main():
     cold = load("coldstart.json")
     requests = load("requests.json")
     warm, sale = load("warm.json"), load("sale.json")
+    lighthouse = load("lighthouse.json")
     campaigns = [load(path.name) for path in sorted(BENCH.glob("campaign*.json"))]
     campaigns.sort(key=lambda run: run["recipients"])
     orders = cost.per_thousand_orders(requests, warm)
@@ -307,12 +364,13 @@ def main():
         "goals": {"vs_floor": GOAL_VS_FLOOR, "size_mib": round(GOAL_SIZE_MIB, 2), "peak_rss_mib": GOAL_RSS_MIB},
         "cold_start": cold,
         "warm": warm,
+        "lighthouse": lighthouse,
         "aws_requests": requests,
         "flash_sale": sale,
         "campaigns": campaigns,
         "cost_per_1000_orders": orders,
         "cost_per_1000_recipients": recipients,
-        "misses": misses(cold["results"], requests, sale, campaigns),
+        "misses": misses(cold["results"], requests, sale, campaigns) + lighthouse_misses(lighthouse),
     }
     (BENCH / "results.json").write_text(json.dumps(results, indent=2) + "\n")
     chart(cold["results"], BENCH / "results.png")
@@ -326,7 +384,8 @@ def main():
         "the ratios to the floor measured in the same run are what carries over.",
         "",
     ]
-    for section in (cold_start_lines(cold), warm_lines(warm), requests_lines(requests), sale_lines(sale),
+    for section in (cold_start_lines(cold), warm_lines(warm), lighthouse_lines(lighthouse), requests_lines(requests),
+                    sale_lines(sale),
                     campaign_lines(campaigns), cost_lines(orders, recipients)):
         if section:
             lines += section + [""]

@@ -2,6 +2,7 @@
 """`make bench` inside its private stack: every measurement in turn, then the report
 (bench/results.{json,md,png}), drawn with the venv's matplotlib.
 
+Lighthouse (bench/lighthouse/run.mjs, Node) audits the storefront's pages after the warm runs.
 The steps that fill the table come last (the flash sale's 1,000 carts, the requests' campaign),
 so the cold and warm figures are taken on a small table. The campaign fan-out works in a table of
 its own."""
@@ -13,12 +14,13 @@ from pathlib import Path
 
 BENCH = Path(__file__).resolve().parent
 VENV_PYTHON = BENCH.parent / ".venv" / "bin" / "python"
-STEPS = ("coldstart.py", "warm.py", "sale.py", "requests.py", "campaign.py")
+STEPS = ("coldstart.py", "warm.py", "lighthouse/run.mjs", "sale.py", "requests.py", "campaign.py")
 
 began = time.monotonic()
 for script in STEPS:
     started = time.monotonic()
-    code = subprocess.call([sys.executable, str(BENCH / script)])
+    interpreter = "node" if script.endswith(".mjs") else sys.executable
+    code = subprocess.call([interpreter, str(BENCH / script)])
     print(f"bench: {script} took {time.monotonic() - started:.0f} s", file=sys.stderr, flush=True)
     if code != 0:
         print(f"bench: {script} failed ({code})", file=sys.stderr)

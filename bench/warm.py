@@ -8,6 +8,9 @@ call the function makes to DynamoDB, SQS, SES or Stripe goes through a timing pa
 invocation splits into the time waiting on those services (here the emulators on loopback: DynamoDB
 Local, moto's SQS, not AWS's figures) and the rest, the handler's own work.
 
+The storefront renders a product page of the demo catalog (the one the stack seeds, with its
+pictures and variants), as a shopper's first visit asks for it: no cookie, no ETag to revalidate.
+
 Carts for the checkout runs and the products are made through the shop's HTTP API first; the
 webhook run pays the orders the checkout run created, with events signed as Stripe signs them.
 
@@ -32,6 +35,8 @@ LAMBDA = ROOT / "target" / "lambda"
 API = os.environ["SHOP_API_URL"]
 ADMIN = os.environ["SHOP_ADMIN_TOKEN"]
 READS = int(os.environ.get("BENCH_WARM_READS", "200"))
+# The storefront's product page: a product of the demo catalog (infra/seed/catalog.json).
+PAGE_PRODUCT = os.environ.get("BENCH_PAGE_PRODUCT", "merino-crew-sweater")
 WRITES = int(os.environ.get("BENCH_WARM_WRITES", "100"))
 ADDRESS = {"name": "Ada Lovelace", "line1": "1 Analytical Way", "city": "San Francisco", "region": "CA",
            "postal_code": "94105", "country": "US"}
@@ -102,7 +107,8 @@ def run(operation: str, binary: str, events: list) -> tuple:
 
 
 def main() -> int:
-    missing = [b for b in ("browse", "cart", "checkout", "payment-webhook") if not (LAMBDA / b / "bootstrap").exists()]
+    missing = [b for b in ("browse", "cart", "checkout", "payment-webhook", "storefront")
+               if not (LAMBDA / b / "bootstrap").exists()]
     if missing:
         print(f"warm: no release build of {', '.join(missing)}; run `make bench-build` first", file=sys.stderr)
         return 1
@@ -123,6 +129,10 @@ def main() -> int:
     rows.append(run("product (GET /products/{id})", "browse", [
         http_event("browse/get-product.json", f"/products/{product_id}", {"id_or_slug": product_id})
         for _ in range(READS + 1)
+    ])[0])
+    page = f"/products/{PAGE_PRODUCT}"
+    rows.append(run("product page (storefront, GET /products/{slug}, HTML)", "storefront", [
+        http_event("storefront/get-product-page.json", page, {"proxy": page.lstrip("/")}) for _ in range(READS + 1)
     ])[0])
 
     cart = call("POST", "/carts")

@@ -135,7 +135,7 @@ impl Storefront {
         if method == Method::GET
             && let ["assets", name] = segments.as_slice()
         {
-            return stylesheet(name);
+            return asset(name);
         }
         if method == Method::POST
             && let Err(error) = self.check_form(&request, &session)
@@ -223,25 +223,50 @@ fn form<T: DeserializeOwned>(request: &Request) -> Result<T, PageError> {
         .ok_or_else(|| PageError::BadForm("the form was empty".into()))
 }
 
-/// The stylesheet, at its fingerprinted address.
-fn stylesheet(name: &str) -> Response<Body> {
-    let current = pages::STYLESHEET.trim_start_matches("/assets/");
-    if name != current {
+/// The stylesheet or the icon, at its fingerprinted address.
+fn asset(name: &str) -> Response<Body> {
+    let path = format!("/assets/{name}");
+    let (content_type, content) = if path == *pages::STYLESHEET {
+        ("text/css; charset=utf-8", pages::STYLE)
+    } else if path == *pages::ICON {
+        ("image/svg+xml", pages::ICON_SVG)
+    } else {
         return Response::builder()
             .status(StatusCode::NOT_FOUND)
             .header(header::CONTENT_TYPE, "text/plain; charset=utf-8")
             .body(Body::Text("not found".into()))
             .unwrap_or_default();
-    }
+    };
     Response::builder()
-        .header(header::CONTENT_TYPE, "text/css; charset=utf-8")
+        .header(header::CONTENT_TYPE, content_type)
         .header(header::CACHE_CONTROL, "public, max-age=31536000, immutable")
-        .body(Body::Text(pages::STYLE.to_owned()))
+        .body(Body::Text(content.to_owned()))
         .unwrap_or_default()
 }
 
 impl HttpFunction for Storefront {
     fn handle(&self, request: Request) -> BoxFuture<'_, Response<Body>> {
         Box::pin(Storefront::handle(self, request))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn content_type(answer: &Response<Body>) -> &str {
+        answer.headers()[header::CONTENT_TYPE].to_str().unwrap()
+    }
+
+    #[test]
+    fn the_stylesheet_and_the_icon_are_served_at_their_names_and_nothing_else_is() {
+        let icon = asset(pages::ICON.trim_start_matches("/assets/"));
+        assert_eq!((icon.status(), content_type(&icon)), (StatusCode::OK, "image/svg+xml"));
+        let style = asset(pages::STYLESHEET.trim_start_matches("/assets/"));
+        assert_eq!(
+            (style.status(), content_type(&style)),
+            (StatusCode::OK, "text/css; charset=utf-8")
+        );
+        assert_eq!(asset("icon.svg").status(), StatusCode::NOT_FOUND);
     }
 }

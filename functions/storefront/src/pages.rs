@@ -35,6 +35,14 @@ pub static STYLESHEET: std::sync::LazyLock<String> = std::sync::LazyLock::new(||
     let digest = shop_platform::secrets::token_hash(STYLE);
     format!("/assets/style-{}.css", &digest[..16])
 });
+/// The shop's icon (the browser's tab and bookmarks), served at [`ICON`]. Without one the
+/// browser asks for `/favicon.ico` on a shopper's first page and logs the `404`.
+pub const ICON_SVG: &str = include_str!("../assets/icon.svg");
+/// Where the icon is, named by its content as the stylesheet is.
+pub static ICON: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    let digest = shop_platform::secrets::token_hash(ICON_SVG);
+    format!("/assets/icon-{}.svg", &digest[..16])
+});
 
 /// Why a page could not be shown as asked.
 #[derive(Debug)]
@@ -132,6 +140,7 @@ impl Pages {
             lang => self.locale.tag(),
             csrf => session.csrf(),
             stylesheet => STYLESHEET.as_str(),
+            icon => ICON.as_str(),
             has_cart => session.cart().is_some(),
         };
         let facts = context! { ..Facts::from(Serde(facts)), ..common };
@@ -371,5 +380,17 @@ mod tests {
             let html = pages().render(name, &session(), facts).unwrap();
             assert!(html.starts_with("<!doctype html>"), "{name}");
         }
+    }
+
+    #[test]
+    fn every_page_names_the_shops_icon_by_its_content() {
+        let html = pages()
+            .render("error.html", &session(), context! { heading => "H", detail => "D" })
+            .unwrap();
+        // The template engine writes `/` in an attribute as `&#x2f;`, which the browser reads as `/`.
+        let html = html.replace("&#x2f;", "/");
+        assert!(html.contains(&format!(r#"<link rel="icon" href="{}" type="image/svg+xml">"#, *ICON)));
+        assert!(ICON.starts_with("/assets/icon-") && ICON.ends_with(".svg"));
+        assert!(ICON_SVG.starts_with("<svg"));
     }
 }
