@@ -18,7 +18,9 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 .PHONY: dev dev-reset test bench bench-build bench-campaign deps java chromium gateway release sam-build lint clean
 
 ## dev: install, start the local stack on the fixed ports, seed the demo catalog, serve the shop:
-## the storefront on 127.0.0.1:3001 (SHOP_STOREFRONT_PORT), the API on 127.0.0.1:3000 (SHOP_PORT).
+## the storefront on 127.0.0.1:3001 (SHOP_STOREFRONT_PORT), the API on 127.0.0.1:3000 (SHOP_PORT),
+## the console on 127.0.0.1:3002 (SHOP_CONSOLE_PORT), signed in as the first owner it prints
+## (SHOP_STAFF_EMAIL, default merchant@example.com; SHOP_STAFF_PASSWORD, made once when unset).
 ## Its tables live in .stack/dev/dynamodb, so a restart keeps orders, carts and stock.
 dev: deps gateway
 	python3 infra/local/stack.py dev
@@ -55,8 +57,9 @@ bench/lighthouse/node_modules/.installed: bench/lighthouse/package.json bench/li
 bench-build: deps
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" cargo lambda build --release --target x86_64-unknown-linux-gnu $(addprefix -p ,$(FUNCTIONS)) -p bench-floor
 
-## test: install, start a private stack on free ports (the API's and the storefront's among them,
-## exported as SHOP_API_URL and SHOP_STOREFRONT_URL), run every test, stop the stack
+## test: install, start a private stack on free ports (the API's, the storefront's and the
+## console's among them, exported as SHOP_API_URL, SHOP_STOREFRONT_URL and SHOP_CONSOLE_URL, with
+## the console's first owner as SHOP_STAFF_EMAIL / SHOP_STAFF_PASSWORD), run every test, stop it
 ## Then the browser tests (tests/browser, Node's test runner driving Debian's chromium through
 ## playwright-core) against the same stack; both always run, and either failing fails the target.
 ## First the Stripe.js stand-in's own check (tests/stripe_js/check.py, its own server).

@@ -66,7 +66,15 @@ def dynamodb_local(port: int, data: Path | None) -> list:
 
 
 class Stack:
-    def __init__(self, name: str, ports: dict, admin_token: str, signing_key: str = "", keep_data: bool = False):
+    def __init__(
+        self,
+        name: str,
+        ports: dict,
+        admin_token: str,
+        signing_key: str = "",
+        keep_data: bool = False,
+        staff_password: str = "",
+    ):
         self.state = ROOT / ".stack" / name
         # make dev keeps its tables on disk (make dev-reset forgets them); tests run in memory.
         self.data = self.state / "dynamodb" if keep_data else None
@@ -74,6 +82,9 @@ class Stack:
         self.admin_token = admin_token
         # The template's ShopSigningKey secret (cursors, unsubscribe links), as AWS would generate it.
         self.signing_key = signing_key or secrets.token_urlsafe(48)
+        # The console's first owner, made in the staff pool by the gateway at start.
+        self.staff_email = os.environ.get("SHOP_STAFF_EMAIL", "merchant@example.com")
+        self.staff_password = os.environ.get("SHOP_STAFF_PASSWORD") or staff_password or staff_password_new()
         self.processes: list[tuple[str, subprocess.Popen]] = []
         # What denials() has read of the gateway's log, and the denials found in it.
         self.log_read = 0
@@ -88,10 +99,13 @@ class Stack:
             # Each HttpApi of the template on a port of its own (infra/src/gateway.rs, LOCAL_APIS).
             "SHOP_API_URL": f"http://127.0.0.1:{p['api']}",
             "SHOP_STOREFRONT_URL": f"http://127.0.0.1:{p['storefront']}",
+            "SHOP_CONSOLE_URL": f"http://127.0.0.1:{p['console']}",
             "AWS_ENDPOINT_URL_DYNAMODB": f"http://127.0.0.1:{p['dynamodb']}",
             "AWS_ENDPOINT_URL_SQS": f"http://127.0.0.1:{p['sqs']}",
             # moto serves S3 on the port of its SQS (path-style: /<bucket>/<key>).
             "AWS_ENDPOINT_URL_S3": f"http://127.0.0.1:{p['sqs']}",
+            # ... and Cognito's user pools (the console's staff sign-in), with their keys (JWKS).
+            "AWS_ENDPOINT_URL_COGNITO_IDENTITY_PROVIDER": f"http://127.0.0.1:{p['sqs']}",
             "AWS_ENDPOINT_URL_SESV2": f"http://127.0.0.1:{p['ses']}",
             "SHOP_SES_INBOX_URL": f"http://127.0.0.1:{p['ses']}",
             "STRIPE_API_BASE": f"http://127.0.0.1:{p['stripe']}",
@@ -115,6 +129,9 @@ class Stack:
                 "SHOP_SECRET_ShopSigningKey": self.signing_key,
                 "SHOP_PORT": str(self.ports["api"]),
                 "SHOP_STOREFRONT_PORT": str(self.ports["storefront"]),
+                "SHOP_CONSOLE_PORT": str(self.ports["console"]),
+                "SHOP_STAFF_EMAIL": self.staff_email,
+                "SHOP_STAFF_PASSWORD": self.staff_password,
                 "SHOP_IAM_PORT": str(self.ports["iam"]),
                 "SHOP_TEMPLATE": str(ROOT / "template.yaml"),
                 "SHOP_RESOURCE_PREFIX": "shop",
@@ -204,6 +221,7 @@ class Stack:
         self.spawn("gateway", [str(GATEWAY)])
         self.wait_for("gateway", lambda: self.http("GET", "/store")[0] == 200)
         self.wait_for("gateway", self.port_open(p["storefront"]))
+        self.wait_for("gateway", self.port_open(p["console"]))
 
     def stop(self) -> None:
         for name, process in reversed(self.processes):
@@ -302,7 +320,7 @@ def run_command(argv: list) -> int:
     os.environ.setdefault("SHOP_PARAM_OrderLookupsPerSourceHour", "4")
     # Campaign recipients SES refused are tried again after seconds, not minutes.
     os.environ.setdefault("SHOP_PARAM_CampaignRetrySeconds", "1")
-    ports = {name: free_port() for name in ("api", "storefront", "dynamodb", "sqs", "ses", "stripe", "iam")}
+    ports = {name: free_port() for name in ("api", "storefront", "console", "dynamodb", "sqs", "ses", "stripe", "iam")}
     stack = Stack(f"test-{os.getpid()}", ports, secrets.token_urlsafe(24))
     code = 1
     try:
@@ -340,10 +358,27 @@ def dev_signing_key() -> str:
     return path.read_text().strip()
 
 
+def staff_password_new() -> str:
+    """A password the staff pool's policy takes (12+ characters, lower and upper case, a digit)."""
+    return secrets.token_urlsafe(15) + "aA7"
+
+
+def dev_staff_password() -> str:
+    """The dev console's first owner's password (SHOP_STAFF_PASSWORD, else made once and kept in
+    .stack/dev, so the sign-in printed yesterday still works)."""
+    path = ROOT / ".stack" / "dev" / "staff-password"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(staff_password_new())
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
 def dev() -> int:
     ports = {
         "api": int(os.environ.get("SHOP_PORT", 3000)),
         "storefront": int(os.environ.get("SHOP_STOREFRONT_PORT", 3001)),
+        "console": int(os.environ.get("SHOP_CONSOLE_PORT", 3002)),
         "dynamodb": int(os.environ.get("SHOP_DYNAMODB_PORT", 8010)),
         "sqs": int(os.environ.get("SHOP_SQS_PORT", 8011)),
         "ses": int(os.environ.get("SHOP_SES_PORT", 8005)),
@@ -353,7 +388,14 @@ def dev() -> int:
     busy = [f"{name} ({port})" for name, port in ports.items() if Stack("x", ports, "").port_open(port)()]
     if busy:
         raise SystemExit(f"stack: ports in use: {', '.join(busy)}. Is `make dev` already running? Set SHOP_PORT etc.")
-    stack = Stack("dev", ports, os.environ.get("SHOP_ADMIN_TOKEN", "dev-admin-token"), dev_signing_key(), keep_data=True)
+    stack = Stack(
+        "dev",
+        ports,
+        os.environ.get("SHOP_ADMIN_TOKEN", "dev-admin-token"),
+        dev_signing_key(),
+        keep_data=True,
+        staff_password=dev_staff_password(),
+    )
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     # Ctrl-C stops the stack even where the shell started us with SIGINT ignored.
     signal.signal(signal.SIGINT, signal.default_int_handler)
@@ -374,6 +416,7 @@ def dev() -> int:
   The shop is running (started in {time.monotonic() - started:.1f} s; catalog: {catalog}; {images} images).
 
   Storefront     {urls['SHOP_STOREFRONT_URL']}      the shop's website, in a browser
+  Console        {urls['SHOP_CONSOLE_URL']}      the back office: sign in as {stack.staff_email} / {stack.staff_password}
   Shop API       {urls['SHOP_API_URL']}      try {urls['SHOP_API_URL']}/products
   Mail inbox     {urls['SHOP_SES_INBOX_URL']}      (mail the shop sends, in a browser)
   Admin token    {stack.admin_token}      (Authorization: Bearer … on /admin routes)

@@ -1,4 +1,4 @@
-//! Creates the template's DynamoDB tables, SQS queues and S3 buckets in the emulators, from the template's
+//! Creates the template's DynamoDB tables, SQS queues, S3 buckets and Cognito user pools in the emulators, from the template's
 //! own resource properties, so the local stack and the cloud cannot drift. Safe to run again.
 
 use crate::gateway::LocalApi;
@@ -129,6 +129,17 @@ pub async fn create_resources(
             .attrs
             .insert(format!("{id}.DomainName"), format!("{name}.s3.amazonaws.com"));
         context.refs.insert(id.to_owned(), name);
+    }
+
+    // Staff sign-in (moto's cognito-idp, on the port of its SQS), and the first owner when the
+    // stack names one.
+    let cognito = aws_sdk_cognitoidentityprovider::Client::new(sdk);
+    crate::staff_pool::create_pools(template, &mut context, prefix, &region, LOCAL_ACCOUNT, &cognito).await?;
+    if let (Ok(email), Ok(password)) = (std::env::var("SHOP_STAFF_EMAIL"), std::env::var("SHOP_STAFF_PASSWORD"))
+        && let Some((pool, _)) = template.resources_of_type("AWS::Cognito::UserPool").next()
+        && let Some(pool_id) = context.refs.get(pool)
+    {
+        crate::staff_pool::create_owner(&cognito, pool_id, email.trim(), &password).await?;
     }
 
     // A queue may name another's ARN (its dead-letter queue): create in as many passes as needed.

@@ -133,6 +133,10 @@ impl Enforcer {
         if parts.uri.path().starts_with("/moto-api/recorder/") {
             return self.recorder(&parts.method, parts.uri.path());
         }
+        if parts.headers.get(http::header::AUTHORIZATION).is_none() && cognito_public(&parts) {
+            // What Cognito answers anyone: a user pool's keys, and sign-in sent unsigned.
+            return self.forward_to("cognito-idp", parts, body).await;
+        }
         let Some((key, service)) = parts
             .headers
             .get(http::header::AUTHORIZATION)
@@ -198,13 +202,18 @@ impl Enforcer {
             }
         };
         self.note_first_use(&principal.function, accesses);
-        let Some(upstream) = self.upstreams.get(&service) else {
+        self.record(&principal.function, &service, &parts, &body);
+        self.forward_to(&service, parts, body).await
+    }
+
+    /// Sends the call on to `service`'s emulator.
+    async fn forward_to(&self, service: &str, parts: http::request::Parts, body: Bytes) -> Response<Full<Bytes>> {
+        let Some(upstream) = self.upstreams.get(service) else {
             return plain(
                 StatusCode::BAD_GATEWAY,
                 &format!("the local stack runs no emulator for {service}"),
             );
         };
-        self.record(&principal.function, &service, &parts, &body);
         match forward(upstream, parts, body).await {
             Ok(response) => response,
             Err(error) => {
@@ -274,6 +283,24 @@ fn log_denial(function: &str, action: &str, resource: &str, expected: bool) {
     } else {
         tracing::error!(function, action, resource, "access denied");
     }
+}
+
+/// Whether an unsigned request is one Cognito answers anyone, as AWS does: a user pool's keys
+/// (`GET /<pool id>/.well-known/jwks.json`) or a public operation such as `InitiateAuth`.
+fn cognito_public(parts: &http::request::Parts) -> bool {
+    let path = parts.uri.path();
+    if parts.method == Method::GET {
+        return path
+            .strip_suffix("/.well-known/jwks.json")
+            .and_then(|pool| pool.strip_prefix('/'))
+            .is_some_and(|pool| !pool.is_empty() && !pool.contains('/'));
+    }
+    parts
+        .headers
+        .get("x-amz-target")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|target| target.strip_prefix("AWSCognitoIdentityProviderService."))
+        .is_some_and(|operation| iam::requests::COGNITO_PUBLIC_OPERATIONS.contains(&operation))
 }
 
 /// The access key and service of a SigV4 `Authorization` header

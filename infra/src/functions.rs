@@ -65,6 +65,7 @@ pub async fn host(binary: &str, env: &Env, sdk: &aws_config::SdkConfig) -> Resul
         "storefront" => Hosted::Http(Arc::new(
             storefront::Storefront::from_env(env, sdk).await.map_err(config)?,
         )),
+        "console" => Hosted::Http(Arc::new(console::Console::from_env(env, sdk).await.map_err(config)?)),
         other => return Err(HostError::Unknown(other.to_owned())),
     })
 }

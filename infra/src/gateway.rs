@@ -67,6 +67,13 @@ pub const LOCAL_APIS: &[LocalApi] = &[
         url_variable: "SHOP_STOREFRONT_URL",
         unrouted: Unrouted::ApiGateway,
     },
+    LocalApi {
+        ids: &["ConsoleApi"],
+        port_variable: "SHOP_CONSOLE_PORT",
+        default_port: 3002,
+        url_variable: "SHOP_CONSOLE_URL",
+        unrouted: Unrouted::ApiGateway,
+    },
 ];
 
 impl LocalApi {
@@ -657,6 +664,7 @@ mod tests {
         assert_eq!(LocalApi::of("ShopApi").map(|a| a.default_port), Some(3000));
         assert_eq!(LocalApi::of(IMPLICIT_HTTP_API).map(|a| a.name()), Some("ShopApi"));
         assert_eq!(LocalApi::of("StorefrontApi").map(|a| a.default_port), Some(3001));
+        assert_eq!(LocalApi::of("ConsoleApi").map(|a| a.default_port), Some(3002));
     }
 
     #[test]

@@ -9,6 +9,7 @@ pub mod gateway;
 pub mod iam;
 pub mod poller;
 pub mod screen;
+pub mod staff_pool;
 pub mod template;
 
 use shop_platform::config::Env;
@@ -83,6 +84,7 @@ fn emulators() -> HashMap<String, String> {
         ("ses", "SESV2"),
         ("ssm", "SSM"),
         ("s3", "S3"),
+        ("cognito-idp", "COGNITO_IDENTITY_PROVIDER"),
     ]
     .into_iter()
     .filter_map(|(service, variable)| {

@@ -126,10 +126,7 @@ impl Session {
 /// Whether the browser reached the shop over HTTPS: API Gateway says so in
 /// `X-Forwarded-Proto`; the local gateway speaks plain HTTP.
 pub fn over_https(request: &Request) -> bool {
-    request
-        .headers()
-        .get("x-forwarded-proto")
-        .is_some_and(|proto| proto.as_bytes().eq_ignore_ascii_case(b"https"))
+    shop_platform::edge::over_https(request)
 }
 
 /// Whether `value` could be one of the shop's ids or tokens (base64url), so nothing else ever

@@ -3,11 +3,14 @@
 //! (path-style) as REST.
 //! Calls the local stack cannot classify are errors, so nothing passes unchecked.
 
+mod cognito;
 mod dynamodb;
 mod s3;
 mod ses;
 mod sqs;
 mod ssm;
+
+pub use cognito::PUBLIC_OPERATIONS as COGNITO_PUBLIC_OPERATIONS;
 
 use super::Access;
 use percent_encoding::percent_decode_str;
@@ -63,6 +66,7 @@ pub fn accesses(
         "ssm" => ssm::accesses(&arns, target, body),
         "ses" => ses::accesses(&arns, method, path, body),
         "s3" => s3::accesses(method, path),
+        "cognito-idp" => cognito::accesses(&arns, target, body),
         other => Err(RequestError::UnknownService {
             service: other.to_owned(),
         }),

@@ -104,7 +104,7 @@ fn ses_post(path: &str, body: &str) -> Vec<Access> {
 #[test]
 fn every_function_of_the_shop_has_a_policy_the_local_stack_can_enforce() {
     let policies = shop_policies();
-    assert_eq!(policies.len(), 11, "{:?}", policies.keys());
+    assert_eq!(policies.len(), 12, "{:?}", policies.keys());
     for (function, policy) in &policies {
         for forbidden in ["dynamodb:DeleteTable", "dynamodb:Scan", "dynamodb:CreateTable"] {
             assert_eq!(
@@ -186,6 +186,53 @@ fn the_storefront_may_do_what_its_handlers_do_and_no_more() {
     assert_eq!(storefront.decide("ssm:GetParameter", key), Decision::Allow);
     let webhook = "arn:aws:ssm:us-east-1:123456789012:parameter/serverless-shop/stripe/webhook-secret";
     assert_eq!(storefront.decide("ssm:GetParameter", webhook), Decision::ImplicitDeny);
+}
+
+#[test]
+fn the_console_has_the_admin_handlers_rights_and_signs_staff_in_without_any() {
+    let policies = shop_policies();
+    let (console, admin) = (&policies["ConsoleFunction"], &policies["AdminFunction"]);
+    let queue = |name: &str| format!("arn:aws:sqs:us-east-1:123456789012:shop-{name}");
+    let key = "arn:aws:ssm:us-east-1:123456789012:parameter/serverless-shop/stripe/secret-key";
+    let index = format!("{TABLE}/index/gsi1");
+    for (action, resource) in [
+        ("dynamodb:GetItem", TABLE),
+        ("dynamodb:BatchGetItem", TABLE),
+        ("dynamodb:Query", index.as_str()),
+        ("dynamodb:UpdateItem", TABLE),
+        ("dynamodb:BatchWriteItem", TABLE),
+        ("dynamodb:PutItem", TABLE),
+        ("dynamodb:DeleteItem", TABLE),
+        ("sqs:SendMessage", &queue("EmailQueue")),
+        ("sqs:SendMessage", &queue("FulfillmentQueue")),
+        ("ssm:GetParameter", key),
+        (
+            "cognito-idp:AdminCreateUser",
+            "arn:aws:cognito-idp:us-east-1:123456789012:userpool/us-east-1_x",
+        ),
+    ] {
+        assert_eq!(
+            console.decide(action, resource),
+            admin.decide(action, resource),
+            "{action} on {resource}: the console may do what admin may, no more"
+        );
+    }
+    // Sign-in is public: Cognito evaluates no IAM policy for InitiateAuth.
+    let sign_in = json_call(
+        "cognito-idp",
+        "AWSCognitoIdentityProviderService.InitiateAuth",
+        r#"{"AuthFlow":"USER_PASSWORD_AUTH","ClientId":"c","AuthParameters":{}}"#,
+    );
+    assert!(sign_in.is_empty());
+    let create = json_call(
+        "cognito-idp",
+        "AWSCognitoIdentityProviderService.AdminCreateUser",
+        r#"{"UserPoolId":"us-east-1_x","Username":"a@example.com"}"#,
+    );
+    assert_eq!(
+        console.authorize(&create).map_err(|d| d.access.action),
+        Err("cognito-idp:AdminCreateUser".to_owned())
+    );
 }
 
 #[test]

@@ -272,6 +272,15 @@ pub fn cacheable(
     response.map_err(|error| ApiError::Internal(error.to_string()))
 }
 
+/// Whether the browser reached the function over HTTPS: API Gateway says so in
+/// `X-Forwarded-Proto`; the local gateway speaks plain HTTP.
+pub fn over_https(request: &Request) -> bool {
+    request
+        .headers()
+        .get("x-forwarded-proto")
+        .is_some_and(|proto| proto.as_bytes().eq_ignore_ascii_case(b"https"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

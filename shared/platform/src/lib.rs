@@ -8,6 +8,7 @@ pub mod batch;
 pub mod clock;
 pub mod config;
 pub mod edge;
+pub mod in_process;
 pub mod keys;
 pub mod logging;
 pub mod messages;

@@ -1,0 +1,14 @@
+use lambda_http::{Error, run, service_fn};
+use shop_platform::config::Env;
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    shop_platform::logging::init();
+    let sdk = shop_platform::aws::sdk_config().await;
+    let console = console::Console::from_env(&Env::from_process(), &sdk).await?;
+    let console = &console;
+    run(service_fn(move |request| async move {
+        Ok::<_, Error>(console.handle(request).await)
+    }))
+    .await
+}

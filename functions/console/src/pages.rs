@@ -1,0 +1,226 @@
+//! Rendering: the templates, what every page shows (the store's name, the CSRF token, who is
+//! signed in), amounts in the store's locale, and the answers a page ends in: a page, a
+//! redirect after a form, or an error page, each with the cookies the session needs.
+
+use crate::session::Session;
+use crate::staff::{Role, Staff};
+use http::{HeaderValue, StatusCode, header};
+use lambda_http::{Body, Response};
+use minijinja::value::Serde;
+use minijinja::{Environment, Value as Facts, context};
+use serde::Serialize;
+use serde_json::Value;
+use shop_domain::{Locale, Money};
+use shop_platform::in_process::Refusal;
+
+/// The page templates, compiled in.
+const TEMPLATES: [(&str, &str); 5] = [
+    ("console.html", include_str!("../templates/console.html")),
+    ("sign_in.html", include_str!("../templates/sign_in.html")),
+    ("orders.html", include_str!("../templates/orders.html")),
+    ("order.html", include_str!("../templates/order.html")),
+    ("error.html", include_str!("../templates/error.html")),
+];
+
+/// What the console's pages may load and where their forms may go: nothing from elsewhere.
+const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; style-src 'unsafe-inline'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+
+/// Why a page could not be shown as asked.
+#[derive(Debug)]
+pub enum PageError {
+    /// Nothing is at this address.
+    NotFound,
+    /// The admin handler refused; its words are shown.
+    Refused(Refusal),
+    /// A form without this session's CSRF token.
+    Forbidden,
+    /// Signed in, but in no group of the console.
+    NoRole,
+    /// A form that cannot be read.
+    BadForm(String),
+    /// Something broke on our side.
+    Internal(String),
+}
+
+impl From<Refusal> for PageError {
+    fn from(refusal: Refusal) -> Self {
+        if refusal.status == StatusCode::NOT_FOUND {
+            Self::NotFound
+        } else {
+            Self::Refused(refusal)
+        }
+    }
+}
+
+impl From<minijinja::Error> for PageError {
+    fn from(error: minijinja::Error) -> Self {
+        Self::Internal(format!("a page did not render: {error:#}"))
+    }
+}
+
+/// The templates and what every page shows.
+pub struct Pages {
+    env: Environment<'static>,
+    store_name: String,
+    locale: Locale,
+}
+
+impl Pages {
+    /// The templates, parsed once; one that does not parse fails the start.
+    pub fn new(store_name: String, locale: Locale) -> Result<Self, minijinja::Error> {
+        let mut env = shop_templates::environment()?;
+        for (name, source) in TEMPLATES {
+            env.add_template(name, source)?;
+        }
+        Ok(Self {
+            env,
+            store_name,
+            locale,
+        })
+    }
+
+    /// `value` (an answer of the admin handler) with a `display` beside every amount in it, as
+    /// the store writes it.
+    pub fn displayed(&self, mut value: Value) -> Value {
+        self.add_display(&mut value);
+        value
+    }
+
+    fn add_display(&self, value: &mut Value) {
+        match value {
+            Value::Object(map) => {
+                let money = match (map.get("amount"), map.get("currency")) {
+                    (Some(amount), Some(_)) if amount.is_i64() => {
+                        serde_json::from_value::<Money>(Value::Object(map.clone())).ok()
+                    }
+                    _ => None,
+                };
+                if let Some(money) = money {
+                    map.insert("display".to_owned(), Value::String(money.display(self.locale)));
+                } else {
+                    map.values_mut().for_each(|v| self.add_display(v));
+                }
+            }
+            Value::Array(items) => items.iter_mut().for_each(|v| self.add_display(v)),
+            _ => {}
+        }
+    }
+
+    /// Renders `template` with `facts` and what every page shows.
+    pub fn render(
+        &self,
+        template: &str,
+        session: &Session,
+        staff: Option<&Staff>,
+        facts: impl Serialize,
+    ) -> Result<String, PageError> {
+        let common = context! {
+            store_name => &self.store_name,
+            lang => self.locale.tag(),
+            csrf => session.csrf(),
+            staff_email => staff.map(|s| s.email.as_str()),
+            staff_role => staff.and_then(|s| s.role).map(Role::as_str),
+            message => session.message(),
+        };
+        let facts = context! { ..Facts::from(Serde(facts)), ..common };
+        Ok(self.env.get_template(template)?.render(facts)?)
+    }
+
+    /// A page with the session's cookies; never kept by any cache.
+    pub fn page(&self, session: &Session, status: StatusCode, html: String) -> Response<Body> {
+        let mut response = Response::builder()
+            .status(status)
+            .header(header::CONTENT_TYPE, "text/html; charset=utf-8")
+            .body(Body::Text(html))
+            .unwrap_or_default();
+        with_cookies(&mut response, session.cookies());
+        secure_headers(&mut response);
+        response
+    }
+
+    /// The sign-in page, with `problem` when the last attempt failed.
+    pub fn sign_in(&self, session: &Session, status: StatusCode, problem: Option<&str>) -> Response<Body> {
+        match self.render("sign_in.html", session, None, context! { problem }) {
+            Ok(html) => self.page(session, status, html),
+            Err(error) => self.error(session, None, error),
+        }
+    }
+
+    /// `303 See Other` to `location` after a form, with `cookies` and the session's.
+    pub fn redirect(&self, session: &Session, location: &str, mut cookies: Vec<String>) -> Response<Body> {
+        let mut response = Response::builder()
+            .status(StatusCode::SEE_OTHER)
+            .body(Body::Empty)
+            .unwrap_or_default();
+        if let Ok(value) = HeaderValue::from_str(location) {
+            response.headers_mut().insert(header::LOCATION, value);
+        }
+        cookies.extend(session.cookies());
+        with_cookies(&mut response, cookies);
+        secure_headers(&mut response);
+        response
+    }
+
+    /// The page for `error`, with the status it deserves.
+    pub fn error(&self, session: &Session, staff: Option<&Staff>, error: PageError) -> Response<Body> {
+        let (status, heading, detail) = match &error {
+            PageError::NotFound => (
+                StatusCode::NOT_FOUND,
+                "Not found",
+                "There is nothing at this address.".to_owned(),
+            ),
+            PageError::Forbidden => (
+                StatusCode::FORBIDDEN,
+                "Please try again",
+                "This form was not sent from the console's page, or your session ended. Reload the page and send it again.".to_owned(),
+            ),
+            PageError::NoRole => (
+                StatusCode::FORBIDDEN,
+                "No access",
+                "Your account is in neither the owner nor the staff group. Ask an owner to add you.".to_owned(),
+            ),
+            PageError::BadForm(detail) => (StatusCode::BAD_REQUEST, "That did not work", detail.clone()),
+            PageError::Refused(refusal) => (refusal.status, "That did not work", refusal.detail.clone()),
+            PageError::Internal(cause) => {
+                tracing::error!(cause, "console page failed");
+                (
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "Something went wrong",
+                    "The console could not do that just now. Please try again.".to_owned(),
+                )
+            }
+        };
+        let html = self
+            .render("error.html", session, staff, context! { heading, detail })
+            .unwrap_or_else(|_| {
+                format!(
+                    "<!doctype html><title>{}</title><h1>{}</h1>",
+                    status.as_u16(),
+                    status.as_u16()
+                )
+            });
+        self.page(session, status, html)
+    }
+}
+
+fn with_cookies(response: &mut Response<Body>, cookies: Vec<String>) {
+    for cookie in cookies {
+        if let Ok(value) = HeaderValue::from_str(&cookie) {
+            response.headers_mut().append(header::SET_COOKIE, value);
+        }
+    }
+}
+
+/// The headers every answer of the console carries: never cached, never framed, nothing
+/// loaded from elsewhere.
+pub fn secure_headers(response: &mut Response<Body>) {
+    let headers = response.headers_mut();
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    headers.insert("x-content-type-options", HeaderValue::from_static("nosniff"));
+    headers.insert("x-frame-options", HeaderValue::from_static("DENY"));
+    headers.insert("referrer-policy", HeaderValue::from_static("same-origin"));
+    headers.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(CONTENT_SECURITY_POLICY),
+    );
+}

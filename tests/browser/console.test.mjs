@@ -1,0 +1,198 @@
+// The merchant's console in a real browser (Debian's chromium, driven by playwright-core), against
+// the stack `make test` started: SHOP_CONSOLE_URL, SHOP_STAFF_EMAIL and SHOP_STAFF_PASSWORD (the
+// first owner, made in moto's Cognito pool), SHOP_STOREFRONT_URL, SHOP_API_URL and
+// SHOP_ADMIN_TOKEN come from it. Run by `make test` through `node --test tests/browser/`.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { chromium } from 'playwright-core';
+
+const need = (name) => {
+  const value = process.env[name];
+  if (!value) throw new Error(`${name} is not set: run the browser tests through make test`);
+  return value.replace(/\/$/, '');
+};
+const CONSOLE = need('SHOP_CONSOLE_URL');
+const STOREFRONT = need('SHOP_STOREFRONT_URL');
+const API = need('SHOP_API_URL');
+const ADMIN_TOKEN = need('SHOP_ADMIN_TOKEN');
+const STAFF_EMAIL = need('SHOP_STAFF_EMAIL');
+const STAFF_PASSWORD = process.env.SHOP_STAFF_PASSWORD || assert.fail('SHOP_STAFF_PASSWORD is not set');
+/** How long anything that happens through the queues may take. */
+const DEADLINE_MS = 30_000;
+
+let browser;
+
+before(async () => {
+  // As storefront.test.mjs: headless, a fresh profile, no network chatter.
+  browser = await chromium.launch({
+    executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
+    headless: true,
+    args: [
+      '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+      '--disable-background-networking', '--disable-component-update', '--disable-sync',
+    ],
+  });
+});
+
+after(async () => {
+  await browser?.close();
+});
+
+async function visitor() {
+  const context = await browser.newContext({ viewport: { width: 1200, height: 900 } });
+  context.setDefaultTimeout(15_000);
+  const page = await context.newPage();
+  return { context, page };
+}
+
+const unique = (prefix) => `${prefix}-${Date.now().toString(36)}${Math.random().toString(36).slice(2, 7)}`;
+
+async function admin(method, path, body) {
+  const response = await fetch(`${API}${path}`, {
+    method,
+    headers: { authorization: `Bearer ${ADMIN_TOKEN}`, 'content-type': 'application/json' },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const text = await response.text();
+  assert.ok(response.ok, `${method} ${path}: ${response.status} ${text}`);
+  return text ? JSON.parse(text) : null;
+}
+
+/** Polls `probe` until it answers something truthy, or fails at the deadline. */
+async function eventually(what, probe) {
+  const deadline = Date.now() + DEADLINE_MS;
+  for (;;) {
+    const found = await probe();
+    if (found) return found;
+    if (Date.now() > deadline) assert.fail(`${what} did not happen within ${DEADLINE_MS / 1000} s`);
+    await new Promise((resolve) => setTimeout(resolve, 250));
+  }
+}
+
+/** A shopper's paid order, bought on the storefront as storefront.test.mjs buys: its order
+ * page's URL (with the order's token) and id, once packing started. */
+async function paidOrder() {
+  const { context, page } = await visitor();
+  await page.goto(`${STOREFRONT}/products/organic-linen-tea-towels`);
+  await page.getByLabel('Choose').selectOption({ label: 'Colour: Striped — $24.00' });
+  await page.getByLabel('Quantity').fill('2');
+  await page.getByRole('button', { name: 'Add to cart' }).click();
+  await page.waitForURL(`${STOREFRONT}/cart`);
+  await page.goto(`${STOREFRONT}/checkout`);
+  await page.getByLabel('Email', { exact: true }).fill(`${unique('console')}@example.com`);
+  await page.getByLabel('Name', { exact: true }).first().fill('Ada <b>Lovelace</b>');
+  await page.getByLabel('Address', { exact: true }).first().fill('1 Main Street');
+  await page.getByLabel('City', { exact: true }).first().fill('Springfield');
+  await page.getByLabel('Region', { exact: true }).first().fill('IL');
+  await page.getByLabel('Postal code', { exact: true }).first().fill('62701');
+  await page.getByRole('button', { name: 'Continue to payment' }).click();
+  await page.waitForURL(/\/orders\/[^/?]+\?token=/);
+  const orderUrl = page.url();
+  await page.getByLabel('Card number').fill('4242 4242 4242 4242');
+  await page.getByLabel('Expiry').fill('12 / 34');
+  await page.getByLabel('CVC').fill('123');
+  await page.getByRole('button', { name: 'Pay' }).click();
+  const orderId = new URL(orderUrl).pathname.split('/').pop();
+  await eventually('packing to start', async () => (await admin('GET', `/admin/orders/${orderId}`)).status === 'fulfilling');
+  await context.close();
+  return { orderUrl, orderId };
+}
+
+async function signIn(page, password = STAFF_PASSWORD) {
+  await page.goto(`${CONSOLE}/orders`);
+  await page.waitForURL(`${CONSOLE}/sign-in`);
+  await page.getByLabel('Email').fill(STAFF_EMAIL);
+  await page.getByLabel('Password').fill(password);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+}
+
+test('the owner signs in, finds a paid order under Orders, ships it with a tracking number and marks it delivered', async () => {
+  const { orderUrl, orderId } = await paidOrder();
+  const { context, page } = await visitor();
+
+  await signIn(page, 'not-the-password');
+  assert.match(await page.locator('main').textContent(), /The email or password is wrong/);
+
+  await signIn(page);
+  await page.waitForURL(`${CONSOLE}/orders`);
+  const cookies = await context.cookies(CONSOLE);
+  const session = cookies.find((c) => c.name === 'console_session');
+  assert.ok(session, 'a session cookie');
+  assert.equal(session.httpOnly, true);
+  assert.equal(session.sameSite, 'Strict');
+  assert.match(await page.locator('main h2').textContent(), /To pack/);
+
+  await page.getByRole('link', { name: orderId, exact: true }).click();
+  await page.waitForURL(`${CONSOLE}/orders/${orderId}`);
+  const main = page.locator('main');
+  assert.match(await main.textContent(), /Organic Linen Tea Towels/);
+  assert.match(await main.textContent(), /Ada <b>Lovelace<\/b>/, 'the name as text, escaped');
+  assert.match(await main.textContent(), /Packing started/);
+  assert.ok(await page.getByRole('link', { name: 'Orders', exact: true }).isVisible());
+  const slip = await context.request.get(`${CONSOLE}/orders/${orderId}/packing-slip`);
+  assert.equal(slip.status(), 200);
+  assert.match(await slip.text(), /Organic Linen Tea Towels/);
+
+  const tracking = unique('1Z').toUpperCase().replace(/-/g, '');
+  await page.getByLabel('Carrier').fill('UPS');
+  await page.getByLabel('Tracking number').fill(tracking);
+  await page.getByRole('button', { name: 'Ship' }).click();
+  await page.waitForURL(`${CONSOLE}/orders/${orderId}`);
+  assert.match(await page.locator('.notice').textContent(), new RegExp(`Shipped with UPS ${tracking}`));
+  assert.equal(await page.locator('[data-status]').getAttribute('data-status'), 'shipped');
+  assert.match(await main.textContent(), new RegExp(tracking));
+
+  const shopper = await visitor();
+  await shopper.page.goto(orderUrl);
+  assert.match(await shopper.page.locator('.status').textContent(), /Shipped/);
+
+  // A form without the CSRF token changes nothing.
+  const unsigned = await context.request.post(`${CONSOLE}/orders/${orderId}/delivered`, { form: { nothing: 'here' } });
+  assert.equal(unsigned.status(), 403);
+  assert.equal((await admin('GET', `/admin/orders/${orderId}`)).status, 'shipped');
+
+  await page.getByRole('button', { name: 'Mark delivered' }).click();
+  await page.waitForURL(`${CONSOLE}/orders/${orderId}`);
+  assert.equal(await page.locator('[data-status]').getAttribute('data-status'), 'delivered');
+  assert.equal((await admin('GET', `/admin/orders/${orderId}`)).status, 'delivered');
+
+  // Signed out, the session's pages are the sign-in page again.
+  await page.getByRole('button', { name: 'Sign out' }).click();
+  await page.waitForURL(`${CONSOLE}/sign-in`);
+  await page.goto(`${CONSOLE}/orders/${orderId}`);
+  await page.waitForURL(`${CONSOLE}/sign-in`);
+  await shopper.context.close();
+  await context.close();
+});
+
+test('a forged session cookie gets the sign-in page and ships nothing', async () => {
+  const { orderId } = await paidOrder();
+  const { context, page } = await visitor();
+  // A token of the pool's shape, claiming the owner group, signed by nobody the pool knows.
+  const part = (value) => Buffer.from(JSON.stringify(value)).toString('base64url');
+  const now = Math.floor(Date.now() / 1000);
+  const forged = [
+    part({ alg: 'RS256', kid: 'dummy', typ: 'JWT' }),
+    part({ 'cognito:groups': ['owner'], email: 'mallory@example.com', token_use: 'id', exp: now + 3600, iat: now }),
+    Buffer.from('not a signature').toString('base64url'),
+  ].join('.');
+  // The sign-in page gives a session id and its CSRF token; the forged token comes beside them.
+  await page.goto(`${CONSOLE}/sign-in`);
+  const csrf = await page.locator('input[name=csrf]').getAttribute('value');
+  await context.addCookies([{ name: 'console_session', value: forged, url: CONSOLE }]);
+
+  await page.goto(`${CONSOLE}/orders/${orderId}`);
+  await page.waitForURL(`${CONSOLE}/sign-in`);
+  assert.ok(await page.getByRole('button', { name: 'Sign in' }).isVisible());
+
+  await context.addCookies([{ name: 'console_session', value: forged, url: CONSOLE }]);
+  const shipped = await context.request.post(`${CONSOLE}/orders/${orderId}/ship`, {
+    form: { csrf, carrier: 'UPS', tracking_number: 'FORGED1' },
+  });
+  assert.equal(shipped.status(), 401);
+  assert.match(await shipped.text(), /Sign in/);
+  const order = await admin('GET', `/admin/orders/${orderId}`);
+  assert.equal(order.status, 'fulfilling');
+  assert.equal((order.shipments || []).length, 0);
+  await context.close();
+});
