@@ -197,7 +197,19 @@ impl Checkout {
         let (order, order_token) = loop {
             attempts += 1;
             let now = self.clock.now();
-            let cart = self.open_cart(&body.cart_id, token, now).await?;
+            let cart = match self.open_cart(&body.cart_id, token, now).await {
+                Ok(cart) => cart,
+                // Closed by a concurrent request with this key after this one looked for it.
+                Err(
+                    closed @ ApiError::Conflict {
+                        code: "cart_checked_out",
+                        ..
+                    },
+                ) => {
+                    return self.theirs_or(key, closed).await;
+                }
+                Err(error) => return Err(error),
+            };
             let (order, order_token, discount) = self.place(&cart, body, email.clone(), now).await?;
             let record = IdempotencyRecord {
                 fingerprint: fingerprint.clone(),
@@ -223,11 +235,24 @@ impl Checkout {
                     })?;
                     return Ok(Reserved::Theirs(theirs));
                 }
+                Err(ReserveError::CartClosed) => {
+                    return self.theirs_or(key, refusal(ReserveError::CartClosed, None)).await;
+                }
                 Err(error) => return Err(refusal(error, discount.as_ref())),
             }
         };
         tracing::info!(order_id = %order.order_id, total = order.totals.total.amount, lines = order.lines.len(), "stock reserved");
         Ok(Reserved::New(Box::new(order), order_token))
+    }
+
+    /// The record of the request with `key` that checked the cart out first, when there is
+    /// one (this request is then its repetition, and is answered as it was); else `closed`: the
+    /// cart became an order through another key.
+    async fn theirs_or(&self, key: &str, closed: ApiError) -> Result<Reserved, ApiError> {
+        match self.orders.idempotency(key).await? {
+            Some(theirs) => Ok(Reserved::Theirs(theirs)),
+            None => Err(closed),
+        }
     }
 
     /// Asks the expiry queue to end the order's hold when it lapses; without that the stock
