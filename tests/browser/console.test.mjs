@@ -2,98 +2,25 @@
 // the stack `make test` started: SHOP_CONSOLE_URL, SHOP_STAFF_EMAIL and SHOP_STAFF_PASSWORD (the
 // first owner, made in moto's Cognito pool), SHOP_STOREFRONT_URL, SHOP_API_URL and
 // SHOP_ADMIN_TOKEN come from it. Run by `make test` through `node --test tests/browser/`.
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { chromium } from 'playwright-core';
+import { addToCart, admin, checkOut, need, packing, pay, unique, useBrowser } from './support.mjs';
 
-const need = (name) => {
-  const value = process.env[name];
-  if (!value) throw new Error(`${name} is not set: run the browser tests through make test`);
-  return value.replace(/\/$/, '');
-};
 const CONSOLE = need('SHOP_CONSOLE_URL');
-const STOREFRONT = need('SHOP_STOREFRONT_URL');
-const API = need('SHOP_API_URL');
-const ADMIN_TOKEN = need('SHOP_ADMIN_TOKEN');
 const STAFF_EMAIL = need('SHOP_STAFF_EMAIL');
 const STAFF_PASSWORD = process.env.SHOP_STAFF_PASSWORD || assert.fail('SHOP_STAFF_PASSWORD is not set');
-/** How long anything that happens through the queues may take. */
-const DEADLINE_MS = 30_000;
 
-let browser;
-
-before(async () => {
-  // As storefront.test.mjs: headless, a fresh profile, no network chatter.
-  browser = await chromium.launch({
-    executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
-    headless: true,
-    args: [
-      '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-      '--disable-background-networking', '--disable-component-update', '--disable-sync',
-    ],
-  });
-});
-
-after(async () => {
-  await browser?.close();
-});
-
-async function visitor() {
-  const context = await browser.newContext({ viewport: { width: 1200, height: 900 } });
-  context.setDefaultTimeout(15_000);
-  const page = await context.newPage();
-  return { context, page };
-}
-
-const unique = (prefix) => `${prefix}-${Date.now().toString(36)}${Math.random().toString(36).slice(2, 7)}`;
-
-async function admin(method, path, body) {
-  const response = await fetch(`${API}${path}`, {
-    method,
-    headers: { authorization: `Bearer ${ADMIN_TOKEN}`, 'content-type': 'application/json' },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const text = await response.text();
-  assert.ok(response.ok, `${method} ${path}: ${response.status} ${text}`);
-  return text ? JSON.parse(text) : null;
-}
-
-/** Polls `probe` until it answers something truthy, or fails at the deadline. */
-async function eventually(what, probe) {
-  const deadline = Date.now() + DEADLINE_MS;
-  for (;;) {
-    const found = await probe();
-    if (found) return found;
-    if (Date.now() > deadline) assert.fail(`${what} did not happen within ${DEADLINE_MS / 1000} s`);
-    await new Promise((resolve) => setTimeout(resolve, 250));
-  }
-}
+const visitor = useBrowser();
 
 /** A shopper's paid order, bought on the storefront as storefront.test.mjs buys: its order
  * page's URL (with the order's token) and id, once packing started. */
 async function paidOrder() {
   const { context, page } = await visitor();
-  await page.goto(`${STOREFRONT}/products/organic-linen-tea-towels`);
-  await page.getByLabel('Choose').selectOption({ label: 'Colour: Striped — $24.00' });
-  await page.getByLabel('Quantity').fill('2');
-  await page.getByRole('button', { name: 'Add to cart' }).click();
-  await page.waitForURL(`${STOREFRONT}/cart`);
-  await page.goto(`${STOREFRONT}/checkout`);
-  await page.getByLabel('Email', { exact: true }).fill(`${unique('console')}@example.com`);
-  await page.getByLabel('Name', { exact: true }).first().fill('Ada <b>Lovelace</b>');
-  await page.getByLabel('Address', { exact: true }).first().fill('1 Main Street');
-  await page.getByLabel('City', { exact: true }).first().fill('Springfield');
-  await page.getByLabel('Region', { exact: true }).first().fill('IL');
-  await page.getByLabel('Postal code', { exact: true }).first().fill('62701');
-  await page.getByRole('button', { name: 'Continue to payment' }).click();
-  await page.waitForURL(/\/orders\/[^/?]+\?token=/);
-  const orderUrl = page.url();
-  await page.getByLabel('Card number').fill('4242 4242 4242 4242');
-  await page.getByLabel('Expiry').fill('12 / 34');
-  await page.getByLabel('CVC').fill('123');
-  await page.getByRole('button', { name: 'Pay' }).click();
+  await addToCart(page, 'organic-linen-tea-towels', 'Colour: Striped — $24.00', 2);
+  const orderUrl = await checkOut(page, `${unique('console')}@example.com`, 'Ada <b>Lovelace</b>');
+  await pay(page, '4242 4242 4242 4242');
   const orderId = new URL(orderUrl).pathname.split('/').pop();
-  await eventually('packing to start', async () => (await admin('GET', `/admin/orders/${orderId}`)).status === 'fulfilling');
+  await packing(orderId);
   await context.close();
   return { orderUrl, orderId };
 }

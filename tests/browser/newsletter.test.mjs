@@ -3,72 +3,17 @@
 // SHOP_ADMIN_TOKEN and SHOP_SES_INBOX_URL come from it): a sign-up on the storefront, the
 // double opt-in mail's link, a campaign's unsubscribe link and its button, each page in the
 // storefront's layout.
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { chromium } from 'playwright-core';
+import { API, STOREFRONT, admin, eventually, mailsTo, unique, useBrowser } from './support.mjs';
 
-const need = (name) => {
-  const value = process.env[name];
-  if (!value) throw new Error(`${name} is not set: run the browser tests through make test`);
-  return value.replace(/\/$/, '');
-};
-const STOREFRONT = need('SHOP_STOREFRONT_URL');
-const API = need('SHOP_API_URL');
-const ADMIN_TOKEN = need('SHOP_ADMIN_TOKEN');
-const INBOX = need('SHOP_SES_INBOX_URL');
-/** How long anything that happens through the queues may take. */
-const DEADLINE_MS = 30_000;
-
-let browser;
-
-before(async () => {
-  // As storefront.test.mjs: headless, a fresh profile, no network of Chromium's own.
-  browser = await chromium.launch({
-    executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
-    headless: true,
-    args: [
-      '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-      '--disable-background-networking', '--disable-component-update', '--disable-sync',
-    ],
-  });
-});
-
-after(async () => {
-  await browser?.close();
-});
-
-const unique = (prefix) => `${prefix}-${Date.now().toString(36)}${Math.random().toString(36).slice(2, 7)}`;
+const visitor = useBrowser();
 const escape = (text) => text.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
-
-async function admin(method, path, body) {
-  const response = await fetch(`${API}${path}`, {
-    method,
-    headers: { authorization: `Bearer ${ADMIN_TOKEN}`, 'content-type': 'application/json' },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const text = await response.text();
-  assert.ok(response.ok, `${method} ${path}: ${response.status} ${text}`);
-  return text ? JSON.parse(text) : null;
-}
-
-/** Polls `probe` until it answers something truthy, or fails at the deadline. */
-async function eventually(what, probe) {
-  const deadline = Date.now() + DEADLINE_MS;
-  for (;;) {
-    const found = await probe();
-    if (found) return found;
-    if (Date.now() > deadline) assert.fail(`${what} did not happen within ${DEADLINE_MS / 1000} s`);
-    await new Promise((resolve) => setTimeout(resolve, 250));
-  }
-}
 
 /** The first mail to `address` whose subject contains `subject`, once it arrived. */
 async function mailTo(address, subject) {
   return eventually(`the mail "${subject}" to ${address}`, async () => {
-    const store = await (await fetch(`${INBOX}/store`)).json();
-    return (store.emails || []).find(
-      (mail) => (mail.destination?.to || []).includes(address) && (mail.subject || '').includes(subject),
-    );
+    return (await mailsTo(address)).find((mail) => (mail.subject || '').includes(subject));
   });
 }
 
@@ -83,9 +28,7 @@ async function assertStorefrontLayout(page) {
 }
 
 test('a shopper subscribes on the storefront, confirms from the mail and unsubscribes from a campaign mail', async () => {
-  const context = await browser.newContext({ javaScriptEnabled: false, viewport: { width: 1200, height: 900 } });
-  context.setDefaultTimeout(15_000);
-  const page = await context.newPage();
+  const { context, page } = await visitor({ javaScript: false });
   const email = `${unique('reader')}@example.com`;
 
   // An address the shop refuses is shown again with the reason, and nothing is queued.
@@ -164,11 +107,7 @@ test('a shopper subscribes on the storefront, confirms from the mail and unsubsc
     return state.status === 'sent' ? state : null;
   });
   assert.ok(done.suppressed >= 1, JSON.stringify(done));
-  const store = await (await fetch(`${INBOX}/store`)).json();
-  assert.ok(
-    !(store.emails || []).some((mail) => (mail.destination?.to || []).includes(email) && mail.subject === later),
-    'no mail after unsubscribing',
-  );
+  assert.ok(!(await mailsTo(email)).some((mail) => mail.subject === later), 'no mail after unsubscribing');
   await context.close();
 });
 

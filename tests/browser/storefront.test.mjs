@@ -1,108 +1,13 @@
 // The storefront in a real browser (Debian's chromium, driven by playwright-core), against the
-// stack `make test` started: SHOP_STOREFRONT_URL, SHOP_API_URL, SHOP_ADMIN_TOKEN and
-// SHOP_SES_INBOX_URL come from it. Run by `make test` through `node --test tests/browser/`.
-import { test, before, after } from 'node:test';
+// stack `make test` started (its addresses: support.mjs). Run by `make test` through
+// `node --test tests/browser/`.
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { chromium } from 'playwright-core';
+import {
+  API, STOREFRONT, addToCart, admin, checkOut, eventually, mailsTo, packing, pay, unique, useBrowser,
+} from './support.mjs';
 
-const need = (name) => {
-  const value = process.env[name];
-  if (!value) throw new Error(`${name} is not set: run the browser tests through make test`);
-  return value.replace(/\/$/, '');
-};
-const STOREFRONT = need('SHOP_STOREFRONT_URL');
-const API = need('SHOP_API_URL');
-const ADMIN_TOKEN = need('SHOP_ADMIN_TOKEN');
-const INBOX = need('SHOP_SES_INBOX_URL');
-/** How long anything that happens through the queues may take. */
-const DEADLINE_MS = 30_000;
-
-let browser;
-
-before(async () => {
-  // Headless, and a fresh profile of its own: Playwright starts Chromium with a new temporary
-  // --user-data-dir and removes it on close. Without the network flags Chromium stalls on a
-  // closed network.
-  browser = await chromium.launch({
-    executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
-    headless: true,
-    args: [
-      '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-      '--disable-background-networking', '--disable-component-update', '--disable-sync',
-    ],
-  });
-});
-
-after(async () => {
-  await browser?.close();
-});
-
-/** A fresh shopper: their own cookies, JavaScript on unless said. */
-async function shopper({ javaScript = true } = {}) {
-  const context = await browser.newContext({ javaScriptEnabled: javaScript, viewport: { width: 1200, height: 900 } });
-  context.setDefaultTimeout(15_000);
-  const page = await context.newPage();
-  return { context, page };
-}
-
-const unique = (prefix) => `${prefix}-${Date.now().toString(36)}${Math.random().toString(36).slice(2, 7)}`;
-
-async function admin(method, path, body) {
-  const response = await fetch(`${API}${path}`, {
-    method,
-    headers: { authorization: `Bearer ${ADMIN_TOKEN}`, 'content-type': 'application/json' },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const text = await response.text();
-  assert.ok(response.ok, `${method} ${path}: ${response.status} ${text}`);
-  return text ? JSON.parse(text) : null;
-}
-
-/** Polls `probe` until it answers something truthy, or fails at the deadline. */
-async function eventually(what, probe) {
-  const deadline = Date.now() + DEADLINE_MS;
-  for (;;) {
-    const found = await probe();
-    if (found) return found;
-    if (Date.now() > deadline) assert.fail(`${what} did not happen within ${DEADLINE_MS / 1000} s`);
-    await new Promise((resolve) => setTimeout(resolve, 250));
-  }
-}
-
-async function mailsTo(address) {
-  const store = await (await fetch(`${INBOX}/store`)).json();
-  return (store.emails || []).filter((mail) => (mail.destination?.to || []).includes(address));
-}
-
-/** Adds the variant labelled `option` of the product at `slug`, `quantity` units. */
-async function addToCart(page, slug, option, quantity = 1) {
-  await page.goto(`${STOREFRONT}/products/${slug}`);
-  await page.getByLabel('Choose').selectOption({ label: option });
-  await page.getByLabel('Quantity').fill(String(quantity));
-  await page.getByRole('button', { name: 'Add to cart' }).click();
-  await page.waitForURL(`${STOREFRONT}/cart`);
-}
-
-/** Fills the checkout form and sends it; answers the order page's URL. */
-async function checkOut(page, email) {
-  await page.goto(`${STOREFRONT}/checkout`);
-  await page.getByLabel('Email', { exact: true }).fill(email);
-  await page.getByLabel('Name', { exact: true }).first().fill('Ada Lovelace');
-  await page.getByLabel('Address', { exact: true }).first().fill('1 Main Street');
-  await page.getByLabel('City', { exact: true }).first().fill('Springfield');
-  await page.getByLabel('Region', { exact: true }).first().fill('IL');
-  await page.getByLabel('Postal code', { exact: true }).first().fill('62701');
-  await page.getByRole('button', { name: 'Continue to payment' }).click();
-  await page.waitForURL(/\/orders\/[^/?]+\?token=/);
-  return page.url();
-}
-
-async function pay(page, card) {
-  await page.getByLabel('Card number').fill(card);
-  await page.getByLabel('Expiry').fill('12 / 34');
-  await page.getByLabel('CVC').fill('123');
-  await page.getByRole('button', { name: 'Pay' }).click();
-}
+const shopper = useBrowser();
 
 test('a shopper browses, searches, fills a cart and pays with a test card; the mail links to the paid order', async () => {
   const { context, page } = await shopper();
@@ -212,10 +117,7 @@ test('a return is asked for from the order page once the desk shipped the order'
   const orderUrl = await checkOut(page, email);
   await pay(page, '4242 4242 4242 4242');
   const orderId = new URL(orderUrl).pathname.split('/').pop();
-  await eventually('packing to start', async () => {
-    const order = await admin('GET', `/admin/orders/${orderId}`);
-    return order.status === 'fulfilling' || order.order?.status === 'fulfilling';
-  });
+  await packing(orderId);
   await admin('POST', `/admin/orders/${orderId}/shipments`, { carrier: 'UPS', tracking_number: '1Z999' });
   await page.goto(orderUrl);
   assert.match(await page.locator('.status').textContent(), /Shipped/);
@@ -233,10 +135,7 @@ test('an exchange for a dearer size is asked for from the order page and its dif
   const orderUrl = await checkOut(page, `${unique('exchange')}@example.com`);
   await pay(page, '4242 4242 4242 4242');
   const orderId = new URL(orderUrl).pathname.split('/').pop();
-  await eventually('packing to start', async () => {
-    const order = await admin('GET', `/admin/orders/${orderId}`);
-    return order.status === 'fulfilling' || order.order?.status === 'fulfilling';
-  });
+  await packing(orderId);
   await admin('POST', `/admin/orders/${orderId}/shipments`, { carrier: 'UPS', tracking_number: '1Z998' });
   await page.goto(orderUrl);
   await page.getByLabel('Item to exchange').selectOption({ label: 'Stoneware Planter with Drainage Saucer (Size: Small)' });
