@@ -10,7 +10,7 @@ use http::Method;
 use lambda_http::{Body, Request, Response};
 use serde::Deserialize;
 use serde_json::{Value, json};
-use shop_platform::in_process::{self, Call, encode};
+use shop_platform::in_process::{self, Call, encode, is_order_id};
 
 /// The statuses the orders page lists, each with its tab's label; the first is the default.
 const TABS: &[(&str, &str)] = &[
@@ -48,11 +48,6 @@ struct ShipForm {
     carrier: String,
     #[serde(default)]
     tracking_number: String,
-}
-
-/// Whether `id` could be an order id, so nothing else reaches a route or a link.
-fn is_order_id(id: &str) -> bool {
-    !id.is_empty() && id.len() <= 64 && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
 impl Console {

@@ -10,8 +10,8 @@ use minijinja::value::Serde;
 use minijinja::{Environment, Value as Facts, context};
 use serde::Serialize;
 use serde_json::Value;
-use shop_domain::{Locale, Money};
-use shop_platform::in_process::Refusal;
+use shop_domain::Locale;
+use shop_platform::in_process::{self, Refusal};
 
 /// The page templates, compiled in.
 const TEMPLATES: [(&str, &str); 5] = [
@@ -82,28 +82,8 @@ impl Pages {
     /// `value` (an answer of the admin handler) with a `display` beside every amount in it, as
     /// the store writes it.
     pub fn displayed(&self, mut value: Value) -> Value {
-        self.add_display(&mut value);
+        in_process::add_display(&mut value, self.locale);
         value
-    }
-
-    fn add_display(&self, value: &mut Value) {
-        match value {
-            Value::Object(map) => {
-                let money = match (map.get("amount"), map.get("currency")) {
-                    (Some(amount), Some(_)) if amount.is_i64() => {
-                        serde_json::from_value::<Money>(Value::Object(map.clone())).ok()
-                    }
-                    _ => None,
-                };
-                if let Some(money) = money {
-                    map.insert("display".to_owned(), Value::String(money.display(self.locale)));
-                } else {
-                    map.values_mut().for_each(|v| self.add_display(v));
-                }
-            }
-            Value::Array(items) => items.iter_mut().for_each(|v| self.add_display(v)),
-            _ => {}
-        }
     }
 
     /// Renders `template` with `facts` and what every page shows.

@@ -28,19 +28,33 @@ struct SignUpForm {
 impl Storefront {
     /// `/newsletter`: the sign-up form, with what the last sign-up left to say.
     pub(crate) fn newsletter_page(&self, session: &Session) -> Result<Response<Body>, PageError> {
+        let empty = SignUpForm::default();
+        self.sign_up_form(session, StatusCode::OK, &empty, BTreeMap::new(), session.message())
+    }
+
+    /// `/newsletter`'s form with what was typed, the fields' errors and the notice above; only
+    /// the empty form (answered `200`) is for search engines.
+    fn sign_up_form(
+        &self,
+        session: &Session,
+        status: StatusCode,
+        asked: &SignUpForm,
+        errors: BTreeMap<String, String>,
+        problem: Option<&str>,
+    ) -> Result<Response<Body>, PageError> {
         let html = self.pages.render(
             "newsletter.html",
             session,
             context! {
                 heading => "Newsletter",
                 sign_up => true,
-                indexable => true,
-                form => Serde(SignUpForm::default()),
-                errors => BTreeMap::<String, String>::new(),
-                problem => session.message(),
+                indexable => status == StatusCode::OK,
+                form => Serde(asked),
+                errors,
+                problem,
             },
         )?;
-        Ok(self.pages.page(session, StatusCode::OK, html))
+        Ok(self.pages.page(session, status, html))
     }
 
     /// `POST /newsletter`: queues the sign-up (the mail with the confirmation link follows) and
@@ -62,18 +76,7 @@ impl Storefront {
                 } else {
                     "Please check the address below: nothing was sent yet.".to_owned()
                 };
-                let html = self.pages.render(
-                    "newsletter.html",
-                    session,
-                    context! {
-                        heading => "Newsletter",
-                        sign_up => true,
-                        form => Serde(&asked),
-                        errors,
-                        problem,
-                    },
-                )?;
-                Ok(self.pages.page(session, refusal.status, html))
+                self.sign_up_form(session, refusal.status, &asked, errors, Some(&problem))
             }
             Err(refusal) => Err(refusal.into()),
         }

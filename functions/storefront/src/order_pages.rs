@@ -15,6 +15,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use shop_domain::order::OrderStatus;
 use shop_platform::edge::query_param;
+use shop_platform::in_process::is_order_id;
 use std::collections::{BTreeMap, BTreeSet};
 
 #[derive(Deserialize)]
@@ -75,11 +76,6 @@ fn payment_due(order: &Value) -> Option<Value> {
         "amount": owed["amount"],
         "pay_by": owed["pay_by"],
     }))
-}
-
-/// Whether `id` could be an order's id, so nothing else reaches a link.
-fn is_order_id(id: &str) -> bool {
-    !id.is_empty() && id.len() <= 64 && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
 impl Storefront {

@@ -10,6 +10,7 @@ use lambda_http::request::RequestContext;
 use lambda_http::{Body, Request, RequestExt};
 use serde::de::DeserializeOwned;
 use serde_json::Value;
+use shop_domain::{Locale, Money};
 use std::collections::HashMap;
 
 /// What a call sends.
@@ -199,6 +200,34 @@ pub async fn call<T: DeserializeOwned>(
         body,
         headers: parts.headers,
     })
+}
+
+/// Writes a `display` beside every amount (`{amount, currency}`) in `answer`, as `locale` writes
+/// it (`$57.55`), so that pages show the handlers' money and never do arithmetic of their own.
+pub fn add_display(answer: &mut Value, locale: Locale) {
+    match answer {
+        Value::Object(map) => {
+            let money = match (map.get("amount"), map.get("currency")) {
+                (Some(amount), Some(_)) if amount.is_i64() => {
+                    serde_json::from_value::<Money>(Value::Object(map.clone())).ok()
+                }
+                _ => None,
+            };
+            if let Some(money) = money {
+                map.insert("display".to_owned(), Value::String(money.display(locale)));
+            } else {
+                map.values_mut().for_each(|v| add_display(v, locale));
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(|v| add_display(v, locale)),
+        _ => {}
+    }
+}
+
+/// Whether `id` (a page's path segment) could be an order's id, so nothing else reaches the
+/// handlers or a link.
+pub fn is_order_id(id: &str) -> bool {
+    !id.is_empty() && id.len() <= 64 && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
 /// A path segment or query value percent-encoded: every byte but the unreserved ones.
