@@ -4,28 +4,11 @@
 // SHOP_ADMIN_TOKEN come from it. Run by `make test` through `node --test tests/browser/`.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { addToCart, admin, checkOut, need, packing, pay, unique, useBrowser } from './support.mjs';
-
-const CONSOLE = need('SHOP_CONSOLE_URL');
-const STAFF_EMAIL = need('SHOP_STAFF_EMAIL');
-const STAFF_PASSWORD = process.env.SHOP_STAFF_PASSWORD || assert.fail('SHOP_STAFF_PASSWORD is not set');
+import { CONSOLE, STAFF_EMAIL, STAFF_PASSWORD, admin, paidOrder, unique, useBrowser } from './support.mjs';
 
 const visitor = useBrowser();
 
-/** A shopper's paid order, bought on the storefront as storefront.test.mjs buys: its order
- * page's URL (with the order's token) and id, once packing started. */
-async function paidOrder() {
-  const { context, page } = await visitor();
-  await addToCart(page, 'organic-linen-tea-towels', 'Colour: Striped — $24.00', 2);
-  const orderUrl = await checkOut(page, `${unique('console')}@example.com`, 'Ada <b>Lovelace</b>');
-  await pay(page, '4242 4242 4242 4242');
-  const orderId = new URL(orderUrl).pathname.split('/').pop();
-  await packing(orderId);
-  await context.close();
-  return { orderUrl, orderId };
-}
-
-async function signIn(page, password = STAFF_PASSWORD) {
+async function signInVia(page, password = STAFF_PASSWORD) {
   await page.goto(`${CONSOLE}/orders`);
   await page.waitForURL(`${CONSOLE}/sign-in`);
   await page.getByLabel('Email').fill(STAFF_EMAIL);
@@ -34,19 +17,20 @@ async function signIn(page, password = STAFF_PASSWORD) {
 }
 
 test('the owner signs in, finds a paid order under Orders, ships it with a tracking number and marks it delivered', async () => {
-  const { orderUrl, orderId } = await paidOrder();
+  const { orderUrl, orderId } = await paidOrder(visitor);
   const { context, page } = await visitor();
 
-  await signIn(page, 'not-the-password');
+  await signInVia(page, 'not-the-password');
   assert.match(await page.locator('main').textContent(), /The email or password is wrong/);
 
-  await signIn(page);
-  await page.waitForURL(`${CONSOLE}/orders`);
+  await signInVia(page);
+  await page.waitForURL(`${CONSOLE}/today`);
   const cookies = await context.cookies(CONSOLE);
   const session = cookies.find((c) => c.name === 'console_session');
   assert.ok(session, 'a session cookie');
   assert.equal(session.httpOnly, true);
   assert.equal(session.sameSite, 'Strict');
+  await page.getByRole('link', { name: 'Orders', exact: true }).click();
   assert.match(await page.locator('main h2').textContent(), /To pack/);
 
   await page.getByRole('link', { name: orderId, exact: true }).click();
@@ -93,7 +77,7 @@ test('the owner signs in, finds a paid order under Orders, ships it with a track
 });
 
 test('a forged session cookie gets the sign-in page and ships nothing', async () => {
-  const { orderId } = await paidOrder();
+  const { orderId } = await paidOrder(visitor);
   const { context, page } = await visitor();
   // A token of the pool's shape, claiming the owner group, signed by nobody the pool knows.
   const part = (value) => Buffer.from(JSON.stringify(value)).toString('base64url');

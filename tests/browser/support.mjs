@@ -118,3 +118,32 @@ export async function packing(orderId) {
     return order.status === 'fulfilling';
   });
 }
+
+export const CONSOLE = need('SHOP_CONSOLE_URL');
+export const STAFF_EMAIL = need('SHOP_STAFF_EMAIL');
+export const STAFF_PASSWORD = process.env.SHOP_STAFF_PASSWORD || assert.fail('SHOP_STAFF_PASSWORD is not set');
+
+/** Signs in to the console on `page` (the first owner unless said) and waits for the page it
+ * lands on. */
+export async function signIn(page, email = STAFF_EMAIL, password = STAFF_PASSWORD) {
+  await page.goto(`${CONSOLE}/sign-in`);
+  await page.getByLabel('Email').fill(email);
+  await page.getByLabel('Password').fill(password);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.waitForURL((url) => !url.pathname.startsWith('/sign-in'));
+}
+
+/** A shopper's order bought on the storefront with `quantity` striped tea towels and paid with
+ * the test card: its order page's URL (with the order's token), id and email, once packing
+ * started. */
+export async function paidOrder(visitor, quantity = 2) {
+  const { context, page } = await visitor();
+  await addToCart(page, 'organic-linen-tea-towels', 'Colour: Striped — $24.00', quantity);
+  const email = `${unique('console')}@example.com`;
+  const orderUrl = await checkOut(page, email, 'Ada <b>Lovelace</b>');
+  await pay(page, '4242 4242 4242 4242');
+  const orderId = new URL(orderUrl).pathname.split('/').pop();
+  await packing(orderId);
+  await context.close();
+  return { orderUrl, orderId, email };
+}

@@ -8,10 +8,17 @@
 //! Every form posts with the session's CSRF token and answers with a redirect; a request
 //! without a valid session gets the sign-in page and changes nothing.
 
+mod audit_pages;
+mod catalog_pages;
+mod marketing_pages;
 mod order_pages;
 pub mod pages;
+mod returns_pages;
 pub mod session;
+mod settings_pages;
 pub mod staff;
+mod support_pages;
+mod today_pages;
 
 use http::{Method, StatusCode, header};
 use lambda_http::{Body, Request, RequestPayloadExt, Response};
@@ -21,7 +28,45 @@ use serde::de::DeserializeOwned;
 use session::Session;
 use shop_platform::HttpFunction;
 use shop_platform::config::{ConfigError, Env, LocaleSettings, StoreSettings};
-use staff::{SignInError, Staff, StaffPool};
+use shop_store::audit::{AuditEntry, AuditLog};
+use staff::{Role, SignInError, Staff, StaffPool};
+
+/// Every page template, each section's beside its module.
+const TEMPLATES: &[&[(&str, &str)]] = &[
+    pages::TEMPLATES,
+    today_pages::TEMPLATES,
+    order_pages::TEMPLATES,
+    returns_pages::TEMPLATES,
+    support_pages::TEMPLATES,
+    catalog_pages::TEMPLATES,
+    marketing_pages::TEMPLATES,
+    settings_pages::TEMPLATES,
+    audit_pages::TEMPLATES,
+];
+
+/// What every page of a signed-in staff member has at hand: the request, its session and who
+/// is signed in.
+pub(crate) struct Ctx<'a> {
+    pub request: &'a Request,
+    pub session: &'a Session,
+    pub staff: &'a Staff,
+}
+
+impl Ctx<'_> {
+    /// Refuses (with the 403 page) unless an owner is signed in.
+    pub fn owner_only(&self) -> Result<(), PageError> {
+        if self.staff.role == Some(Role::Owner) {
+            Ok(())
+        } else {
+            Err(PageError::OwnerOnly)
+        }
+    }
+
+    /// The request id the logs and the audit log name.
+    pub fn request_id(&self) -> String {
+        shop_platform::edge::request_id(self.request)
+    }
+}
 
 /// The console with the pool it signs staff in with and the handler it asks, built once per
 /// instance.
@@ -29,6 +74,7 @@ pub struct Console {
     admin: admin::Admin,
     pool: StaffPool,
     pages: Pages,
+    audit: AuditLog,
 }
 
 #[derive(Deserialize)]
@@ -48,7 +94,7 @@ impl Console {
     pub async fn from_env(env: &Env, sdk: &aws_config::SdkConfig) -> Result<Self, ConfigError> {
         let store: StoreSettings = env.parse()?;
         let locale = LocaleSettings::from_env(env)?;
-        let pages = Pages::new(store.store_name.clone(), locale.store_locale)
+        let pages = Pages::new(store.store_name.clone(), locale.store_locale, TEMPLATES)
             .map_err(|e| ConfigError::new(format!("console templates: {e:#}")))?;
         // The CSRF tokens and messages are tags and seals of the shop's key (admin installs it too).
         shop_platform::keys::install(env)?;
@@ -63,10 +109,12 @@ impl Console {
             setting("STAFF_USER_POOL_ID")?,
             setting("STAFF_USER_POOL_CLIENT_ID")?,
         )?;
+        let table: shop_platform::config::TableSettings = env.parse()?;
         Ok(Self {
             admin: admin::Admin::from_env(env, sdk).await?,
             pool,
             pages,
+            audit: AuditLog::new(aws_sdk_dynamodb::Client::new(sdk), table.shop_table),
         })
     }
 
@@ -98,17 +146,51 @@ impl Console {
         if staff.role.is_none() {
             return self.pages.error(&session, Some(&staff), PageError::NoRole);
         }
+        let ctx = Ctx {
+            request: &request,
+            session: &session,
+            staff: &staff,
+        };
         let answer = match (&method, segments.as_slice()) {
-            (&Method::GET, []) => Ok(self.pages.redirect(&session, "/orders", Vec::new())),
+            (&Method::GET, []) => Ok(self.pages.redirect(&session, "/today", Vec::new())),
             (&Method::POST, ["sign-out"]) => Ok(self.pages.redirect(&session, "/sign-in", session.sign_out())),
-            (&Method::GET, ["orders"]) => self.orders_page(&request, &session, &staff).await,
-            (&Method::GET, ["orders", order_id]) => self.order_page(&request, &session, &staff, order_id).await,
-            (&Method::GET, ["orders", order_id, "packing-slip"]) => self.packing_slip(&request, order_id).await,
-            (&Method::POST, ["orders", order_id, "ship"]) => self.ship(&request, &session, order_id).await,
-            (&Method::POST, ["orders", order_id, "delivered"]) => self.delivered(&request, &session, order_id).await,
+            (_, ["today", rest @ ..]) => self.today_routes(&ctx, &method, rest).await,
+            (_, ["orders", rest @ ..]) => self.order_routes(&ctx, &method, rest).await,
+            (_, ["returns", rest @ ..]) => self.returns_routes(&ctx, &method, rest).await,
+            (_, ["support", rest @ ..]) => self.support_routes(&ctx, &method, rest).await,
+            (_, ["catalog", rest @ ..]) => self.catalog_routes(&ctx, &method, rest).await,
+            (_, ["marketing", rest @ ..]) => self.marketing_routes(&ctx, &method, rest).await,
+            (_, ["settings", rest @ ..]) => self.settings_routes(&ctx, &method, rest).await,
+            (_, ["audit", rest @ ..]) => self.audit_routes(&ctx, &method, rest).await,
             _ => Err(PageError::NotFound),
         };
         answer.unwrap_or_else(|error| self.pages.error(&session, Some(&staff), error))
+    }
+
+    /// Writes what `ctx`'s staff member just changed to the audit log: `action` on `subject`,
+    /// from `before` to `after` (`None`: did not exist / is gone). The change is done by then;
+    /// a failed write is logged as an error, never shown as the action failing.
+    pub(crate) async fn audit(
+        &self,
+        ctx: &Ctx<'_>,
+        action: &str,
+        subject: &str,
+        before: Option<String>,
+        after: Option<String>,
+    ) {
+        let entry = AuditEntry {
+            id: shop_platform::secrets::new_token(),
+            at: now(),
+            staff: ctx.staff.email.clone(),
+            action: action.to_owned(),
+            subject: subject.to_owned(),
+            before,
+            after,
+            request_id: ctx.request_id(),
+        };
+        if let Err(error) = self.audit.record(&entry).await {
+            tracing::error!(%error, action, subject, "audit entry not written");
+        }
     }
 
     /// The staff member the session's token names, when it is valid.
@@ -125,7 +207,7 @@ impl Console {
 
     async fn sign_in_page(&self, session: &Session) -> Response<Body> {
         if self.staff(session).await.is_some() {
-            return self.pages.redirect(session, "/orders", Vec::new());
+            return self.pages.redirect(session, "/today", Vec::new());
         }
         self.pages.sign_in(session, StatusCode::OK, None)
     }
@@ -153,12 +235,11 @@ impl Console {
         match self.pool.sign_in(email, &form.password).await {
             Ok((token, staff)) => {
                 tracing::info!(role = ?staff.role, "staff signed in");
-                let now = std::time::SystemTime::now()
-                    .duration_since(std::time::UNIX_EPOCH)
-                    .map(|d| d.as_secs())
-                    .unwrap_or(0);
-                self.pages
-                    .redirect(session, "/orders", session.sign_in(&token, now, staff.expires_at))
+                self.pages.redirect(
+                    session,
+                    "/today",
+                    session.sign_in(&token, now().unsigned_abs(), staff.expires_at),
+                )
             }
             Err(SignInError::Refused) => self.pages.sign_in(
                 session,
@@ -177,6 +258,14 @@ impl Console {
     }
 }
 
+/// Now, in unix seconds.
+pub(crate) fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+        .unwrap_or(0)
+}
+
 /// A posted form must carry this session's CSRF token.
 fn check_form(request: &Request, session: &Session) -> Result<(), PageError> {
     let form: serde_json::Value = form(request)?;
@@ -189,7 +278,7 @@ fn check_form(request: &Request, session: &Session) -> Result<(), PageError> {
 }
 
 /// The form of a `POST`, read as `T` (urlencoded, as browsers send forms).
-fn form<T: DeserializeOwned>(request: &Request) -> Result<T, PageError> {
+pub(crate) fn form<T: DeserializeOwned>(request: &Request) -> Result<T, PageError> {
     let is_form = request
         .headers()
         .get(header::CONTENT_TYPE)

@@ -3,14 +3,18 @@
 //! delivered. Each asks the admin handler's route of the same name.
 
 use crate::pages::{PageError, secure_headers};
-use crate::session::Session;
-use crate::staff::Staff;
-use crate::{Console, form};
+use crate::{Console, Ctx, form};
 use http::Method;
 use lambda_http::{Body, Request, Response};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use shop_platform::in_process::{self, Call, encode, is_order_id};
+
+/// This section's templates.
+pub(crate) const TEMPLATES: &[(&str, &str)] = &[
+    ("orders.html", include_str!("../templates/orders.html")),
+    ("order.html", include_str!("../templates/order.html")),
+];
 
 /// The statuses the orders page lists, each with its tab's label; the first is the default.
 const TABS: &[(&str, &str)] = &[
@@ -51,17 +55,31 @@ struct ShipForm {
 }
 
 impl Console {
-    async fn ask(&self, request: &Request, call: Call) -> Result<Value, PageError> {
+    /// `/orders/…`.
+    pub(crate) async fn order_routes(
+        &self,
+        ctx: &Ctx<'_>,
+        method: &Method,
+        rest: &[&str],
+    ) -> Result<Response<Body>, PageError> {
+        match (method, rest) {
+            (&Method::GET, []) => self.orders_page(ctx).await,
+            (&Method::GET, [order_id]) => self.order_page(ctx, order_id).await,
+            (&Method::GET, [order_id, "packing-slip"]) => self.packing_slip(ctx.request, order_id).await,
+            (&Method::POST, [order_id, "ship"]) => self.ship(ctx, order_id).await,
+            (&Method::POST, [order_id, "delivered"]) => self.delivered(ctx, order_id).await,
+            _ => Err(PageError::NotFound),
+        }
+    }
+
+    /// What the admin handler answers `call`, asked in-process with `request`'s source and id.
+    pub(crate) async fn ask(&self, request: &Request, call: Call) -> Result<Value, PageError> {
         Ok(in_process::call::<Value>(&self.admin, request, call).await?.body)
     }
 
     /// `GET /orders?status=&cursor=`.
-    pub(crate) async fn orders_page(
-        &self,
-        request: &Request,
-        session: &Session,
-        staff: &Staff,
-    ) -> Result<Response<Body>, PageError> {
+    async fn orders_page(&self, ctx: &Ctx<'_>) -> Result<Response<Body>, PageError> {
+        let request = ctx.request;
         let asked = shop_platform::edge::query_param(request, "status");
         let (status, label) = match asked {
             None => TABS[0],
@@ -84,23 +102,16 @@ impl Console {
             .iter()
             .map(|(s, l)| json!({"status": s, "label": l, "current": *s == status}))
             .collect();
-        let html = self.pages.render(
+        self.pages.show(
+            ctx,
             "orders.html",
-            session,
-            Some(staff),
             json!({"tabs": tabs, "label": label, "orders": page.get("items").cloned().unwrap_or(Value::Null), "next": next}),
-        )?;
-        Ok(self.pages.page(session, http::StatusCode::OK, html))
+        )
     }
 
     /// `GET /orders/{order_id}`.
-    pub(crate) async fn order_page(
-        &self,
-        request: &Request,
-        session: &Session,
-        staff: &Staff,
-        order_id: &str,
-    ) -> Result<Response<Body>, PageError> {
+    async fn order_page(&self, ctx: &Ctx<'_>, order_id: &str) -> Result<Response<Body>, PageError> {
+        let request = ctx.request;
         if !is_order_id(order_id) {
             return Err(PageError::NotFound);
         }
@@ -127,10 +138,9 @@ impl Console {
             .and_then(Value::as_array)
             .is_some_and(|r| !r.is_empty());
         let status = order.get("status").and_then(Value::as_str).unwrap_or("");
-        let html = self.pages.render(
+        self.pages.show(
+            ctx,
             "order.html",
-            session,
-            Some(staff),
             json!({
                 "can_ship": remaining && status != "cancelled" && status != "pending_payment",
                 "can_deliver": status == "shipped",
@@ -138,12 +148,11 @@ impl Console {
                 "order_id": order_id,
                 "timeline": timeline,
             }),
-        )?;
-        Ok(self.pages.page(session, http::StatusCode::OK, html))
+        )
     }
 
     /// `GET /orders/{order_id}/packing-slip`: the admin handler's printable page.
-    pub(crate) async fn packing_slip(&self, request: &Request, order_id: &str) -> Result<Response<Body>, PageError> {
+    async fn packing_slip(&self, request: &Request, order_id: &str) -> Result<Response<Body>, PageError> {
         if !is_order_id(order_id) {
             return Err(PageError::NotFound);
         }
@@ -161,12 +170,8 @@ impl Console {
 
     /// `POST /orders/{order_id}/ship`: a shipment of everything left, with its carrier and
     /// tracking number.
-    pub(crate) async fn ship(
-        &self,
-        request: &Request,
-        session: &Session,
-        order_id: &str,
-    ) -> Result<Response<Body>, PageError> {
+    async fn ship(&self, ctx: &Ctx<'_>, order_id: &str) -> Result<Response<Body>, PageError> {
+        let request = ctx.request;
         if !is_order_id(order_id) {
             return Err(PageError::NotFound);
         }
@@ -174,9 +179,18 @@ impl Console {
         let call = Call::new(Method::POST, "/admin/orders/{order_id}/shipments")
             .param("order_id", order_id)
             .body(json!({"carrier": form.carrier.trim(), "tracking_number": form.tracking_number.trim()}));
+        let before = self.ask(request, Call::get("/admin/orders/{order_id}").param("order_id", order_id)).await?;
         let message = match self.ask(request, call).await {
             Ok(answer) => {
                 let status = answer.get("order_status").and_then(Value::as_str).unwrap_or("");
+                self.audit(
+                    ctx,
+                    "shipped",
+                    &format!("order {order_id}"),
+                    before.get("status").map(Value::to_string),
+                    Some(answer.get("shipment").map(Value::to_string).unwrap_or_default()),
+                )
+                .await;
                 format!(
                     "Shipped with {} {} (the order is {}).",
                     form.carrier.trim(),
@@ -187,39 +201,36 @@ impl Console {
             Err(PageError::Refused(refusal)) => refusal_message(&refusal),
             Err(other) => return Err(other),
         };
-        Ok(self.back_to_order(session, order_id, &message))
+        Ok(self.back_to_order(ctx, order_id, &message))
     }
 
     /// `POST /orders/{order_id}/delivered`.
-    pub(crate) async fn delivered(
-        &self,
-        request: &Request,
-        session: &Session,
-        order_id: &str,
-    ) -> Result<Response<Body>, PageError> {
+    async fn delivered(&self, ctx: &Ctx<'_>, order_id: &str) -> Result<Response<Body>, PageError> {
+        let request = ctx.request;
         if !is_order_id(order_id) {
             return Err(PageError::NotFound);
         }
         let call = Call::new(Method::POST, "/admin/orders/{order_id}/delivered").param("order_id", order_id);
         let message = match self.ask(request, call).await {
-            Ok(_) => "Marked delivered.".to_owned(),
+            Ok(_) => {
+                let subject = format!("order {order_id}");
+                self.audit(ctx, "marked delivered", &subject, Some("shipped".into()), Some("delivered".into()))
+                    .await;
+                "Marked delivered.".to_owned()
+            }
             Err(PageError::Refused(refusal)) => refusal_message(&refusal),
             Err(other) => return Err(other),
         };
-        Ok(self.back_to_order(session, order_id, &message))
+        Ok(self.back_to_order(ctx, order_id, &message))
     }
 
-    fn back_to_order(&self, session: &Session, order_id: &str, message: &str) -> Response<Body> {
-        self.pages.redirect(
-            session,
-            &format!("/orders/{}", encode(order_id)),
-            vec![session.flash(message)],
-        )
+    fn back_to_order(&self, ctx: &Ctx<'_>, order_id: &str, message: &str) -> Response<Body> {
+        self.pages.done(ctx, &format!("/orders/{}", encode(order_id)), message)
     }
 }
 
 /// What the admin handler said, with the fields it named.
-fn refusal_message(refusal: &in_process::Refusal) -> String {
+pub(crate) fn refusal_message(refusal: &in_process::Refusal) -> String {
     let fields: Vec<String> = refusal
         .problem
         .get("errors")

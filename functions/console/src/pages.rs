@@ -2,6 +2,7 @@
 //! signed in), amounts in the store's locale, and the answers a page ends in: a page, a
 //! redirect after a form, or an error page, each with the cookies the session needs.
 
+use crate::Ctx;
 use crate::session::Session;
 use crate::staff::{Role, Staff};
 use http::{HeaderValue, StatusCode, header};
@@ -13,12 +14,11 @@ use serde_json::Value;
 use shop_domain::Locale;
 use shop_platform::in_process::{self, Refusal};
 
-/// The page templates, compiled in.
-const TEMPLATES: [(&str, &str); 5] = [
+/// The templates every page uses: the frame, the sign-in page and the error page (each
+/// section's own are beside its module).
+pub(crate) const TEMPLATES: &[(&str, &str)] = &[
     ("console.html", include_str!("../templates/console.html")),
     ("sign_in.html", include_str!("../templates/sign_in.html")),
-    ("orders.html", include_str!("../templates/orders.html")),
-    ("order.html", include_str!("../templates/order.html")),
     ("error.html", include_str!("../templates/error.html")),
 ];
 
@@ -36,6 +36,8 @@ pub enum PageError {
     Forbidden,
     /// Signed in, but in no group of the console.
     NoRole,
+    /// Only an owner may do this.
+    OwnerOnly,
     /// A form that cannot be read.
     BadForm(String),
     /// Something broke on our side.
@@ -67,9 +69,9 @@ pub struct Pages {
 
 impl Pages {
     /// The templates, parsed once; one that does not parse fails the start.
-    pub fn new(store_name: String, locale: Locale) -> Result<Self, minijinja::Error> {
+    pub fn new(store_name: String, locale: Locale, templates: &[&[(&'static str, &'static str)]]) -> Result<Self, minijinja::Error> {
         let mut env = shop_templates::environment()?;
-        for (name, source) in TEMPLATES {
+        for (name, source) in templates.iter().copied().flatten() {
             env.add_template(name, source)?;
         }
         Ok(Self {
@@ -104,6 +106,17 @@ impl Pages {
         };
         let facts = context! { ..Facts::from(Serde(facts)), ..common };
         Ok(self.env.get_template(template)?.render(facts)?)
+    }
+
+    /// `template` rendered for `ctx` with `facts`, as a `200 OK` page.
+    pub(crate) fn show(&self, ctx: &Ctx<'_>, template: &str, facts: impl Serialize) -> Result<Response<Body>, PageError> {
+        let html = self.render(template, ctx.session, Some(ctx.staff), facts)?;
+        Ok(self.page(ctx.session, StatusCode::OK, html))
+    }
+
+    /// `303 See Other` to `location` with `message` for the page there.
+    pub(crate) fn done(&self, ctx: &Ctx<'_>, location: &str, message: &str) -> Response<Body> {
+        self.redirect(ctx.session, location, vec![ctx.session.flash(message)])
     }
 
     /// A page with the session's cookies; never kept by any cache.
@@ -158,6 +171,11 @@ impl Pages {
                 StatusCode::FORBIDDEN,
                 "No access",
                 "Your account is in neither the owner nor the staff group. Ask an owner to add you.".to_owned(),
+            ),
+            PageError::OwnerOnly => (
+                StatusCode::FORBIDDEN,
+                "Owners only",
+                "Only an owner of the shop may do this. Ask an owner if it needs doing.".to_owned(),
             ),
             PageError::BadForm(detail) => (StatusCode::BAD_REQUEST, "That did not work", detail.clone()),
             PageError::Refused(refusal) => (refusal.status, "That did not work", refusal.detail.clone()),

@@ -1,6 +1,7 @@
 //! The shop's one DynamoDB table (see DESIGN.md for its layout): the table helpers (`dynamo`)
 //! and one module per thing the table holds. Nothing here calls another service.
 
+pub mod audit;
 pub mod carts;
 pub mod catalog;
 pub mod discounts;
