@@ -457,6 +457,14 @@ async fn a_paid_order_is_packed_shipped_in_two_parts_and_delivered_with_a_mail_a
     let new_order = inbox.wait_for(MERCHANT, order_id, 1).await;
     assert_eq!(new_order.len(), 1, "the merchant's new-order mail");
     assert!(new_order[0]["body"]["text"].as_str().unwrap().contains(&sku));
+    let console = shop_tests::required("SHOP_CONSOLE_URL");
+    assert!(
+        new_order[0]["body"]["text"].as_str().unwrap().contains(&format!(
+            "{}/orders/{order_id}/packing-slip",
+            console.trim_end_matches('/')
+        )),
+        "the merchant's mail links to the order's packing slip in the console"
+    );
 
     // The desk lists it among the orders being packed.
     let desk = expect_json(
