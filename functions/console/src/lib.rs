@@ -21,8 +21,8 @@ pub mod staff;
 mod support_pages;
 mod today_pages;
 
-use http::{Method, StatusCode, header};
-use lambda_http::{Body, Request, RequestPayloadExt, Response};
+use http::{Method, StatusCode};
+use lambda_http::{Body, Request, Response};
 use pages::{PageError, Pages};
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
@@ -350,18 +350,7 @@ fn check_form(request: &Request, session: &Session) -> Result<(), PageError> {
 
 /// The form of a `POST`, read as `T` (urlencoded, as browsers send forms).
 pub(crate) fn form<T: DeserializeOwned>(request: &Request) -> Result<T, PageError> {
-    let is_form = request
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|value| value.to_str().ok())
-        .is_some_and(|value| value.starts_with("application/x-www-form-urlencoded"));
-    if !is_form {
-        return Err(PageError::BadForm("send this form from the console's page".into()));
-    }
-    request
-        .payload::<T>()
-        .map_err(|error| PageError::BadForm(format!("the form could not be read: {error}")))?
-        .ok_or_else(|| PageError::BadForm("the form was empty".into()))
+    shop_platform::browser::form(request, "the console's page").map_err(PageError::BadForm)
 }
 
 impl HttpFunction for Console {

@@ -12,6 +12,7 @@ use minijinja::{Environment, Value as Facts, context};
 use serde::Serialize;
 use serde_json::Value;
 use shop_domain::Locale;
+use shop_platform::browser;
 use shop_platform::in_process::{self, Refusal};
 
 /// The templates every page uses: the frame, the sign-in page and the error page (each
@@ -130,12 +131,7 @@ impl Pages {
 
     /// A page with the session's cookies; never kept by any cache.
     pub fn page(&self, session: &Session, status: StatusCode, html: String) -> Response<Body> {
-        let mut response = Response::builder()
-            .status(status)
-            .header(header::CONTENT_TYPE, "text/html; charset=utf-8")
-            .body(Body::Text(html))
-            .unwrap_or_default();
-        with_cookies(&mut response, session.cookies());
+        let mut response = browser::html(status, "no-store", html, session.cookies());
         secure_headers(&mut response);
         response
     }
@@ -150,15 +146,8 @@ impl Pages {
 
     /// `303 See Other` to `location` after a form, with `cookies` and the session's.
     pub fn redirect(&self, session: &Session, location: &str, mut cookies: Vec<String>) -> Response<Body> {
-        let mut response = Response::builder()
-            .status(StatusCode::SEE_OTHER)
-            .body(Body::Empty)
-            .unwrap_or_default();
-        if let Ok(value) = HeaderValue::from_str(location) {
-            response.headers_mut().insert(header::LOCATION, value);
-        }
         cookies.extend(session.cookies());
-        with_cookies(&mut response, cookies);
+        let mut response = browser::see_other(location, cookies);
         secure_headers(&mut response);
         response
     }
@@ -207,14 +196,6 @@ impl Pages {
                 )
             });
         self.page(session, status, html)
-    }
-}
-
-fn with_cookies(response: &mut Response<Body>, cookies: Vec<String>) {
-    for cookie in cookies {
-        if let Ok(value) = HeaderValue::from_str(&cookie) {
-            response.headers_mut().append(header::SET_COOKIE, value);
-        }
     }
 }
 

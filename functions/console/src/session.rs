@@ -4,64 +4,44 @@
 //! [`crate::staff::StaffPool::verify`] on every request; this module only carries it.
 
 use lambda_http::Request;
-use shop_platform::{keys, secrets};
+use shop_platform::browser::{BrowserSession, SessionCookies, is_token};
 
-/// The session id the CSRF tokens are made for.
-const SID: &str = "console_sid";
+/// The session id the CSRF tokens are made for, and a message for the next page, sealed with the
+/// shop's key. Strict: a link from elsewhere arrives signed out.
+const COOKIES: SessionCookies = SessionCookies {
+    session: "console_sid",
+    flash: "console_flash",
+    csrf_purpose: "console-csrf",
+    same_site: "Strict",
+    session_max_age: 12 * 3600,
+};
 /// The pool's ID token.
 const TOKEN: &str = "console_session";
-/// A message for the next page, sealed with the shop's key.
-const FLASH: &str = "console_flash";
-/// How long a signed-out session id lives (the sign-in form's).
-const SID_MAX_AGE: u64 = 12 * 3600;
 /// The longest an ID token is kept, whatever it says (Cognito's are an hour to a day).
 const TOKEN_MAX_AGE: u64 = 24 * 3600;
 
 /// The console's cookies as this request brought them.
 #[derive(Debug, Clone)]
 pub struct Session {
-    sid: String,
-    new: bool,
-    secure: bool,
+    browser: BrowserSession,
     token: Option<String>,
-    flash: Option<String>,
 }
 
 impl Session {
     /// The session of `request`; a new session id when it brought none.
     pub fn read(request: &Request) -> Self {
-        let (mut sid, mut token, mut flash) = (None, None, None);
-        for header in request.headers().get_all(http::header::COOKIE) {
-            let Ok(text) = header.to_str() else { continue };
-            for pair in text.split(';') {
-                let Some((name, value)) = pair.trim().split_once('=') else {
-                    continue;
-                };
-                match name {
-                    SID if is_token(value, 128) => sid = Some(value.to_owned()),
-                    TOKEN if is_jwt(value) => token = Some(value.to_owned()),
-                    FLASH => {
-                        flash = keys::key()
-                            .open(FLASH, value)
-                            .and_then(|bytes| String::from_utf8(bytes).ok())
-                    }
-                    _ => {}
-                }
+        let mut token = None;
+        let browser = BrowserSession::read(request, COOKIES, |name, value| {
+            if name == TOKEN && is_jwt(value) {
+                token = Some(value.to_owned());
             }
-        }
-        let new = sid.is_none();
-        Self {
-            sid: sid.unwrap_or_else(secrets::new_token),
-            new,
-            secure: shop_platform::edge::over_https(request),
-            token,
-            flash,
-        }
+        });
+        Self { browser, token }
     }
 
     /// The session id the browser brought; `None` when it brought none (a new one is given).
     pub fn id(&self) -> Option<&str> {
-        (!self.new).then_some(self.sid.as_str())
+        self.browser.id()
     }
 
     /// The ID token the browser holds, unchecked.
@@ -71,36 +51,29 @@ impl Session {
 
     /// The message the last form left for this page.
     pub fn message(&self) -> Option<&str> {
-        self.flash.as_deref()
+        self.browser.message()
     }
 
     /// The `Set-Cookie` that leaves `message` for the next page.
     pub fn flash(&self, message: &str) -> String {
-        self.cookie(FLASH, &keys::key().seal(FLASH, message.as_bytes()), 60)
+        self.browser.flash(message)
     }
 
     /// The CSRF token of this session, for a form's hidden field.
     pub fn csrf(&self) -> String {
-        keys::key().tag("console-csrf", &self.sid)
+        self.browser.csrf()
     }
 
     /// Whether `given` is this session's CSRF token; a session the request did not bring has
     /// none.
     pub fn csrf_matches(&self, given: &str) -> bool {
-        !self.new && same(given.as_bytes(), self.csrf().as_bytes())
+        self.browser.csrf_matches(given)
     }
 
     /// The `Set-Cookie` values every answer carries: the session id when new, the message's
     /// removal once shown.
     pub fn cookies(&self) -> Vec<String> {
-        let mut cookies = Vec::new();
-        if self.new {
-            cookies.push(self.cookie(SID, &self.sid, SID_MAX_AGE));
-        }
-        if self.flash.is_some() {
-            cookies.push(self.cookie(FLASH, "", 0));
-        }
-        cookies
+        self.browser.cookies()
     }
 
     /// The new session id of a sign-in and its cookies: the token until it expires (at
@@ -108,18 +81,14 @@ impl Session {
     /// planted before is worth nothing.
     pub fn sign_in(&self, token: &str, now: u64, expires_at: u64) -> (String, Vec<String>) {
         let max_age = expires_at.saturating_sub(now).min(TOKEN_MAX_AGE);
-        let sid = secrets::new_token();
-        let cookies = vec![
-            self.cookie(TOKEN, token, max_age),
-            self.cookie(SID, &sid, max_age.max(SID_MAX_AGE)),
-        ];
-        (sid, cookies)
+        let (sid, sid_cookie) = self.browser.renewed(max_age.max(COOKIES.session_max_age));
+        (sid, vec![self.browser.cookie(TOKEN, token, max_age), sid_cookie])
     }
 
     /// The cookie that forgets a token the browser holds (one that was refused).
     pub fn forget_token(&self) -> Vec<String> {
         if self.token.is_some() {
-            vec![self.cookie(TOKEN, "", 0)]
+            vec![self.browser.cookie(TOKEN, "", 0)]
         } else {
             Vec::new()
         }
@@ -127,32 +96,16 @@ impl Session {
 
     /// The cookies of a sign-out: the token and session id forgotten.
     pub fn sign_out(&self) -> Vec<String> {
-        vec![self.cookie(TOKEN, "", 0), self.cookie(SID, "", 0)]
+        vec![
+            self.browser.cookie(TOKEN, "", 0),
+            self.browser.cookie(COOKIES.session, "", 0),
+        ]
     }
-
-    fn cookie(&self, name: &str, value: &str, max_age: u64) -> String {
-        let secure = if self.secure { "; Secure" } else { "" };
-        format!("{name}={value}; Path=/; Max-Age={max_age}; HttpOnly; SameSite=Strict{secure}")
-    }
-}
-
-/// Whether `value` could be a base64url token of at most `max` characters.
-fn is_token(value: &str, max: usize) -> bool {
-    !value.is_empty()
-        && value.len() <= max
-        && value
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
 /// Whether `value` has a JWT's shape: three base64url parts.
 fn is_jwt(value: &str) -> bool {
     value.len() <= 4096 && value.split('.').count() == 3 && value.split('.').all(|part| is_token(part, 4096))
-}
-
-/// Compares without stopping at the first difference.
-fn same(given: &[u8], expected: &[u8]) -> bool {
-    given.len() == expected.len() && given.iter().zip(expected).fold(0u8, |acc, (a, b)| acc | (a ^ b)) == 0
 }
 
 #[cfg(test)]

@@ -24,7 +24,7 @@ pub mod session;
 use api::{Answer, Call, Refusal};
 use futures::future::BoxFuture;
 use http::{Method, StatusCode, header};
-use lambda_http::{Body, Request, RequestPayloadExt, Response};
+use lambda_http::{Body, Request, Response};
 use pages::{PageError, Pages};
 use serde::de::DeserializeOwned;
 use serde_json::Value;
@@ -113,7 +113,11 @@ impl Storefront {
             .and_then(|host| host.to_str().ok())
             .filter(|host| host.bytes().all(|b| b.is_ascii_alphanumeric() || b".-:[]".contains(&b)))
             .unwrap_or("localhost");
-        let scheme = if session::over_https(request) { "https" } else { "http" };
+        let scheme = if shop_platform::edge::over_https(request) {
+            "https"
+        } else {
+            "http"
+        };
         format!("{scheme}://{host}")
     }
 
@@ -209,18 +213,7 @@ async fn ask(function: &dyn HttpFunction, request: &Request, call: Call) -> Resu
 
 /// The form of a `POST`, read as `T` (urlencoded, as browsers send forms).
 fn form<T: DeserializeOwned>(request: &Request) -> Result<T, PageError> {
-    let is_form = request
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|value| value.to_str().ok())
-        .is_some_and(|value| value.starts_with("application/x-www-form-urlencoded"));
-    if !is_form {
-        return Err(PageError::BadForm("send this form from the shop's page".into()));
-    }
-    request
-        .payload::<T>()
-        .map_err(|error| PageError::BadForm(format!("the form could not be read: {error}")))?
-        .ok_or_else(|| PageError::BadForm("the form was empty".into()))
+    shop_platform::browser::form(request, "the shop's page").map_err(PageError::BadForm)
 }
 
 /// The stylesheet or the icon, at its fingerprinted address.

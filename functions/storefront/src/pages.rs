@@ -11,6 +11,7 @@ use minijinja::{Environment, Value as Facts, context};
 use serde::Serialize;
 use serde_json::Value;
 use shop_domain::{Locale, Money};
+use shop_platform::browser;
 use shop_platform::in_process;
 
 /// The page templates, compiled in.
@@ -131,13 +132,7 @@ impl Pages {
     /// A page: `200` unless said, never cached by a shared cache (it holds the session's
     /// CSRF token), with the session's cookies.
     pub fn page(&self, session: &Session, status: StatusCode, html: String) -> Response<Body> {
-        let mut response = Response::builder()
-            .status(status)
-            .header(header::CONTENT_TYPE, "text/html; charset=utf-8")
-            .header(header::CACHE_CONTROL, "private, no-cache")
-            .body(Body::Text(html))
-            .unwrap_or_default();
-        with_cookies(&mut response, session.cookies());
+        let mut response = browser::html(status, "private, no-cache", html, session.cookies());
         secure_headers(&mut response);
         response
     }
@@ -162,17 +157,8 @@ impl Pages {
 
     /// `303 See Other` to `location` after a form, with `cookies` and the session's.
     pub fn redirect(&self, session: &Session, location: &str, mut cookies: Vec<String>) -> Response<Body> {
-        let mut response = Response::builder()
-            .status(StatusCode::SEE_OTHER)
-            .header(header::CACHE_CONTROL, "no-store")
-            .body(Body::Empty)
-            .unwrap_or_default();
-        if let Ok(value) = HeaderValue::from_str(location) {
-            response.headers_mut().insert(header::LOCATION, value);
-        }
         cookies.extend(session.cookies());
-        with_cookies(&mut response, cookies);
-        response
+        browser::see_other(location, cookies)
     }
 
     /// The page for `error`, in the shop's layout and the status the error deserves.
@@ -222,14 +208,6 @@ impl Pages {
 /// An API answer as template facts.
 pub fn facts(value: Value) -> Facts {
     Facts::from(Serde(value))
-}
-
-fn with_cookies(response: &mut Response<Body>, cookies: Vec<String>) {
-    for cookie in cookies {
-        if let Ok(value) = HeaderValue::from_str(&cookie) {
-            response.headers_mut().append(header::SET_COOKIE, value);
-        }
-    }
 }
 
 /// What every page says about itself: no framing by others, no sniffing, no referrer with a

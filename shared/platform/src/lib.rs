@@ -5,6 +5,7 @@
 
 pub mod aws;
 pub mod batch;
+pub mod browser;
 pub mod clock;
 pub mod config;
 pub mod edge;
