@@ -46,12 +46,12 @@ const TIMELINE: &[(&str, &str)] = &[
     ("cancelled_at", "Cancelled"),
 ];
 
-#[derive(Deserialize)]
-struct ShipForm {
-    #[serde(default)]
-    carrier: String,
-    #[serde(default)]
-    tracking_number: String,
+/// The Ship form: carrier, tracking number, and `units[<SKU>]` for each line still to ship.
+type ShipForm = std::collections::HashMap<String, String>;
+
+/// The field of the Ship form that holds the units of `sku` to ship.
+fn units_field(sku: &str) -> String {
+    format!("units[{sku}]")
 }
 
 impl Console {
@@ -77,9 +77,13 @@ impl Console {
         Ok(in_process::call::<Value>(&self.admin, request, call).await?.body)
     }
 
-    /// `GET /orders?status=&cursor=`.
+    /// `GET /orders?status=&cursor=`, or `?q=` (an order id opens that order; an email lists
+    /// the customer's orders, newest first).
     async fn orders_page(&self, ctx: &Ctx<'_>) -> Result<Response<Body>, PageError> {
         let request = ctx.request;
+        if let Some(query) = shop_platform::edge::query_param(request, "q").map(str::trim) {
+            return self.search(ctx, query).await;
+        }
         let asked = shop_platform::edge::query_param(request, "status");
         let (status, label) = match asked {
             None => TABS[0],
@@ -109,6 +113,37 @@ impl Console {
         )
     }
 
+    /// The orders page for a search: an order id opens the order, an email (anything with an
+    /// `@`) lists that customer's most recent orders, newest first.
+    async fn search(&self, ctx: &Ctx<'_>, query: &str) -> Result<Response<Body>, PageError> {
+        let tabs: Vec<Value> = TABS
+            .iter()
+            .map(|(s, l)| json!({"status": s, "label": l, "current": false}))
+            .collect();
+        if !query.contains('@') {
+            if is_order_id(query) {
+                return Ok(self.pages.redirect(ctx.session, &format!("/orders/{}", encode(query)), Vec::new()));
+            }
+            let problem = "Search by an order id or a customer's email address.";
+            return self.pages.show(
+                ctx,
+                "orders.html",
+                json!({"tabs": tabs, "label": "Search", "query": query, "problem": problem, "orders": []}),
+            );
+        }
+        let call = Call::get("/admin/orders").query("email", Some(query)).query("limit", Some(PAGE_SIZE));
+        let (orders, problem) = match self.ask(ctx.request, call).await {
+            Ok(page) => (self.pages.displayed(page).get("items").cloned().unwrap_or(Value::Null), None),
+            Err(PageError::Refused(refusal)) => (json!([]), Some(refusal_message(&refusal))),
+            Err(other) => return Err(other),
+        };
+        self.pages.show(
+            ctx,
+            "orders.html",
+            json!({"tabs": tabs, "label": format!("Orders of {query}"), "query": query, "problem": problem, "orders": orders}),
+        )
+    }
+
     /// `GET /orders/{order_id}`.
     async fn order_page(&self, ctx: &Ctx<'_>, order_id: &str) -> Result<Response<Body>, PageError> {
         let request = ctx.request;
@@ -133,10 +168,8 @@ impl Console {
             }
         }
         timeline.sort_by(|a, b| a["at"].as_str().cmp(&b["at"].as_str()));
-        let remaining = order
-            .get("remaining")
-            .and_then(Value::as_array)
-            .is_some_and(|r| !r.is_empty());
+        let to_ship = lines_to_ship(&order);
+        let remaining = !to_ship.is_empty();
         let status = order.get("status").and_then(Value::as_str).unwrap_or("");
         self.pages.show(
             ctx,
@@ -147,6 +180,7 @@ impl Console {
                 "order": order,
                 "order_id": order_id,
                 "timeline": timeline,
+                "to_ship": to_ship,
             }),
         )
     }
@@ -168,18 +202,25 @@ impl Console {
         }
     }
 
-    /// `POST /orders/{order_id}/ship`: a shipment of everything left, with its carrier and
-    /// tracking number.
+    /// `POST /orders/{order_id}/ship`: a shipment of the units chosen per line (all that is left
+    /// of a line whose field was not sent), with its carrier and tracking number. The admin
+    /// handler decides whether those units may ship.
     async fn ship(&self, ctx: &Ctx<'_>, order_id: &str) -> Result<Response<Body>, PageError> {
         let request = ctx.request;
         if !is_order_id(order_id) {
             return Err(PageError::NotFound);
         }
         let form: ShipForm = form(request)?;
+        let field = |name: &str| form.get(name).map(|v| v.trim()).unwrap_or_default().to_owned();
+        let (carrier, tracking_number) = (field("carrier"), field("tracking_number"));
+        let before = self.ask(request, Call::get("/admin/orders/{order_id}").param("order_id", order_id)).await?;
+        let lines = match chosen_units(&form, &before) {
+            Ok(lines) => lines,
+            Err(problem) => return Ok(self.back_to_order(ctx, order_id, &problem)),
+        };
         let call = Call::new(Method::POST, "/admin/orders/{order_id}/shipments")
             .param("order_id", order_id)
-            .body(json!({"carrier": form.carrier.trim(), "tracking_number": form.tracking_number.trim()}));
-        let before = self.ask(request, Call::get("/admin/orders/{order_id}").param("order_id", order_id)).await?;
+            .body(json!({"carrier": carrier, "tracking_number": tracking_number, "lines": lines}));
         let message = match self.ask(request, call).await {
             Ok(answer) => {
                 let status = answer.get("order_status").and_then(Value::as_str).unwrap_or("");
@@ -192,9 +233,7 @@ impl Console {
                 )
                 .await;
                 format!(
-                    "Shipped with {} {} (the order is {}).",
-                    form.carrier.trim(),
-                    form.tracking_number.trim(),
+                    "Shipped with {carrier} {tracking_number} (the order is {}).",
                     status.replace('_', " ")
                 )
             }
@@ -227,6 +266,54 @@ impl Console {
     fn back_to_order(&self, ctx: &Ctx<'_>, order_id: &str, message: &str) -> Response<Body> {
         self.pages.done(ctx, &format!("/orders/{}", encode(order_id)), message)
     }
+}
+
+/// The lines still to ship of the admin view `order`, each with its title and units left.
+fn lines_to_ship(order: &Value) -> Vec<Value> {
+    let title_of = |sku: &str| {
+        order
+            .get("lines")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .find(|line| line.get("sku").and_then(Value::as_str) == Some(sku))
+            .and_then(|line| line.get("title").cloned())
+            .unwrap_or(Value::Null)
+    };
+    order
+        .get("remaining")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|line| {
+            let sku = line.get("sku").and_then(Value::as_str)?;
+            let left = line.get("quantity").and_then(Value::as_u64)?;
+            Some(json!({"sku": sku, "title": title_of(sku), "left": left, "field": units_field(sku)}))
+        })
+        .collect()
+}
+
+/// The `{sku, quantity}` lines the Ship form chose of what the admin view `order` has left:
+/// a line's field as typed (all that is left when absent), lines of 0 units left out; or what
+/// to tell the merchant when a field is not a count or nothing was chosen.
+fn chosen_units(form: &ShipForm, order: &Value) -> Result<Vec<Value>, String> {
+    let mut lines = Vec::new();
+    for line in lines_to_ship(order) {
+        let sku = line["sku"].as_str().unwrap_or_default();
+        let units = match form.get(&units_field(sku)).map(|v| v.trim()) {
+            None => line["left"].as_u64().unwrap_or(0),
+            Some(typed) => typed
+                .parse::<u64>()
+                .map_err(|_| format!("Units of {sku}: enter a whole number of units, 0 to leave it."))?,
+        };
+        if units > 0 {
+            lines.push(json!({"sku": sku, "quantity": units}));
+        }
+    }
+    if lines.is_empty() {
+        return Err("Nothing shipped: choose at least one unit to ship.".to_owned());
+    }
+    Ok(lines)
 }
 
 /// What the admin handler said, with the fields it named.
