@@ -8,6 +8,7 @@ use http::Method;
 use lambda_http::{Body, Request, Response};
 use serde::Deserialize;
 use serde_json::{Value, json};
+use shop_domain::Money;
 use shop_platform::in_process::{self, Call, encode, is_order_id};
 
 /// This section's templates.
@@ -49,6 +50,18 @@ const TIMELINE: &[(&str, &str)] = &[
 /// The Ship form: carrier, tracking number, and `units[<SKU>]` for each line still to ship.
 type ShipForm = std::collections::HashMap<String, String>;
 
+/// The Refund form.
+#[derive(Deserialize)]
+struct RefundForm {
+    #[serde(default)]
+    amount: String,
+    #[serde(default)]
+    reason: String,
+    /// Made when the page was shown: the same form sent twice refunds once.
+    #[serde(default)]
+    key: String,
+}
+
 /// The field of the Ship form that holds the units of `sku` to ship.
 fn units_field(sku: &str) -> String {
     format!("units[{sku}]")
@@ -68,6 +81,8 @@ impl Console {
             (&Method::GET, [order_id, "packing-slip"]) => self.packing_slip(ctx.request, order_id).await,
             (&Method::POST, [order_id, "ship"]) => self.ship(ctx, order_id).await,
             (&Method::POST, [order_id, "delivered"]) => self.delivered(ctx, order_id).await,
+            (&Method::POST, [order_id, "cancel"]) => self.cancel(ctx, order_id).await,
+            (&Method::POST, [order_id, "refund"]) => self.refund(ctx, order_id).await,
             _ => Err(PageError::NotFound),
         }
     }
@@ -152,6 +167,9 @@ impl Console {
         }
         let call = Call::get("/admin/orders/{order_id}").param("order_id", order_id);
         let order = self.pages.displayed(self.ask(request, call).await?);
+        let mails = self
+            .ask(request, Call::get("/admin/orders/{order_id}/mails").param("order_id", order_id))
+            .await?;
         // The admin view writes each moment in RFC 3339 (UTC), which sorts as it reads.
         let moment = |value: Option<&Value>| value.and_then(Value::as_str).map(str::to_owned);
         let mut timeline = vec![json!({"label": "Placed", "at": moment(order.get("created_at"))})];
@@ -171,12 +189,24 @@ impl Console {
         let to_ship = lines_to_ship(&order);
         let remaining = !to_ship.is_empty();
         let status = order.get("status").and_then(Value::as_str).unwrap_or("");
+        let refundable = order
+            .get("refundable")
+            .and_then(|value| serde_json::from_value::<Money>(value.clone()).ok())
+            .filter(|money| money.amount > 0);
+        let shipped_any = order.get("shipments").and_then(Value::as_array).is_some_and(|s| !s.is_empty());
+        let owner = ctx.owner_only().is_ok();
         self.pages.show(
             ctx,
             "order.html",
             json!({
                 "can_ship": remaining && status != "cancelled" && status != "pending_payment",
                 "can_deliver": status == "shipped",
+                // What the admin handler would refuse is not offered; it decides all the same.
+                "can_cancel": owner && !shipped_any && matches!(status, "pending_payment" | "paid" | "fulfilling"),
+                "can_refund": owner && refundable.is_some(),
+                "refundable_amount": refundable.map(|money| money.decimal()),
+                "refund_key": shop_platform::secrets::new_id(),
+                "mails": mails.get("items").cloned().unwrap_or(Value::Null),
                 "order": order,
                 "order_id": order_id,
                 "timeline": timeline,
@@ -258,6 +288,77 @@ impl Console {
                 "Marked delivered.".to_owned()
             }
             Err(PageError::Refused(refusal)) => refusal_message(&refusal),
+            Err(other) => return Err(other),
+        };
+        Ok(self.back_to_order(ctx, order_id, &message))
+    }
+
+    /// `POST /orders/{order_id}/cancel` (owners): cancels an order before it ships, its stock
+    /// back and its payment refunded in full, by the admin handler's cancellation.
+    async fn cancel(&self, ctx: &Ctx<'_>, order_id: &str) -> Result<Response<Body>, PageError> {
+        ctx.owner_only()?;
+        if !is_order_id(order_id) {
+            return Err(PageError::NotFound);
+        }
+        let request = ctx.request;
+        let before = self.ask(request, Call::get("/admin/orders/{order_id}").param("order_id", order_id)).await?;
+        let call = Call::new(Method::POST, "/admin/orders/{order_id}/cancel").param("order_id", order_id);
+        let message = match self.ask(request, call).await {
+            Ok(after) => {
+                let status = |order: &Value| order.get("status").map(Value::to_string);
+                self.audit(ctx, "cancelled", &format!("order {order_id}"), status(&before), status(&after))
+                    .await;
+                "Cancelled: the stock is back and the payment, if any, is refunded in full.".to_owned()
+            }
+            Err(PageError::Refused(refusal)) => refusal_message(&refusal),
+            Err(other) => return Err(other),
+        };
+        Ok(self.back_to_order(ctx, order_id, &message))
+    }
+
+    /// `POST /orders/{order_id}/refund` (owners): refunds the amount typed, for the reason given,
+    /// through the admin handler (which decides how much may go back).
+    async fn refund(&self, ctx: &Ctx<'_>, order_id: &str) -> Result<Response<Body>, PageError> {
+        ctx.owner_only()?;
+        if !is_order_id(order_id) {
+            return Err(PageError::NotFound);
+        }
+        let request = ctx.request;
+        let form: RefundForm = form(request)?;
+        let before = self.ask(request, Call::get("/admin/orders/{order_id}").param("order_id", order_id)).await?;
+        let currency = before
+            .pointer("/totals/total")
+            .and_then(|total| serde_json::from_value::<Money>(total.clone()).ok())
+            .map(|total| total.currency)
+            .ok_or_else(|| PageError::Internal(format!("order {order_id} has no total")))?;
+        let amount = match Money::parse_decimal(&form.amount, currency) {
+            Ok(amount) => amount,
+            Err(reason) => return Ok(self.back_to_order(ctx, order_id, &format!("Nothing refunded: {reason}."))),
+        };
+        let mut body = json!({"amount": amount, "reason": form.reason.trim()});
+        if is_order_id(form.key.trim()) {
+            body["key"] = json!(form.key.trim());
+        }
+        let call = Call::new(Method::POST, "/admin/orders/{order_id}/refunds")
+            .param("order_id", order_id)
+            .body(body);
+        let message = match self.ask(request, call).await {
+            Ok(answer) => {
+                let refund = answer.get("refund").cloned().unwrap_or(Value::Null);
+                self.audit(
+                    ctx,
+                    "refunded",
+                    &format!("order {order_id}"),
+                    before.get("refunded").map(Value::to_string),
+                    Some(json!({"refund": &refund, "order_status": answer.get("order_status")}).to_string()),
+                )
+                .await;
+                let status = answer.get("order_status").and_then(Value::as_str).unwrap_or("");
+                let shown = self.pages.displayed(refund);
+                let refunded = shown.pointer("/amount/display").and_then(Value::as_str).unwrap_or_default();
+                format!("Refunded {refunded} (the order is {}).", status.replace('_', " "))
+            }
+            Err(PageError::Refused(refusal)) => format!("Nothing refunded: {}", refusal_message(&refusal)),
             Err(other) => return Err(other),
         };
         Ok(self.back_to_order(ctx, order_id, &message))
