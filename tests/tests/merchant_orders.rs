@@ -188,3 +188,48 @@ async fn the_mails_sent_about_an_order_are_listed_with_what_each_was_about() {
 async fn sku_product(app: &TestApp, order_id: &str) -> String {
     desk_view(app, order_id).await["lines"][0]["product_id"].as_str().unwrap().to_owned()
 }
+
+#[tokio::test]
+async fn the_accountants_export_has_every_order_placed_on_the_days_asked_and_only_those() {
+    let app = TestApp::new();
+    let email = format!("{}@example.com", unique("export"));
+    let (order, _) = paid_order(&app, &email, 5, 2).await;
+    let order_id = order["order_id"].as_str().unwrap();
+    let view = desk_view(&app, order_id).await;
+    let day = &view["created_at"].as_str().unwrap()[..10];
+
+    let response = app
+        .admin(Method::GET, &format!("/admin/exports/orders?from={day}&to={day}"), &json!({}))
+        .await;
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.headers()["content-type"], "text/csv; charset=utf-8");
+    let csv = response.text().await.unwrap();
+    let mut lines = csv.lines();
+    assert_eq!(
+        lines.next(),
+        Some("order_id,placed_at,status,email,subtotal,discount,shipping,tax,total,refunded,currency")
+    );
+    let row = lines
+        .find(|line| line.starts_with(&format!("{order_id},")))
+        .unwrap_or_else(|| panic!("{order_id} in {csv}"));
+    let total = order["totals"]["total"]["amount"].as_i64().unwrap();
+    let expected = format!(",fulfilling,{email},50.00,0.00,5.00,");
+    assert!(row.contains(&expected), "{row}");
+    assert!(row.ends_with(&format!(",{}.{:02},0.00,usd", total / 100, total % 100)), "{row}");
+
+    let before = app
+        .admin(Method::GET, "/admin/exports/orders?from=2020-01-01&to=2020-01-31", &json!({}))
+        .await;
+    assert!(!before.text().await.unwrap().contains(order_id), "an order of another day");
+
+    for (query, field) in [
+        ("from=2026-12-02&to=2026-12-01", "to"),
+        ("from=2025-01-01&to=2026-01-02", "to"),
+        ("from=2026-1-1&to=2026-01-02", "from"),
+        ("to=2026-01-02", "from"),
+    ] {
+        let path = format!("/admin/exports/orders?{query}");
+        let refused = problem(app.admin(Method::GET, &path, &json!({})).await, 422).await;
+        assert_eq!(refused["errors"][0]["field"], field, "{query}: {refused}");
+    }
+}

@@ -23,6 +23,7 @@ use shop_store::support::SupportStore;
 use std::collections::HashSet;
 
 pub mod order_desk;
+pub mod order_export;
 pub mod refunds_desk;
 pub mod returns_desk;
 
@@ -119,6 +120,7 @@ impl Admin {
             Some("POST /admin/orders/{order_id}/cancel") => self.desk.cancel(&request).await,
             Some("POST /admin/orders/{order_id}/refunds") => self.desk.refund(&request).await,
             Some("GET /admin/orders/{order_id}/mails") => self.desk.mails(&request).await,
+            Some("GET /admin/exports/orders") => self.desk.export(&request).await,
             Some("GET /admin/returns") => self.desk.list_returns(&request).await,
             Some("POST /admin/returns/{return_id}/receive") => self.desk.receive_return(&request).await,
             Some("GET /admin/support/messages") => self.support_messages(&request).await,

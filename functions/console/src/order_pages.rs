@@ -77,6 +77,7 @@ impl Console {
     ) -> Result<Response<Body>, PageError> {
         match (method, rest) {
             (&Method::GET, []) => self.orders_page(ctx).await,
+            (&Method::GET, ["export"]) => self.export(ctx.request).await,
             (&Method::GET, [order_id]) => self.order_page(ctx, order_id).await,
             (&Method::GET, [order_id, "packing-slip"]) => self.packing_slip(ctx.request, order_id).await,
             (&Method::POST, [order_id, "ship"]) => self.ship(ctx, order_id).await,
@@ -230,6 +231,36 @@ impl Console {
             http::StatusCode::NOT_FOUND => Err(PageError::NotFound),
             status => Err(PageError::Internal(format!("the packing slip answered {status}"))),
         }
+    }
+
+    /// `GET /orders/export?from=YYYY-MM-DD&to=YYYY-MM-DD`: the admin handler's CSV of the orders
+    /// placed on those days, as a download; a span it refuses shows its reason.
+    async fn export(&self, request: &Request) -> Result<Response<Body>, PageError> {
+        let param = |name| shop_platform::edge::query_param(request, name).map(str::to_owned);
+        let call = Call::get("/admin/exports/orders")
+            .query("from", param("from"))
+            .query("to", param("to"));
+        let mut response = shop_platform::HttpFunction::handle(&self.admin, call.request(request)).await;
+        let status = response.status();
+        if status.is_success() {
+            secure_headers(&mut response);
+            return Ok(response);
+        }
+        if status.is_client_error() {
+            let problem: Value = match response.body() {
+                Body::Text(text) => serde_json::from_str(text).unwrap_or(Value::Null),
+                Body::Binary(bytes) => serde_json::from_slice(bytes).unwrap_or(Value::Null),
+                _ => Value::Null,
+            };
+            let refusal = in_process::Refusal {
+                status,
+                code: None,
+                detail: problem.get("detail").and_then(Value::as_str).unwrap_or("the export was refused").to_owned(),
+                problem,
+            };
+            return Err(PageError::BadForm(format!("No export: {}", refusal_message(&refusal))));
+        }
+        Err(PageError::Internal(format!("the orders export answered {status}")))
     }
 
     /// `POST /orders/{order_id}/ship`: a shipment of the units chosen per line (all that is left

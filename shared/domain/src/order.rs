@@ -161,6 +161,20 @@ pub enum OrderStatus {
 }
 
 impl OrderStatus {
+    /// Every status.
+    pub const ALL: [OrderStatus; 10] = [
+        Self::PendingPayment,
+        Self::Paid,
+        Self::Fulfilling,
+        Self::Shipped,
+        Self::Delivered,
+        Self::Cancelled,
+        Self::Refunded,
+        Self::PartiallyRefunded,
+        Self::ReturnRequested,
+        Self::Returned,
+    ];
+
     /// The word the API and the table use.
     pub fn as_str(self) -> &'static str {
         match self {
