@@ -1,7 +1,8 @@
 // The console's order desk in a real browser, as the owner runs it: a paid order found under
 // "To pack", shipped in two parts with a tracking number each and marked delivered (each step on
 // the shopper's order page and mailed once), found again by the customer's email and by its id,
-// and refunded in part (on the order, and at the local Stripe server). Run by `make test` through
+// refunded in part (on the order, and at the local Stripe server), and exported for the
+// accountant. Run by `make test` through
 // `node --test tests/browser/`, against the stack it started.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -111,6 +112,21 @@ test('the owner ships a paid order in two parts, marks it delivered, finds it by
   assert.equal(atStripe.payment_intent, view.payment_intent_id);
   await eventually('the refund on the shopper\'s page', async () => /Partly refunded/.test(await shopperSees(shopper.page, orderUrl)));
   await eventually('the Refunded mail', async () => (await mailsAbout(email, /a refund for order/)).length === 1);
+
+  // The accountant's export of the day it was placed holds it, with its refund.
+  const day = view.created_at.slice(0, 10);
+  await page.goto(`${CONSOLE}/orders`);
+  await page.getByLabel('From').fill(day);
+  await page.getByLabel('To', { exact: true }).fill(day);
+  const [download] = await Promise.all([
+    page.waitForEvent('download'),
+    page.getByRole('button', { name: 'Export orders' }).click(),
+  ]);
+  const csv = await (await download.createReadStream()).toArray().then((chunks) => Buffer.concat(chunks).toString('utf8'));
+  assert.match(csv.split('\n')[0], /^order_id,placed_at,status,email,subtotal,discount,shipping,tax,total,refunded,currency/);
+  const row = csv.split('\n').find((line) => line.startsWith(`${orderId},`));
+  assert.ok(row, `the order in the export: ${csv}`);
+  assert.match(row, new RegExp(`,partially_refunded,${email.replace(/[.+]/g, '\\$&')},.*,5\\.00,usd`));
 
   await shopper.context.close();
   await context.close();
