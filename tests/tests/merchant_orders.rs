@@ -68,7 +68,13 @@ async fn the_owner_refunds_part_then_the_rest_and_never_more_than_was_paid() {
     // The same form sent twice refunds once.
     let again = expect_json(refund(&app, order_id, first).await, 200).await;
     assert_eq!(again["refund"]["refund_id"], refund_id.as_str());
-    assert_eq!(desk_view(&app, order_id).await["merchant_refunds"].as_array().unwrap().len(), 1);
+    assert_eq!(
+        desk_view(&app, order_id).await["merchant_refunds"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
 
     // More than is left, nothing, or no reason: refused, nothing moves.
     let too_much = json!({"amount": usd(total - 999), "reason": "all of it"});
@@ -88,7 +94,10 @@ async fn the_owner_refunds_part_then_the_rest_and_never_more_than_was_paid() {
     assert_eq!(view["refunded"], usd(total));
     assert_eq!(view["merchant_refunds"][1]["reason"], "the customer keeps the rest");
     let more = json!({"amount": usd(1), "reason": "one more cent"});
-    assert_eq!(problem(refund(&app, order_id, more).await, 409).await["code"], "nothing_to_refund");
+    assert_eq!(
+        problem(refund(&app, order_id, more).await, 409).await["code"],
+        "nothing_to_refund"
+    );
 
     // One refund mail per refund (Stripe's event asks for it), however often the form was sent.
     let mails = inbox.wait_for(&email, "a refund for order", 2).await;
@@ -104,7 +113,10 @@ async fn an_order_that_was_never_paid_refunds_nothing() {
     let (order, _) = app.pending_order(&email, 5, 1).await;
     let order_id = order["order_id"].as_str().unwrap();
     let body = json!({"amount": usd(100), "reason": "a mistake"});
-    assert_eq!(problem(refund(&app, order_id, body).await, 409).await["code"], "nothing_to_refund");
+    assert_eq!(
+        problem(refund(&app, order_id, body).await, 409).await["code"],
+        "nothing_to_refund"
+    );
     let missing = json!({"amount": usd(100), "reason": "a mistake"});
     problem(refund(&app, "no-such-order", missing).await, 404).await;
 }
@@ -127,7 +139,10 @@ async fn the_merchant_cancels_a_paid_order_before_it_ships_with_its_stock_back_a
     // Cancelling again changes nothing and refunds nothing twice.
     expect_json(app.admin(Method::POST, &cancel, &json!({})).await, 200).await;
     let shopper = app.order_when(&order, |v| v["status"] == "refunded").await;
-    assert_eq!(shopper["status"], "refunded", "Stripe's refund reached the order: {shopper}");
+    assert_eq!(
+        shopper["status"], "refunded",
+        "Stripe's refund reached the order: {shopper}"
+    );
     assert_eq!(app.available(&product_id, &sku).await, 5);
     let cancelled = inbox.wait_for(&email, "cancelled", 1).await;
     assert_eq!(cancelled.len(), 1, "one Cancelled mail: {cancelled:?}");
@@ -143,7 +158,10 @@ async fn a_shipped_order_is_not_cancelled() {
     let path = format!("/admin/orders/{order_id}/shipments");
     expect_json(app.admin(Method::POST, &path, &shipment).await, 201).await;
     let cancel = format!("/admin/orders/{order_id}/cancel");
-    assert_eq!(problem(app.admin(Method::POST, &cancel, &json!({})).await, 409).await["code"], "order_shipped");
+    assert_eq!(
+        problem(app.admin(Method::POST, &cancel, &json!({})).await, 409).await["code"],
+        "order_shipped"
+    );
     assert_eq!(desk_view(&app, order_id).await["status"], "shipped");
 }
 
@@ -175,18 +193,29 @@ async fn the_mails_sent_about_an_order_are_listed_with_what_each_was_about() {
         tokio::time::sleep(std::time::Duration::from_millis(200)).await;
     };
     let items = mails["items"].as_array().unwrap();
-    let shipped_mail = items.iter().find(|m| m["kind"] == "shipped").unwrap_or_else(|| panic!("{mails}"));
+    let shipped_mail = items
+        .iter()
+        .find(|m| m["kind"] == "shipped")
+        .unwrap_or_else(|| panic!("{mails}"));
     assert_eq!(shipped_mail["reference"], shipment_id.as_str());
     assert!(shipped_mail["at"].as_str().unwrap().ends_with('Z'), "{shipped_mail}");
     let confirmation = items.iter().find(|m| m["kind"] == "order_confirmation").unwrap();
     assert_eq!(confirmation["reference"], Value::Null);
-    let empty = expect_json(app.admin(Method::GET, "/admin/orders/no-such-order/mails", &json!({})).await, 200).await;
+    let empty = expect_json(
+        app.admin(Method::GET, "/admin/orders/no-such-order/mails", &json!({}))
+            .await,
+        200,
+    )
+    .await;
     assert_eq!(empty["items"], json!([]));
 }
 
 /// The product id of the order's first line.
 async fn sku_product(app: &TestApp, order_id: &str) -> String {
-    desk_view(app, order_id).await["lines"][0]["product_id"].as_str().unwrap().to_owned()
+    desk_view(app, order_id).await["lines"][0]["product_id"]
+        .as_str()
+        .unwrap()
+        .to_owned()
 }
 
 #[tokio::test]
@@ -199,7 +228,11 @@ async fn the_accountants_export_has_every_order_placed_on_the_days_asked_and_onl
     let day = &view["created_at"].as_str().unwrap()[..10];
 
     let response = app
-        .admin(Method::GET, &format!("/admin/exports/orders?from={day}&to={day}"), &json!({}))
+        .admin(
+            Method::GET,
+            &format!("/admin/exports/orders?from={day}&to={day}"),
+            &json!({}),
+        )
         .await;
     assert_eq!(response.status(), 200);
     assert_eq!(response.headers()["content-type"], "text/csv; charset=utf-8");
@@ -215,12 +248,22 @@ async fn the_accountants_export_has_every_order_placed_on_the_days_asked_and_onl
     let total = order["totals"]["total"]["amount"].as_i64().unwrap();
     let expected = format!(",fulfilling,{email},50.00,0.00,5.00,");
     assert!(row.contains(&expected), "{row}");
-    assert!(row.ends_with(&format!(",{}.{:02},0.00,usd", total / 100, total % 100)), "{row}");
+    assert!(
+        row.ends_with(&format!(",{}.{:02},0.00,usd", total / 100, total % 100)),
+        "{row}"
+    );
 
     let before = app
-        .admin(Method::GET, "/admin/exports/orders?from=2020-01-01&to=2020-01-31", &json!({}))
+        .admin(
+            Method::GET,
+            "/admin/exports/orders?from=2020-01-01&to=2020-01-31",
+            &json!({}),
+        )
         .await;
-    assert!(!before.text().await.unwrap().contains(order_id), "an order of another day");
+    assert!(
+        !before.text().await.unwrap().contains(order_id),
+        "an order of another day"
+    );
 
     for (query, field) in [
         ("from=2026-12-02&to=2026-12-01", "to"),

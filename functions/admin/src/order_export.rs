@@ -34,7 +34,8 @@ const COLUMNS: [&str; 11] = [
 
 /// The day query parameter `name`, as the unix second it starts.
 fn day(request: &Request, name: &'static str) -> Result<i64, ApiError> {
-    let text = edge::query_param(request, name).ok_or_else(|| ApiError::invalid(name, "name a day such as 2026-12-01"))?;
+    let text =
+        edge::query_param(request, name).ok_or_else(|| ApiError::invalid(name, "name a day such as 2026-12-01"))?;
     parse_day(text).map_err(|reason| ApiError::invalid(name, reason))
 }
 
@@ -106,7 +107,10 @@ impl OrderDesk {
         Response::builder()
             .status(StatusCode::OK)
             .header(http::header::CONTENT_TYPE, "text/csv; charset=utf-8")
-            .header(http::header::CONTENT_DISPOSITION, format!("attachment; filename=\"{name}\""))
+            .header(
+                http::header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"{name}\""),
+            )
             .header(http::header::CACHE_CONTROL, "no-store")
             .body(Body::from(body))
             .map_err(|e| ApiError::Internal(e.to_string()))
@@ -131,7 +135,10 @@ mod tests {
         .unwrap();
         let csv = String::from_utf8(orders_csv(&[order]).unwrap()).unwrap();
         let lines: Vec<&str> = csv.lines().collect();
-        assert_eq!(lines[0], "order_id,placed_at,status,email,subtotal,discount,shipping,tax,total,refunded,currency");
+        assert_eq!(
+            lines[0],
+            "order_id,placed_at,status,email,subtotal,discount,shipping,tax,total,refunded,currency"
+        );
         assert_eq!(
             lines[1],
             "o-1,2026-11-27T15:00:00Z,partially_refunded,\"'=ada,x@example.com\",50.00,5.00,5.00,3.63,53.63,10.00,usd"

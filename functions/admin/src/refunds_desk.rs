@@ -81,7 +81,11 @@ impl OrderDesk {
             .ok_or_else(|| ApiError::Internal(format!("paid order {order_id} has no PaymentIntent")))?;
         let refund_id = match self
             .payments
-            .refund(intent, Some(body.amount.amount), &format!("order-{order_id}-refund-{key}"))
+            .refund(
+                intent,
+                Some(body.amount.amount),
+                &format!("order-{order_id}-refund-{key}"),
+            )
             .await
         {
             Ok(refund_id) => refund_id,

@@ -138,7 +138,9 @@ impl Console {
             .collect();
         if !query.contains('@') {
             if is_order_id(query) {
-                return Ok(self.pages.redirect(ctx.session, &format!("/orders/{}", encode(query)), Vec::new()));
+                return Ok(self
+                    .pages
+                    .redirect(ctx.session, &format!("/orders/{}", encode(query)), Vec::new()));
             }
             let problem = "Search by an order id or a customer's email address.";
             return self.pages.show(
@@ -147,9 +149,14 @@ impl Console {
                 json!({"tabs": tabs, "label": "Search", "query": query, "problem": problem, "orders": []}),
             );
         }
-        let call = Call::get("/admin/orders").query("email", Some(query)).query("limit", Some(PAGE_SIZE));
+        let call = Call::get("/admin/orders")
+            .query("email", Some(query))
+            .query("limit", Some(PAGE_SIZE));
         let (orders, problem) = match self.ask(ctx.request, call).await {
-            Ok(page) => (self.pages.displayed(page).get("items").cloned().unwrap_or(Value::Null), None),
+            Ok(page) => (
+                self.pages.displayed(page).get("items").cloned().unwrap_or(Value::Null),
+                None,
+            ),
             Err(PageError::Refused(refusal)) => (json!([]), Some(refusal_message(&refusal))),
             Err(other) => return Err(other),
         };
@@ -169,7 +176,10 @@ impl Console {
         let call = Call::get("/admin/orders/{order_id}").param("order_id", order_id);
         let order = self.pages.displayed(self.ask(request, call).await?);
         let mails = self
-            .ask(request, Call::get("/admin/orders/{order_id}/mails").param("order_id", order_id))
+            .ask(
+                request,
+                Call::get("/admin/orders/{order_id}/mails").param("order_id", order_id),
+            )
             .await?;
         // The admin view writes each moment in RFC 3339 (UTC), which sorts as it reads.
         let moment = |value: Option<&Value>| value.and_then(Value::as_str).map(str::to_owned);
@@ -194,7 +204,10 @@ impl Console {
             .get("refundable")
             .and_then(|value| serde_json::from_value::<Money>(value.clone()).ok())
             .filter(|money| money.amount > 0);
-        let shipped_any = order.get("shipments").and_then(Value::as_array).is_some_and(|s| !s.is_empty());
+        let shipped_any = order
+            .get("shipments")
+            .and_then(Value::as_array)
+            .is_some_and(|s| !s.is_empty());
         let owner = ctx.owner_only().is_ok();
         self.pages.show(
             ctx,
@@ -255,7 +268,11 @@ impl Console {
             let refusal = in_process::Refusal {
                 status,
                 code: None,
-                detail: problem.get("detail").and_then(Value::as_str).unwrap_or("the export was refused").to_owned(),
+                detail: problem
+                    .get("detail")
+                    .and_then(Value::as_str)
+                    .unwrap_or("the export was refused")
+                    .to_owned(),
                 problem,
             };
             return Err(PageError::BadForm(format!("No export: {}", refusal_message(&refusal))));
@@ -274,7 +291,12 @@ impl Console {
         let form: ShipForm = form(request)?;
         let field = |name: &str| form.get(name).map(|v| v.trim()).unwrap_or_default().to_owned();
         let (carrier, tracking_number) = (field("carrier"), field("tracking_number"));
-        let before = self.ask(request, Call::get("/admin/orders/{order_id}").param("order_id", order_id)).await?;
+        let before = self
+            .ask(
+                request,
+                Call::get("/admin/orders/{order_id}").param("order_id", order_id),
+            )
+            .await?;
         let lines = match chosen_units(&form, &before) {
             Ok(lines) => lines,
             Err(problem) => return Ok(self.back_to_order(ctx, order_id, &problem)),
@@ -314,8 +336,14 @@ impl Console {
         let message = match self.ask(request, call).await {
             Ok(_) => {
                 let subject = format!("order {order_id}");
-                self.audit(ctx, "marked delivered", &subject, Some("shipped".into()), Some("delivered".into()))
-                    .await;
+                self.audit(
+                    ctx,
+                    "marked delivered",
+                    &subject,
+                    Some("shipped".into()),
+                    Some("delivered".into()),
+                )
+                .await;
                 "Marked delivered.".to_owned()
             }
             Err(PageError::Refused(refusal)) => refusal_message(&refusal),
@@ -332,13 +360,24 @@ impl Console {
             return Err(PageError::NotFound);
         }
         let request = ctx.request;
-        let before = self.ask(request, Call::get("/admin/orders/{order_id}").param("order_id", order_id)).await?;
+        let before = self
+            .ask(
+                request,
+                Call::get("/admin/orders/{order_id}").param("order_id", order_id),
+            )
+            .await?;
         let call = Call::new(Method::POST, "/admin/orders/{order_id}/cancel").param("order_id", order_id);
         let message = match self.ask(request, call).await {
             Ok(after) => {
                 let status = |order: &Value| order.get("status").map(Value::to_string);
-                self.audit(ctx, "cancelled", &format!("order {order_id}"), status(&before), status(&after))
-                    .await;
+                self.audit(
+                    ctx,
+                    "cancelled",
+                    &format!("order {order_id}"),
+                    status(&before),
+                    status(&after),
+                )
+                .await;
                 "Cancelled: the stock is back and the payment, if any, is refunded in full.".to_owned()
             }
             Err(PageError::Refused(refusal)) => refusal_message(&refusal),
@@ -356,7 +395,12 @@ impl Console {
         }
         let request = ctx.request;
         let form: RefundForm = form(request)?;
-        let before = self.ask(request, Call::get("/admin/orders/{order_id}").param("order_id", order_id)).await?;
+        let before = self
+            .ask(
+                request,
+                Call::get("/admin/orders/{order_id}").param("order_id", order_id),
+            )
+            .await?;
         let currency = before
             .pointer("/totals/total")
             .and_then(|total| serde_json::from_value::<Money>(total.clone()).ok())
@@ -386,7 +430,10 @@ impl Console {
                 .await;
                 let status = answer.get("order_status").and_then(Value::as_str).unwrap_or("");
                 let shown = self.pages.displayed(refund);
-                let refunded = shown.pointer("/amount/display").and_then(Value::as_str).unwrap_or_default();
+                let refunded = shown
+                    .pointer("/amount/display")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default();
                 format!("Refunded {refunded} (the order is {}).", status.replace('_', " "))
             }
             Err(PageError::Refused(refusal)) => format!("Nothing refunded: {}", refusal_message(&refusal)),

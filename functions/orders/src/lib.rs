@@ -27,8 +27,8 @@ use shop_platform::config::{ConfigError, Env, HoldSettings, ReturnSettings, Supp
 use shop_platform::edge::{self, json, json_body, path_param};
 use shop_platform::messages::{MailKind, MailRequest};
 use shop_platform::{ApiError, HttpFunction};
-use shop_services::mail::Mailer;
 use shop_services::cancellation::Cancellation;
+use shop_services::mail::Mailer;
 use shop_services::payments::PaymentGateway;
 use shop_services::queue::Queue;
 use shop_store::catalog::CatalogStore;

@@ -16,10 +16,13 @@ pub fn parse_rfc3339(text: &str) -> Result<i64, String> {
 pub fn parse_day(text: &str) -> Result<i64, String> {
     let text = text.trim();
     let shaped = text.len() == 10
-        && text
-            .bytes()
-            .enumerate()
-            .all(|(i, b)| if i == 4 || i == 7 { b == b'-' } else { b.is_ascii_digit() });
+        && text.bytes().enumerate().all(|(i, b)| {
+            if i == 4 || i == 7 {
+                b == b'-'
+            } else {
+                b.is_ascii_digit()
+            }
+        });
     if !shaped {
         return Err(format!("'{text}' is not a day such as 2026-12-01"));
     }
@@ -68,8 +71,18 @@ mod tests {
 
     #[test]
     fn a_day_reads_as_its_first_second_in_utc() {
-        assert_eq!(parse_day("2026-12-01").unwrap(), parse_rfc3339("2026-12-01T00:00:00Z").unwrap());
-        for bad in ["2026-12-1", "2026-13-01", "2026/12/01", "", "2026-12-01T00:00:00Z", "2026-02-30"] {
+        assert_eq!(
+            parse_day("2026-12-01").unwrap(),
+            parse_rfc3339("2026-12-01T00:00:00Z").unwrap()
+        );
+        for bad in [
+            "2026-12-1",
+            "2026-13-01",
+            "2026/12/01",
+            "",
+            "2026-12-01T00:00:00Z",
+            "2026-02-30",
+        ] {
             assert!(parse_day(bad).is_err(), "{bad:?}");
         }
     }

@@ -118,7 +118,12 @@ impl Money {
         let (whole, fraction) = text.split_once('.').unwrap_or((text, ""));
         let digits = currency.decimals() as usize;
         let all_digits = |part: &str| part.bytes().all(|b| b.is_ascii_digit());
-        if whole.is_empty() || whole.len() > 12 || !all_digits(whole) || !all_digits(fraction) || fraction.len() > digits {
+        if whole.is_empty()
+            || whole.len() > 12
+            || !all_digits(whole)
+            || !all_digits(fraction)
+            || fraction.len() > digits
+        {
             return Err(refuse());
         }
         if text.contains('.') && fraction.is_empty() {
@@ -169,7 +174,18 @@ mod tests {
         assert_eq!(Money::parse_decimal(" 12.05 ", usd).unwrap().amount, 1205);
         assert_eq!(Money::parse_decimal("7", usd).unwrap().amount, 700);
         assert_eq!(Money::parse_decimal("1200", jpy).unwrap().amount, 1200);
-        for bad in ["", "-1", "1.234", "1,00", "1.", ".5", "12.5.0", "1e3", "12.5 USD", "99999999999999"] {
+        for bad in [
+            "",
+            "-1",
+            "1.234",
+            "1,00",
+            "1.",
+            ".5",
+            "12.5.0",
+            "1e3",
+            "12.5 USD",
+            "99999999999999",
+        ] {
             assert!(Money::parse_decimal(bad, usd).is_err(), "{bad:?}");
         }
         assert!(Money::parse_decimal("1.5", jpy).is_err());

@@ -58,7 +58,11 @@ impl Order {
             .and_then(|state| state.split(' ').next())
             .and_then(|amount| amount.parse::<i64>().ok())
             .unwrap_or(0);
-        let cancelled = if self.cancel_refund.is_some() { self.totals.total.amount } else { 0 };
+        let cancelled = if self.cancel_refund.is_some() {
+            self.totals.total.amount
+        } else {
+            0
+        };
         let returned: i64 = self
             .returns
             .iter()
@@ -130,7 +134,10 @@ mod tests {
     #[test]
     fn a_refund_takes_at_most_what_was_paid_less_what_went_back() {
         let mut order = paid_order(4800);
-        assert_eq!(order.check_refund(usd(1000), "scratched"), Ok(OrderEvent::RefundedInPart));
+        assert_eq!(
+            order.check_refund(usd(1000), "scratched"),
+            Ok(OrderEvent::RefundedInPart)
+        );
         order.merchant_refunds.push(MerchantRefund {
             refund_id: "re_1".into(),
             amount: usd(1000),
@@ -142,7 +149,10 @@ mod tests {
             order.check_refund(usd(3801), "more"),
             Err(RefundError::TooMuch { most: usd(3800) })
         );
-        assert_eq!(order.check_refund(usd(3800), "the rest"), Ok(OrderEvent::RefundedInFull));
+        assert_eq!(
+            order.check_refund(usd(3800), "the rest"),
+            Ok(OrderEvent::RefundedInFull)
+        );
     }
 
     #[test]
@@ -160,9 +170,15 @@ mod tests {
         unpaid.paid_at = None;
         assert_eq!(unpaid.check_refund(usd(100), "why"), Err(RefundError::NotPaid));
         let order = paid_order(4800);
-        assert!(matches!(order.check_refund(usd(0), "why"), Err(RefundError::NotAnAmount(_))));
+        assert!(matches!(
+            order.check_refund(usd(0), "why"),
+            Err(RefundError::NotAnAmount(_))
+        ));
         let eur = Money::new(100, crate::Currency::parse("eur").unwrap());
-        assert!(matches!(order.check_refund(eur, "why"), Err(RefundError::NotAnAmount(_))));
+        assert!(matches!(
+            order.check_refund(eur, "why"),
+            Err(RefundError::NotAnAmount(_))
+        ));
         assert_eq!(order.check_refund(usd(100), "  "), Err(RefundError::Reason));
     }
 }

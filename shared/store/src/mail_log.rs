@@ -187,7 +187,10 @@ mod tests {
             }
         );
         let once = sent_mail(&record_key(&MailRequest::once(MailKind::Delivered, "o1"))).unwrap();
-        assert_eq!((once.kind.as_str(), once.reference, once.state.as_str()), ("delivered", None, "sending"));
+        assert_eq!(
+            (once.kind.as_str(), once.reference, once.state.as_str()),
+            ("delivered", None, "sending")
+        );
     }
 
     #[test]

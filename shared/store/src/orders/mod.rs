@@ -26,8 +26,8 @@ use shop_domain::pricing::DiscountCode;
 
 pub mod customers;
 pub mod events;
-pub mod fulfillment;
 pub mod exports;
+pub mod fulfillment;
 pub mod refunds;
 pub mod returns;
 
