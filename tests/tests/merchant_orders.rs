@@ -107,7 +107,7 @@ async fn the_owner_refunds_part_then_the_rest_and_never_more_than_was_paid() {
 }
 
 #[tokio::test]
-async fn an_order_that_was_never_paid_refunds_nothing() {
+async fn an_order_that_was_never_paid_is_neither_refunded_nor_cancelled_by_the_desk() {
     let app = TestApp::new();
     let email = format!("{}@example.com", unique("unpaid"));
     let (order, _) = app.pending_order(&email, 5, 1).await;
@@ -119,6 +119,12 @@ async fn an_order_that_was_never_paid_refunds_nothing() {
     );
     let missing = json!({"amount": usd(100), "reason": "a mistake"});
     problem(refund(&app, "no-such-order", missing).await, 404).await;
+    // Nor does the desk cancel it: its hold ends by itself.
+    let cancel = format!("/admin/orders/{order_id}/cancel");
+    assert_eq!(
+        problem(app.admin(Method::POST, &cancel, &json!({})).await, 409).await["code"],
+        "order_unpaid"
+    );
 }
 
 #[tokio::test]

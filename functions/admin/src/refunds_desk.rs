@@ -11,7 +11,7 @@ use http::StatusCode;
 use lambda_http::{Body, Request, Response};
 use serde::Deserialize;
 use shop_domain::Money;
-use shop_domain::order::Transition;
+use shop_domain::order::{OrderStatus, Transition};
 use shop_domain::refunds::{MerchantRefund, RefundError};
 use shop_platform::ApiError;
 use shop_platform::batch::Trace;
@@ -53,8 +53,17 @@ fn refused(error: RefundError) -> ApiError {
 impl OrderDesk {
     /// `POST /admin/orders/{order_id}/cancel`: cancels an order nothing of which shipped, its
     /// stock back and its payment refunded in full, as the shopper's own cancel does.
+    /// An order still waiting for its payment is not the desk's to cancel: its hold ends by
+    /// itself (or its shopper cancels it), and the desk holds no right to delete the discount
+    /// mark that gives back.
     pub async fn cancel(&self, request: &Request) -> Result<Response<Body>, ApiError> {
         let order = self.order(request).await?;
+        if order.status == OrderStatus::PendingPayment {
+            return Err(ApiError::Conflict {
+                code: "order_unpaid",
+                detail: "the order waits for its payment: its hold ends by itself, or its shopper cancels it".into(),
+            });
+        }
         let trace = Trace::new(&order.order_id, edge::request_id(request));
         let cancellation = Cancellation {
             orders: &self.orders,

@@ -216,7 +216,7 @@ impl Console {
                 "can_ship": remaining && status != "cancelled" && status != "pending_payment",
                 "can_deliver": status == "shipped",
                 // What the admin handler would refuse is not offered; it decides all the same.
-                "can_cancel": owner && !shipped_any && matches!(status, "pending_payment" | "paid" | "fulfilling"),
+                "can_cancel": owner && !shipped_any && matches!(status, "paid" | "fulfilling"),
                 "can_refund": owner && refundable.is_some(),
                 "refundable_amount": refundable.map(|money| money.decimal()),
                 "refund_key": shop_platform::secrets::new_id(),
