@@ -7,13 +7,10 @@ use crate::template::{Context, Template};
 use aws_sdk_cognitoidentityprovider::Client;
 use aws_sdk_cognitoidentityprovider::error::DisplayErrorContext;
 use aws_sdk_cognitoidentityprovider::types::{
-    AdminCreateUserConfigType, AttributeType, ExplicitAuthFlowsType, MessageActionType, PasswordPolicyType,
-    UserPoolMfaType, UserPoolPolicyType, UsernameAttributeType, VerifiedAttributeType,
+    AdminCreateUserConfigType, ExplicitAuthFlowsType, PasswordPolicyType, UserPoolMfaType, UserPoolPolicyType,
+    UsernameAttributeType, VerifiedAttributeType,
 };
 use serde_json::Value as Json;
-
-/// The group the first staff account joins.
-pub const OWNER_GROUP: &str = "owner";
 
 fn emulator(resource: &str) -> impl Fn(String) -> BootstrapError + '_ {
     move |cause| BootstrapError::Emulator {
@@ -198,45 +195,10 @@ async fn create_client(client: &Client, id: &str, properties: &Json) -> Result<S
 }
 
 /// Makes `email` an owner of `pool` with the permanent `password` (again, when it already
-/// is one: the password is set anew).
+/// is one: the password is set anew), as the console's Settings page adds an account.
 pub async fn create_owner(client: &Client, pool: &str, email: &str, password: &str) -> Result<(), BootstrapError> {
-    let fail = emulator("first owner (SHOP_STAFF_EMAIL)");
-    let attribute = |name: &str, value: &str| AttributeType::builder().name(name).value(value).build();
-    let created = client
-        .admin_create_user()
-        .user_pool_id(pool)
-        .username(email)
-        .set_user_attributes(Some(vec![
-            attribute("email", email).map_err(|e| fail(e.to_string()))?,
-            attribute("email_verified", "true").map_err(|e| fail(e.to_string()))?,
-        ]))
-        .message_action(MessageActionType::Suppress)
-        .send()
-        .await;
-    match created {
-        Ok(_) => {}
-        Err(error)
-            if error
-                .as_service_error()
-                .is_some_and(|e| e.is_username_exists_exception()) => {}
-        Err(error) => return Err(fail(DisplayErrorContext(&error).to_string())),
-    }
-    client
-        .admin_set_user_password()
-        .user_pool_id(pool)
-        .username(email)
-        .password(password)
-        .permanent(true)
-        .send()
+    console::accounts::StaffAccounts::new(client.clone(), pool)
+        .add(email, password, console::staff::Role::Owner)
         .await
-        .map_err(|e| fail(DisplayErrorContext(&e).to_string()))?;
-    client
-        .admin_add_user_to_group()
-        .user_pool_id(pool)
-        .username(email)
-        .group_name(OWNER_GROUP)
-        .send()
-        .await
-        .map_err(|e| fail(DisplayErrorContext(&e).to_string()))?;
-    Ok(())
+        .map_err(|e| emulator("first owner (SHOP_STAFF_EMAIL)")(e.to_string()))
 }

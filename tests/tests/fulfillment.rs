@@ -457,6 +457,14 @@ async fn a_paid_order_is_packed_shipped_in_two_parts_and_delivered_with_a_mail_a
     let new_order = inbox.wait_for(MERCHANT, order_id, 1).await;
     assert_eq!(new_order.len(), 1, "the merchant's new-order mail");
     assert!(new_order[0]["body"]["text"].as_str().unwrap().contains(&sku));
+    let console = shop_tests::required("SHOP_CONSOLE_URL");
+    assert!(
+        new_order[0]["body"]["text"].as_str().unwrap().contains(&format!(
+            "{}/orders/{order_id}/packing-slip",
+            console.trim_end_matches('/')
+        )),
+        "the merchant's mail links to the order's packing slip in the console"
+    );
 
     // The desk lists it among the orders being packed.
     let desk = expect_json(
@@ -680,4 +688,32 @@ async fn the_desk_lists_orders_by_status_newest_first_a_page_at_a_time() {
     assert_eq!(problem(bad, 422).await["errors"][0]["field"], "status");
     let missing = app.admin(Method::GET, "/admin/orders", &json!({})).await;
     problem(missing, 422).await;
+}
+
+#[tokio::test]
+async fn the_days_summary_counts_a_paid_order_and_its_total_once_packing_starts() {
+    let app = TestApp::new();
+    let summary = || async { expect_json(app.admin(Method::GET, "/admin/summary", &json!({})).await, 200).await };
+    let mut before = summary().await;
+    let (order, _) = app
+        .pending_order(&format!("{}@example.com", unique("summary")), 5, 2)
+        .await;
+    pay_and_wait_for_packing(&app, &order).await;
+    let after = summary().await;
+    assert_eq!(after["day"].as_str().map(str::len), Some(10), "{after}");
+    if after["day"] != before["day"] {
+        // Midnight (UTC) passed: the new day starts from nothing.
+        before = json!({"paid_today": {"orders": 0, "revenue": {"amount": 0}}});
+    }
+    let orders = |s: &Value| s["paid_today"]["orders"].as_u64().unwrap();
+    let revenue = |s: &Value| s["paid_today"]["revenue"]["amount"].as_i64().unwrap();
+    // Other tests pay orders meanwhile: this one is among what was added.
+    assert!(orders(&after) > orders(&before), "{before} → {after}");
+    let total = order["totals"]["total"]["amount"].as_i64().unwrap();
+    assert!(revenue(&after) - revenue(&before) >= total, "{before} → {after}");
+    assert!(after["to_pack"]["count"].as_u64().unwrap() >= 1 || after["to_pack"]["more"] == true);
+    assert!(
+        after["dead_letters"].is_array() && after["unreadable_queues"] == json!([]),
+        "{after}"
+    );
 }

@@ -26,6 +26,7 @@ pub mod order_desk;
 pub mod order_export;
 pub mod refunds_desk;
 pub mod returns_desk;
+pub mod summary;
 
 use order_desk::OrderDesk;
 
@@ -42,6 +43,7 @@ pub struct Admin {
     clock: std::sync::Arc<dyn Clock>,
     desk: OrderDesk,
     support: SupportStore,
+    dead_letters: Vec<(String, shop_services::queue::Queue)>,
 }
 
 #[derive(Deserialize)]
@@ -86,6 +88,7 @@ impl Admin {
             discounts: DiscountStore::new(client.clone(), table.shop_table.clone()),
             support: SupportStore::new(client.clone(), table.shop_table.clone()),
             currency: store.store_currency,
+            dead_letters: summary::dead_letter_queues(env, &aws_sdk_sqs::Client::new(sdk)),
             clock: clock.clone(),
             desk: OrderDesk {
                 mail_log: shop_store::mail_log::MailLog::new(client.clone(), table.shop_table.clone()),
@@ -124,6 +127,7 @@ impl Admin {
             Some("GET /admin/returns") => self.desk.list_returns(&request).await,
             Some("POST /admin/returns/{return_id}/receive") => self.desk.receive_return(&request).await,
             Some("GET /admin/support/messages") => self.support_messages(&request).await,
+            Some("GET /admin/summary") => self.summary(&request).await,
             _ => Err(edge::unknown_route(&request)),
         }
     }

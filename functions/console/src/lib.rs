@@ -8,6 +8,7 @@
 //! Every form posts with the session's CSRF token and answers with a redirect; a request
 //! without a valid session gets the sign-in page and changes nothing.
 
+pub mod accounts;
 mod audit_pages;
 mod catalog_pages;
 mod marketing_pages;
@@ -29,6 +30,12 @@ use session::Session;
 use shop_platform::HttpFunction;
 use shop_platform::config::{ConfigError, Env, LocaleSettings, StoreSettings};
 use shop_store::audit::{AuditEntry, AuditLog};
+use shop_store::staff_sessions::{StaffSession, StaffSessions};
+
+/// A session unused this long (seconds) is over: the next page is the sign-in page.
+pub const IDLE_SECONDS: i64 = 30 * 60;
+/// How often (seconds) a session's last use is written: at most once a minute.
+const SEEN_EVERY: i64 = 60;
 use staff::{Role, SignInError, Staff, StaffPool};
 
 /// Every page template, each section's beside its module.
@@ -75,6 +82,10 @@ pub struct Console {
     pool: StaffPool,
     pages: Pages,
     audit: AuditLog,
+    sessions: StaffSessions,
+    accounts: accounts::StaffAccounts,
+    /// The store's facts as deployed, for the Settings page: name and value.
+    facts: Vec<serde_json::Value>,
 }
 
 #[derive(Deserialize)]
@@ -104,17 +115,26 @@ impl Console {
                 .filter(|v| !v.is_empty())
                 .ok_or_else(|| ConfigError::new(format!("{name} is not set")))
         };
-        let pool = StaffPool::new(
-            sdk,
-            setting("STAFF_USER_POOL_ID")?,
-            setting("STAFF_USER_POOL_CLIENT_ID")?,
-        )?;
+        let pool_id = setting("STAFF_USER_POOL_ID")?;
+        let pool = StaffPool::new(sdk, pool_id, setting("STAFF_USER_POOL_CLIENT_ID")?)?;
+        let fact = |name: &str, value: String| serde_json::json!({"name": name, "value": value});
+        let facts = vec![
+            fact("Store name", store.store_name.clone()),
+            fact("Currency", store.store_currency.to_string()),
+            fact("Locale", locale.store_locale.tag().to_owned()),
+            fact("Ships to", store.ship_to_countries.join(", ")),
+            fact("Region", sdk.region().map(ToString::to_string).unwrap_or_default()),
+            fact("Staff user pool", pool_id.to_owned()),
+        ];
         let table: shop_platform::config::TableSettings = env.parse()?;
         Ok(Self {
             admin: admin::Admin::from_env(env, sdk).await?,
             pool,
             pages,
-            audit: AuditLog::new(aws_sdk_dynamodb::Client::new(sdk), table.shop_table),
+            audit: AuditLog::new(aws_sdk_dynamodb::Client::new(sdk), table.shop_table.clone()),
+            sessions: StaffSessions::new(aws_sdk_dynamodb::Client::new(sdk), table.shop_table),
+            accounts: accounts::StaffAccounts::new(aws_sdk_cognitoidentityprovider::Client::new(sdk), pool_id),
+            facts,
         })
     }
 
@@ -153,7 +173,7 @@ impl Console {
         };
         let answer = match (&method, segments.as_slice()) {
             (&Method::GET, []) => Ok(self.pages.redirect(&session, "/today", Vec::new())),
-            (&Method::POST, ["sign-out"]) => Ok(self.pages.redirect(&session, "/sign-in", session.sign_out())),
+            (&Method::POST, ["sign-out"]) => self.sign_out(&session).await,
             (_, ["today", rest @ ..]) => self.today_routes(&ctx, &method, rest).await,
             (_, ["orders", rest @ ..]) => self.order_routes(&ctx, &method, rest).await,
             (_, ["returns", rest @ ..]) => self.returns_routes(&ctx, &method, rest).await,
@@ -193,16 +213,55 @@ impl Console {
         }
     }
 
-    /// The staff member the session's token names, when it is valid.
+    /// The staff member the session's token names, when the token is valid and its session
+    /// was started with it, not signed out and not idle for [`IDLE_SECONDS`].
     async fn staff(&self, session: &Session) -> Option<Staff> {
-        let token = session.token()?;
-        match self.pool.verify(token).await {
-            Ok(staff) => Some(staff),
+        let (token, sid) = (session.token()?, session.id()?);
+        let staff = match self.pool.verify(token).await {
+            Ok(staff) => staff,
             Err(error) => {
                 tracing::info!(%error, "console session refused");
-                None
+                return None;
             }
+        };
+        let record = match self.sessions.get(sid).await {
+            Ok(Some(record)) if shop_platform::secrets::token_matches(token, &record.token_hash) => record,
+            Ok(_) => {
+                tracing::info!("console session ended or not this token's");
+                return None;
+            }
+            Err(error) => {
+                tracing::error!(%error, "console session unreadable");
+                return None;
+            }
+        };
+        let now = now();
+        if now - record.last_seen > IDLE_SECONDS {
+            tracing::info!(idle = now - record.last_seen, "console session idle too long");
+            if let Err(error) = self.sessions.end(sid).await {
+                tracing::warn!(%error, "idle console session not ended");
+            }
+            return None;
         }
+        if now - record.last_seen >= SEEN_EVERY
+            && let Err(error) = self.sessions.seen(sid, now).await
+        {
+            tracing::warn!(%error, "console session's last use not written");
+        }
+        Some(staff)
+    }
+
+    /// `POST /sign-out`: the session ended server-side, so its cookies are worth nothing even
+    /// if kept, and forgotten by the browser.
+    async fn sign_out(&self, session: &Session) -> Result<Response<Body>, PageError> {
+        if let Some(sid) = session.id() {
+            self.sessions
+                .end(sid)
+                .await
+                .map_err(|error| PageError::Internal(format!("the session could not be ended: {error}")))?;
+        }
+        tracing::info!("staff signed out");
+        Ok(self.pages.redirect(session, "/sign-in", session.sign_out()))
     }
 
     async fn sign_in_page(&self, session: &Session) -> Response<Body> {
@@ -234,12 +293,24 @@ impl Console {
         }
         match self.pool.sign_in(email, &form.password).await {
             Ok((token, staff)) => {
+                let now = now();
+                let (sid, cookies) = session.sign_in(&token, now.unsigned_abs(), staff.expires_at);
+                let record = StaffSession {
+                    email: staff.email.clone(),
+                    token_hash: shop_platform::secrets::token_hash(&token),
+                    signed_in_at: now,
+                    last_seen: now,
+                    expires_at: i64::try_from(staff.expires_at).unwrap_or(i64::MAX),
+                };
+                if let Err(error) = self.sessions.start(&sid, &record).await {
+                    return self.pages.error(
+                        session,
+                        None,
+                        PageError::Internal(format!("session not recorded: {error}")),
+                    );
+                }
                 tracing::info!(role = ?staff.role, "staff signed in");
-                self.pages.redirect(
-                    session,
-                    "/today",
-                    session.sign_in(&token, now().unsigned_abs(), staff.expires_at),
-                )
+                self.pages.redirect(session, "/today", cookies)
             }
             Err(SignInError::Refused) => self.pages.sign_in(
                 session,

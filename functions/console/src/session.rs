@@ -59,6 +59,11 @@ impl Session {
         }
     }
 
+    /// The session id the browser brought; `None` when it brought none (a new one is given).
+    pub fn id(&self) -> Option<&str> {
+        (!self.new).then_some(self.sid.as_str())
+    }
+
     /// The ID token the browser holds, unchecked.
     pub fn token(&self) -> Option<&str> {
         self.token.as_deref()
@@ -98,14 +103,17 @@ impl Session {
         cookies
     }
 
-    /// The cookies of a sign-in: the token until it expires (at `expires_at`, unix seconds,
-    /// at most a day), and a new session id, so a session id planted before is worth nothing.
-    pub fn sign_in(&self, token: &str, now: u64, expires_at: u64) -> Vec<String> {
+    /// The new session id of a sign-in and its cookies: the token until it expires (at
+    /// `expires_at`, unix seconds, at most a day), and the new session id, so a session id
+    /// planted before is worth nothing.
+    pub fn sign_in(&self, token: &str, now: u64, expires_at: u64) -> (String, Vec<String>) {
         let max_age = expires_at.saturating_sub(now).min(TOKEN_MAX_AGE);
-        vec![
+        let sid = secrets::new_token();
+        let cookies = vec![
             self.cookie(TOKEN, token, max_age),
-            self.cookie(SID, &secrets::new_token(), max_age.max(SID_MAX_AGE)),
-        ]
+            self.cookie(SID, &sid, max_age.max(SID_MAX_AGE)),
+        ];
+        (sid, cookies)
     }
 
     /// The cookie that forgets a token the browser holds (one that was refused).
@@ -182,14 +190,19 @@ mod tests {
     #[test]
     fn cookies_are_http_only_strict_and_secure_over_https() {
         let plain = Session::read(&request("console_sid=s"));
-        let cookies = plain.sign_in("a.b.c", 100, 3700);
+        let (sid, cookies) = plain.sign_in("a.b.c", 100, 3700);
+        assert!(
+            cookies[1].starts_with(&format!("console_sid={sid};")),
+            "the new session id"
+        );
+        assert_ne!(plain.id(), Some(sid.as_str()));
         assert!(cookies[0].starts_with("console_session=a.b.c; Path=/; Max-Age=3600; HttpOnly; SameSite=Strict"));
         assert!(!cookies[0].contains("Secure"));
         let mut secure = request("console_sid=s");
         secure
             .headers_mut()
             .insert("x-forwarded-proto", http::HeaderValue::from_static("https"));
-        assert!(Session::read(&secure).sign_in("a.b.c", 0, 10)[0].ends_with("; Secure"));
+        assert!(Session::read(&secure).sign_in("a.b.c", 0, 10).1[0].ends_with("; Secure"));
         assert!(plain.sign_out().iter().all(|c| c.contains("Max-Age=0")));
     }
 }

@@ -40,8 +40,8 @@ impl Store {
 pub struct Links<'a> {
     /// The order page, with a token that opens it.
     pub order_url: Option<&'a str>,
-    /// The API's base URL, for the merchant's packing slip link.
-    pub admin_base: Option<&'a str>,
+    /// The merchant console's base URL, for the merchant's links to the order and its packing slip.
+    pub console_base: Option<&'a str>,
 }
 
 /// What the templates may say about an order.
@@ -55,6 +55,8 @@ pub struct MailFacts<'a> {
     customer_name: &'a str,
     order_url: Option<&'a str>,
     packing_slip_url: Option<String>,
+    /// The order's page in the merchant console.
+    console_order_url: Option<String>,
     lines: Vec<LineFacts<'a>>,
     subtotal: String,
     /// The discount as the negative amount it is (`-$5.00`), when there is one.
@@ -215,13 +217,12 @@ impl<'a> MailFacts<'a> {
             customer_email: order.email.as_str(),
             customer_name: order.shipping_address.name.trim(),
             order_url: links.order_url,
-            packing_slip_url: links.admin_base.map(|base| {
-                format!(
-                    "{}/admin/orders/{}/packing-slip",
-                    base.trim_end_matches('/'),
-                    order.order_id
-                )
-            }),
+            console_order_url: links
+                .console_base
+                .map(|base| format!("{}/orders/{}", base.trim_end_matches('/'), order.order_id)),
+            packing_slip_url: links
+                .console_base
+                .map(|base| format!("{}/orders/{}/packing-slip", base.trim_end_matches('/'), order.order_id)),
             lines: order
                 .lines
                 .iter()
@@ -328,6 +329,8 @@ pub struct SupportFacts<'a> {
     pub unverified_order_id: Option<&'a str>,
     /// The merchant's link to the order in the admin API.
     pub admin_order_url: Option<String>,
+    /// The message in the console's support inbox.
+    pub console_message_url: String,
     /// The verified order's facts.
     pub order: Option<MailFacts<'a>>,
 }

@@ -42,8 +42,11 @@ struct MailSettings {
     /// page; empty for the API's own `GET /orders/{order_id}`.
     #[serde(default)]
     order_page_url: String,
-    /// The API's public base URL (order links, the merchant's packing slip link).
+    /// The API's public base URL (order links when there is no order page).
     public_api_url: String,
+    /// The merchant console's base URL: the merchant's mails link to its order, packing slip
+    /// and support pages.
+    console_url: String,
     /// Where returns go: lines separated by `|`; empty for none (the mail asks the customer to
     /// write for it).
     #[serde(default)]
@@ -239,7 +242,7 @@ impl EmailSender {
                 self.send_email(request, to, None, mail).await
             }
             About::Support { message, order } => {
-                let base = self.settings.public_api_url.trim_end_matches('/');
+                let base = self.settings.console_url.trim_end_matches('/');
                 let facts = SupportFacts {
                     store_name: &self.store.name,
                     reference: &message.reference,
@@ -248,13 +251,14 @@ impl EmailSender {
                     body: &message.body,
                     received_at: rfc3339(message.received_at),
                     unverified_order_id: message.unverified_order_id.as_deref(),
-                    admin_order_url: order.as_ref().map(|o| format!("{base}/admin/orders/{}", o.order_id)),
+                    admin_order_url: order.as_ref().map(|o| format!("{base}/orders/{}", o.order_id)),
+                    console_message_url: format!("{base}/support/{}", message.reference),
                     order: order
                         .as_ref()
                         .map(|order| {
                             let links = Links {
                                 order_url: None,
-                                admin_base: Some(base),
+                                console_base: Some(base),
                             };
                             MailFacts::of(&self.store, order, request, links)
                         })
@@ -280,7 +284,7 @@ impl EmailSender {
         };
         let links = Links {
             order_url: order_url.as_deref(),
-            admin_base: Some(self.settings.public_api_url.as_str()),
+            console_base: Some(self.settings.console_url.as_str()),
         };
         let mut facts = MailFacts::of(&self.store, order, request, links)?;
         if request.kind == MailKind::OrderLookup {

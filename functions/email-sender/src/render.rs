@@ -189,7 +189,7 @@ mod tests {
     fn links() -> Links<'static> {
         Links {
             order_url: Some("https://shop.example/orders/o-1?token=t"),
-            admin_base: Some("https://api.example"),
+            console_base: Some("https://console.example"),
         }
     }
 
@@ -304,7 +304,7 @@ mod tests {
         assert!(
             merchant
                 .text
-                .contains("https://api.example/admin/orders/o-1/packing-slip")
+                .contains("https://console.example/orders/o-1/packing-slip")
         );
         assert!(merchant.text.contains("ada@example.com"));
     }
@@ -326,7 +326,7 @@ mod tests {
         let unknown = MailRequest::about(MailKind::Shipped, "o-1", "s-404");
         let links = Links {
             order_url: None,
-            admin_base: None,
+            console_base: None,
         };
         let store = store("en-US", "");
         assert!(matches!(
@@ -437,12 +437,13 @@ mod tests {
             body: "It arrived in pieces.\n<script>alert(1)</script>",
             received_at: "2026-11-25T10:00:00Z".into(),
             unverified_order_id: order.is_none().then_some("o-9"),
-            admin_order_url: order.map(|o| format!("https://api.example/admin/orders/{}", o.order_id)),
+            admin_order_url: order.map(|o| format!("https://console.example/orders/{}", o.order_id)),
+            console_message_url: "https://console.example/support/SUP-1".into(),
             order: order.map(|o| {
                 let request = MailRequest::support(MailKind::SupportMessage, "SUP-1", Some(&o.order_id));
                 let links = Links {
                     order_url: None,
-                    admin_base: Some("https://api.example"),
+                    console_base: Some("https://console.example"),
                 };
                 MailFacts::of(store, o, &request, links).unwrap()
             }),

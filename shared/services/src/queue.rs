@@ -35,6 +35,32 @@ impl Queue {
         }
     }
 
+    /// Its address.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// About how many messages wait in it (SQS's `ApproximateNumberOfMessages`): one
+    /// GetQueueAttributes.
+    pub async fn waiting(&self) -> Result<u64, QueueError> {
+        let output = self
+            .client
+            .get_queue_attributes()
+            .queue_url(&self.url)
+            .attribute_names(aws_sdk_sqs::types::QueueAttributeName::ApproximateNumberOfMessages)
+            .send()
+            .await
+            .map_err(|e| QueueError(aws_sdk_sqs::error::DisplayErrorContext(e).to_string()))?;
+        Ok(output
+            .attributes
+            .and_then(|a| {
+                a.get(&aws_sdk_sqs::types::QueueAttributeName::ApproximateNumberOfMessages)
+                    .cloned()
+            })
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(0))
+    }
+
     /// Sends every message as JSON at once (up to ten to a request), carrying `trace`. Fails if
     /// any message was not taken; sending them all again is the caller's retry.
     pub async fn send_all<T: Serialize>(&self, messages: &[T], trace: &Trace) -> Result<(), QueueError> {

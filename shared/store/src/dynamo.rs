@@ -349,6 +349,27 @@ pub async fn index_page(
     Ok((output.items.unwrap_or_default(), next))
 }
 
+/// How many items the `gsi1` partition `partition` holds, counting at most `cap`: one Query
+/// (`Select=COUNT`), with whether more are there.
+pub async fn index_count(client: &Client, table: &str, partition: &str, cap: i32) -> Result<(u32, bool), StoreError> {
+    let output = client
+        .query()
+        .table_name(table)
+        .index_name(GSI1)
+        .key_condition_expression("#index = :partition")
+        .expression_attribute_names("#index", GSI1PK)
+        .expression_attribute_values(":partition", s(partition))
+        .select(aws_sdk_dynamodb::types::Select::Count)
+        .limit(cap)
+        .send()
+        .await
+        .map_err(StoreError::from)?;
+    Ok((
+        u32::try_from(output.count).unwrap_or(0),
+        output.last_evaluated_key.is_some(),
+    ))
+}
+
 fn backoff(attempt: u32) -> Duration {
     Duration::from_millis(25 * 2u64.pow(attempt.min(6)))
 }

@@ -10,4 +10,5 @@ pub mod mail_log;
 pub mod marketing;
 pub mod orders;
 pub mod rate_limits;
+pub mod staff_sessions;
 pub mod support;

@@ -22,6 +22,25 @@ fn sales_key(sku: &Sku) -> Item {
     key(format!("SALES#{sku}"), "TOTAL")
 }
 
+/// The day's sales: `SALES#DAY#<YYYY-MM-DD>` (UTC) / `TOTAL`.
+fn day_key(day: &str) -> Item {
+    key(format!("SALES#DAY#{day}"), "TOTAL")
+}
+
+/// The UTC day of `unix_seconds`, `YYYY-MM-DD`.
+pub fn day_of(unix_seconds: i64) -> String {
+    shop_domain::instant::rfc3339(unix_seconds).chars().take(10).collect()
+}
+
+/// What a day's paid orders came to, counted when packing starts.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct DaySales {
+    /// Orders whose packing started that day.
+    pub orders: u64,
+    /// Their totals added up, in the store currency's minor units.
+    pub revenue: i64,
+}
+
 impl OrderStore {
     /// Starts packing a paid order: `paid → fulfilling`, each line's units added to its SKU's
     /// sales count, and `packing` written, together. False when the order was not `paid`
@@ -47,6 +66,13 @@ impl OrderStore {
                 .expression_attribute_values(":one", n(1));
             items.push(TransactWriteItem::builder().update(build(sale.build())?).build());
         }
+        let day = Update::builder()
+            .table_name(&self.table)
+            .set_key(Some(day_key(&day_of(now))))
+            .update_expression("ADD orders :one, revenue :total")
+            .expression_attribute_values(":one", n(1))
+            .expression_attribute_values(":total", n(order.totals.total.amount));
+        items.push(TransactWriteItem::builder().update(build(day.build())?).build());
         // Only the status condition can fail.
         Ok(dynamo::transact(&self.client, items).await?.is_none())
     }
@@ -66,6 +92,22 @@ impl OrderStore {
             .and_then(|v| v.as_n().ok())
             .and_then(|v| v.parse().ok())
             .unwrap_or(0))
+    }
+
+    /// The sales of the UTC day `day` (`YYYY-MM-DD`): one GetItem.
+    pub async fn day_sales(&self, day: &str) -> Result<DaySales, StoreError> {
+        let item = dynamo::get_item(&self.client, &self.table, day_key(day)).await?;
+        let number = |name: &str| {
+            item.as_ref()
+                .and_then(|i| i.get(name))
+                .and_then(|v| v.as_n().ok())
+                .and_then(|v| v.parse::<i64>().ok())
+                .unwrap_or(0)
+        };
+        Ok(DaySales {
+            orders: u64::try_from(number("orders")).unwrap_or(0),
+            revenue: number("revenue"),
+        })
     }
 
     /// Adds `shipment` to `order` as it was read; when `complete`, the order becomes `shipped`.
@@ -137,6 +179,12 @@ impl OrderStore {
             .map(dynamo::record)
             .collect::<Result<Vec<Order>, _>>()?;
         Ok(Page { items, next_cursor })
+    }
+
+    /// How many orders are in `status`, counting at most `cap`, and whether more are: one
+    /// Query on `gsi1`.
+    pub async fn count_by_status(&self, status: OrderStatus, cap: i32) -> Result<(u32, bool), StoreError> {
+        dynamo::index_count(&self.client, &self.table, &format!("ORDERS#{}", status.as_str()), cap).await
     }
 
     /// A new token for a link to `order` (a mail's link, a replayed checkout's answer; the

@@ -196,6 +196,11 @@ impl OrderStore {
         item.map(dynamo::record).transpose()
     }
 
+    /// How many returns are in `state`, counting at most `cap`, and whether more are: one Query.
+    pub async fn count_returns(&self, state: ReturnState, cap: i32) -> Result<(u32, bool), StoreError> {
+        dynamo::index_count(&self.client, &self.table, &state_partition(state), cap).await
+    }
+
     /// Returns in `state`, oldest first: one Query on `gsi1`.
     pub async fn returns_in(
         &self,

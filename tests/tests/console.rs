@@ -1,0 +1,255 @@
+//! The merchant console's sessions and roles over HTTP, at the console's own origin
+//! (`SHOP_CONSOLE_URL`) as `make test` serves it: a session lasts while it is used, ends when
+//! signed out or left idle (even if its cookies are kept and sent again), and a `staff` account
+//! may not reach what only owners may.
+
+use aws_sdk_dynamodb::types::AttributeValue;
+use reqwest::header::{COOKIE, LOCATION, SET_COOKIE};
+use reqwest::{Client, Response, redirect};
+use shop_tests::{required, unique};
+use std::collections::BTreeMap;
+
+/// A browser of the console that follows no redirects and keeps its cookies by hand.
+struct Browser {
+    client: Client,
+    console: String,
+    cookies: BTreeMap<String, String>,
+}
+
+impl Browser {
+    fn new() -> Self {
+        Self {
+            client: Client::builder().redirect(redirect::Policy::none()).build().unwrap(),
+            console: required("SHOP_CONSOLE_URL"),
+            cookies: BTreeMap::new(),
+        }
+    }
+
+    fn cookie_header(&self) -> String {
+        self.cookies
+            .iter()
+            .map(|(name, value)| format!("{name}={value}"))
+            .collect::<Vec<_>>()
+            .join("; ")
+    }
+
+    fn keep(&mut self, response: &Response) {
+        for header in response.headers().get_all(SET_COOKIE) {
+            let text = header.to_str().unwrap();
+            let (pair, attributes) = text.split_once(';').unwrap_or((text, ""));
+            let (name, value) = pair.split_once('=').unwrap();
+            if attributes.contains("Max-Age=0") {
+                self.cookies.remove(name);
+            } else {
+                self.cookies.insert(name.to_owned(), value.to_owned());
+            }
+        }
+    }
+
+    async fn get(&mut self, path: &str) -> Response {
+        let response = self
+            .client
+            .get(format!("{}{path}", self.console))
+            .header(COOKIE, self.cookie_header())
+            .send()
+            .await
+            .unwrap();
+        self.keep(&response);
+        response
+    }
+
+    /// Posts `form` with the CSRF token of the page at `from`.
+    async fn post(&mut self, from: &str, path: &str, form: &[(&str, &str)]) -> Response {
+        let page = self.get(from).await.text().await.unwrap();
+        let csrf = csrf_of(&page);
+        let mut fields: Vec<(&str, &str)> = form.to_vec();
+        fields.push(("csrf", &csrf));
+        let response = self
+            .client
+            .post(format!("{}{path}", self.console))
+            .header(COOKIE, self.cookie_header())
+            .form(&fields)
+            .send()
+            .await
+            .unwrap();
+        self.keep(&response);
+        response
+    }
+
+    async fn sign_in(&mut self, email: &str, password: &str) {
+        let response = self
+            .post("/sign-in", "/sign-in", &[("email", email), ("password", password)])
+            .await;
+        assert_eq!(response.status(), 303, "{}", response.text().await.unwrap());
+        assert_eq!(location(&response), "/today");
+    }
+
+    fn session_id(&self) -> String {
+        self.cookies["console_sid"].clone()
+    }
+}
+
+fn csrf_of(page: &str) -> String {
+    let at = page.find("name=\"csrf\" value=\"").expect("a form with a CSRF token") + 19;
+    page[at..].split('"').next().unwrap().to_owned()
+}
+
+fn location(response: &Response) -> &str {
+    response
+        .headers()
+        .get(LOCATION)
+        .map(|v| v.to_str().unwrap())
+        .unwrap_or("")
+}
+
+fn owner() -> (String, String) {
+    (required("SHOP_STAFF_EMAIL"), required("SHOP_STAFF_PASSWORD"))
+}
+
+async fn table() -> (aws_sdk_dynamodb::Client, String) {
+    let sdk = shop_platform::aws::sdk_config().await;
+    (aws_sdk_dynamodb::Client::new(&sdk), required("SHOP_TABLE"))
+}
+
+#[tokio::test]
+async fn a_session_left_idle_for_half_an_hour_is_over_and_a_used_one_is_not() {
+    let (email, password) = owner();
+    let mut browser = Browser::new();
+    browser.sign_in(&email, &password).await;
+    assert_eq!(browser.get("/today").await.status(), 200);
+
+    // Its last use forty minutes ago, as if the owner walked away.
+    let (client, table) = table().await;
+    let forty_minutes_ago = (std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+        - 40 * 60)
+        .to_string();
+    client
+        .update_item()
+        .table_name(&table)
+        .key(
+            "pk",
+            AttributeValue::S(format!("STAFF_SESSION#{}", browser.session_id())),
+        )
+        .key("sk", AttributeValue::S("SESSION".into()))
+        .update_expression("SET last_seen = :then")
+        .expression_attribute_values(":then", AttributeValue::N(forty_minutes_ago))
+        .send()
+        .await
+        .unwrap();
+    let idle = browser.get("/today").await;
+    assert_eq!(idle.status(), 303);
+    assert_eq!(location(&idle), "/sign-in");
+}
+
+#[tokio::test]
+async fn cookies_kept_after_signing_out_open_nothing_and_change_nothing() {
+    let (email, password) = owner();
+    let mut browser = Browser::new();
+    browser.sign_in(&email, &password).await;
+    let kept = browser.cookies.clone();
+    let out = browser.post("/today", "/sign-out", &[]).await;
+    assert_eq!(out.status(), 303);
+    assert_eq!(location(&out), "/sign-in");
+
+    // The same cookies sent again, as a copied cookie jar would.
+    browser.cookies = kept;
+    let again = browser.get("/today").await;
+    assert_eq!(again.status(), 303);
+    assert_eq!(location(&again), "/sign-in");
+    let form = browser
+        .client
+        .post(format!("{}/settings/staff", browser.console))
+        .header(COOKIE, browser.cookie_header())
+        .form(&[
+            ("email", "mallory@example.com"),
+            ("password", "Aa1aaaaaaaaaaa"),
+            ("role", "owner"),
+            ("csrf", "x"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(form.status(), 403, "a form from an ended session is refused");
+}
+
+#[tokio::test]
+async fn an_owner_adds_a_staff_account_that_signs_in_but_may_not_reach_settings() {
+    let (email, password) = owner();
+    let mut owner = Browser::new();
+    owner.sign_in(&email, &password).await;
+    let staff_email = format!("{}@example.com", unique("staff"));
+    let staff_password = format!("Staff-{}-Pass1", unique("pw"));
+
+    let weak = owner
+        .post(
+            "/settings",
+            "/settings/staff",
+            &[("email", &staff_email), ("password", "short"), ("role", "staff")],
+        )
+        .await;
+    assert_eq!(weak.status(), 400, "the pool's password policy refuses it");
+    assert!(weak.text().await.unwrap().to_lowercase().contains("password"));
+
+    let added = owner
+        .post(
+            "/settings",
+            "/settings/staff",
+            &[
+                ("email", &staff_email),
+                ("password", &staff_password),
+                ("role", "staff"),
+            ],
+        )
+        .await;
+    assert_eq!(added.status(), 303);
+    let settings = owner.get("/settings").await.text().await.unwrap();
+    assert!(
+        settings.contains(&format!("data-account=\"{staff_email}\"")),
+        "{settings}"
+    );
+    let audit = owner.get("/audit").await.text().await.unwrap();
+    assert!(
+        audit.contains(&format!("staff {staff_email}")) && audit.contains(&email),
+        "the audit log names who added whom"
+    );
+
+    let mut staff = Browser::new();
+    staff.sign_in(&staff_email, &staff_password).await;
+    assert_eq!(staff.get("/today").await.status(), 200);
+    let settings = staff.get("/settings").await;
+    assert_eq!(settings.status(), 403);
+    assert!(settings.text().await.unwrap().contains("Owners only"));
+    let promote = staff
+        .post(
+            "/today",
+            "/settings/staff/change",
+            &[("email", &staff_email), ("role", "owner")],
+        )
+        .await;
+    assert_eq!(promote.status(), 403, "staff cannot make themselves owners");
+    let after = owner.get("/settings").await.text().await.unwrap();
+    let row = after.split(&format!("data-account=\"{staff_email}\"")).nth(1).unwrap();
+    assert!(row.split("</tr>").next().unwrap().contains("<td>staff</td>"));
+
+    // Disabled, the account cannot sign in again.
+    let disabled = owner
+        .post(
+            "/settings",
+            "/settings/staff/change",
+            &[("email", &staff_email), ("enabled", "false")],
+        )
+        .await;
+    assert_eq!(disabled.status(), 303);
+    let mut again = Browser::new();
+    let refused = again
+        .post(
+            "/sign-in",
+            "/sign-in",
+            &[("email", &staff_email), ("password", &staff_password)],
+        )
+        .await;
+    assert_eq!(refused.status(), 401);
+}
