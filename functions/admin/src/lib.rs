@@ -1,5 +1,6 @@
 //! `admin`: the merchant's desks. The catalog (products one at a time or in bulk, stock counts,
-//! discount codes), the orders (see [`order_desk`]) and the support inbox.
+//! discount codes), the orders (see [`order_desk`]; cancels and refunds in [`refunds_desk`]) and
+//! the support inbox.
 //! In AWS these routes sit behind IAM authorization; locally the gateway asks for the admin token.
 
 use http::StatusCode;
@@ -22,6 +23,8 @@ use shop_store::support::SupportStore;
 use std::collections::HashSet;
 
 pub mod order_desk;
+pub mod order_export;
+pub mod refunds_desk;
 pub mod returns_desk;
 pub mod summary;
 
@@ -88,6 +91,7 @@ impl Admin {
             dead_letters: summary::dead_letter_queues(env, &aws_sdk_sqs::Client::new(sdk)),
             clock: clock.clone(),
             desk: OrderDesk {
+                mail_log: shop_store::mail_log::MailLog::new(client.clone(), table.shop_table.clone()),
                 orders: OrderStore::new(client, table.shop_table),
                 mailer: Mailer::from_env(env, sdk)?,
                 payments: PaymentGateway::from_env(env, sdk).await?,
@@ -116,6 +120,10 @@ impl Admin {
             Some("GET /admin/orders/{order_id}/packing-slip") => self.desk.packing_slip(&request).await,
             Some("POST /admin/orders/{order_id}/shipments") => self.desk.ship(&request).await,
             Some("POST /admin/orders/{order_id}/delivered") => self.desk.delivered(&request).await,
+            Some("POST /admin/orders/{order_id}/cancel") => self.desk.cancel(&request).await,
+            Some("POST /admin/orders/{order_id}/refunds") => self.desk.refund(&request).await,
+            Some("GET /admin/orders/{order_id}/mails") => self.desk.mails(&request).await,
+            Some("GET /admin/exports/orders") => self.desk.export(&request).await,
             Some("GET /admin/returns") => self.desk.list_returns(&request).await,
             Some("POST /admin/returns/{return_id}/receive") => self.desk.receive_return(&request).await,
             Some("GET /admin/support/messages") => self.support_messages(&request).await,

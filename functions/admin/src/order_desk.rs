@@ -32,6 +32,7 @@ pub struct OrderDesk {
     pub(crate) orders: OrderStore,
     pub(crate) mailer: Mailer,
     pub(crate) payments: shop_services::payments::PaymentGateway,
+    pub(crate) mail_log: shop_store::mail_log::MailLog,
     pub(crate) store_name: String,
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) slips: Environment<'static>,
@@ -73,12 +74,12 @@ pub fn slip_templates() -> Result<Environment<'static>, minijinja::Error> {
     Ok(env)
 }
 
-fn not_found() -> ApiError {
+pub(crate) fn not_found() -> ApiError {
     ApiError::NotFound { what: "order" }
 }
 
 /// The order as the merchant sees it: everything but its secrets.
-fn merchant_view(order: &Order) -> Result<serde_json::Value, ApiError> {
+pub(crate) fn merchant_view(order: &Order) -> Result<serde_json::Value, ApiError> {
     let mut view = serde_json::to_value(order).map_err(|e| ApiError::Internal(e.to_string()))?;
     if let Some(fields) = view.as_object_mut() {
         fields.remove("token_hash");
@@ -166,7 +167,7 @@ impl OrderDesk {
         )
     }
 
-    async fn order(&self, request: &Request) -> Result<Order, ApiError> {
+    pub(crate) async fn order(&self, request: &Request) -> Result<Order, ApiError> {
         let order_id = path_param(request, "order_id")?;
         self.orders.get(&order_id).await?.ok_or_else(not_found)
     }
@@ -179,6 +180,8 @@ impl OrderDesk {
         view["packing"] = serde_json::to_value(packing).map_err(|e| ApiError::Internal(e.to_string()))?;
         view["remaining"] =
             serde_json::to_value(as_lines(&remaining_of(&order))).map_err(|e| ApiError::Internal(e.to_string()))?;
+        view["refunded"] = serde_json::json!(shop_domain::Money::new(order.refunded(), order.totals.total.currency));
+        view["refundable"] = serde_json::json!(order.refundable());
         json(StatusCode::OK, &view)
     }
 

@@ -4,10 +4,10 @@
 //! parts of it. The lookup that mails a customer links to their recent orders, and messages to
 //! support (see [`support`]).
 //!
-//! Cancelling: an unpaid order has its PaymentIntent cancelled, then its stock and discount given
-//! back; a paid order nothing of which has shipped is cancelled with its stock back in one
-//! transaction, then refunded in full through Stripe (idempotency key per order; a retried
-//! cancel retries the refund it still owes); a shipped order is 409, pointing to returns.
+//! Cancelling goes the way the merchant's does (`shop_services::cancellation`): an unpaid order's
+//! PaymentIntent cancelled and its stock given back; a paid order nothing of which has shipped
+//! cancelled with its stock back, then refunded in full; a shipped order is 409, pointing to
+//! returns.
 
 use http::StatusCode;
 use lambda_http::{Body, Request, Response};
@@ -16,7 +16,7 @@ use shop_domain::Money;
 use shop_domain::fulfillment::ShipmentLine;
 use shop_domain::line::OrderLine;
 use shop_domain::order::Order;
-use shop_domain::order::{Address, Email, OrderEvent, OrderStatus, Transition};
+use shop_domain::order::{Address, Email, OrderStatus};
 use shop_domain::pricing::TaxTable;
 use shop_domain::pricing::Totals;
 use shop_domain::returns::{self, OrderedLine, ReturnError};
@@ -27,13 +27,14 @@ use shop_platform::config::{ConfigError, Env, HoldSettings, ReturnSettings, Supp
 use shop_platform::edge::{self, json, json_body, path_param};
 use shop_platform::messages::{MailKind, MailRequest};
 use shop_platform::{ApiError, HttpFunction};
+use shop_services::cancellation::Cancellation;
 use shop_services::mail::Mailer;
-use shop_services::payments::{CancelReason, PaymentError, PaymentGateway};
+use shop_services::payments::PaymentGateway;
 use shop_services::queue::Queue;
 use shop_store::catalog::CatalogStore;
 use shop_store::orders::OrderStore;
 use shop_store::orders::customer_ref;
-use shop_store::orders::customers::{CANCELLED_AND_REFUNDED, REFUND_OWED};
+use shop_store::orders::customers::REFUND_OWED;
 use shop_store::orders::returns::ReturnWriteError;
 use shop_store::rate_limits::{Counted, RateLimiter};
 use shop_store::support::SupportStore;
@@ -321,95 +322,18 @@ impl Orders {
         json(StatusCode::OK, &answer)
     }
 
+    /// `POST /orders/{order_id}/cancel`: the shared cancellation (`shop_services::cancellation`).
     async fn cancel(&self, request: &Request) -> Result<Response<Body>, ApiError> {
         let order = self.own_order(request).await?;
         let trace = Trace::new(&order.order_id, edge::request_id(request));
-        let now = self.clock.now();
-        match (order.status, order.status.on(OrderEvent::CustomerCancelled)) {
-            (OrderStatus::Cancelled, _) | (OrderStatus::Refunded, _)
-                if order.status == OrderStatus::Cancelled
-                    || order.cancel_reason.as_deref() == Some(CANCELLED_AND_REFUNDED) =>
-            {
-                // Cancelled before: only a refund it still owes remains.
-                if order.cancel_refund.as_deref() == Some(REFUND_OWED) {
-                    self.refund_cancelled(&order).await?;
-                }
-            }
-            (OrderStatus::PendingPayment, Transition::To(OrderStatus::Cancelled)) => {
-                if let Some(intent) = &order.payment_intent_id {
-                    match self.payments.cancel_intent(intent, CancelReason::Customer).await {
-                        Ok(()) => {}
-                        Err(PaymentError::Refused(_)) => {
-                            return Err(ApiError::Conflict {
-                                code: "payment_received",
-                                detail: "the payment arrived meanwhile; cancel again to have it refunded".into(),
-                            });
-                        }
-                        Err(error) => return Err(error.into()),
-                    }
-                }
-                // Stripe's payment_intent.canceled may have released it first, for the customer.
-                if !self.orders.release(&order, now, "customer").await?
-                    && !self
-                        .orders
-                        .get(&order.order_id)
-                        .await?
-                        .is_some_and(|o| o.status == OrderStatus::Cancelled)
-                {
-                    return Err(ApiError::Conflict {
-                        code: "order_changed",
-                        detail: "the order changed meanwhile; read it and try again".into(),
-                    });
-                }
-                tracing::info!(order_id = %order.order_id, "unpaid order cancelled by its customer");
-            }
-            (_, Transition::To(OrderStatus::Cancelled)) if order.shipments.is_empty() => {
-                if !self.orders.cancel_paid(&order, now).await? {
-                    return Err(ApiError::Conflict {
-                        code: "order_changed",
-                        detail: "the order changed meanwhile (it may have shipped); read it and try again".into(),
-                    });
-                }
-                tracing::info!(order_id = %order.order_id, "paid order cancelled by its customer; refunding");
-                self.refund_cancelled(&order).await?;
-            }
-            (OrderStatus::Paid | OrderStatus::Fulfilling | OrderStatus::Shipped | OrderStatus::Delivered, _) => {
-                return Err(ApiError::Conflict {
-                    code: "order_shipped",
-                    detail: format!(
-                        "part or all of the order has shipped: return it with POST /orders/{}/returns",
-                        order.order_id
-                    ),
-                });
-            }
-            (status, _) => {
-                return Err(ApiError::Conflict {
-                    code: "order_not_cancellable",
-                    detail: format!("an order that is {} cannot be cancelled", status.as_str()),
-                });
-            }
-        }
-        let mail = MailRequest::once(MailKind::Cancelled, &order.order_id);
-        self.mailer.request(&[mail], &trace).await?;
+        let cancellation = Cancellation {
+            orders: &self.orders,
+            payments: &self.payments,
+            mailer: &self.mailer,
+        };
+        cancellation.cancel(&order, &trace, self.clock.now()).await?;
         let order = self.orders.get(&order.order_id).await?.ok_or_else(not_found)?;
         json(StatusCode::OK, &view(&order))
-    }
-
-    /// Refunds a cancelled order's payment in full, once (Stripe's idempotency key per order).
-    async fn refund_cancelled(&self, order: &Order) -> Result<(), ApiError> {
-        let Some(intent) = &order.payment_intent_id else {
-            return Err(ApiError::Internal(format!(
-                "paid order {} has no PaymentIntent",
-                order.order_id
-            )));
-        };
-        let key = format!("order-{}-cancel-refund", order.order_id);
-        let refund = self.payments.refund(intent, None, &key).await.inspect_err(|error| {
-            tracing::error!(order_id = %order.order_id, error = %error, "refund owed for a cancelled order; a retried cancel retries it");
-        })?;
-        self.orders.cancel_refunded(&order.order_id, &refund).await?;
-        tracing::info!(order_id = %order.order_id, refund, "cancelled order refunded");
-        Ok(())
     }
 
     /// `POST /orders/{order_id}/returns {lines, reason}`: shipped units not returned before,

@@ -12,6 +12,23 @@ pub fn parse_rfc3339(text: &str) -> Result<i64, String> {
         .map_err(|_| format!("'{text}' is not an RFC 3339 time such as 2026-12-01T09:30:00Z"))
 }
 
+/// Unix seconds of the start (00:00 UTC) of the day `text` names as `YYYY-MM-DD`.
+pub fn parse_day(text: &str) -> Result<i64, String> {
+    let text = text.trim();
+    let shaped = text.len() == 10
+        && text.bytes().enumerate().all(|(i, b)| {
+            if i == 4 || i == 7 {
+                b == b'-'
+            } else {
+                b.is_ascii_digit()
+            }
+        });
+    if !shaped {
+        return Err(format!("'{text}' is not a day such as 2026-12-01"));
+    }
+    parse_rfc3339(&format!("{text}T00:00:00Z")).map_err(|_| format!("'{text}' is not a day such as 2026-12-01"))
+}
+
 /// Unix seconds as RFC 3339 UTC text (`2026-11-25T15:00:00Z`).
 pub fn rfc3339(unix_seconds: i64) -> String {
     OffsetDateTime::from_unix_timestamp(unix_seconds)
@@ -51,6 +68,24 @@ pub fn deserialize_optional<'de, D: Deserializer<'de>>(deserializer: D) -> Resul
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_day_reads_as_its_first_second_in_utc() {
+        assert_eq!(
+            parse_day("2026-12-01").unwrap(),
+            parse_rfc3339("2026-12-01T00:00:00Z").unwrap()
+        );
+        for bad in [
+            "2026-12-1",
+            "2026-13-01",
+            "2026/12/01",
+            "",
+            "2026-12-01T00:00:00Z",
+            "2026-02-30",
+        ] {
+            assert!(parse_day(bad).is_err(), "{bad:?}");
+        }
+    }
 
     #[derive(Deserialize)]
     struct When {

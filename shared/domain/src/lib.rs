@@ -50,6 +50,7 @@ pub mod order;
 pub mod paging;
 pub mod postal;
 pub mod pricing;
+pub mod refunds;
 pub mod returns;
 pub mod seo;
 pub mod support;

@@ -110,6 +110,35 @@ impl Money {
         Self::new(self.amount * i64::from(quantity), self.currency)
     }
 
+    /// An amount a person typed in major units (`12`, `12.5`, `12.50`; at most the currency's
+    /// digits after the point, no sign, no thousands separators) as minor units of `currency`.
+    pub fn parse_decimal(text: &str, currency: Currency) -> Result<Self, String> {
+        let text = text.trim();
+        let refuse = || format!("'{text}' is not an amount like 12.50");
+        let (whole, fraction) = text.split_once('.').unwrap_or((text, ""));
+        let digits = currency.decimals() as usize;
+        let all_digits = |part: &str| part.bytes().all(|b| b.is_ascii_digit());
+        if whole.is_empty()
+            || whole.len() > 12
+            || !all_digits(whole)
+            || !all_digits(fraction)
+            || fraction.len() > digits
+        {
+            return Err(refuse());
+        }
+        if text.contains('.') && fraction.is_empty() {
+            return Err(refuse());
+        }
+        let scale = 10i64.pow(currency.decimals());
+        let whole: i64 = whole.parse().map_err(|_| refuse())?;
+        let fraction: i64 = if fraction.is_empty() {
+            0
+        } else {
+            format!("{fraction:0<digits$}").parse().map_err(|_| refuse())?
+        };
+        Ok(Self::new(whole * scale + fraction, currency))
+    }
+
     /// The amount as a decimal number in major units, with the currency's digits after the
     /// point: `25.00`, `-3.50`, `1200` (schema.org offers and feeds write prices so).
     pub fn decimal(&self) -> String {
@@ -136,6 +165,31 @@ impl fmt::Display for Money {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_typed_amount_reads_in_the_currencys_minor_units() {
+        let usd = Currency::parse("usd").unwrap();
+        let jpy = Currency::parse("jpy").unwrap();
+        assert_eq!(Money::parse_decimal("12.5", usd).unwrap().amount, 1250);
+        assert_eq!(Money::parse_decimal(" 12.05 ", usd).unwrap().amount, 1205);
+        assert_eq!(Money::parse_decimal("7", usd).unwrap().amount, 700);
+        assert_eq!(Money::parse_decimal("1200", jpy).unwrap().amount, 1200);
+        for bad in [
+            "",
+            "-1",
+            "1.234",
+            "1,00",
+            "1.",
+            ".5",
+            "12.5.0",
+            "1e3",
+            "12.5 USD",
+            "99999999999999",
+        ] {
+            assert!(Money::parse_decimal(bad, usd).is_err(), "{bad:?}");
+        }
+        assert!(Money::parse_decimal("1.5", jpy).is_err());
+    }
 
     #[test]
     fn amounts_add_and_subtract_within_one_currency_only() {

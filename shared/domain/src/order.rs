@@ -161,6 +161,20 @@ pub enum OrderStatus {
 }
 
 impl OrderStatus {
+    /// Every status.
+    pub const ALL: [OrderStatus; 10] = [
+        Self::PendingPayment,
+        Self::Paid,
+        Self::Fulfilling,
+        Self::Shipped,
+        Self::Delivered,
+        Self::Cancelled,
+        Self::Refunded,
+        Self::PartiallyRefunded,
+        Self::ReturnRequested,
+        Self::Returned,
+    ];
+
     /// The word the API and the table use.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -434,6 +448,9 @@ pub struct Order {
     /// The refund a cancellation owes, until Stripe took it (`refund_owed`), then its id.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cancel_refund: Option<String>,
+    /// The refunds the merchant gave, in the order they were given.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub merchant_refunds: Vec<crate::refunds::MerchantRefund>,
     /// What has shipped, in the order it left.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub shipments: Vec<Shipment>,
@@ -507,6 +524,7 @@ impl Order {
             returned_at: None,
             returns: Vec::new(),
             cancel_refund: None,
+            merchant_refunds: Vec::new(),
             shipments: Vec::new(),
             link_tokens: None,
         }

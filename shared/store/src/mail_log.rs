@@ -42,6 +42,22 @@ pub enum Claim {
     Busy,
 }
 
+/// A transactional mail about an order, as the log has it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct SentMail {
+    /// Which mail (`shipped`, `refunded`, ...).
+    pub kind: String,
+    /// What made it one of several of its kind (the shipment, the refunded total), if anything.
+    pub reference: Option<String>,
+    /// `sent`, or `sending` while a delivery holds its claim.
+    pub state: String,
+    /// Unix seconds: when the sender took it up.
+    pub at: i64,
+}
+
+/// The most mails [`MailLog::sent_about`] reads of one order.
+pub const MAILS_PER_ORDER: i32 = 100;
+
 /// The record of which mails went out.
 #[derive(Debug, Clone)]
 pub struct MailLog {
@@ -99,6 +115,24 @@ impl MailLog {
         Ok(())
     }
 
+    /// The mails about the order `order_id` (up to [`MAILS_PER_ORDER`]), in the order the
+    /// sender took them up: one Query on the order's `MAIL#<order_id>` partition.
+    pub async fn sent_about(&self, order_id: &str) -> Result<Vec<SentMail>, StoreError> {
+        let output = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("#pk = :mail")
+            .expression_attribute_names("#pk", PK)
+            .expression_attribute_values(":mail", s(format!("MAIL#{order_id}")))
+            .limit(MAILS_PER_ORDER)
+            .send()
+            .await?;
+        let mut mails: Vec<SentMail> = output.items.unwrap_or_default().iter().filter_map(sent_mail).collect();
+        mails.sort_by_key(|mail| mail.at);
+        Ok(mails)
+    }
+
     /// Gives a claim back after a failed send, so the retry can send the mail.
     pub async fn release(&self, request: &MailRequest) -> Result<(), StoreError> {
         let result = self
@@ -117,10 +151,47 @@ impl MailLog {
     }
 }
 
+/// A log item read as the mail it records; `None` for an item without a `kind#reference` key.
+fn sent_mail(item: &Item) -> Option<SentMail> {
+    let (kind, reference) = dynamo::get_s(item, crate::dynamo::SK)?.split_once('#')?;
+    Some(SentMail {
+        kind: kind.to_owned(),
+        reference: (reference != "-").then(|| reference.to_owned()),
+        state: dynamo::get_s(item, "state").unwrap_or("sending").to_owned(),
+        at: item
+            .get("claimed_at")
+            .and_then(|value| value.as_n().ok())
+            .and_then(|value| value.parse().ok())
+            .unwrap_or(0),
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use shop_platform::messages::MailKind;
+
+    #[test]
+    fn a_log_item_reads_as_its_kind_reference_state_and_moment() {
+        let mut item = record_key(&MailRequest::about(MailKind::Shipped, "o1", "s1"));
+        item.insert("state".into(), s("sent"));
+        item.insert("claimed_at".into(), n(1_700_000_000));
+        let mail = sent_mail(&item).unwrap();
+        assert_eq!(
+            mail,
+            SentMail {
+                kind: "shipped".into(),
+                reference: Some("s1".into()),
+                state: "sent".into(),
+                at: 1_700_000_000
+            }
+        );
+        let once = sent_mail(&record_key(&MailRequest::once(MailKind::Delivered, "o1"))).unwrap();
+        assert_eq!(
+            (once.kind.as_str(), once.reference, once.state.as_str()),
+            ("delivered", None, "sending")
+        );
+    }
 
     #[test]
     fn requests_read_as_the_queue_carries_them() {

@@ -1,7 +1,7 @@
 //! Orders in the shop's table, and the one transaction that turns a cart into an order; what
 //! happens to an order later is in the submodules: the payment's events (`events`), packing and
-//! shipping (`fulfillment`), returns and exchanges (`returns`), and the customer's own index
-//! (`customers`).
+//! shipping (`fulfillment`), returns and exchanges (`returns`), the customer's own index
+//! (`customers`), the merchant's refunds (`refunds`) and the accountant's export (`exports`).
 //!
 //! `ORDER#id / ORDER` holds the order; `IDEMPOTENCY#key / RECORD` the checkout's idempotency
 //! record (24 h TTL); `DISCOUNT#CODE / REDEEMED#email-hash` marks a once-per-customer code as used.
@@ -26,7 +26,9 @@ use shop_domain::pricing::DiscountCode;
 
 pub mod customers;
 pub mod events;
+pub mod exports;
 pub mod fulfillment;
+pub mod refunds;
 pub mod returns;
 
 /// Seconds an idempotency record is kept.
