@@ -4,9 +4,11 @@
 //! may not reach what only owners may.
 
 use aws_sdk_dynamodb::types::AttributeValue;
+use reqwest::Method;
 use reqwest::header::{COOKIE, LOCATION, SET_COOKIE};
 use reqwest::{Client, Response, redirect};
-use shop_tests::{required, unique};
+use serde_json::json;
+use shop_tests::{TestApp, TestStripe, expect_json, required, unique};
 use std::collections::BTreeMap;
 
 /// A browser of the console that follows no redirects and keeps its cookies by hand.
@@ -219,6 +221,43 @@ async fn an_owner_adds_a_staff_account_that_signs_in_but_may_not_reach_settings(
     let mut staff = Browser::new();
     staff.sign_in(&staff_email, &staff_password).await;
     assert_eq!(staff.get("/today").await.status(), 200);
+
+    // A paid order: staff may open it, but neither refund nor cancel it.
+    let app = TestApp::new();
+    let (order, _) = app
+        .pending_order(&format!("{}@example.com", unique("refund")), 5, 1)
+        .await;
+    let order_id = order["order_id"].as_str().unwrap();
+    let intent = order["payment"]["payment_intent_id"].as_str().unwrap();
+    assert_eq!(TestStripe::new().confirm(intent, "pm_card_visa").await.status(), 200);
+    app.order_when(&order, |v| v["status"] == "fulfilling").await;
+    let page = format!("/orders/{order_id}");
+    let opened = staff.get(&page).await;
+    assert_eq!(opened.status(), 200);
+    assert!(
+        !opened.text().await.unwrap().contains("Amount to refund"),
+        "no refund form for staff"
+    );
+    for (action, form) in [
+        (
+            "refund",
+            vec![("amount", "1.00"), ("reason", "goodwill"), ("key", "k1")],
+        ),
+        ("cancel", vec![]),
+    ] {
+        let refused = staff.post(&page, &format!("{page}/{action}"), &form).await;
+        assert_eq!(refused.status(), 403, "{action}");
+        assert!(refused.text().await.unwrap().contains("Owners only"));
+    }
+    let view = expect_json(
+        app.admin(Method::GET, &format!("/admin/orders/{order_id}"), &json!({}))
+            .await,
+        200,
+    )
+    .await;
+    assert_eq!(view["status"], "fulfilling", "{view}");
+    assert!(view["refunds"].as_array().is_none_or(Vec::is_empty), "{view}");
+
     let settings = staff.get("/settings").await;
     assert_eq!(settings.status(), 403);
     assert!(settings.text().await.unwrap().contains("Owners only"));
