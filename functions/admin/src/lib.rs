@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use shop_domain::pricing::DiscountCode;
 use shop_domain::pricing::DiscountRule;
-use shop_domain::{Currency, FieldError, Product, Sku};
+use shop_domain::{Currency, FieldError, Product, ProductId, Sku};
 use shop_platform::clock::{Clock, SystemClock};
 use shop_platform::config::{ConfigError, Env, StoreSettings, TableSettings};
 use shop_platform::edge::{self, json, json_body, path_param};
@@ -103,6 +103,8 @@ impl Admin {
 
     async fn route(&self, request: Request) -> Result<Response<Body>, ApiError> {
         match edge::route_key(&request) {
+            Some("GET /admin/products") => self.list_products(&request).await,
+            Some("GET /admin/products/{id}") => self.show_product(&request).await,
             Some("PUT /admin/products/{id}") => self.put_product(&request).await,
             Some("POST /admin/products/import") => self.import(&request).await,
             Some("PUT /admin/inventory/{sku}") => self.set_stock(&request).await,
@@ -118,6 +120,25 @@ impl Admin {
             Some("GET /admin/support/messages") => self.support_messages(&request).await,
             _ => Err(edge::unknown_route(&request)),
         }
+    }
+
+    /// `GET /admin/products?limit=&cursor=`: every product, drafts and archived ones too, by
+    /// title, each with its status, price range and stock.
+    async fn list_products(&self, request: &Request) -> Result<Response<Body>, ApiError> {
+        let (limit, cursor) = edge::page_params(request)?;
+        let page = self.catalog.merchant_list(limit, cursor.as_ref()).await?;
+        json(StatusCode::OK, &page)
+    }
+
+    /// `GET /admin/products/{id}`: a product as the merchant wrote it, whatever its status.
+    async fn show_product(&self, request: &Request) -> Result<Response<Body>, ApiError> {
+        let id = ProductId::parse(&path_param(request, "id")?).map_err(|_| ApiError::NotFound { what: "product" })?;
+        let product = self
+            .catalog
+            .product(&id)
+            .await?
+            .ok_or(ApiError::NotFound { what: "product" })?;
+        json(StatusCode::OK, &product)
     }
 
     async fn put_product(&self, request: &Request) -> Result<Response<Body>, ApiError> {
@@ -175,6 +196,24 @@ impl Admin {
             }
         }
         let products: Vec<Product> = valid.iter().map(|(_, p)| p.clone()).collect();
+        if all_or_nothing(request)? {
+            // Every row is checked, the store's claims too, before anything is written.
+            let claims = self.catalog.check_claims(&products).await?;
+            for ((index, _), claim) in valid.iter().zip(claims) {
+                if let Err(error) = claim {
+                    report.errors.push(RowError {
+                        index: *index,
+                        field: error.field,
+                        reason: error.reason,
+                    });
+                }
+            }
+            if !report.errors.is_empty() {
+                report.errors.sort_by_key(|e| e.index);
+                tracing::info!(refused = report.errors.len(), "catalog import refused whole");
+                return json(StatusCode::OK, &report);
+            }
+        }
         let outcomes = self.catalog.save_products(&products, self.clock.now()).await?;
         for ((index, _), outcome) in valid.iter().zip(outcomes) {
             match outcome {
@@ -256,6 +295,15 @@ impl Admin {
         let (limit, cursor) = edge::page_params(request)?;
         let page = self.support.newest(limit, cursor.as_ref()).await?;
         json(StatusCode::OK, &page)
+    }
+}
+
+/// Whether an import asks `?all_or_nothing=true`: then one bad row means no row is written.
+fn all_or_nothing(request: &Request) -> Result<bool, ApiError> {
+    match edge::query_param(request, "all_or_nothing") {
+        None | Some("false") => Ok(false),
+        Some("true") => Ok(true),
+        Some(_) => Err(ApiError::invalid("all_or_nothing", "must be true or false")),
     }
 }
 
