@@ -261,7 +261,11 @@ async fn the_merchants_list_holds_drafts_and_archived_products_that_shoppers_nev
         "shoppers' listings hold only what is sold"
     );
     let unknown = app
-        .admin(Method::GET, &format!("/admin/products/{}", unique("nope")), &Value::Null)
+        .admin(
+            Method::GET,
+            &format!("/admin/products/{}", unique("nope")),
+            &Value::Null,
+        )
         .await;
     problem(unknown, 404).await;
 }
@@ -275,7 +279,9 @@ async fn an_archived_product_can_no_longer_be_put_in_a_cart() {
     assert_eq!(app.set_line(&cart, &sku, 1).await.status(), 200);
     let mut archived = product(&id, "home", "Retired Jug", &[&sku]);
     archived["status"] = json!("archived");
-    let saved = app.admin(Method::PUT, &format!("/admin/products/{id}"), &archived).await;
+    let saved = app
+        .admin(Method::PUT, &format!("/admin/products/{id}"), &archived)
+        .await;
     assert_eq!(saved.status(), 200);
     let refused = app.set_line(&cart, &sku, 2).await;
     assert!(
@@ -286,10 +292,11 @@ async fn an_archived_product_can_no_longer_be_put_in_a_cart() {
 }
 
 #[tokio::test]
-async fn an_all_or_nothing_import_with_one_bad_row_writes_no_row_at_all() {
+async fn a_checked_or_all_or_nothing_import_with_one_bad_row_writes_no_row_at_all() {
     let app = TestApp::new();
     let (good, bad, thief, owned) = (unique("good"), unique("bad"), unique("thief"), unique("SKU"));
-    app.import(vec![product(&unique("owner"), "home", "Owner", &[&owned])]).await;
+    app.import(vec![product(&unique("owner"), "home", "Owner", &[&owned])])
+        .await;
     let mut broken = product(&bad, "home", "Broken", &[&unique("SKU")]);
     broken["title"] = json!("");
     let rows = json!({"products": [
@@ -297,29 +304,46 @@ async fn an_all_or_nothing_import_with_one_bad_row_writes_no_row_at_all() {
         broken,
         product(&thief, "home", "Thief", &[&owned]),
     ]});
-    let response = app
-        .admin(Method::POST, "/admin/products/import?all_or_nothing=true", &rows)
-        .await;
-    assert_eq!(response.status(), 200);
-    let report: Value = response.json().await.unwrap();
-    assert_eq!(report["imported"], 0);
-    let refused: Vec<(u64, &str)> = report["errors"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| (e["index"].as_u64().unwrap(), e["field"].as_str().unwrap()))
-        .collect();
-    assert_eq!(refused, [(1, "title"), (2, "variants[0].sku")]);
+    for mode in ["check", "all_or_nothing"] {
+        let path = format!("/admin/products/import?mode={mode}");
+        let response = app.admin(Method::POST, &path, &rows).await;
+        assert_eq!(response.status(), 200);
+        let report: Value = response.json().await.unwrap();
+        assert_eq!(report["imported"], 0);
+        let refused: Vec<(u64, &str)> = report["errors"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| (e["index"].as_u64().unwrap(), e["field"].as_str().unwrap()))
+            .collect();
+        assert_eq!(refused, [(1, "title"), (2, "variants[0].sku")], "{mode}");
+    }
     for id in [&good, &bad, &thief] {
-        let response = app.admin(Method::GET, &format!("/admin/products/{id}"), &Value::Null).await;
+        let response = app
+            .admin(Method::GET, &format!("/admin/products/{id}"), &Value::Null)
+            .await;
         problem(response, 404).await;
     }
 
     let fixed = json!({"products": [product(&good, "home", "Good", &[&unique("SKU")])]});
+    let checked = app
+        .admin(Method::POST, "/admin/products/import?mode=check", &fixed)
+        .await;
+    let checked: Value = checked.json().await.unwrap();
+    assert_eq!(
+        (checked["imported"].as_u64(), checked["errors"].clone()),
+        (Some(0), json!([]))
+    );
     let response = app
-        .admin(Method::POST, "/admin/products/import?all_or_nothing=true", &fixed)
+        .admin(Method::GET, &format!("/admin/products/{good}"), &Value::Null)
+        .await;
+    problem(response, 404).await;
+    let response = app
+        .admin(Method::POST, "/admin/products/import?mode=all_or_nothing", &fixed)
         .await;
     assert_eq!(response.json::<Value>().await.unwrap()["imported"], 1);
-    let response = app.admin(Method::GET, &format!("/admin/products/{good}"), &Value::Null).await;
+    let response = app
+        .admin(Method::GET, &format!("/admin/products/{good}"), &Value::Null)
+        .await;
     assert_eq!(response.status(), 200);
 }

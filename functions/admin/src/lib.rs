@@ -110,6 +110,7 @@ impl Admin {
             Some("PUT /admin/inventory/{sku}") => self.set_stock(&request).await,
             Some("PUT /admin/discounts/{code}") => self.put_discount(&request).await,
             Some("GET /admin/discounts") => self.list_discounts(&request).await,
+            Some("GET /admin/discounts/{code}") => self.show_discount(&request).await,
             Some("GET /admin/orders") => self.desk.list(&request).await,
             Some("GET /admin/orders/{order_id}") => self.desk.show(&request).await,
             Some("GET /admin/orders/{order_id}/packing-slip") => self.desk.packing_slip(&request).await,
@@ -196,7 +197,8 @@ impl Admin {
             }
         }
         let products: Vec<Product> = valid.iter().map(|(_, p)| p.clone()).collect();
-        if all_or_nothing(request)? {
+        let mode = ImportMode::of(request)?;
+        if mode != ImportMode::EachRow {
             // Every row is checked, the store's claims too, before anything is written.
             let claims = self.catalog.check_claims(&products).await?;
             for ((index, _), claim) in valid.iter().zip(claims) {
@@ -208,9 +210,13 @@ impl Admin {
                     });
                 }
             }
-            if !report.errors.is_empty() {
+            if !report.errors.is_empty() || mode == ImportMode::CheckOnly {
                 report.errors.sort_by_key(|e| e.index);
-                tracing::info!(refused = report.errors.len(), "catalog import refused whole");
+                tracing::info!(
+                    refused = report.errors.len(),
+                    ?mode,
+                    "catalog import checked, nothing written"
+                );
                 return json(StatusCode::OK, &report);
             }
         }
@@ -284,6 +290,18 @@ impl Admin {
         json(if created { StatusCode::CREATED } else { StatusCode::OK }, &record)
     }
 
+    /// `GET /admin/discounts/{code}`: a code's rule and how many orders used it.
+    async fn show_discount(&self, request: &Request) -> Result<Response<Body>, ApiError> {
+        let code =
+            DiscountCode::parse(&path_param(request, "code")?).map_err(|_| ApiError::NotFound { what: "code" })?;
+        let record = self
+            .discounts
+            .get(&code)
+            .await?
+            .ok_or(ApiError::NotFound { what: "code" })?;
+        json(StatusCode::OK, &record)
+    }
+
     async fn list_discounts(&self, request: &Request) -> Result<Response<Body>, ApiError> {
         let (limit, cursor) = edge::page_params(request)?;
         let page: shop_store::dynamo::Page<DiscountRecord> = self.discounts.list(limit, cursor.as_ref()).await?;
@@ -298,12 +316,25 @@ impl Admin {
     }
 }
 
-/// Whether an import asks `?all_or_nothing=true`: then one bad row means no row is written.
-fn all_or_nothing(request: &Request) -> Result<bool, ApiError> {
-    match edge::query_param(request, "all_or_nothing") {
-        None | Some("false") => Ok(false),
-        Some("true") => Ok(true),
-        Some(_) => Err(ApiError::invalid("all_or_nothing", "must be true or false")),
+/// How an import treats its rows (`?mode=`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ImportMode {
+    /// `each_row` (the default): every good row is written, a refused one is not.
+    EachRow,
+    /// `all_or_nothing`: one refused row means no row is written.
+    AllOrNothing,
+    /// `check`: every row is checked as `all_or_nothing` would, and nothing is written.
+    CheckOnly,
+}
+
+impl ImportMode {
+    fn of(request: &Request) -> Result<Self, ApiError> {
+        match edge::query_param(request, "mode") {
+            None | Some("each_row") => Ok(Self::EachRow),
+            Some("all_or_nothing") => Ok(Self::AllOrNothing),
+            Some("check") => Ok(Self::CheckOnly),
+            Some(_) => Err(ApiError::invalid("mode", "must be each_row, all_or_nothing or check")),
+        }
     }
 }
 

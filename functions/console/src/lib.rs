@@ -9,8 +9,12 @@
 //! without a valid session gets the sign-in page and changes nothing.
 
 mod audit_pages;
+mod catalog_csv;
+mod catalog_discounts;
 mod catalog_pages;
+mod catalog_transfer;
 mod marketing_pages;
+mod multipart;
 mod order_pages;
 pub mod pages;
 mod returns_pages;
@@ -39,6 +43,8 @@ const TEMPLATES: &[&[(&str, &str)]] = &[
     returns_pages::TEMPLATES,
     support_pages::TEMPLATES,
     catalog_pages::TEMPLATES,
+    catalog_transfer::TEMPLATES,
+    catalog_discounts::TEMPLATES,
     marketing_pages::TEMPLATES,
     settings_pages::TEMPLATES,
     audit_pages::TEMPLATES,
@@ -75,6 +81,8 @@ pub struct Console {
     pool: StaffPool,
     pages: Pages,
     audit: AuditLog,
+    /// The store's currency, in which the catalog's forms and file read prices.
+    currency: shop_domain::Currency,
 }
 
 #[derive(Deserialize)]
@@ -115,6 +123,7 @@ impl Console {
             pool,
             pages,
             audit: AuditLog::new(aws_sdk_dynamodb::Client::new(sdk), table.shop_table),
+            currency: store.store_currency,
         })
     }
 
@@ -125,7 +134,7 @@ impl Console {
         let segments: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
         let method = request.method().clone();
         if method == Method::POST
-            && let Err(error) = check_form(&request, &session)
+            && let Err(error) = check_form(&request, &session).await
         {
             return self.pages.error(&session, None, error);
         }
@@ -266,11 +275,18 @@ pub(crate) fn now() -> i64 {
         .unwrap_or(0)
 }
 
-/// A posted form must carry this session's CSRF token.
-fn check_form(request: &Request, session: &Session) -> Result<(), PageError> {
-    let form: serde_json::Value = form(request)?;
-    let token = form.get("csrf").and_then(serde_json::Value::as_str).unwrap_or("");
-    if session.csrf_matches(token) {
+/// A posted form, urlencoded or multipart (a file upload), must carry this session's CSRF token.
+async fn check_form(request: &Request, session: &Session) -> Result<(), PageError> {
+    let token = if multipart::is_multipart(request) {
+        multipart::read(request).await?.text("csrf").to_owned()
+    } else {
+        let form: serde_json::Value = form(request)?;
+        form.get("csrf")
+            .and_then(serde_json::Value::as_str)
+            .unwrap_or("")
+            .to_owned()
+    };
+    if session.csrf_matches(&token) {
         Ok(())
     } else {
         Err(PageError::Forbidden)

@@ -135,7 +135,10 @@ impl Money {
         let digits = currency.decimals() as usize;
         let refusal = || {
             if digits == 0 {
-                format!("'{}' is not a whole amount in {currency} (such as 1200)", text.chars().take(40).collect::<String>())
+                format!(
+                    "'{}' is not a whole amount in {currency} (such as 1200)",
+                    text.chars().take(40).collect::<String>()
+                )
             } else {
                 format!(
                     "'{}' is not an amount in {currency} with at most {digits} digits after the point (such as 25.00)",

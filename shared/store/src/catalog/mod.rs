@@ -161,10 +161,28 @@ mod tests {
     fn a_product_is_listed_in_the_catalog_its_category_and_under_each_term() {
         let items = product_items(&product()).unwrap();
         let scopes: BTreeSet<&str> = items.iter().filter_map(|item| get_s(item, GSI1PK)).collect();
-        let expected: BTreeSet<&str> = ["CATALOG", "CATEGORY#apparel", "TERM#linen", "TERM#shirt", "TERM#summer"]
-            .into_iter()
-            .collect();
+        let expected: BTreeSet<&str> = [
+            "CATALOG",
+            "CATEGORY#apparel",
+            "TERM#linen",
+            "TERM#shirt",
+            "TERM#summer",
+            "MERCHANT_CATALOG",
+        ]
+        .into_iter()
+        .collect();
         assert_eq!(scopes, expected);
+    }
+
+    #[test]
+    fn a_draft_or_archived_product_is_only_in_the_merchants_list() {
+        for status in [shop_domain::ProductStatus::Draft, shop_domain::ProductStatus::Archived] {
+            let mut product = product();
+            product.status = status;
+            let items = product_items(&product).unwrap();
+            let scopes: Vec<&str> = items.iter().filter_map(|item| get_s(item, GSI1PK)).collect();
+            assert_eq!(scopes, ["MERCHANT_CATALOG"], "{status:?}");
+        }
     }
 
     #[test]
