@@ -179,12 +179,7 @@ impl Console {
         let call = Call::new(Method::POST, "/admin/orders/{order_id}/shipments")
             .param("order_id", order_id)
             .body(json!({"carrier": form.carrier.trim(), "tracking_number": form.tracking_number.trim()}));
-        let before = self
-            .ask(
-                request,
-                Call::get("/admin/orders/{order_id}").param("order_id", order_id),
-            )
-            .await?;
+        let before = self.ask(request, Call::get("/admin/orders/{order_id}").param("order_id", order_id)).await?;
         let message = match self.ask(request, call).await {
             Ok(answer) => {
                 let status = answer.get("order_status").and_then(Value::as_str).unwrap_or("");
@@ -219,14 +214,8 @@ impl Console {
         let message = match self.ask(request, call).await {
             Ok(_) => {
                 let subject = format!("order {order_id}");
-                self.audit(
-                    ctx,
-                    "marked delivered",
-                    &subject,
-                    Some("shipped".into()),
-                    Some("delivered".into()),
-                )
-                .await;
+                self.audit(ctx, "marked delivered", &subject, Some("shipped".into()), Some("delivered".into()))
+                    .await;
                 "Marked delivered.".to_owned()
             }
             Err(PageError::Refused(refusal)) => refusal_message(&refusal),

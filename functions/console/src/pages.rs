@@ -69,11 +69,7 @@ pub struct Pages {
 
 impl Pages {
     /// The templates, parsed once; one that does not parse fails the start.
-    pub fn new(
-        store_name: String,
-        locale: Locale,
-        templates: &[&[(&'static str, &'static str)]],
-    ) -> Result<Self, minijinja::Error> {
+    pub fn new(store_name: String, locale: Locale, templates: &[&[(&'static str, &'static str)]]) -> Result<Self, minijinja::Error> {
         let mut env = shop_templates::environment()?;
         for (name, source) in templates.iter().copied().flatten() {
             env.add_template(name, source)?;
@@ -113,12 +109,7 @@ impl Pages {
     }
 
     /// `template` rendered for `ctx` with `facts`, as a `200 OK` page.
-    pub(crate) fn show(
-        &self,
-        ctx: &Ctx<'_>,
-        template: &str,
-        facts: impl Serialize,
-    ) -> Result<Response<Body>, PageError> {
+    pub(crate) fn show(&self, ctx: &Ctx<'_>, template: &str, facts: impl Serialize) -> Result<Response<Body>, PageError> {
         let html = self.render(template, ctx.session, Some(ctx.staff), facts)?;
         Ok(self.page(ctx.session, StatusCode::OK, html))
     }
