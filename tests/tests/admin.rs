@@ -347,3 +347,29 @@ async fn a_checked_or_all_or_nothing_import_with_one_bad_row_writes_no_row_at_al
         .await;
     assert_eq!(response.status(), 200);
 }
+
+#[tokio::test]
+async fn a_discount_code_is_read_back_with_its_rule_and_redemptions() {
+    let app = TestApp::new();
+    let code = unique("READ").to_uppercase();
+    let rule = json!({"value": {"type": "percent", "percent_bp": 1500}, "ends_at": "2030-01-01T00:00:00Z"});
+    let saved = app.admin(Method::PUT, &format!("/admin/discounts/{code}"), &rule).await;
+    assert_eq!(saved.status(), 201);
+    let shown = app
+        .admin(Method::GET, &format!("/admin/discounts/{code}"), &Value::Null)
+        .await;
+    assert_eq!(shown.status(), 200);
+    let shown: Value = shown.json().await.unwrap();
+    assert_eq!(shown["code"], code.as_str());
+    assert_eq!(shown["redemptions"], 0);
+    assert_eq!(shown["rule"]["value"]["percent_bp"], 1500);
+    assert_eq!(shown["rule"]["ends_at"], "2030-01-01T00:00:00Z");
+    let unknown = app
+        .admin(
+            Method::GET,
+            &format!("/admin/discounts/{}", unique("NONE")),
+            &Value::Null,
+        )
+        .await;
+    problem(unknown, 404).await;
+}

@@ -80,13 +80,13 @@ impl Console {
             .flatten()
             .map(|record| {
                 let rule = &record["rule"];
-                let ends_at = rule.get("ends_at").and_then(Value::as_i64);
+                let ends_at = instant(rule.get("ends_at"));
                 json!({
                     "code": record["code"],
                     "takes_off": takes_off(rule, self.currency),
                     "redemptions": record.get("redemptions").and_then(Value::as_u64).unwrap_or(0),
                     "max_redemptions": rule.get("max_redemptions"),
-                    "starts_at": rule.get("starts_at").and_then(Value::as_i64).map(rfc3339),
+                    "starts_at": instant(rule.get("starts_at")).map(rfc3339),
                     "ends_at": ends_at.map(rfc3339),
                     "ended": ends_at.is_some_and(|end| end <= now),
                 })
@@ -183,11 +183,7 @@ impl Console {
         let mut rule = before.get("rule").cloned().unwrap_or(Value::Null);
         let now = now();
         // A code that has not started yet never will: its start goes with it.
-        if rule
-            .get("starts_at")
-            .and_then(Value::as_i64)
-            .is_some_and(|start| start >= now)
-        {
+        if instant(rule.get("starts_at")).is_some_and(|start| start >= now) {
             rule["starts_at"] = Value::Null;
         }
         rule["ends_at"] = json!(now);
@@ -210,6 +206,14 @@ impl Console {
             Err(other) => return Err(other),
         };
         Ok(self.pages.done(ctx, "/catalog/discounts", &message))
+    }
+}
+
+/// An instant of a rule as the admin handler writes it (RFC 3339; Unix seconds read too).
+fn instant(value: Option<&Value>) -> Option<i64> {
+    match value? {
+        Value::String(text) => parse_rfc3339(text).ok(),
+        other => other.as_i64(),
     }
 }
 
@@ -249,11 +253,7 @@ fn record_form(record: &Value, currency: Currency) -> Form {
             );
         }
     }
-    let moment = |name: &str| {
-        rule.get(name)
-            .and_then(Value::as_i64)
-            .map(|at| rfc3339(at).chars().take(16).collect::<String>())
-    };
+    let moment = |name: &str| instant(rule.get(name)).map(|at| rfc3339(at).chars().take(16).collect::<String>());
     for name in ["starts_at", "ends_at"] {
         if let Some(at) = moment(name) {
             form.insert(name.into(), at);
@@ -428,6 +428,25 @@ mod tests {
         assert_eq!(rule["once_per_customer"], true);
         let parsed: shop_domain::pricing::DiscountRule = serde_json::from_value(rule).unwrap();
         assert!(parsed.check().is_empty());
+    }
+
+    #[test]
+    fn a_saved_code_fills_the_form_as_the_merchant_typed_it() {
+        let usd = Currency::parse("usd").unwrap();
+        let record = json!({"code": "TEN", "redemptions": 3, "rule": {
+            "value": {"type": "fixed", "amount": 500}, "min_subtotal": 2000,
+            "starts_at": null, "ends_at": "2030-01-02T03:04:00Z", "skus": ["A-1", "B-2"], "categories": []
+        }});
+        let form = record_form(&record, usd);
+        assert_eq!(form["kind"], "fixed");
+        assert_eq!(form["value"], "5.00");
+        assert_eq!(form["min_subtotal"], "20.00");
+        assert_eq!(form["ends_at"], "2030-01-02T03:04");
+        assert!(!form.contains_key("starts_at"));
+        assert_eq!(form["skus"], "A-1, B-2");
+        let (rule, errors) = rule_from_form(&form, usd);
+        assert!(errors.is_empty(), "{errors:?}");
+        assert_eq!(rule["ends_at"], parse_rfc3339("2030-01-02T03:04:00Z").unwrap());
     }
 
     #[test]
