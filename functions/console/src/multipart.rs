@@ -86,13 +86,12 @@ mod tests {
     use super::*;
 
     fn post(body: &str) -> Request {
-        let request = http::Request::builder()
+        http::Request::builder()
             .method("POST")
             .uri("/catalog/import")
             .header(header::CONTENT_TYPE, "multipart/form-data; boundary=XyZ")
             .body(Body::Text(body.replace('\n', "\r\n")))
-            .unwrap();
-        request
+            .unwrap()
     }
 
     #[tokio::test]
