@@ -63,6 +63,14 @@ export async function admin(method, path, body) {
   return text ? JSON.parse(text) : null;
 }
 
+/** The status of a call of the admin API with the stack's admin token, whatever it is (for
+ * tests that expect a refusal or a 404). */
+export async function adminStatus(method, path) {
+  const response = await fetch(`${API}${path}`, { method, headers: { authorization: `Bearer ${ADMIN_TOKEN}` } });
+  await response.arrayBuffer();
+  return response.status;
+}
+
 /** Polls `probe` until it answers something truthy, or fails at the deadline. */
 export async function eventually(what, probe) {
   const deadline = Date.now() + DEADLINE_MS;

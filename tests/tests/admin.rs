@@ -181,3 +181,195 @@ async fn malformed_wrong_typed_and_oversized_bodies_get_clear_errors() {
         "payload_too_large"
     );
 }
+
+/// Every product of the merchant's list, page by page.
+async fn merchant_list(app: &TestApp) -> Vec<Value> {
+    let mut items = Vec::new();
+    let mut path = "/admin/products?limit=100".to_owned();
+    for _ in 0..1_000 {
+        let response = app.admin(Method::GET, &path, &Value::Null).await;
+        assert_eq!(response.status(), 200, "GET {path}");
+        let page: Value = response.json().await.unwrap();
+        items.extend(page["items"].as_array().unwrap().iter().cloned());
+        match page["next_cursor"].as_str() {
+            Some(cursor) => path = format!("/admin/products?limit=100&cursor={}", urlencode(cursor)),
+            None => return items,
+        }
+    }
+    panic!("the merchant's list never ended");
+}
+
+fn urlencode(text: &str) -> String {
+    text.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => char::from(b).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn the_merchants_list_holds_drafts_and_archived_products_that_shoppers_never_see() {
+    let app = TestApp::new();
+    let (on_sale, archived, draft) = (unique("onsale"), unique("archived"), unique("draft"));
+    let mut low = product(&on_sale, "home", "Listed Vase", &[&unique("SKU"), &unique("SKU")]);
+    low["variants"][1]["available"] = json!(2);
+    low["variants"][1]["price"]["amount"] = json!(4000);
+    let mut gone = product(&archived, "home", "Archived Vase", &[&unique("SKU")]);
+    gone["status"] = json!("archived");
+    let mut prepared = product(&draft, "home", "Draft Vase", &[&unique("SKU")]);
+    prepared["status"] = json!("draft");
+    let report = app.import(vec![low, gone, prepared]).await;
+    assert_eq!(report["imported"], 3, "{report}");
+
+    let list = merchant_list(&app).await;
+    let entry = |id: &str| {
+        list.iter()
+            .find(|item| item["id"] == id)
+            .cloned()
+            .unwrap_or_else(|| panic!("{id} is not in the merchant's list"))
+    };
+    let listed = entry(&on_sale);
+    assert_eq!(listed["status"], "active");
+    assert_eq!(listed["variants"], 2);
+    assert_eq!(listed["price_from"]["amount"], 2500);
+    assert_eq!(listed["price_to"]["amount"], 4000);
+    assert_eq!(listed["available"], 7);
+    assert_eq!(listed["low_stock"], true);
+    assert_eq!(entry(&archived)["status"], "archived");
+    assert_eq!(entry(&archived)["low_stock"], false);
+    assert_eq!(entry(&draft)["status"], "draft");
+    assert!(
+        list.iter().any(|item| item["id"] == "merino-crew-sweater"),
+        "the demo catalog is listed"
+    );
+
+    let shown = app
+        .admin(Method::GET, &format!("/admin/products/{archived}"), &Value::Null)
+        .await;
+    assert_eq!(shown.status(), 200);
+    assert_eq!(shown.json::<Value>().await.unwrap()["status"], "archived");
+    for hidden in [&archived, &draft] {
+        problem(app.get(&format!("/products/{hidden}")).await, 404).await;
+    }
+    let search = app.list_all("q=vase", 100).await;
+    assert!(search.iter().any(|item| item["id"] == on_sale.as_str()));
+    assert!(
+        search
+            .iter()
+            .all(|item| item["id"] != archived.as_str() && item["id"] != draft.as_str()),
+        "shoppers' listings hold only what is sold"
+    );
+    let unknown = app
+        .admin(
+            Method::GET,
+            &format!("/admin/products/{}", unique("nope")),
+            &Value::Null,
+        )
+        .await;
+    problem(unknown, 404).await;
+}
+
+#[tokio::test]
+async fn an_archived_product_can_no_longer_be_put_in_a_cart() {
+    let app = TestApp::new();
+    let (id, sku) = (unique("retire"), unique("SKU"));
+    app.import(vec![product(&id, "home", "Retired Jug", &[&sku])]).await;
+    let (cart, _) = app.create_cart().await;
+    assert_eq!(app.set_line(&cart, &sku, 1).await.status(), 200);
+    let mut archived = product(&id, "home", "Retired Jug", &[&sku]);
+    archived["status"] = json!("archived");
+    let saved = app
+        .admin(Method::PUT, &format!("/admin/products/{id}"), &archived)
+        .await;
+    assert_eq!(saved.status(), 200);
+    let refused = app.set_line(&cart, &sku, 2).await;
+    assert!(
+        refused.status().is_client_error(),
+        "an archived product's SKU was sold: {}",
+        refused.status()
+    );
+}
+
+#[tokio::test]
+async fn a_checked_or_all_or_nothing_import_with_one_bad_row_writes_no_row_at_all() {
+    let app = TestApp::new();
+    let (good, bad, thief, owned) = (unique("good"), unique("bad"), unique("thief"), unique("SKU"));
+    app.import(vec![product(&unique("owner"), "home", "Owner", &[&owned])])
+        .await;
+    let mut broken = product(&bad, "home", "Broken", &[&unique("SKU")]);
+    broken["title"] = json!("");
+    let rows = json!({"products": [
+        product(&good, "home", "Good", &[&unique("SKU")]),
+        broken,
+        product(&thief, "home", "Thief", &[&owned]),
+    ]});
+    for mode in ["check", "all_or_nothing"] {
+        let path = format!("/admin/products/import?mode={mode}");
+        let response = app.admin(Method::POST, &path, &rows).await;
+        assert_eq!(response.status(), 200);
+        let report: Value = response.json().await.unwrap();
+        assert_eq!(report["imported"], 0);
+        let refused: Vec<(u64, &str)> = report["errors"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| (e["index"].as_u64().unwrap(), e["field"].as_str().unwrap()))
+            .collect();
+        assert_eq!(refused, [(1, "title"), (2, "variants[0].sku")], "{mode}");
+    }
+    for id in [&good, &bad, &thief] {
+        let response = app
+            .admin(Method::GET, &format!("/admin/products/{id}"), &Value::Null)
+            .await;
+        problem(response, 404).await;
+    }
+
+    let fixed = json!({"products": [product(&good, "home", "Good", &[&unique("SKU")])]});
+    let checked = app
+        .admin(Method::POST, "/admin/products/import?mode=check", &fixed)
+        .await;
+    let checked: Value = checked.json().await.unwrap();
+    assert_eq!(
+        (checked["imported"].as_u64(), checked["errors"].clone()),
+        (Some(0), json!([]))
+    );
+    let response = app
+        .admin(Method::GET, &format!("/admin/products/{good}"), &Value::Null)
+        .await;
+    problem(response, 404).await;
+    let response = app
+        .admin(Method::POST, "/admin/products/import?mode=all_or_nothing", &fixed)
+        .await;
+    assert_eq!(response.json::<Value>().await.unwrap()["imported"], 1);
+    let response = app
+        .admin(Method::GET, &format!("/admin/products/{good}"), &Value::Null)
+        .await;
+    assert_eq!(response.status(), 200);
+}
+
+#[tokio::test]
+async fn a_discount_code_is_read_back_with_its_rule_and_redemptions() {
+    let app = TestApp::new();
+    let code = unique("READ").to_uppercase();
+    let rule = json!({"value": {"type": "percent", "percent_bp": 1500}, "ends_at": "2030-01-01T00:00:00Z"});
+    let saved = app.admin(Method::PUT, &format!("/admin/discounts/{code}"), &rule).await;
+    assert_eq!(saved.status(), 201);
+    let shown = app
+        .admin(Method::GET, &format!("/admin/discounts/{code}"), &Value::Null)
+        .await;
+    assert_eq!(shown.status(), 200);
+    let shown: Value = shown.json().await.unwrap();
+    assert_eq!(shown["code"], code.as_str());
+    assert_eq!(shown["redemptions"], 0);
+    assert_eq!(shown["rule"]["value"]["percent_bp"], 1500);
+    assert_eq!(shown["rule"]["ends_at"], "2030-01-01T00:00:00Z");
+    let unknown = app
+        .admin(
+            Method::GET,
+            &format!("/admin/discounts/{}", unique("NONE")),
+            &Value::Null,
+        )
+        .await;
+    problem(unknown, 404).await;
+}

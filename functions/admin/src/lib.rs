@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use shop_domain::pricing::DiscountCode;
 use shop_domain::pricing::DiscountRule;
-use shop_domain::{Currency, FieldError, Product, Sku};
+use shop_domain::{Currency, FieldError, Product, ProductId, Sku};
 use shop_platform::clock::{Clock, SystemClock};
 use shop_platform::config::{ConfigError, Env, StoreSettings, TableSettings};
 use shop_platform::edge::{self, json, json_body, path_param};
@@ -110,11 +110,14 @@ impl Admin {
 
     async fn route(&self, request: Request) -> Result<Response<Body>, ApiError> {
         match edge::route_key(&request) {
+            Some("GET /admin/products") => self.list_products(&request).await,
+            Some("GET /admin/products/{id}") => self.show_product(&request).await,
             Some("PUT /admin/products/{id}") => self.put_product(&request).await,
             Some("POST /admin/products/import") => self.import(&request).await,
             Some("PUT /admin/inventory/{sku}") => self.set_stock(&request).await,
             Some("PUT /admin/discounts/{code}") => self.put_discount(&request).await,
             Some("GET /admin/discounts") => self.list_discounts(&request).await,
+            Some("GET /admin/discounts/{code}") => self.show_discount(&request).await,
             Some("GET /admin/orders") => self.desk.list(&request).await,
             Some("GET /admin/orders/{order_id}") => self.desk.show(&request).await,
             Some("GET /admin/orders/{order_id}/packing-slip") => self.desk.packing_slip(&request).await,
@@ -130,6 +133,25 @@ impl Admin {
             Some("GET /admin/summary") => self.summary(&request).await,
             _ => Err(edge::unknown_route(&request)),
         }
+    }
+
+    /// `GET /admin/products?limit=&cursor=`: every product, drafts and archived ones too, by
+    /// title, each with its status, price range and stock.
+    async fn list_products(&self, request: &Request) -> Result<Response<Body>, ApiError> {
+        let (limit, cursor) = edge::page_params(request)?;
+        let page = self.catalog.merchant_list(limit, cursor.as_ref()).await?;
+        json(StatusCode::OK, &page)
+    }
+
+    /// `GET /admin/products/{id}`: a product as the merchant wrote it, whatever its status.
+    async fn show_product(&self, request: &Request) -> Result<Response<Body>, ApiError> {
+        let id = ProductId::parse(&path_param(request, "id")?).map_err(|_| ApiError::NotFound { what: "product" })?;
+        let product = self
+            .catalog
+            .product(&id)
+            .await?
+            .ok_or(ApiError::NotFound { what: "product" })?;
+        json(StatusCode::OK, &product)
     }
 
     async fn put_product(&self, request: &Request) -> Result<Response<Body>, ApiError> {
@@ -187,6 +209,29 @@ impl Admin {
             }
         }
         let products: Vec<Product> = valid.iter().map(|(_, p)| p.clone()).collect();
+        let mode = ImportMode::of(request)?;
+        if mode != ImportMode::EachRow {
+            // Every row is checked, the store's claims too, before anything is written.
+            let claims = self.catalog.check_claims(&products).await?;
+            for ((index, _), claim) in valid.iter().zip(claims) {
+                if let Err(error) = claim {
+                    report.errors.push(RowError {
+                        index: *index,
+                        field: error.field,
+                        reason: error.reason,
+                    });
+                }
+            }
+            if !report.errors.is_empty() || mode == ImportMode::CheckOnly {
+                report.errors.sort_by_key(|e| e.index);
+                tracing::info!(
+                    refused = report.errors.len(),
+                    ?mode,
+                    "catalog import checked, nothing written"
+                );
+                return json(StatusCode::OK, &report);
+            }
+        }
         let outcomes = self.catalog.save_products(&products, self.clock.now()).await?;
         for ((index, _), outcome) in valid.iter().zip(outcomes) {
             match outcome {
@@ -257,6 +302,18 @@ impl Admin {
         json(if created { StatusCode::CREATED } else { StatusCode::OK }, &record)
     }
 
+    /// `GET /admin/discounts/{code}`: a code's rule and how many orders used it.
+    async fn show_discount(&self, request: &Request) -> Result<Response<Body>, ApiError> {
+        let code =
+            DiscountCode::parse(&path_param(request, "code")?).map_err(|_| ApiError::NotFound { what: "code" })?;
+        let record = self
+            .discounts
+            .get(&code)
+            .await?
+            .ok_or(ApiError::NotFound { what: "code" })?;
+        json(StatusCode::OK, &record)
+    }
+
     async fn list_discounts(&self, request: &Request) -> Result<Response<Body>, ApiError> {
         let (limit, cursor) = edge::page_params(request)?;
         let page: shop_store::dynamo::Page<DiscountRecord> = self.discounts.list(limit, cursor.as_ref()).await?;
@@ -268,6 +325,28 @@ impl Admin {
         let (limit, cursor) = edge::page_params(request)?;
         let page = self.support.newest(limit, cursor.as_ref()).await?;
         json(StatusCode::OK, &page)
+    }
+}
+
+/// How an import treats its rows (`?mode=`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ImportMode {
+    /// `each_row` (the default): every good row is written, a refused one is not.
+    EachRow,
+    /// `all_or_nothing`: one refused row means no row is written.
+    AllOrNothing,
+    /// `check`: every row is checked as `all_or_nothing` would, and nothing is written.
+    CheckOnly,
+}
+
+impl ImportMode {
+    fn of(request: &Request) -> Result<Self, ApiError> {
+        match edge::query_param(request, "mode") {
+            None | Some("each_row") => Ok(Self::EachRow),
+            Some("all_or_nothing") => Ok(Self::AllOrNothing),
+            Some("check") => Ok(Self::CheckOnly),
+            Some(_) => Err(ApiError::invalid("mode", "must be each_row, all_or_nothing or check")),
+        }
     }
 }
 

@@ -115,7 +115,10 @@ impl Browse {
         {
             product = self.catalog.product(&id).await?;
         }
-        let product = product.ok_or(ApiError::NotFound { what: "product" })?;
+        // A draft or archived product is the merchant's alone.
+        let product = product
+            .filter(|product| product.status.is_sold())
+            .ok_or(ApiError::NotFound { what: "product" })?;
         let summary = product.summary();
         let brand = feed::brand(&product).unwrap_or(&self.store.store_name);
         let page = ProductPage {
@@ -185,7 +188,13 @@ impl Browse {
             for chunk in page.items.chunks(FEED_CONCURRENCY) {
                 let reads = chunk.iter().map(|summary| self.catalog.product(&summary.id));
                 // A product removed since the listing was read is simply not in the feed.
-                products.extend(futures::future::try_join_all(reads).await?.into_iter().flatten());
+                products.extend(
+                    futures::future::try_join_all(reads)
+                        .await?
+                        .into_iter()
+                        .flatten()
+                        .filter(|product| product.status.is_sold()),
+                );
             }
             match page.next_cursor {
                 Some(next) => {

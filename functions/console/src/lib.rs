@@ -10,8 +10,12 @@
 
 pub mod accounts;
 mod audit_pages;
+mod catalog_csv;
+mod catalog_discounts;
 mod catalog_pages;
+mod catalog_transfer;
 mod marketing_pages;
+mod multipart;
 mod order_pages;
 pub mod pages;
 mod returns_pages;
@@ -46,6 +50,8 @@ const TEMPLATES: &[&[(&str, &str)]] = &[
     returns_pages::TEMPLATES,
     support_pages::TEMPLATES,
     catalog_pages::TEMPLATES,
+    catalog_transfer::TEMPLATES,
+    catalog_discounts::TEMPLATES,
     marketing_pages::TEMPLATES,
     settings_pages::TEMPLATES,
     audit_pages::TEMPLATES,
@@ -86,6 +92,8 @@ pub struct Console {
     accounts: accounts::StaffAccounts,
     /// The store's facts as deployed, for the Settings page: name and value.
     facts: Vec<serde_json::Value>,
+    /// The store's currency, in which the catalog's forms and file read prices.
+    currency: shop_domain::Currency,
 }
 
 #[derive(Deserialize)]
@@ -135,6 +143,7 @@ impl Console {
             sessions: StaffSessions::new(aws_sdk_dynamodb::Client::new(sdk), table.shop_table),
             accounts: accounts::StaffAccounts::new(aws_sdk_cognitoidentityprovider::Client::new(sdk), pool_id),
             facts,
+            currency: store.store_currency,
         })
     }
 
@@ -145,7 +154,7 @@ impl Console {
         let segments: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
         let method = request.method().clone();
         if method == Method::POST
-            && let Err(error) = check_form(&request, &session)
+            && let Err(error) = check_form(&request, &session).await
         {
             return self.pages.error(&session, None, error);
         }
@@ -337,11 +346,18 @@ pub(crate) fn now() -> i64 {
         .unwrap_or(0)
 }
 
-/// A posted form must carry this session's CSRF token.
-fn check_form(request: &Request, session: &Session) -> Result<(), PageError> {
-    let form: serde_json::Value = form(request)?;
-    let token = form.get("csrf").and_then(serde_json::Value::as_str).unwrap_or("");
-    if session.csrf_matches(token) {
+/// A posted form, urlencoded or multipart (a file upload), must carry this session's CSRF token.
+async fn check_form(request: &Request, session: &Session) -> Result<(), PageError> {
+    let token = if multipart::is_multipart(request) {
+        multipart::read(request).await?.text("csrf").to_owned()
+    } else {
+        let form: serde_json::Value = form(request)?;
+        form.get("csrf")
+            .and_then(serde_json::Value::as_str)
+            .unwrap_or("")
+            .to_owned()
+    };
+    if session.csrf_matches(&token) {
         Ok(())
     } else {
         Err(PageError::Forbidden)

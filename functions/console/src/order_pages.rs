@@ -77,7 +77,7 @@ impl Console {
     ) -> Result<Response<Body>, PageError> {
         match (method, rest) {
             (&Method::GET, []) => self.orders_page(ctx).await,
-            (&Method::GET, ["export"]) => self.export(ctx.request).await,
+            (&Method::GET, ["export"]) => self.export_orders(ctx.request).await,
             (&Method::GET, [order_id]) => self.order_page(ctx, order_id).await,
             (&Method::GET, [order_id, "packing-slip"]) => self.packing_slip(ctx.request, order_id).await,
             (&Method::POST, [order_id, "ship"]) => self.ship(ctx, order_id).await,
@@ -248,7 +248,7 @@ impl Console {
 
     /// `GET /orders/export?from=YYYY-MM-DD&to=YYYY-MM-DD`: the admin handler's CSV of the orders
     /// placed on those days, as a download; a span it refuses shows its reason.
-    async fn export(&self, request: &Request) -> Result<Response<Body>, PageError> {
+    async fn export_orders(&self, request: &Request) -> Result<Response<Body>, PageError> {
         let param = |name| shop_platform::edge::query_param(request, name).map(str::to_owned);
         let call = Call::get("/admin/exports/orders")
             .query("from", param("from"))

@@ -114,6 +114,39 @@ pub fn options_label(options: &BTreeMap<String, String>) -> Option<String> {
     (!label.is_empty()).then_some(label)
 }
 
+/// Whether shoppers see a product: only an `active` one is listed, shown and sold; a `draft`
+/// is being prepared, an `archived` one is no longer sold (kept for the merchant's records).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ProductStatus {
+    /// Listed, shown and sold.
+    #[default]
+    Active,
+    /// Being prepared: the merchant sees it, shoppers do not.
+    Draft,
+    /// No longer sold: the merchant sees it, shoppers do not.
+    Archived,
+}
+
+impl ProductStatus {
+    /// Every status, in the order a merchant picks from them.
+    pub const ALL: [Self; 3] = [Self::Active, Self::Draft, Self::Archived];
+
+    /// Whether shoppers may see and buy the product.
+    pub fn is_sold(self) -> bool {
+        self == Self::Active
+    }
+
+    /// The status as the API writes it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Active => "active",
+            Self::Draft => "draft",
+            Self::Archived => "archived",
+        }
+    }
+}
+
 /// A product as the merchant writes it and the shopper reads it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -140,6 +173,9 @@ pub struct Product {
     pub attributes: BTreeMap<String, String>,
     /// The buyable versions of it.
     pub variants: Vec<Variant>,
+    /// Whether shoppers see it (`active` when not given).
+    #[serde(default)]
+    pub status: ProductStatus,
 }
 
 /// A product as a listing shows it.
@@ -162,6 +198,35 @@ pub struct ProductSummary {
     /// Its tags.
     pub tags: Vec<String>,
 }
+
+/// A product as the merchant's catalog list shows it, whatever its status: how many variants,
+/// the range of their prices and the stock, with a mark when some variant runs low.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProductOverview {
+    /// The product's id.
+    pub id: ProductId,
+    /// The product's slug.
+    pub slug: Slug,
+    /// The product's title.
+    pub title: String,
+    /// The category it is listed in.
+    pub category: CategorySlug,
+    /// Whether shoppers see it.
+    pub status: ProductStatus,
+    /// How many variants it has.
+    pub variants: u32,
+    /// The lowest price of its variants.
+    pub price_from: Money,
+    /// The highest price of its variants.
+    pub price_to: Money,
+    /// Units in stock over all variants.
+    pub available: u64,
+    /// Whether some variant has fewer than [`LOW_STOCK_UNITS`] units (sold out included).
+    pub low_stock: bool,
+}
+
+/// A variant with fewer units than this is marked as running low in the merchant's lists.
+pub const LOW_STOCK_UNITS: u32 = 5;
 
 /// A category as the category list shows it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -345,6 +410,25 @@ impl Product {
         })
     }
 
+    /// What the merchant's catalog list shows of it. `None` only for a product without
+    /// variants, which [`Product::check`] refuses.
+    pub fn overview(&self) -> Option<ProductOverview> {
+        let cheapest = self.variants.iter().min_by_key(|v| v.price.amount)?;
+        let dearest = self.variants.iter().max_by_key(|v| v.price.amount)?;
+        Some(ProductOverview {
+            id: self.id.clone(),
+            slug: self.slug.clone(),
+            title: self.title.clone(),
+            category: self.category.clone(),
+            status: self.status,
+            variants: u32::try_from(self.variants.len()).unwrap_or(u32::MAX),
+            price_from: cheapest.price,
+            price_to: dearest.price,
+            available: self.variants.iter().map(|v| u64::from(v.available)).sum(),
+            low_stock: self.variants.iter().any(|v| v.available < LOW_STOCK_UNITS),
+        })
+    }
+
     /// The terms a search finds it by: the words of its title and of its tags.
     pub fn search_terms(&self) -> BTreeSet<String> {
         let mut terms = search_terms(&self.title);
@@ -394,6 +478,31 @@ mod tests {
         assert_eq!(summary.price_from.amount, 2200);
         assert!(summary.in_stock);
         assert_eq!(summary.image.as_deref(), Some("https://img.example/tee.jpg"));
+    }
+
+    #[test]
+    fn a_product_is_active_unless_the_merchant_says_otherwise() {
+        assert!(Product::from_json(tee(), usd()).unwrap().status.is_sold());
+        let mut value = tee();
+        value["status"] = json!("archived");
+        let product = Product::from_json(value, usd()).unwrap();
+        assert_eq!(product.status, ProductStatus::Archived);
+        assert!(!product.status.is_sold());
+        let mut value = tee();
+        value["status"] = json!("gone");
+        assert_eq!(Product::from_json(value, usd()).unwrap_err()[0].field, "status");
+    }
+
+    #[test]
+    fn the_overview_gives_the_price_range_the_stock_and_a_low_stock_mark() {
+        let overview = Product::from_json(tee(), usd()).unwrap().overview().unwrap();
+        assert_eq!((overview.price_from.amount, overview.price_to.amount), (2200, 2500));
+        assert_eq!((overview.variants, overview.available), (2, 3));
+        assert!(overview.low_stock);
+        let mut value = tee();
+        value["variants"][0]["available"] = json!(LOW_STOCK_UNITS);
+        value["variants"][1]["available"] = json!(LOW_STOCK_UNITS + 1);
+        assert!(!Product::from_json(value, usd()).unwrap().overview().unwrap().low_stock);
     }
 
     #[test]

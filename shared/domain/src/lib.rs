@@ -56,7 +56,9 @@ pub mod seo;
 pub mod support;
 pub mod text;
 
-pub use catalog::{Category, CategorySlug, Product, ProductId, ProductSummary, Sku, Slug, Variant};
+pub use catalog::{
+    Category, CategorySlug, Product, ProductId, ProductOverview, ProductStatus, ProductSummary, Sku, Slug, Variant,
+};
 pub use locale::Locale;
 pub use money::{Currency, Money};
 pub use paging::{Cursor, CursorError, PageLimit};

@@ -110,35 +110,6 @@ impl Money {
         Self::new(self.amount * i64::from(quantity), self.currency)
     }
 
-    /// An amount a person typed in major units (`12`, `12.5`, `12.50`; at most the currency's
-    /// digits after the point, no sign, no thousands separators) as minor units of `currency`.
-    pub fn parse_decimal(text: &str, currency: Currency) -> Result<Self, String> {
-        let text = text.trim();
-        let refuse = || format!("'{text}' is not an amount like 12.50");
-        let (whole, fraction) = text.split_once('.').unwrap_or((text, ""));
-        let digits = currency.decimals() as usize;
-        let all_digits = |part: &str| part.bytes().all(|b| b.is_ascii_digit());
-        if whole.is_empty()
-            || whole.len() > 12
-            || !all_digits(whole)
-            || !all_digits(fraction)
-            || fraction.len() > digits
-        {
-            return Err(refuse());
-        }
-        if text.contains('.') && fraction.is_empty() {
-            return Err(refuse());
-        }
-        let scale = 10i64.pow(currency.decimals());
-        let whole: i64 = whole.parse().map_err(|_| refuse())?;
-        let fraction: i64 = if fraction.is_empty() {
-            0
-        } else {
-            format!("{fraction:0<digits$}").parse().map_err(|_| refuse())?
-        };
-        Ok(Self::new(whole * scale + fraction, currency))
-    }
-
     /// The amount as a decimal number in major units, with the currency's digits after the
     /// point: `25.00`, `-3.50`, `1200` (schema.org offers and feeds write prices so).
     pub fn decimal(&self) -> String {
@@ -152,6 +123,46 @@ impl Money {
                 format!("{sign}{}.{:0width$}", units / scale, units % scale)
             }
         }
+    }
+}
+
+impl Money {
+    /// Reads an amount the way [`Money::decimal`] writes it, in major units with at most the
+    /// currency's digits after the point (`25`, `25.5`, `25.00`; `1200` for `jpy`), so a
+    /// merchant's price column round-trips. No sign, no thousands separator, no symbol.
+    pub fn parse_decimal(text: &str, currency: Currency) -> Result<Self, String> {
+        let text = text.trim();
+        let digits = currency.decimals() as usize;
+        let refusal = || {
+            if digits == 0 {
+                format!(
+                    "'{}' is not a whole amount in {currency} (such as 1200)",
+                    text.chars().take(40).collect::<String>()
+                )
+            } else {
+                format!(
+                    "'{}' is not an amount in {currency} with at most {digits} digits after the point (such as 25.00)",
+                    text.chars().take(40).collect::<String>()
+                )
+            }
+        };
+        let (whole, fraction) = text.split_once('.').unwrap_or((text, ""));
+        let all_digits = |part: &str| part.bytes().all(|b| b.is_ascii_digit());
+        if whole.is_empty() || whole.len() > 15 || !all_digits(whole) || !all_digits(fraction) {
+            return Err(refusal());
+        }
+        if fraction.len() > digits || (text.contains('.') && fraction.is_empty()) {
+            return Err(refusal());
+        }
+        let scale = 10i64.pow(digits as u32);
+        let whole: i64 = whole.parse().map_err(|_| refusal())?;
+        let fraction: i64 = if fraction.is_empty() {
+            0
+        } else {
+            let padded = format!("{fraction:0<digits$}");
+            padded.parse().map_err(|_| refusal())?
+        };
+        Ok(Self::new(whole * scale + fraction, currency))
     }
 }
 
@@ -207,6 +218,24 @@ mod tests {
             Money::new(500, usd).checked_add(Money::new(1, eur)),
             Err(CurrencyMismatch(usd, eur))
         );
+    }
+
+    #[test]
+    fn a_price_as_the_merchant_types_it_reads_back_as_decimal_wrote_it() {
+        let usd = Currency::parse("usd").unwrap();
+        let jpy = Currency::parse("jpy").unwrap();
+        assert_eq!(Money::parse_decimal("25", usd), Ok(Money::new(2_500, usd)));
+        assert_eq!(Money::parse_decimal(" 25.5 ", usd), Ok(Money::new(2_550, usd)));
+        assert_eq!(Money::parse_decimal("0.07", usd), Ok(Money::new(7, usd)));
+        assert_eq!(Money::parse_decimal("1200", jpy), Ok(Money::new(1_200, jpy)));
+        for amount in [0, 7, 2_550, 99_999_999] {
+            let money = Money::new(amount, usd);
+            assert_eq!(Money::parse_decimal(&money.decimal(), usd), Ok(money));
+        }
+        for bad in ["", "-1", "25.001", "2,50", "$25", "25.", ".5", "1e3", "12.5.0"] {
+            assert!(Money::parse_decimal(bad, usd).is_err(), "{bad} was read");
+        }
+        assert!(Money::parse_decimal("12.5", jpy).is_err());
     }
 
     #[test]

@@ -13,7 +13,7 @@ use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue, ReturnValuesOnConditi
 use shop_domain::cart::{Cart, CartLine, Destination};
 use shop_domain::line::VariantView;
 use shop_domain::pricing::DiscountCode;
-use shop_domain::{CategorySlug, ProductId, Sku};
+use shop_domain::{CategorySlug, ProductId, ProductStatus, Sku};
 use std::collections::HashMap;
 
 const CART_SK: &str = "CART";
@@ -240,7 +240,11 @@ impl CartStore {
                     return Err(StoreError::Corrupt("a product item lacks id, title or category".into()));
                 };
                 let category = CategorySlug::parse(category).map_err(StoreError::Corrupt)?;
-                products.insert(id.to_owned(), (title.to_owned(), category));
+                // A draft or archived product sells nothing: its variants are left out.
+                let on_sale = get_s(&item, "status").is_none_or(|status| status == ProductStatus::Active.as_str());
+                if on_sale {
+                    products.insert(id.to_owned(), (title.to_owned(), category));
+                }
             } else if sk.starts_with("VARIANT#") {
                 variants.push(item);
             } else if sk == "DISCOUNT" {

@@ -91,9 +91,17 @@ pub(super) fn product_items(product: &Product) -> Result<Vec<Item>, StoreError> 
     }
     items.push(claim_item("SLUG", product.slug.as_str(), &product.id));
 
-    if let Some(summary) = product.summary() {
+    let sort_key = format!("{}#{}", slugify(&product.title), product.id);
+    if let Some(overview) = product.overview() {
+        let mut item: Item = serde_dynamo::to_item(&overview)?;
+        item.extend(key(pk.clone(), format!("{LIST_PREFIX}{MERCHANT_CATALOG}")));
+        item.insert(GSI1PK.to_owned(), s(MERCHANT_CATALOG));
+        item.insert(GSI1SK.to_owned(), s(&sort_key));
+        items.push(item);
+    }
+    // Shoppers' listings hold only what is sold; a draft or archived product leaves them.
+    if let Some(summary) = product.summary().filter(|_| product.status.is_sold()) {
         let terms: Vec<String> = product.search_terms().into_iter().collect();
-        let sort_key = format!("{}#{}", slugify(&product.title), product.id);
         let scopes = [CATALOG.to_owned(), format!("CATEGORY#{}", product.category)]
             .into_iter()
             .chain(terms.iter().map(|term| format!("TERM#{term}")));

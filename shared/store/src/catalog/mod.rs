@@ -6,7 +6,9 @@
 //! - `PRODUCT#id / VARIANT#sku`: price and `available` stock of one variant.
 //! - `PRODUCT#id / LIST#scope`: the product's summary, projected into `gsi1` under `scope`
 //!   (`CATALOG`, `CATEGORY#slug`, `TERM#word`) and sorted by title, so every listing page,
-//!   search included, is one Query on the index.
+//!   search included, is one Query on the index. Only a product on sale (`active`) has these.
+//! - `PRODUCT#id / LIST#MERCHANT_CATALOG`: its overview (status, price range, stock) in the
+//!   merchant's list of every product, the same way.
 //! - `SLUG#slug / SLUG` and `SKU#sku / SKU`: who owns a slug or a SKU, so both stay unique
 //!   and a slug or SKU finds its product with one GetItem.
 //! - `CATEGORY#slug / CATEGORY`: name and product count, listed through `gsi1` `CATEGORIES`.
@@ -23,7 +25,9 @@ use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::AttributeValue;
 use serde_json::Value;
 use shop_domain::text::slugify;
-use shop_domain::{Category, CategorySlug, Cursor, FieldError, PageLimit, Product, ProductId, ProductSummary, Sku};
+use shop_domain::{
+    Category, CategorySlug, Cursor, FieldError, PageLimit, Product, ProductId, ProductOverview, ProductSummary, Sku,
+};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 const PRODUCT_SK: &str = "PRODUCT";
@@ -31,6 +35,8 @@ const VARIANT_PREFIX: &str = "VARIANT#";
 const LIST_PREFIX: &str = "LIST#";
 const CATEGORIES: &str = "CATEGORIES";
 const CATALOG: &str = "CATALOG";
+/// The merchant's list: every product, whatever its status.
+const MERCHANT_CATALOG: &str = "MERCHANT_CATALOG";
 const UPDATED_AT: &str = "updated_at";
 /// Products read at once while saving an import.
 const SAVE_CONCURRENCY: usize = 8;
@@ -155,10 +161,28 @@ mod tests {
     fn a_product_is_listed_in_the_catalog_its_category_and_under_each_term() {
         let items = product_items(&product()).unwrap();
         let scopes: BTreeSet<&str> = items.iter().filter_map(|item| get_s(item, GSI1PK)).collect();
-        let expected: BTreeSet<&str> = ["CATALOG", "CATEGORY#apparel", "TERM#linen", "TERM#shirt", "TERM#summer"]
-            .into_iter()
-            .collect();
+        let expected: BTreeSet<&str> = [
+            "CATALOG",
+            "CATEGORY#apparel",
+            "TERM#linen",
+            "TERM#shirt",
+            "TERM#summer",
+            "MERCHANT_CATALOG",
+        ]
+        .into_iter()
+        .collect();
         assert_eq!(scopes, expected);
+    }
+
+    #[test]
+    fn a_draft_or_archived_product_is_only_in_the_merchants_list() {
+        for status in [shop_domain::ProductStatus::Draft, shop_domain::ProductStatus::Archived] {
+            let mut product = product();
+            product.status = status;
+            let items = product_items(&product).unwrap();
+            let scopes: Vec<&str> = items.iter().filter_map(|item| get_s(item, GSI1PK)).collect();
+            assert_eq!(scopes, ["MERCHANT_CATALOG"], "{status:?}");
+        }
     }
 
     #[test]

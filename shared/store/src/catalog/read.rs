@@ -53,6 +53,41 @@ impl CatalogStore {
         Ok(Page { items, next_cursor })
     }
 
+    /// One page of the merchant's list of every product (drafts and archived ones too), by
+    /// title: one Query on `gsi1`.
+    pub async fn merchant_list(
+        &self,
+        limit: PageLimit,
+        cursor: Option<&Cursor>,
+    ) -> Result<Page<ProductOverview>, ListError> {
+        let start_key = cursor
+            .map(|cursor| index_start_key(cursor, MERCHANT_CATALOG))
+            .transpose()?;
+        let output = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name(GSI1)
+            .key_condition_expression("#pk = :scope")
+            .expression_attribute_names("#pk", GSI1PK)
+            .expression_attribute_values(":scope", s(MERCHANT_CATALOG))
+            .limit(i32::from(limit.get()))
+            .set_exclusive_start_key(start_key)
+            .send()
+            .await
+            .map_err(StoreError::from)?;
+        let items = output
+            .items
+            .unwrap_or_default()
+            .into_iter()
+            .map(|item| serde_dynamo::from_item(item).map_err(StoreError::from))
+            .collect::<Result<Vec<ProductOverview>, _>>()?;
+        let next_cursor = output
+            .last_evaluated_key
+            .map(|key| shop_platform::keys::seal_cursor(&index_cursor(&key)));
+        Ok(Page { items, next_cursor })
+    }
+
     /// A product with its variants, by id: one Query.
     pub async fn product(&self, id: &ProductId) -> Result<Option<Product>, ListError> {
         let output = self

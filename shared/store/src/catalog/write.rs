@@ -74,6 +74,13 @@ impl CatalogStore {
             .collect())
     }
 
+    /// Whether each product could be saved as it is: `Err` names a slug or SKU that another
+    /// product owns. Reads the claims only (BatchGetItem); writes nothing.
+    pub async fn check_claims(&self, products: &[Product]) -> Result<Vec<Result<(), FieldError>>, ListError> {
+        let claims = self.claims_of(products).await?;
+        Ok(products.iter().map(|product| check_claims(product, &claims)).collect())
+    }
+
     /// Sets the stock of one variant, as the merchant counted it, and refreshes the product's
     /// listings (`in_stock`). `None` when no product has the SKU.
     pub async fn set_available(&self, sku: &Sku, available: u32) -> Result<Option<Product>, ListError> {
