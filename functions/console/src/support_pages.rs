@@ -109,7 +109,8 @@ impl Console {
         self.pages.show(
             ctx,
             "support_message.html",
-            json!({"reference": reference, "message": message, "order": order}),
+            // `thread`, not `message`: that name is the page's flash message.
+            json!({"reference": reference, "thread": message, "order": order}),
         )
     }
 
