@@ -66,14 +66,15 @@ impl MailSettings {
 /// What one mail is about.
 enum About {
     Order(Order),
+    // Boxed: an order beside it makes the variant large.
     Support {
-        message: SupportMessage,
+        message: Box<SupportMessage>,
         /// The order the message's token opened.
         order: Option<Order>,
     },
     /// The merchant's reply to a message.
     Reply {
-        message: SupportMessage,
+        message: Box<SupportMessage>,
         reply: SupportReply,
     },
 }
@@ -223,7 +224,10 @@ impl EmailSender {
         };
         if request.kind == MailKind::SupportReply {
             let reply = self.support.reply(reference).await?;
-            return Ok(reply.map(|(message, reply)| About::Reply { message, reply }));
+            return Ok(reply.map(|(message, reply)| About::Reply {
+                message: Box::new(message),
+                reply,
+            }));
         }
         let Some(message) = self.support.get(reference).await? else {
             return Ok(None);
@@ -232,7 +236,10 @@ impl EmailSender {
             Some(id) => self.orders.get(id).await?,
             None => None,
         };
-        Ok(Some(About::Support { message, order }))
+        Ok(Some(About::Support {
+            message: Box::new(message),
+            order,
+        }))
     }
 
     async fn deliver(&self, request: &MailRequest, about: &About, to: &str) -> Result<String, SendError> {
