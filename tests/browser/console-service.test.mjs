@@ -149,7 +149,7 @@ test('a message shows its order\'s facts only when the order\'s token came with 
   await signIn(page);
   await page.goto(`${CONSOLE}/support/${verified}`);
   const facts = page.locator('section[aria-labelledby="order-heading"]');
-  assert.match(await facts.textContent(), /verified/);
+  assert.match(await facts.textContent(), /Verified: the customer's order token came with the message/);
   assert.match(await facts.textContent(), /Organic Linen Tea Towels/);
   assert.equal(await facts.locator('[data-order-status]').getAttribute('data-order-status'), 'fulfilling');
   assert.ok(await facts.getByRole('link', { name: orderId }).isVisible());
