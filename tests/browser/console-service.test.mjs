@@ -10,6 +10,14 @@ import {
 } from './support.mjs';
 
 const visitor = useBrowser();
+
+/** The audit log's row on `subject` for `action`, as the console's audit page shows it. */
+async function audited(page, action, subject) {
+  await page.goto(`${CONSOLE}/audit`);
+  const row = page.locator('table.audit tbody tr', { hasText: subject }).filter({ hasText: action });
+  assert.equal(await row.count(), 1, `one "${action}" entry on ${subject}`);
+  return row.textContent();
+}
 const STRIPE = need('STRIPE_API_BASE');
 
 /** Units of `sku` in stock, as the shop's product page answers them. */
@@ -71,6 +79,9 @@ test('a delivered order returned by the shopper is received with restock: refund
   await page.getByRole('link', { name: 'Received', exact: true }).click();
   assert.match(await page.locator(`tr[data-return="${ret.return_id}"]`).textContent(), new RegExp(`restocked; refund ${refundId}`));
 
+  const entry = await audited(page, 'received return', `return ${ret.return_id} of order ${orderId}`);
+  assert.ok(entry.includes('requested') && entry.includes(refundId), entry);
+
   await eventually('the refund on the shopper\'s order page', async () => {
     await shopper.page.goto(orderUrl);
     const refunds = await shopper.page.locator('#refund-h').count() ? await shopper.page.locator('main').textContent() : '';
@@ -129,6 +140,8 @@ test('a message from the contact form is answered in the console: one reply mail
   await page.goto(`${CONSOLE}/support?state=all`);
   assert.match(await page.locator(`tr[data-reference="${reference}"]`).textContent(), /Answered · 1 reply/);
   assert.equal((await mailsTo(email)).filter((mail) => /a reply to your message/.test(mail.subject)).length, 1);
+  assert.ok((await audited(page, 'replied to support message', `support message ${reference}`)).includes(words));
+  assert.match(await audited(page, 'marked answered', `support message ${reference}`), /unanswered.*answered/s);
   await context.close();
 });
 
