@@ -1,7 +1,8 @@
 //! Messages to support through the gateway: the merchant's mail with the order's facts only when
 //! the order's own token came with it, replies going to the customer, the customer's
 //! acknowledgement with a reference, the merchant's inbox, refusals, and the hourly limits per
-//! address and per source (each test writes from a loopback address of its own).
+//! address and per source (each test writes from a loopback address of its own); the merchant's
+//! replies (kept on the thread, mailed to the writer once each) and marking a message answered.
 
 use reqwest::Method;
 use serde_json::{Value, json};
@@ -250,4 +251,186 @@ async fn a_source_may_write_its_hourly_limit_whatever_addresses_it_uses() {
     // Another source is not held back by this one.
     let (elsewhere, _) = TestApp::from_own_address();
     expect_json(write(&elsewhere, &message(email())).await, 201).await;
+}
+
+/// A message to support from a fresh address, stored: its reference and the writer's address.
+async fn a_message(app: &TestApp, subject: &str) -> (String, String) {
+    let customer = email();
+    let sent = json!({"email": customer, "subject": subject, "body": "The handle came off my mug."});
+    let received = expect_json(write(app, &sent).await, 201).await;
+    (received["reference"].as_str().unwrap().to_owned(), customer)
+}
+
+/// The references on every page of `GET /admin/support/messages?state=unanswered`.
+async fn unanswered(app: &TestApp) -> Vec<String> {
+    let mut references = Vec::new();
+    let mut path = "/admin/support/messages?state=unanswered&limit=100".to_owned();
+    loop {
+        let page = expect_json(app.admin(Method::GET, &path, &json!({})).await, 200).await;
+        for item in page["items"].as_array().into_iter().flatten() {
+            references.push(item["reference"].as_str().unwrap_or_default().to_owned());
+        }
+        match page["next_cursor"].as_str() {
+            Some(cursor) => path = format!("/admin/support/messages?state=unanswered&limit=100&cursor={cursor}"),
+            None => return references,
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_reply_is_kept_on_the_thread_and_mailed_to_the_writer_once_with_replies_coming_back_to_the_shop() {
+    let ((app, _), inbox) = (TestApp::from_own_address(), Inbox::new());
+    let (reference, customer) = a_message(&app, "Broken handle").await;
+    let path = format!("/admin/support/messages/{reference}/replies");
+    let text = "Sorry about that!\nA new mug left today.";
+    let reply = expect_json(
+        app.admin(Method::POST, &path, &json!({"body": text, "by": "ada@shop.example"}))
+            .await,
+        201,
+    )
+    .await;
+    assert_eq!(reply["reply_id"], format!("{reference}-1"));
+    assert_eq!(reply["by"], "ada@shop.example");
+    assert!(reply["sent_at"].as_str().is_some_and(|at| at.ends_with('Z')), "{reply}");
+
+    let mail = only_mail(
+        inbox.wait_for(&customer, "a reply to your message", 1).await,
+        "reply mail",
+    );
+    assert!(mail["subject"].as_str().unwrap().contains(&reference), "{mail}");
+    assert_eq!(mail["replyTo"], json!([MERCHANT]), "the customer answers the shop");
+    let body = mail["body"]["text"].as_str().unwrap();
+    assert!(body.contains(text), "{body}");
+    assert!(
+        !body.contains("handle came off"),
+        "the reply repeats nothing of the message: {body}"
+    );
+    assert!(shop_tests::in_the_shops_layout(mail["body"]["html"].as_str().unwrap()));
+
+    // The same request again (SQS delivers at least once) sends nothing more.
+    let (vars, sdk) = shop_tests::hosted_env("email-sender").await;
+    let sender = email_sender::EmailSender::from_env(&shop_platform::config::Env::from_map(vars), &sdk).unwrap();
+    let mut again = aws_lambda_events::event::sqs::SqsMessage::default();
+    again.message_id = Some("again".into());
+    again.body = Some(json!({"kind": "support_reply", "reference": reply["reply_id"]}).to_string());
+    let mut event = aws_lambda_events::event::sqs::SqsEvent::default();
+    event.records = vec![again];
+    assert!(sender.handle_batch(event).await.batch_item_failures.is_empty());
+    assert_eq!(
+        inbox.wait_for(&customer, "a reply to your message", 1).await.len(),
+        1,
+        "one mail per reply"
+    );
+
+    let second = expect_json(
+        app.admin(Method::POST, &path, &json!({"body": "Did it arrive?"})).await,
+        201,
+    )
+    .await;
+    assert_eq!(second["reply_id"], format!("{reference}-2"));
+    assert_eq!(
+        second["by"], "admin API",
+        "a script's reply is written down as the API's"
+    );
+    let thread = expect_json(
+        app.admin(Method::GET, &format!("/admin/support/messages/{reference}"), &json!({}))
+            .await,
+        200,
+    )
+    .await;
+    let replies: Vec<&str> = thread["replies"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["body"].as_str().unwrap())
+        .collect();
+    assert_eq!(replies, [text, "Did it arrive?"]);
+    assert_eq!(inbox.wait_for(&customer, "a reply to your message", 2).await.len(), 2);
+}
+
+#[tokio::test]
+async fn marking_a_message_answered_takes_it_out_of_the_unanswered_list_once() {
+    let (app, _) = TestApp::from_own_address();
+    let (reference, _) = a_message(&app, "Opening hours").await;
+    assert!(
+        unanswered(&app).await.contains(&reference),
+        "a new message waits for an answer"
+    );
+
+    let path = format!("/admin/support/messages/{reference}/answered");
+    let marked = expect_json(
+        app.admin(Method::POST, &path, &json!({"by": "ada@shop.example"})).await,
+        200,
+    )
+    .await;
+    assert_eq!(marked["answered_by"], "ada@shop.example");
+    let answered_at = marked["answered_at"].clone();
+    assert!(answered_at.as_str().is_some_and(|at| at.ends_with('Z')), "{marked}");
+    assert!(!unanswered(&app).await.contains(&reference));
+    let listed = inbox_messages(&app).await;
+    let listed = listed
+        .iter()
+        .find(|m| m["reference"] == reference.as_str())
+        .expect("still in the inbox");
+    assert_eq!(listed["answered_at"], answered_at);
+
+    // Marking it again changes nothing: the first who marked it stays.
+    let again = expect_json(
+        app.admin(Method::POST, &path, &json!({"by": "bob@shop.example"})).await,
+        200,
+    )
+    .await;
+    assert_eq!(
+        (&again["answered_by"], &again["answered_at"]),
+        (&json!("ada@shop.example"), &answered_at)
+    );
+}
+
+#[tokio::test]
+async fn a_reply_without_words_or_to_no_message_is_refused_and_nothing_is_sent() {
+    let ((app, _), inbox) = (TestApp::from_own_address(), Inbox::new());
+    let (reference, customer) = a_message(&app, "Sizes").await;
+    let path = format!("/admin/support/messages/{reference}/replies");
+    let refused = problem(app.admin(Method::POST, &path, &json!({"body": "  \n "})).await, 422).await;
+    assert_eq!(refused_fields(&refused), ["body"]);
+    let refused = problem(
+        app.admin(Method::POST, &path, &json!({"body": "Hi", "by": "a\r\nb"}))
+            .await,
+        422,
+    )
+    .await;
+    assert_eq!(refused_fields(&refused), ["by"]);
+    for (missing, body) in [
+        ("/admin/support/messages/SUP-00000000/replies", json!({"body": "Hello"})),
+        ("/admin/support/messages/SUP-00000000/answered", json!({})),
+    ] {
+        problem(app.admin(Method::POST, missing, &body).await, 404).await;
+    }
+    problem(
+        app.admin(Method::GET, "/admin/support/messages/SUP-00000000", &json!({}))
+            .await,
+        404,
+    )
+    .await;
+    problem(
+        app.admin(Method::GET, "/admin/support/messages?state=maybe", &json!({}))
+            .await,
+        422,
+    )
+    .await;
+    let thread = expect_json(
+        app.admin(Method::GET, &format!("/admin/support/messages/{reference}"), &json!({}))
+            .await,
+        200,
+    )
+    .await;
+    assert!(thread.get("replies").is_none(), "{thread}");
+    // Only the acknowledgement went to the writer.
+    let mails = inbox.wait_for(&customer, &reference, 1).await;
+    assert!(
+        mails
+            .iter()
+            .all(|m| m["subject"].as_str().is_some_and(|s| !s.contains("reply"))),
+        "{mails:#?}"
+    );
 }

@@ -1,6 +1,6 @@
 //! `admin`: the merchant's desks. The catalog (products one at a time or in bulk, stock counts,
 //! discount codes), the orders (see [`order_desk`]; cancels and refunds in [`refunds_desk`]) and
-//! the support inbox.
+//! the support inbox ([`support_desk`]).
 //! In AWS these routes sit behind IAM authorization; locally the gateway asks for the admin token.
 
 use http::StatusCode;
@@ -27,8 +27,10 @@ pub mod order_export;
 pub mod refunds_desk;
 pub mod returns_desk;
 pub mod summary;
+pub mod support_desk;
 
 use order_desk::OrderDesk;
+use support_desk::SupportDesk;
 
 /// The largest import body: well under Lambda's 6 MB payload limit.
 const IMPORT_BODY_LIMIT: usize = 4 * 1024 * 1024;
@@ -42,7 +44,7 @@ pub struct Admin {
     currency: Currency,
     clock: std::sync::Arc<dyn Clock>,
     desk: OrderDesk,
-    support: SupportStore,
+    support: SupportDesk,
     dead_letters: Vec<(String, shop_services::queue::Queue)>,
 }
 
@@ -83,17 +85,22 @@ impl Admin {
         let clock: std::sync::Arc<dyn Clock> = std::sync::Arc::new(SystemClock);
         // Listing cursors are sealed with the shop's key.
         shop_platform::keys::install(env)?;
+        let mailer = Mailer::from_env(env, sdk)?;
         Ok(Self {
             catalog: CatalogStore::new(client.clone(), table.shop_table.clone()),
             discounts: DiscountStore::new(client.clone(), table.shop_table.clone()),
-            support: SupportStore::new(client.clone(), table.shop_table.clone()),
+            support: SupportDesk {
+                support: SupportStore::new(client.clone(), table.shop_table.clone()),
+                mailer: mailer.clone(),
+                clock: clock.clone(),
+            },
             currency: store.store_currency,
             dead_letters: summary::dead_letter_queues(env, &aws_sdk_sqs::Client::new(sdk)),
             clock: clock.clone(),
             desk: OrderDesk {
                 mail_log: shop_store::mail_log::MailLog::new(client.clone(), table.shop_table.clone()),
                 orders: OrderStore::new(client, table.shop_table),
-                mailer: Mailer::from_env(env, sdk)?,
+                mailer,
                 payments: PaymentGateway::from_env(env, sdk).await?,
                 store_name: store.store_name,
                 clock,
@@ -129,7 +136,10 @@ impl Admin {
             Some("GET /admin/exports/orders") => self.desk.export(&request).await,
             Some("GET /admin/returns") => self.desk.list_returns(&request).await,
             Some("POST /admin/returns/{return_id}/receive") => self.desk.receive_return(&request).await,
-            Some("GET /admin/support/messages") => self.support_messages(&request).await,
+            Some("GET /admin/support/messages") => self.support.list(&request).await,
+            Some("GET /admin/support/messages/{reference}") => self.support.show(&request).await,
+            Some("POST /admin/support/messages/{reference}/replies") => self.support.reply(&request).await,
+            Some("POST /admin/support/messages/{reference}/answered") => self.support.answered(&request).await,
             Some("GET /admin/summary") => self.summary(&request).await,
             _ => Err(edge::unknown_route(&request)),
         }
@@ -317,13 +327,6 @@ impl Admin {
     async fn list_discounts(&self, request: &Request) -> Result<Response<Body>, ApiError> {
         let (limit, cursor) = edge::page_params(request)?;
         let page: shop_store::dynamo::Page<DiscountRecord> = self.discounts.list(limit, cursor.as_ref()).await?;
-        json(StatusCode::OK, &page)
-    }
-
-    /// `GET /admin/support/messages?limit=&cursor=`: the support inbox, newest first.
-    async fn support_messages(&self, request: &Request) -> Result<Response<Body>, ApiError> {
-        let (limit, cursor) = edge::page_params(request)?;
-        let page = self.support.newest(limit, cursor.as_ref()).await?;
         json(StatusCode::OK, &page)
     }
 }

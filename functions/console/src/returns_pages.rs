@@ -1,12 +1,36 @@
-//! The returns section of the console (being built).
+//! The returns desk: returns and exchanges by state (what comes back, why, what it refunds, each
+//! beside its order), and receiving one with or without putting its units back in stock. The
+//! admin handler's `POST /admin/returns/{return_id}/receive` decides the refund (through Stripe)
+//! and the stock; the page says what it did.
 
+use crate::order_pages::refusal_message;
 use crate::pages::PageError;
-use crate::{Console, Ctx};
+use crate::{Console, Ctx, form};
 use http::Method;
 use lambda_http::{Body, Response};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use shop_platform::in_process::{Call, encode, is_order_id};
 
 /// This section's templates.
-pub(crate) const TEMPLATES: &[(&str, &str)] = &[];
+pub(crate) const TEMPLATES: &[(&str, &str)] = &[("returns.html", include_str!("../templates/returns.html"))];
+
+/// The states the returns page lists, each with its tab's label; the first is the default.
+const TABS: &[(&str, &str)] = &[
+    ("requested", "Waiting to be received"),
+    ("received", "Received"),
+    ("cancelled", "Cancelled exchanges"),
+];
+
+/// Returns a page shows.
+const PAGE_SIZE: &str = "25";
+
+#[derive(Deserialize)]
+struct ReceiveForm {
+    /// `true` puts the units back in stock.
+    #[serde(default)]
+    restock: String,
+}
 
 impl Console {
     /// `/returns/…`.
@@ -16,7 +40,126 @@ impl Console {
         method: &Method,
         rest: &[&str],
     ) -> Result<Response<Body>, PageError> {
-        let _ = (ctx, method, rest);
-        Err(PageError::NotFound)
+        match (method, rest) {
+            (&Method::GET, []) => self.returns_page(ctx).await,
+            (&Method::POST, [return_id, "receive"]) => self.receive(ctx, return_id).await,
+            _ => Err(PageError::NotFound),
+        }
+    }
+
+    /// `GET /returns?status=&cursor=`.
+    async fn returns_page(&self, ctx: &Ctx<'_>) -> Result<Response<Body>, PageError> {
+        let request = ctx.request;
+        let (status, label) = match shop_platform::edge::query_param(request, "status") {
+            None => TABS[0],
+            Some(asked) => *TABS.iter().find(|(s, _)| *s == asked).ok_or(PageError::NotFound)?,
+        };
+        let cursor = shop_platform::edge::query_param(request, "cursor").map(str::to_owned);
+        let call = Call::get("/admin/returns")
+            .query("status", Some(status))
+            .query("limit", Some(PAGE_SIZE))
+            .query("cursor", cursor);
+        let page = self.pages.displayed(self.ask(request, call).await?);
+        let next = page
+            .get("next_cursor")
+            .and_then(Value::as_str)
+            .map(|cursor| format!("/returns?status={status}&cursor={}", encode(cursor)));
+        let tabs: Vec<Value> = TABS
+            .iter()
+            .map(|(s, l)| json!({"status": s, "label": l, "current": *s == status}))
+            .collect();
+        self.pages.show(
+            ctx,
+            "returns.html",
+            json!({
+                "tabs": tabs,
+                "label": label,
+                "status": status,
+                "returns": page.get("items").cloned().unwrap_or(Value::Null),
+                "next": next,
+            }),
+        )
+    }
+
+    /// `POST /returns/{return_id}/receive` with `restock=true|false`.
+    async fn receive(&self, ctx: &Ctx<'_>, return_id: &str) -> Result<Response<Body>, PageError> {
+        let request = ctx.request;
+        if !is_order_id(return_id) {
+            return Err(PageError::NotFound);
+        }
+        let restock = match form::<ReceiveForm>(request)?.restock.as_str() {
+            "true" => true,
+            "false" => false,
+            _ => return Err(PageError::BadForm("say whether the units go back in stock".into())),
+        };
+        let call = Call::new(Method::POST, "/admin/returns/{return_id}/receive")
+            .param("return_id", return_id)
+            .body(json!({ "restock": restock }));
+        let message = match self.ask(request, call).await {
+            Ok(received) => {
+                let received = self.pages.displayed(received);
+                let outcome = receipt(&received);
+                let order_id = received.get("order_id").and_then(Value::as_str).unwrap_or("");
+                self.audit(
+                    ctx,
+                    "received return",
+                    &format!("return {return_id} of order {order_id}"),
+                    Some("requested".into()),
+                    Some(outcome.clone()),
+                )
+                .await;
+                format!("Return {return_id} received: {outcome}")
+            }
+            Err(PageError::Refused(refusal)) => refusal_message(&refusal),
+            Err(other) => return Err(other),
+        };
+        Ok(self.pages.done(ctx, "/returns", &message))
+    }
+}
+
+/// What receiving did, in the merchant's words: the refund and the stock put back, as the admin
+/// handler's answer (the received return) says.
+fn receipt(received: &Value) -> String {
+    let refund = &received["refund"];
+    let refunded = match (refund["amount"].as_i64(), refund["display"].as_str()) {
+        (Some(amount), Some(display)) if amount > 0 => match received["refund_id"].as_str() {
+            Some(id) => format!("{display} refunded through Stripe ({id})"),
+            None => format!("{display} to refund (not yet confirmed by Stripe; receive again to retry)"),
+        },
+        _ => "nothing to refund".to_owned(),
+    };
+    let lines: Vec<String> = received["lines"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|line| Some(format!("{} × {}", line["quantity"].as_u64()?, line["sku"].as_str()?)))
+        .collect();
+    let stock = if received["restocked"] == true {
+        format!("put back in stock: {}", lines.join(", "))
+    } else {
+        format!("not put back in stock: {}", lines.join(", "))
+    };
+    format!("{refunded}; {stock}.")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_receipt_names_the_refund_and_the_units_put_back() {
+        let received = json!({
+            "refund": {"amount": 2413, "currency": "usd", "display": "$24.13"}, "refund_id": "re_1",
+            "restocked": true, "lines": [{"sku": "MUG-1", "quantity": 2}],
+        });
+        assert_eq!(
+            receipt(&received),
+            "$24.13 refunded through Stripe (re_1); put back in stock: 2 × MUG-1."
+        );
+        let kept = json!({
+            "refund": {"amount": 0, "currency": "usd", "display": "$0.00"},
+            "restocked": false, "lines": [{"sku": "MUG-1", "quantity": 1}],
+        });
+        assert_eq!(receipt(&kept), "nothing to refund; not put back in stock: 1 × MUG-1.");
     }
 }

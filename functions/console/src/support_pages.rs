@@ -1,12 +1,42 @@
-//! The support section of the console (being built).
+//! The support inbox: messages newest first (the unanswered ones by default), one message with
+//! the facts of the order it names when its token verified it, its thread of replies, the reply
+//! form (mailed to the writer by the email sender) and "Mark answered". Each asks the admin
+//! handler's `/admin/support/messages` routes.
 
+use crate::order_pages::refusal_message;
 use crate::pages::PageError;
-use crate::{Console, Ctx};
+use crate::{Console, Ctx, form};
 use http::Method;
 use lambda_http::{Body, Response};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use shop_platform::in_process::{Call, encode, is_order_id};
 
 /// This section's templates.
-pub(crate) const TEMPLATES: &[(&str, &str)] = &[];
+pub(crate) const TEMPLATES: &[(&str, &str)] = &[
+    ("support.html", include_str!("../templates/support.html")),
+    (
+        "support_message.html",
+        include_str!("../templates/support_message.html"),
+    ),
+];
+
+/// The inbox's lists, each with its tab's label; the first is the default.
+const TABS: &[(&str, &str)] = &[("unanswered", "Unanswered"), ("all", "All messages")];
+
+/// Messages a page shows.
+const PAGE_SIZE: &str = "25";
+
+#[derive(Deserialize)]
+struct ReplyForm {
+    #[serde(default)]
+    reply: String,
+}
+
+/// Whether `reference` can be a message's (`SUP-` and a short code), before asking for it.
+fn is_reference(reference: &str) -> bool {
+    reference.starts_with("SUP-") && is_order_id(reference)
+}
 
 impl Console {
     /// `/support/…`.
@@ -16,7 +46,137 @@ impl Console {
         method: &Method,
         rest: &[&str],
     ) -> Result<Response<Body>, PageError> {
-        let _ = (ctx, method, rest);
-        Err(PageError::NotFound)
+        match (method, rest) {
+            (&Method::GET, []) => self.inbox_page(ctx).await,
+            (_, [reference, ..]) if !is_reference(reference) => Err(PageError::NotFound),
+            (&Method::GET, [reference]) => self.message_page(ctx, reference).await,
+            (&Method::POST, [reference, "reply"]) => self.reply(ctx, reference).await,
+            (&Method::POST, [reference, "answered"]) => self.answered(ctx, reference).await,
+            _ => Err(PageError::NotFound),
+        }
+    }
+
+    /// `GET /support?state=unanswered|all&cursor=`.
+    async fn inbox_page(&self, ctx: &Ctx<'_>) -> Result<Response<Body>, PageError> {
+        let request = ctx.request;
+        let (state, label) = match shop_platform::edge::query_param(request, "state") {
+            None => TABS[0],
+            Some(asked) => *TABS.iter().find(|(s, _)| *s == asked).ok_or(PageError::NotFound)?,
+        };
+        let cursor = shop_platform::edge::query_param(request, "cursor").map(str::to_owned);
+        let call = Call::get("/admin/support/messages")
+            .query("state", Some(state))
+            .query("limit", Some(PAGE_SIZE))
+            .query("cursor", cursor);
+        let page = self.ask(request, call).await?;
+        let next = page
+            .get("next_cursor")
+            .and_then(Value::as_str)
+            .map(|cursor| format!("/support?state={state}&cursor={}", encode(cursor)));
+        let tabs: Vec<Value> = TABS
+            .iter()
+            .map(|(s, l)| json!({"state": s, "label": l, "current": *s == state}))
+            .collect();
+        self.pages.show(
+            ctx,
+            "support.html",
+            json!({
+                "tabs": tabs,
+                "label": label,
+                "state": state,
+                "messages": page.get("items").cloned().unwrap_or(Value::Null),
+                "next": next,
+            }),
+        )
+    }
+
+    /// `GET /support/{reference}`: the message, its verified order's facts, its thread.
+    async fn message_page(&self, ctx: &Ctx<'_>, reference: &str) -> Result<Response<Body>, PageError> {
+        let request = ctx.request;
+        let message = self.message(ctx, reference).await?;
+        let order = match message.get("order_id").and_then(Value::as_str) {
+            Some(order_id) if is_order_id(order_id) => {
+                let call = Call::get("/admin/orders/{order_id}").param("order_id", order_id);
+                match self.ask(request, call).await {
+                    Ok(order) => Some(self.pages.displayed(order)),
+                    // The order is gone (never, as orders are kept): show the message alone.
+                    Err(PageError::NotFound) => None,
+                    Err(other) => return Err(other),
+                }
+            }
+            _ => None,
+        };
+        self.pages.show(
+            ctx,
+            "support_message.html",
+            // `thread`, not `message`: that name is the page's flash message.
+            json!({"reference": reference, "thread": message, "order": order}),
+        )
+    }
+
+    /// `POST /support/{reference}/reply`: the reply kept on the thread and mailed to the writer.
+    async fn reply(&self, ctx: &Ctx<'_>, reference: &str) -> Result<Response<Body>, PageError> {
+        let request = ctx.request;
+        let form: ReplyForm = form(request)?;
+        let call = Call::new(Method::POST, "/admin/support/messages/{reference}/replies")
+            .param("reference", reference)
+            .body(json!({"body": form.reply, "by": ctx.staff.email}));
+        let message = match self.ask(request, call).await {
+            Ok(reply) => {
+                let reply_id = reply.get("reply_id").and_then(Value::as_str).unwrap_or("");
+                let text = reply.get("body").and_then(Value::as_str).unwrap_or("");
+                self.audit(
+                    ctx,
+                    "replied to support message",
+                    &format!("support message {reference}"),
+                    None,
+                    Some(format!("reply {reply_id}: {text}")),
+                )
+                .await;
+                "Reply sent: it is on its way to the customer by mail.".to_owned()
+            }
+            Err(PageError::Refused(refusal)) => refusal_message(&refusal),
+            Err(other) => return Err(other),
+        };
+        Ok(self.back_to_message(ctx, reference, &message))
+    }
+
+    /// `POST /support/{reference}/answered`: out of the unanswered list.
+    async fn answered(&self, ctx: &Ctx<'_>, reference: &str) -> Result<Response<Body>, PageError> {
+        let request = ctx.request;
+        let before = self.message(ctx, reference).await?;
+        if before.get("answered_at").is_some_and(|at| !at.is_null()) {
+            return Ok(self.back_to_message(ctx, reference, "This message was already marked answered."));
+        }
+        let call = Call::new(Method::POST, "/admin/support/messages/{reference}/answered")
+            .param("reference", reference)
+            .body(json!({"by": ctx.staff.email}));
+        let message = match self.ask(request, call).await {
+            Ok(_) => {
+                let subject = format!("support message {reference}");
+                self.audit(
+                    ctx,
+                    "marked answered",
+                    &subject,
+                    Some("unanswered".into()),
+                    Some("answered".into()),
+                )
+                .await;
+                "Marked answered.".to_owned()
+            }
+            Err(PageError::Refused(refusal)) => refusal_message(&refusal),
+            Err(other) => return Err(other),
+        };
+        Ok(self.back_to_message(ctx, reference, &message))
+    }
+
+    async fn message(&self, ctx: &Ctx<'_>, reference: &str) -> Result<Value, PageError> {
+        let call = Call::get("/admin/support/messages/{reference}").param("reference", reference);
+        self.ask(ctx.request, call).await
+    }
+
+    fn back_to_message(&self, ctx: &Ctx<'_>, reference: &str, message: &str) -> Response<Body> {
+        self.pages
+            .done(ctx, &format!("/support/{}", encode(reference)), message)
     }
 }

@@ -344,3 +344,16 @@ pub struct AcknowledgementFacts<'a> {
     /// The message's reference.
     pub reference: &'a str,
 }
+
+/// What the merchant's reply to a support message says: the reply, under the message's
+/// reference. It repeats nothing of the message: the writer chose the address, the merchant
+/// chose these words.
+#[derive(Debug, Serialize)]
+pub struct ReplyFacts<'a> {
+    /// The store's name.
+    pub store_name: &'a str,
+    /// The message's reference.
+    pub reference: &'a str,
+    /// The merchant's text.
+    pub reply: &'a str,
+}

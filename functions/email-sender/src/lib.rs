@@ -8,7 +8,7 @@ pub mod facts;
 pub mod render;
 
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
-use facts::{AcknowledgementFacts, Links, MailFacts, RecentOrder, Store, SupportFacts};
+use facts::{AcknowledgementFacts, Links, MailFacts, RecentOrder, ReplyFacts, Store, SupportFacts};
 use render::{RenderError, RenderedMail, Templates};
 use serde::Deserialize;
 use shop_domain::order::Order;
@@ -21,7 +21,7 @@ use shop_services::ses::{Mail, SesError, SesMailer};
 use shop_store::dynamo::StoreError;
 use shop_store::mail_log::{Claim, MailLog};
 use shop_store::orders::OrderStore;
-use shop_store::support::{SupportMessage, SupportStore};
+use shop_store::support::{SupportMessage, SupportReply, SupportStore};
 use std::sync::Arc;
 
 /// How many recent orders a lookup mail lists.
@@ -66,10 +66,16 @@ impl MailSettings {
 /// What one mail is about.
 enum About {
     Order(Order),
+    // Boxed: an order beside it makes the variant large.
     Support {
-        message: SupportMessage,
+        message: Box<SupportMessage>,
         /// The order the message's token opened.
         order: Option<Order>,
+    },
+    /// The merchant's reply to a message.
+    Reply {
+        message: Box<SupportMessage>,
+        reply: SupportReply,
     },
 }
 
@@ -78,7 +84,7 @@ impl About {
     fn customer(&self) -> &str {
         match self {
             Self::Order(order) => order.email.as_str(),
-            Self::Support { message, .. } => &message.email,
+            Self::Support { message, .. } | Self::Reply { message, .. } => &message.email,
         }
     }
 }
@@ -216,6 +222,13 @@ impl EmailSender {
         let Some(reference) = &request.reference else {
             return Err(SendError::Unreadable("a support mail without its message".into()));
         };
+        if request.kind == MailKind::SupportReply {
+            let reply = self.support.reply(reference).await?;
+            return Ok(reply.map(|(message, reply)| About::Reply {
+                message: Box::new(message),
+                reply,
+            }));
+        }
         let Some(message) = self.support.get(reference).await? else {
             return Ok(None);
         };
@@ -223,7 +236,10 @@ impl EmailSender {
             Some(id) => self.orders.get(id).await?,
             None => None,
         };
-        Ok(Some(About::Support { message, order }))
+        Ok(Some(About::Support {
+            message: Box::new(message),
+            order,
+        }))
     }
 
     async fn deliver(&self, request: &MailRequest, about: &About, to: &str) -> Result<String, SendError> {
@@ -240,6 +256,17 @@ impl EmailSender {
                 };
                 let mail = self.templates.render_acknowledgement(&facts)?;
                 self.send_email(request, to, None, mail).await
+            }
+            About::Reply { message, reply } => {
+                let facts = ReplyFacts {
+                    store_name: &self.store.name,
+                    reference: &message.reference,
+                    reply: &reply.body,
+                };
+                let mail = self.templates.render_reply(&facts)?;
+                // The customer answers the merchant by replying.
+                let merchant = Some(self.settings.merchant_email.as_str()).filter(|m| !m.is_empty());
+                self.send_email(request, to, merchant, mail).await
             }
             About::Support { message, order } => {
                 let base = self.settings.console_url.trim_end_matches('/');

@@ -4,7 +4,7 @@
 //! the store's name at the foot); HTML is escaped by minijinja as it renders, text is not. The
 //! templates are compiled into the binary and parsed once per instance.
 
-use crate::facts::{AcknowledgementFacts, MailFacts, SupportFacts};
+use crate::facts::{AcknowledgementFacts, MailFacts, ReplyFacts, SupportFacts};
 use minijinja::Environment;
 use minijinja::value::{Serde, Value};
 use shop_platform::messages::MailKind;
@@ -83,6 +83,8 @@ impl Templates {
             "support_message.txt",
             "support_received.html",
             "support_received.txt",
+            "support_reply.html",
+            "support_reply.txt",
         ] {
             env.add_template(name, source)?;
         }
@@ -104,6 +106,12 @@ impl Templates {
     pub fn render_acknowledgement(&self, facts: &AcknowledgementFacts<'_>) -> Result<RenderedMail, RenderError> {
         let subject = format!("{}: we received your message ({})", facts.store_name, facts.reference);
         self.render_parts(MailKind::SupportReceived, Value::from(Serde(facts)), subject)
+    }
+
+    /// Renders the merchant's reply to a support message, for its writer.
+    pub fn render_reply(&self, facts: &ReplyFacts<'_>) -> Result<RenderedMail, RenderError> {
+        let subject = format!("{}: a reply to your message ({})", facts.store_name, facts.reference);
+        self.render_parts(MailKind::SupportReply, Value::from(Serde(facts)), subject)
     }
 
     fn render_parts(&self, kind: MailKind, context: Value, subject: String) -> Result<RenderedMail, RenderError> {
@@ -144,8 +152,10 @@ fn subject(kind: MailKind, facts: &MailFacts<'_>) -> String {
             "Order {order} needs a look: {}",
             facts.review.unwrap_or("see the order")
         ),
-        // Rendered with their own facts (`render_support`, `render_acknowledgement`).
-        MailKind::SupportMessage | MailKind::SupportReceived => format!("{store}: order {order}"),
+        // Rendered with their own facts (`render_support`, `render_acknowledgement`, `render_reply`).
+        MailKind::SupportMessage | MailKind::SupportReceived | MailKind::SupportReply => {
+            format!("{store}: order {order}")
+        }
     }
 }
 
@@ -485,6 +495,27 @@ mod tests {
             assert!(!part.contains("pieces") && !part.contains("broken"), "{part}");
         }
         assert!(ack.html.contains("class=\"shop-header"));
+    }
+
+    #[test]
+    fn a_reply_carries_the_merchants_words_escaped_in_html() {
+        let reply = Templates::load()
+            .unwrap()
+            .render_reply(&ReplyFacts {
+                store_name: "Demo & Co",
+                reference: "SUP-1",
+                reply: "A new mug is on its way.\n<b>Sorry</b>",
+            })
+            .unwrap();
+        assert_eq!(reply.subject, "Demo & Co: a reply to your message (SUP-1)");
+        assert!(
+            reply.text.contains("A new mug is on its way.\n<b>Sorry</b>"),
+            "{}",
+            reply.text
+        );
+        assert!(reply.html.contains("&lt;b&gt;Sorry") && !reply.html.contains("<b>Sorry"));
+        assert!(reply.html.contains("class=\"shop-header"));
+        assert!(reply.text.contains("\n-- \nDemo & Co"), "{}", reply.text);
     }
 
     /// `SHOP_MAIL_SAMPLES=dir cargo test -p email-sender -- --ignored`: every mail's parts as

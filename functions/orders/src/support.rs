@@ -162,6 +162,9 @@ impl Orders {
             body: checked.body,
             received_at: now,
             request_id: edge::request_id(request),
+            replies: Vec::new(),
+            answered_at: None,
+            answered_by: None,
         };
         let mut stored = false;
         for _ in 0..REFERENCE_ATTEMPTS {

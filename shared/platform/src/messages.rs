@@ -107,11 +107,14 @@ pub enum MailKind {
     SupportMessage,
     /// To the customer: their message reached support, with its reference.
     SupportReceived,
+    /// To the customer: the merchant's reply to their message (the reference is the reply's id,
+    /// `shop_store::support::reply_id`).
+    SupportReply,
 }
 
 impl MailKind {
     /// Every kind, for tests and the template check.
-    pub const ALL: [MailKind; 12] = [
+    pub const ALL: [MailKind; 13] = [
         Self::OrderConfirmation,
         Self::NewOrder,
         Self::Shipped,
@@ -124,6 +127,7 @@ impl MailKind {
         Self::ReturnInstructions,
         Self::SupportMessage,
         Self::SupportReceived,
+        Self::SupportReply,
     ];
 
     /// The word used in messages, records and template names.
@@ -141,6 +145,7 @@ impl MailKind {
             Self::ReturnInstructions => "return_instructions",
             Self::SupportMessage => "support_message",
             Self::SupportReceived => "support_received",
+            Self::SupportReply => "support_reply",
         }
     }
 
@@ -151,7 +156,7 @@ impl MailKind {
 
     /// Whether the mail is about a support message (its reference) rather than an order.
     pub fn is_support(self) -> bool {
-        matches!(self, Self::SupportMessage | Self::SupportReceived)
+        matches!(self, Self::SupportMessage | Self::SupportReceived | Self::SupportReply)
     }
 }
 
