@@ -1,6 +1,6 @@
 //! `GET /admin/summary`: the day at a glance for the merchant's Today page and for scripts: the
 //! UTC day's paid orders and revenue (counted when packing starts), the orders to pack, the
-//! returns waiting, and the dead-letter queues holding messages (work that failed every retry).
+//! returns waiting, the support messages unanswered, and the dead-letter queues holding messages (work that failed every retry).
 
 use crate::Admin;
 use http::StatusCode;
@@ -53,6 +53,7 @@ struct Summary {
     awaiting_packing: Count,
     to_pack: Count,
     returns_waiting: Count,
+    support_unanswered: Count,
     /// Only the queues holding messages.
     dead_letters: Vec<DeadLetters>,
     /// Queues whose depth could not be read just now.
@@ -73,16 +74,17 @@ pub fn dead_letter_queues(env: &Env, client: &aws_sdk_sqs::Client) -> Vec<(Strin
 }
 
 impl Admin {
-    /// `GET /admin/summary`: one GetItem and three Queries on the table, one
+    /// `GET /admin/summary`: one GetItem and four Queries on the table, one
     /// GetQueueAttributes per dead-letter queue, all at once.
     pub(crate) async fn summary(&self, _request: &Request) -> Result<Response<Body>, ApiError> {
         let day = day_of(self.clock.now());
         let orders = &self.desk.orders;
-        let (sales, paid, packing, returns, depths) = futures::join!(
+        let (sales, paid, packing, returns, unanswered, depths) = futures::join!(
             orders.day_sales(&day),
             orders.count_by_status(OrderStatus::Paid, COUNT_CAP),
             orders.count_by_status(OrderStatus::Fulfilling, COUNT_CAP),
             orders.count_returns(ReturnState::Requested, COUNT_CAP),
+            self.support.support.count_unanswered(COUNT_CAP),
             futures::future::join_all(
                 self.dead_letters
                     .iter()
@@ -113,6 +115,7 @@ impl Admin {
                 awaiting_packing: paid?.into(),
                 to_pack: packing?.into(),
                 returns_waiting: returns?.into(),
+                support_unanswered: unanswered?.into(),
                 dead_letters,
                 unreadable_queues,
             },

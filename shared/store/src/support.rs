@@ -240,6 +240,12 @@ impl SupportStore {
         Ok(Page { items, next_cursor })
     }
 
+    /// How many messages wait for an answer, counting at most `cap`, and whether more do: one
+    /// Query (`Select=COUNT`).
+    pub async fn count_unanswered(&self, cap: i32) -> Result<(u32, bool), StoreError> {
+        dynamo::index_count(&self.client, &self.table, UNANSWERED, cap).await
+    }
+
     /// Appends `reply` to `message` as it was read: one UpdateItem, conditional on the message
     /// still having as many replies. False when another reply came first (read and try again).
     pub async fn add_reply(&self, message: &SupportMessage, reply: &SupportReply) -> Result<bool, StoreError> {
