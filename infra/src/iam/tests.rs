@@ -201,7 +201,6 @@ fn the_console_has_the_admin_handlers_rights_and_signs_staff_in_without_any() {
         ("dynamodb:Query", index.as_str()),
         ("dynamodb:UpdateItem", TABLE),
         ("dynamodb:BatchWriteItem", TABLE),
-        ("dynamodb:PutItem", TABLE),
         ("dynamodb:DeleteItem", TABLE),
         ("sqs:SendMessage", &queue("EmailQueue")),
         ("sqs:SendMessage", &queue("FulfillmentQueue")),
@@ -217,6 +216,16 @@ fn the_console_has_the_admin_handlers_rights_and_signs_staff_in_without_any() {
             "{action} on {resource}: the console may do what admin may, no more"
         );
     }
+    // Its own: the audit log's entries. The campaign function's admin routes': starting a send
+    // queues its first page; the sending (SES) stays the campaign function's.
+    assert_eq!(console.decide("dynamodb:PutItem", TABLE), Decision::Allow);
+    let campaigns = &policies["CampaignFunction"];
+    let campaign_queue = queue("CampaignQueue");
+    assert_eq!(console.decide("sqs:SendMessage", &campaign_queue), Decision::Allow);
+    assert_eq!(campaigns.decide("sqs:SendMessage", &campaign_queue), Decision::Allow);
+    let sender = "arn:aws:ses:us-east-1:123456789012:identity/shop@example.com";
+    assert_eq!(campaigns.decide("ses:SendBulkEmail", sender), Decision::Allow);
+    assert_eq!(console.decide("ses:SendBulkEmail", sender), Decision::ImplicitDeny);
     // Sign-in is public: Cognito evaluates no IAM policy for InitiateAuth.
     let sign_in = json_call(
         "cognito-idp",
