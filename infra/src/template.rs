@@ -918,9 +918,18 @@ Conditions:
             .partition(|(action, _)| action.starts_with("ses:"));
         assert!(!mail.is_empty(), "the campaign function sends with SES");
         union.extend(routes);
-        // And the console's own: the audit log's entries.
-        union.insert(("dynamodb:PutItem".to_owned(), "ShopTable.Arn".to_owned()));
-        assert_eq!(grants(console, &context), union);
+        // And the console's own: the audit log's entries and the sessions (puts, which the
+        // campaign routes have too, and deletes), and the Settings page's staff accounts.
+        let (own, theirs): (std::collections::BTreeSet<_>, std::collections::BTreeSet<_>) = grants(console, &context)
+            .into_iter()
+            .partition(|(action, _)| action == "dynamodb:DeleteItem" || action.starts_with("cognito-idp:"));
+        assert!(own.contains(&("dynamodb:DeleteItem".to_owned(), "ShopTable.Arn".to_owned())));
+        assert!(
+            own.iter()
+                .all(|(action, resource)| action == "dynamodb:DeleteItem" || resource == "StaffUserPool.Arn")
+        );
+        assert!(union.contains(&("dynamodb:PutItem".to_owned(), "ShopTable.Arn".to_owned())));
+        assert_eq!(theirs, union);
 
         for (name, value) in &functions["AdminFunction"].environment {
             assert_eq!(console.environment.get(name), Some(value), "admin's {name}");
