@@ -110,8 +110,8 @@ impl Console {
         ctx.owner_only()?;
         match (method, rest) {
             (&Method::GET, []) => self.marketing_page(ctx).await,
-            (&Method::GET, ["import"]) => self.import_page(ctx, "", &[]),
-            (&Method::POST, ["import"]) => self.import(ctx).await,
+            (&Method::GET, ["import"]) => self.subscriber_import_page(ctx, "", &[]),
+            (&Method::POST, ["import"]) => self.import_subscribers(ctx).await,
             (&Method::GET, ["campaigns"]) => self.campaigns_page(ctx).await,
             (&Method::GET, ["campaigns", "new"]) => self.compose_page(ctx, &ComposeForm::default(), None, None),
             (&Method::POST, ["campaigns", "new"]) => self.compose(ctx).await,
@@ -162,7 +162,12 @@ impl Console {
     }
 
     /// The import form with what was pasted and, after a refused check, each row's problem.
-    fn import_page(&self, ctx: &Ctx<'_>, csv: &str, problems: &[RowProblem]) -> Result<Response<Body>, PageError> {
+    fn subscriber_import_page(
+        &self,
+        ctx: &Ctx<'_>,
+        csv: &str,
+        problems: &[RowProblem],
+    ) -> Result<Response<Body>, PageError> {
         let mut page = self.pages.show(
             ctx,
             "marketing_import.html",
@@ -176,11 +181,11 @@ impl Console {
 
     /// `POST /marketing/import`: every row checked; when one is bad nothing is written and the
     /// form comes back with each problem named by its line. Else one import call per source.
-    async fn import(&self, ctx: &Ctx<'_>) -> Result<Response<Body>, PageError> {
+    async fn import_subscribers(&self, ctx: &Ctx<'_>) -> Result<Response<Body>, PageError> {
         let form: ImportForm = form(ctx.request)?;
         let rows = match consented_list::check(&form.csv, crate::now()) {
             Ok(rows) => rows,
-            Err(problems) => return self.import_page(ctx, &form.csv, &problems),
+            Err(problems) => return self.subscriber_import_page(ctx, &form.csv, &problems),
         };
         let (mut imported, mut known) = (0, 0);
         let mut sources = Vec::new();
