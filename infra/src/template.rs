@@ -897,6 +897,59 @@ Conditions:
     }
 
     #[test]
+    fn the_console_may_do_what_the_handlers_it_runs_may_do_and_nothing_more() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../template.yaml");
+        let template = Template::load(&path).unwrap();
+        let context = naming_context(&template);
+        let functions: HashMap<String, Function> = template
+            .functions()
+            .unwrap()
+            .into_iter()
+            .map(|f| (f.logical_id.clone(), f))
+            .collect();
+        let console = &functions["ConsoleFunction"];
+        let mut union = grants(&functions["AdminFunction"], &context);
+        // The campaign function's admin routes (import, counts, campaigns, preview, send): its
+        // table rights and its queue, where a send's first page goes. Not SES: the queue's
+        // worker, the campaign function itself, sends.
+        let campaigns = grants(&functions["CampaignFunction"], &context);
+        let (mail, routes): (std::collections::BTreeSet<_>, _) = campaigns
+            .into_iter()
+            .partition(|(action, _)| action.starts_with("ses:"));
+        assert!(!mail.is_empty(), "the campaign function sends with SES");
+        union.extend(routes);
+        // And the console's own: the audit log's entries and the sessions (puts, which the
+        // campaign routes have too, and deletes), and the Settings page's staff accounts.
+        let (own, theirs): (std::collections::BTreeSet<_>, std::collections::BTreeSet<_>) = grants(console, &context)
+            .into_iter()
+            .partition(|(action, _)| action == "dynamodb:DeleteItem" || action.starts_with("cognito-idp:"));
+        assert!(own.contains(&("dynamodb:DeleteItem".to_owned(), "ShopTable.Arn".to_owned())));
+        assert!(
+            own.iter()
+                .all(|(action, resource)| action == "dynamodb:DeleteItem" || resource == "StaffUserPool.Arn")
+        );
+        assert!(union.contains(&("dynamodb:PutItem".to_owned(), "ShopTable.Arn".to_owned())));
+        assert_eq!(theirs, union);
+
+        for (name, value) in &functions["AdminFunction"].environment {
+            assert_eq!(console.environment.get(name), Some(value), "admin's {name}");
+        }
+        for name in [
+            "SIGNING_KEY",
+            "CAMPAIGN_QUEUE_URL",
+            "PUBLIC_API_URL",
+            "CONSENT_PAGES_URL",
+        ] {
+            let campaign = &functions["CampaignFunction"].environment;
+            assert_eq!(
+                console.environment.get(name),
+                campaign.get(name),
+                "the campaigns' {name}"
+            );
+        }
+    }
+
+    #[test]
     fn empty_storefront_and_order_page_urls_mean_the_bundled_storefront() {
         let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../template.yaml");
         let template = Template::load(&path).unwrap();

@@ -570,3 +570,110 @@ async fn a_large_campaign_goes_out_in_one_bulk_call_per_fifty_recipients() {
         .count();
     assert_eq!(delivered, recipients);
 }
+
+#[tokio::test]
+async fn the_subscriber_counts_name_every_address_of_a_source_by_where_it_stands() {
+    let (app, inbox, store) = (TestApp::new(), Inbox::new(), store().await);
+    let source = unique("counted");
+    let address = |name: &str| format!("{}@example.com", unique(name));
+    let (stays, leaves, pending, bounces) = (
+        address("stays"),
+        address("leaves"),
+        address("pending"),
+        address("bounces"),
+    );
+    import(&app, &source, &[stays.clone(), leaves.clone()]).await;
+    let token = unsubscribe_token(&leaves).await;
+    let left = app
+        .client
+        .post(format!("{}/unsubscribe?token={token}", app.api))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body("List-Unsubscribe=One-Click")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(left.status(), 200);
+    for email in [&pending, &bounces] {
+        sign_up(&app, email, &source).await;
+        inbox.wait_for(email, CONFIRM_SUBJECT, 1).await;
+    }
+    store
+        .leave(&bounces, SubscriberStatus::Bounced, SystemClock.now())
+        .await
+        .unwrap();
+
+    let counts = expect_json(
+        app.admin(Method::GET, "/admin/subscribers/counts", &json!({})).await,
+        200,
+    )
+    .await;
+    assert_eq!(counts["complete"], true, "{counts}");
+    assert_eq!(
+        counts["by_source"][&source],
+        json!({"pending": 1, "confirmed": 1, "unsubscribed": 1, "bounced": 1}),
+        "{counts}"
+    );
+    for status in ["pending", "confirmed", "unsubscribed", "bounced"] {
+        assert!(counts["by_status"][status].as_u64() >= Some(1), "{status}: {counts}");
+    }
+    let by_status: u64 = counts["by_status"]
+        .as_object()
+        .unwrap()
+        .values()
+        .filter_map(Value::as_u64)
+        .sum();
+    assert_eq!(Some(by_status), counts["total"].as_u64(), "{counts}");
+}
+
+#[tokio::test]
+async fn a_preview_is_the_mail_a_reader_gets_with_their_fields_filled_and_nothing_is_stored() {
+    let app = TestApp::new();
+    let name = unique("previewed");
+    let draft = json!({
+        "name": name,
+        "subject": "Spring for {{email}}",
+        "html": "<p>Hello <b>{{email}}</b>, spring is here</p>",
+        "text": "Hello {{ email }}, spring is here",
+        "audience": "subscribers",
+    });
+    let preview = expect_json(app.admin(Method::POST, "/admin/campaigns/preview", &draft).await, 200).await;
+    let reader = preview["reader"].as_str().expect("the sample reader");
+    assert_eq!(preview["subject"], format!("Spring for {reader}"));
+    let html = preview["html"].as_str().unwrap();
+    assert!(in_the_shops_layout(html), "{html}");
+    assert!(
+        html.contains(&format!("<p>Hello <b>{reader}</b>, spring is here</p>")),
+        "{html}"
+    );
+    assert!(
+        html.contains("unsubscribe?token=preview") && !html.contains("{{"),
+        "the footer's link filled: {html}"
+    );
+    let text = preview["text"].as_str().unwrap();
+    assert!(text.contains(&format!("Hello {reader}, spring is here")), "{text}");
+    assert!(text.contains("Unsubscribe: ") && !text.contains("{{"), "{text}");
+
+    let refused = app
+        .admin(
+            Method::POST,
+            "/admin/campaigns/preview",
+            &json!({"name": name, "subject": "", "html": "<p>x</p>", "text": "x", "audience": "subscribers"}),
+        )
+        .await;
+    let problem = problem(refused, 422).await;
+    assert!(problem.to_string().contains("subject"), "{problem}");
+
+    let listed = expect_json(
+        app.admin(Method::GET, "/admin/campaigns?limit=100", &json!({})).await,
+        200,
+    )
+    .await;
+    assert!(
+        listed["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|c| c["name"] != name.as_str()),
+        "a preview creates no campaign: {listed}"
+    );
+}

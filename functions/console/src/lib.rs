@@ -1,9 +1,9 @@
 //! `console`: the merchant's back office in the browser, HTML rendered on the server. Staff
 //! sign in with the shop's Cognito user pool ([`staff`]); every page then asks the admin API's
-//! own handler, in-process (`shop_platform::in_process`), so an order is listed, shipped and
-//! delivered by the very code `POST /admin/orders/{id}/shipments` runs. The admin handler holds
-//! the rules; who may reach it is decided at each edge: IAM in front of the admin API, the
-//! staff pool's token (checked on every request here) in front of the console.
+//! own handler (the campaign function's, for marketing), in-process (`shop_platform::in_process`),
+//! so an order is listed, shipped and delivered by the very code `POST /admin/orders/{id}/shipments`
+//! runs. The handlers hold the rules; who may reach them is decided at each edge: IAM in front of
+//! the shop's API, the staff pool's token (checked on every request here) in front of the console.
 //!
 //! Every form posts with the session's CSRF token and answers with a redirect; a request
 //! without a valid session gets the sign-in page and changes nothing.
@@ -85,6 +85,10 @@ impl Ctx<'_> {
 /// instance.
 pub struct Console {
     admin: admin::Admin,
+    /// The campaign function's handler: subscribers and campaigns.
+    campaigns: email_campaign::EmailCampaign,
+    /// The shop API's public address, where the sitemap and the product feed are.
+    public_api_url: String,
     pool: StaffPool,
     pages: Pages,
     audit: AuditLog,
@@ -108,8 +112,8 @@ struct SignInForm {
 const CREDENTIAL_LIMIT: usize = 256;
 
 impl Console {
-    /// Builds the admin handler from its own settings in `env` and the staff pool from
-    /// `STAFF_USER_POOL_ID` and `STAFF_USER_POOL_CLIENT_ID`.
+    /// Builds the admin and campaign handlers from their own settings in `env` and the staff
+    /// pool from `STAFF_USER_POOL_ID` and `STAFF_USER_POOL_CLIENT_ID`.
     pub async fn from_env(env: &Env, sdk: &aws_config::SdkConfig) -> Result<Self, ConfigError> {
         let store: StoreSettings = env.parse()?;
         let locale = LocaleSettings::from_env(env)?;
@@ -137,6 +141,8 @@ impl Console {
         let table: shop_platform::config::TableSettings = env.parse()?;
         Ok(Self {
             admin: admin::Admin::from_env(env, sdk).await?,
+            campaigns: email_campaign::EmailCampaign::from_env(env, sdk)?,
+            public_api_url: setting("PUBLIC_API_URL")?.trim_end_matches('/').to_owned(),
             pool,
             pages,
             audit: AuditLog::new(aws_sdk_dynamodb::Client::new(sdk), table.shop_table.clone()),

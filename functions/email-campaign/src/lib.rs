@@ -4,8 +4,10 @@
 //! `POST /subscribers` (always 202; the sign-up goes to the campaign queue, which mails a double
 //! opt-in link), `GET /subscribers/confirm?token=` (records the consent), `GET /unsubscribe?token=`
 //! (a page with a button) and `POST /unsubscribe?token=` (RFC 8058 one-click). For the merchant:
-//! `POST /admin/campaigns`, `GET /admin/campaigns/{id}`, `POST /admin/campaigns/{id}/send` (202;
-//! pressing it again sends nothing more).
+//! `POST /admin/subscribers/import`, `GET /admin/subscribers/counts` (by status and source),
+//! `GET /admin/campaigns`, `POST /admin/campaigns`, `POST /admin/campaigns/preview` (the mail as a
+//! recipient gets it, nothing stored), `GET /admin/campaigns/{id}`, `POST /admin/campaigns/{id}/send`
+//! (202; pressing it again sends nothing more).
 //!
 //! Over SQS ([`sending`]): sign-ups, the fan-out of a campaign's audience page by page into
 //! batches of 50, each batch sent with one SES `SendBulkEmail` carrying every recipient's own
@@ -114,6 +116,9 @@ struct CampaignRequest {
     #[serde(default)]
     discount_code: Option<String>,
 }
+
+/// The address a preview shows the mail to.
+const PREVIEW_READER: &str = "reader@example.com";
 
 /// Most subscribers one import takes.
 const IMPORT_MAX: usize = 1000;
@@ -237,6 +242,8 @@ impl EmailCampaign {
         match edge::route_key(&request) {
             Some(route) if subscriptions::ROUTES.contains(&route) => self.subscriptions.route(request).await,
             Some("POST /admin/subscribers/import") => self.import(&request).await,
+            Some("GET /admin/subscribers/counts") => self.counts().await,
+            Some("POST /admin/campaigns/preview") => self.preview(&request).await,
             Some("GET /admin/campaigns") => self.list(&request).await,
             Some("POST /admin/campaigns") => self.create(&request).await,
             Some("GET /admin/campaigns/{campaign_id}") => self.show(&request).await,
@@ -293,7 +300,14 @@ impl EmailCampaign {
         )
     }
 
-    async fn create(&self, request: &Request) -> Result<Response<Body>, ApiError> {
+    /// `GET /admin/subscribers/counts`: the list by status and by source (see
+    /// [`MarketingStore::subscriber_counts`] for its bound).
+    async fn counts(&self) -> Result<Response<Body>, ApiError> {
+        json(StatusCode::OK, &self.store.subscriber_counts().await?)
+    }
+
+    /// A campaign's fields checked as creating it checks them, each refused one named.
+    async fn checked(&self, request: &Request) -> Result<(CampaignDraft, Option<DiscountCode>), ApiError> {
         let body: CampaignRequest = json_body(request, 2 * marketing::BODY_MAX + 16 * 1024)?;
         let draft = CampaignDraft::check(&body.name, &body.subject, &body.html, &body.text, body.audience);
         let discount = match body.discount_code.as_deref().map(DiscountCode::parse).transpose() {
@@ -304,14 +318,48 @@ impl EmailCampaign {
             Ok(code) => Ok(code),
             Err(reason) => Err(FieldError::new("discount_code", reason)),
         };
-        let (draft, discount) = match (draft, discount) {
-            (Ok(draft), Ok(discount)) => (draft, discount),
+        match (draft, discount) {
+            (Ok(draft), Ok(discount)) => Ok((draft, discount)),
             (draft, discount) => {
                 let mut errors = draft.err().unwrap_or_default();
                 errors.extend(discount.err());
-                return Err(ApiError::Invalid { errors });
+                Err(ApiError::Invalid { errors })
             }
+        }
+    }
+
+    /// `POST /admin/campaigns/preview` with what `POST /admin/campaigns` takes: `{subject, html,
+    /// text}` as a recipient gets them, framed by the code that sends them and with the fields
+    /// SES fills per recipient filled for a sample reader. Nothing is stored.
+    async fn preview(&self, request: &Request) -> Result<Response<Body>, ApiError> {
+        let (draft, discount) = self.checked(request).await?;
+        let parts = sending::Parts {
+            subject: &draft.subject,
+            html: &draft.html,
+            text: &draft.text,
         };
+        let (html, text) = sending::frame(&self.templates, &self.store_name, &parts)
+            .map_err(|e| ApiError::Internal(format!("the campaign's mail did not render: {e}")))?;
+        let unsubscribe_url = self.settings.unsubscribe_page_url("preview");
+        let fields = sending::Fields {
+            email: PREVIEW_READER,
+            unsubscribe_url: &unsubscribe_url,
+            store_name: &self.store_name,
+            discount_code: discount.as_ref().map_or("", |code| code.as_str()),
+        };
+        json(
+            StatusCode::OK,
+            &serde_json::json!({
+                "subject": sending::fill(&draft.subject, &fields, false),
+                "html": sending::fill(&html, &fields, true),
+                "text": sending::fill(&text, &fields, false),
+                "reader": PREVIEW_READER,
+            }),
+        )
+    }
+
+    async fn create(&self, request: &Request) -> Result<Response<Body>, ApiError> {
+        let (draft, discount) = self.checked(request).await?;
         let campaign = self
             .store
             .create_campaign(draft, discount.map(String::from), self.clock.now())

@@ -315,7 +315,12 @@ impl EmailCampaign {
     /// One `SendBulkEmail` to `recipients` (address, unsubscribe token): each one's outcome,
     /// in order. A failed call fails every recipient of it.
     async fn send_bulk(&self, campaign: &CampaignRecord, recipients: &[(String, String)]) -> Vec<Result<(), String>> {
-        let (html, text) = match frame(&self.templates, &self.store_name, campaign) {
+        let parts = Parts {
+            subject: &campaign.subject,
+            html: &campaign.html,
+            text: &campaign.text,
+        };
+        let (html, text) = match frame(&self.templates, &self.store_name, &parts) {
             Ok(parts) => parts,
             Err(error) => {
                 let text = format!("the campaign's mail did not render: {error}");
@@ -351,26 +356,81 @@ impl EmailCampaign {
     }
 }
 
+/// What a campaign's mail is made of, as the merchant wrote it.
+pub(crate) struct Parts<'a> {
+    pub subject: &'a str,
+    pub html: &'a str,
+    pub text: &'a str,
+}
+
 /// The campaign's HTML and text inside the shop's layout, the footer carrying the unsubscribe
 /// link. The merchant's HTML is placed as it is (it is meant to be HTML, and only the merchant
 /// writes it); the SES template fields in it and the footer's `{{unsubscribe_url}}` are filled per
 /// recipient by SES.
-fn frame(
+pub(crate) fn frame(
     templates: &Environment<'_>,
     store_name: &str,
-    campaign: &CampaignRecord,
+    parts: &Parts<'_>,
 ) -> Result<(String, String), minijinja::Error> {
     let render = |name: &str, content: Value| {
         templates.get_template(name)?.render(context! {
             store_name,
-            subject => &campaign.subject,
+            subject => parts.subject,
             content,
             unsubscribe_url => "{{unsubscribe_url}}",
         })
     };
-    let html = render("campaign.html", Value::from_safe_string(campaign.html.clone()))?;
-    let text = render("campaign.txt", Value::from(campaign.text.as_str()))?;
+    let html = render("campaign.html", Value::from_safe_string(parts.html.to_owned()))?;
+    let text = render("campaign.txt", Value::from(parts.text))?;
     Ok((html, text))
+}
+
+/// One recipient's values of the SES template fields a campaign may hold, as [`EmailCampaign::send_bulk`]
+/// gives them (`defaults` and each recipient's `data`).
+pub(crate) struct Fields<'a> {
+    pub email: &'a str,
+    pub unsubscribe_url: &'a str,
+    pub store_name: &'a str,
+    pub discount_code: &'a str,
+}
+
+/// `framed` (a part [`frame`] made) with `fields` put in, as SES does per recipient: the values
+/// escaped in the HTML part (`{{field}}` escapes, as Handlebars does), as they are in the text;
+/// any other `{{…}}` is left as written.
+pub(crate) fn fill(framed: &str, fields: &Fields<'_>, html: bool) -> String {
+    let values = [
+        ("email", fields.email),
+        ("unsubscribe_url", fields.unsubscribe_url),
+        ("store_name", fields.store_name),
+        ("discount_code", fields.discount_code),
+    ];
+    let mut filled = String::with_capacity(framed.len());
+    let mut rest = framed;
+    while let Some(open) = rest.find("{{") {
+        filled.push_str(&rest[..open]);
+        let after = &rest[open + 2..];
+        let field = after.find("}}").and_then(|close| {
+            let name = after[..close].trim();
+            let (_, value) = values.iter().find(|(field, _)| *field == name)?;
+            Some((*value, &after[close + 2..]))
+        });
+        match field {
+            Some((value, next)) if html => {
+                filled.push_str(&minijinja::HtmlEscape(value).to_string());
+                rest = next;
+            }
+            Some((value, next)) => {
+                filled.push_str(value);
+                rest = next;
+            }
+            None => {
+                filled.push_str("{{");
+                rest = after;
+            }
+        }
+    }
+    filled.push_str(rest);
+    filled
 }
 
 #[cfg(test)]
@@ -390,7 +450,13 @@ mod tests {
     #[test]
     fn a_campaign_goes_out_in_the_shops_layout_with_its_unsubscribe_footer() {
         let templates = crate::templates().unwrap();
-        let (html, text) = frame(&templates, "Mugs & <Co>", &campaign()).unwrap();
+        let campaign = campaign();
+        let parts = Parts {
+            subject: &campaign.subject,
+            html: &campaign.html,
+            text: &campaign.text,
+        };
+        let (html, text) = frame(&templates, "Mugs & <Co>", &parts).unwrap();
         assert!(
             html.contains("class=\"shop-header") && html.contains("Mugs &amp; &lt;Co&gt;"),
             "{html}"
@@ -404,5 +470,21 @@ mod tests {
         assert!(text.starts_with("Mugs & <Co>\n\nHello {{email}}\n"), "{text}");
         assert!(text.contains("\n-- \nMugs & <Co>\nYou get this mail because you subscribed to Mugs & <Co>."));
         assert!(text.contains("Unsubscribe: {{unsubscribe_url}}"), "{text}");
+    }
+
+    #[test]
+    fn a_preview_fills_the_known_fields_escaped_in_html_and_leaves_others_as_written() {
+        let fields = Fields {
+            email: "reader@example.com",
+            unsubscribe_url: "https://shop.example/unsubscribe?token=t",
+            store_name: "Mugs & <Co>",
+            discount_code: "SPRING",
+        };
+        let framed = "Hi {{email}} of {{ store_name }}: {{discount_code}} {{#if x}} {{unknown}} {{unsubscribe_url}} {{";
+        assert_eq!(
+            fill(framed, &fields, false),
+            "Hi reader@example.com of Mugs & <Co>: SPRING {{#if x}} {{unknown}} https://shop.example/unsubscribe?token=t {{"
+        );
+        assert!(fill(framed, &fields, true).contains("of Mugs &amp; &lt;Co&gt;: SPRING"));
     }
 }

@@ -23,7 +23,7 @@ pub const BODY_MAX: usize = 200 * 1024;
 pub const SOURCE_MAX: usize = 40;
 
 /// Where an address stands with the shop's marketing.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum SubscriberStatus {
     /// Signed up; the confirmation link was mailed and not yet followed.

@@ -6,7 +6,9 @@
 //!   confirmed it is in the audience `AUDIENCE#all` on `gsi1` (sorted by address), and through
 //!   `SUBSCRIBER#<email> / AUDIENCE#source#<source>` in its source's audience. Audience entries
 //!   stay when an address leaves: a campaign checks every recipient's status before it sends,
-//!   and counts those who left as suppressed.
+//!   and counts those who left as suppressed. An address never confirmed (pending, or left
+//!   before it confirmed) is listed in `SUBSCRIBERS#unconfirmed` on `gsi1` instead, so every
+//!   address is in exactly one of the two and the list can be counted by Query ([`counts`]).
 //! - `SUBSCRIBE_TOKEN#<hash> / TOKEN` and `UNSUBSCRIBE#<hash> / TOKEN`: a link's token to its
 //!   address (only hashes are kept). An address's unsubscribe token is a MAC of the address with
 //!   the shop's key ([`unsubscribe_token`]), made again for each campaign mail, never stored.
@@ -33,9 +35,11 @@ const CAMPAIGNS: &str = "CAMPAIGNS";
 const DELIVERY_TTL: i64 = 180 * 24 * 3600;
 
 mod campaigns;
+mod counts;
 mod subscribers;
 
 pub use campaigns::{CampaignRecord, PageMark, Tally};
+pub use counts::{COUNT_QUERIES_MAX, SubscriberCounts};
 pub use subscribers::{Confirmation, SignUpOutcome, Subscriber};
 
 /// The subscriber list and the campaigns.
@@ -76,6 +80,9 @@ fn delivery_key(campaign_id: &str, email: &str) -> Item {
     key(format!("CAMPAIGN#{campaign_id}"), format!("TO#{email}"))
 }
 
+/// The `gsi1` partition of the addresses never confirmed (pending, or left before confirming).
+const UNCONFIRMED: &str = "SUBSCRIBERS#unconfirmed";
+
 fn audience_partition(audience_key: &str) -> String {
     format!("AUDIENCE#{audience_key}")
 }
@@ -87,6 +94,17 @@ fn confirmed_item(subscriber: &Subscriber) -> Result<Item, StoreError> {
         serde_dynamo::to_item::<_, Item>(subscriber)?,
     );
     item.insert(GSI1PK.to_owned(), s(audience_partition("all")));
+    item.insert(GSI1SK.to_owned(), s(&subscriber.email));
+    Ok(item)
+}
+
+/// A subscriber's item before it confirmed: listed in [`UNCONFIRMED`].
+fn unconfirmed_item(subscriber: &Subscriber) -> Result<Item, StoreError> {
+    let mut item = with(
+        subscriber_key(&subscriber.email),
+        serde_dynamo::to_item::<_, Item>(subscriber)?,
+    );
+    item.insert(GSI1PK.to_owned(), s(UNCONFIRMED));
     item.insert(GSI1SK.to_owned(), s(&subscriber.email));
     Ok(item)
 }

@@ -105,14 +105,7 @@ impl MarketingStore {
             ),
         };
         let mut items = vec![
-            put(
-                with(
-                    subscriber_key(email.as_str()),
-                    serde_dynamo::to_item::<_, Item>(&subscriber)?,
-                ),
-                Some(condition),
-                &self.table,
-            )?,
+            put(unconfirmed_item(&subscriber)?, Some(condition), &self.table)?,
             put(
                 with(
                     confirm_key(&hash),
@@ -278,8 +271,8 @@ impl MarketingStore {
     }
 
     /// Ends `email`'s subscription (`Unsubscribed`) or puts it on the suppression list
-    /// (`Bounced`, `Complained`), creating the record for an address never subscribed. A
-    /// suppression is never turned back into a plain unsubscribe.
+    /// (`Bounced`, `Complained`), creating the record for an address never subscribed (listed
+    /// as unconfirmed). A suppression is never turned back into a plain unsubscribe.
     pub async fn leave(&self, email: &str, status: SubscriberStatus, now: i64) -> Result<(), StoreError> {
         let mut update = self
             .client
@@ -288,8 +281,13 @@ impl MarketingStore {
             .set_key(Some(subscriber_key(email)))
             .update_expression(
                 "SET #status = :status, left_at = :now, email = :email, \
-                 #source = if_not_exists(#source, :none), created_at = if_not_exists(created_at, :now) ADD version :one",
+                 #source = if_not_exists(#source, :none), created_at = if_not_exists(created_at, :now), \
+                 #index = if_not_exists(#index, :unconfirmed), #sort = if_not_exists(#sort, :email) \
+                 ADD version :one",
             )
+            .expression_attribute_names("#index", GSI1PK)
+            .expression_attribute_names("#sort", GSI1SK)
+            .expression_attribute_values(":unconfirmed", s(UNCONFIRMED))
             .expression_attribute_names("#status", "status")
             .expression_attribute_names("#source", "source")
             .expression_attribute_values(":status", build(serde_dynamo::to_attribute_value(status))?)
