@@ -35,6 +35,7 @@ test('the owner signs in, finds a paid order under Orders, ships it with a track
 
   await page.getByRole('link', { name: orderId, exact: true }).click();
   await page.waitForURL(`${CONSOLE}/orders/${orderId}`);
+  assert.match(await page.title(), new RegExp(`^Order ${orderId} · `), 'the title is the order, nothing more');
   const main = page.locator('main');
   assert.match(await main.textContent(), /Organic Linen Tea Towels/);
   assert.match(await main.textContent(), /Ada <b>Lovelace<\/b>/, 'the name as text, escaped');

@@ -14,6 +14,7 @@ mod catalog_csv;
 mod catalog_discounts;
 mod catalog_pages;
 mod catalog_transfer;
+mod listing;
 mod marketing_pages;
 mod multipart;
 mod order_pages;

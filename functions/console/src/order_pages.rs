@@ -2,6 +2,7 @@
 //! address, timeline and shipments, its packing slip, and the forms that ship it and mark it
 //! delivered. Each asks the admin handler's route of the same name.
 
+use crate::listing::Tabs;
 use crate::pages::{PageError, secure_headers};
 use crate::{Console, Ctx, form};
 use http::Method;
@@ -16,6 +17,14 @@ pub(crate) const TEMPLATES: &[(&str, &str)] = &[
     ("orders.html", include_str!("../templates/orders.html")),
     ("order.html", include_str!("../templates/order.html")),
 ];
+
+/// The orders page: orders by status, newest first.
+const ORDERS: Tabs = Tabs {
+    page: "/orders",
+    param: "status",
+    tabs: TABS,
+    route: "/admin/orders",
+};
 
 /// The statuses the orders page lists, each with its tab's label; the first is the default.
 const TABS: &[(&str, &str)] = &[
@@ -100,32 +109,11 @@ impl Console {
         if let Some(query) = shop_platform::edge::query_param(request, "q").map(str::trim) {
             return self.search(ctx, query).await;
         }
-        let asked = shop_platform::edge::query_param(request, "status");
-        let (status, label) = match asked {
-            None => TABS[0],
-            Some(asked) => *TABS
-                .iter()
-                .find(|(status, _)| *status == asked)
-                .ok_or(PageError::NotFound)?,
-        };
-        let cursor = shop_platform::edge::query_param(request, "cursor").map(str::to_owned);
-        let call = Call::get("/admin/orders")
-            .query("status", Some(status))
-            .query("limit", Some(PAGE_SIZE))
-            .query("cursor", cursor);
-        let page = self.pages.displayed(self.ask(request, call).await?);
-        let next = page
-            .get("next_cursor")
-            .and_then(Value::as_str)
-            .map(|cursor| format!("/orders?status={status}&cursor={}", encode(cursor)));
-        let tabs: Vec<Value> = TABS
-            .iter()
-            .map(|(s, l)| json!({"status": s, "label": l, "current": *s == status}))
-            .collect();
+        let listed = self.listed(ctx, &ORDERS).await?;
         self.pages.show(
             ctx,
             "orders.html",
-            json!({"tabs": tabs, "label": label, "orders": page.get("items").cloned().unwrap_or(Value::Null), "next": next}),
+            json!({"tabs": listed.tabs, "label": listed.label, "orders": listed.items, "next": listed.next}),
         )
     }
 
@@ -134,7 +122,7 @@ impl Console {
     async fn search(&self, ctx: &Ctx<'_>, query: &str) -> Result<Response<Body>, PageError> {
         let tabs: Vec<Value> = TABS
             .iter()
-            .map(|(s, l)| json!({"status": s, "label": l, "current": false}))
+            .map(|(value, label)| json!({"value": value, "label": label, "current": false}))
             .collect();
         if !query.contains('@') {
             if is_order_id(query) {

@@ -3,6 +3,7 @@
 //! admin handler's `POST /admin/returns/{return_id}/receive` decides the refund (through Stripe)
 //! and the stock; the page says what it did.
 
+use crate::listing::Tabs;
 use crate::order_pages::refusal_message;
 use crate::pages::PageError;
 use crate::{Console, Ctx, form};
@@ -10,20 +11,22 @@ use http::Method;
 use lambda_http::{Body, Response};
 use serde::Deserialize;
 use serde_json::{Value, json};
-use shop_platform::in_process::{Call, encode, is_order_id};
+use shop_platform::in_process::{Call, is_order_id};
 
 /// This section's templates.
 pub(crate) const TEMPLATES: &[(&str, &str)] = &[("returns.html", include_str!("../templates/returns.html"))];
 
-/// The states the returns page lists, each with its tab's label; the first is the default.
-const TABS: &[(&str, &str)] = &[
-    ("requested", "Waiting to be received"),
-    ("received", "Received"),
-    ("cancelled", "Cancelled exchanges"),
-];
-
-/// Returns a page shows.
-const PAGE_SIZE: &str = "25";
+/// The returns page: returns by state, oldest first; the first tab is the default.
+const RETURNS: Tabs = Tabs {
+    page: "/returns",
+    param: "status",
+    tabs: &[
+        ("requested", "Waiting to be received"),
+        ("received", "Received"),
+        ("cancelled", "Cancelled exchanges"),
+    ],
+    route: "/admin/returns",
+};
 
 #[derive(Deserialize)]
 struct ReceiveForm {
@@ -49,34 +52,16 @@ impl Console {
 
     /// `GET /returns?status=&cursor=`.
     async fn returns_page(&self, ctx: &Ctx<'_>) -> Result<Response<Body>, PageError> {
-        let request = ctx.request;
-        let (status, label) = match shop_platform::edge::query_param(request, "status") {
-            None => TABS[0],
-            Some(asked) => *TABS.iter().find(|(s, _)| *s == asked).ok_or(PageError::NotFound)?,
-        };
-        let cursor = shop_platform::edge::query_param(request, "cursor").map(str::to_owned);
-        let call = Call::get("/admin/returns")
-            .query("status", Some(status))
-            .query("limit", Some(PAGE_SIZE))
-            .query("cursor", cursor);
-        let page = self.pages.displayed(self.ask(request, call).await?);
-        let next = page
-            .get("next_cursor")
-            .and_then(Value::as_str)
-            .map(|cursor| format!("/returns?status={status}&cursor={}", encode(cursor)));
-        let tabs: Vec<Value> = TABS
-            .iter()
-            .map(|(s, l)| json!({"status": s, "label": l, "current": *s == status}))
-            .collect();
+        let listed = self.listed(ctx, &RETURNS).await?;
         self.pages.show(
             ctx,
             "returns.html",
             json!({
-                "tabs": tabs,
-                "label": label,
-                "status": status,
-                "returns": page.get("items").cloned().unwrap_or(Value::Null),
-                "next": next,
+                "tabs": listed.tabs,
+                "label": listed.label,
+                "status": listed.tab,
+                "returns": listed.items,
+                "next": listed.next,
             }),
         )
     }

@@ -3,6 +3,7 @@
 //! form (mailed to the writer by the email sender) and "Mark answered". Each asks the admin
 //! handler's `/admin/support/messages` routes.
 
+use crate::listing::Tabs;
 use crate::order_pages::refusal_message;
 use crate::pages::PageError;
 use crate::{Console, Ctx, form};
@@ -21,11 +22,13 @@ pub(crate) const TEMPLATES: &[(&str, &str)] = &[
     ),
 ];
 
-/// The inbox's lists, each with its tab's label; the first is the default.
-const TABS: &[(&str, &str)] = &[("unanswered", "Unanswered"), ("all", "All messages")];
-
-/// Messages a page shows.
-const PAGE_SIZE: &str = "25";
+/// The inbox: messages newest first, the unanswered by default.
+const INBOX: Tabs = Tabs {
+    page: "/support",
+    param: "state",
+    tabs: &[("unanswered", "Unanswered"), ("all", "All messages")],
+    route: "/admin/support/messages",
+};
 
 #[derive(Deserialize)]
 struct ReplyForm {
@@ -58,34 +61,16 @@ impl Console {
 
     /// `GET /support?state=unanswered|all&cursor=`.
     async fn inbox_page(&self, ctx: &Ctx<'_>) -> Result<Response<Body>, PageError> {
-        let request = ctx.request;
-        let (state, label) = match shop_platform::edge::query_param(request, "state") {
-            None => TABS[0],
-            Some(asked) => *TABS.iter().find(|(s, _)| *s == asked).ok_or(PageError::NotFound)?,
-        };
-        let cursor = shop_platform::edge::query_param(request, "cursor").map(str::to_owned);
-        let call = Call::get("/admin/support/messages")
-            .query("state", Some(state))
-            .query("limit", Some(PAGE_SIZE))
-            .query("cursor", cursor);
-        let page = self.ask(request, call).await?;
-        let next = page
-            .get("next_cursor")
-            .and_then(Value::as_str)
-            .map(|cursor| format!("/support?state={state}&cursor={}", encode(cursor)));
-        let tabs: Vec<Value> = TABS
-            .iter()
-            .map(|(s, l)| json!({"state": s, "label": l, "current": *s == state}))
-            .collect();
+        let listed = self.listed(ctx, &INBOX).await?;
         self.pages.show(
             ctx,
             "support.html",
             json!({
-                "tabs": tabs,
-                "label": label,
-                "state": state,
-                "messages": page.get("items").cloned().unwrap_or(Value::Null),
-                "next": next,
+                "tabs": listed.tabs,
+                "label": listed.label,
+                "state": listed.tab,
+                "messages": listed.items,
+                "next": listed.next,
             }),
         )
     }
