@@ -2,6 +2,7 @@
 //! creates or edits one, and "End now", which sets its end to this moment. Every write is
 //! `PUT /admin/discounts/{code}`, whose rule check (`DiscountRule::check`) is the one that counts.
 
+use crate::Change;
 use crate::catalog_pages::field;
 use crate::order_pages::refusal_message;
 use crate::pages::PageError;
@@ -190,21 +191,15 @@ impl Console {
         let call = Call::new(Method::PUT, "/admin/discounts/{code}")
             .param("code", code)
             .body(rule);
-        let message = match self.ask(ctx.request, call).await {
-            Ok(saved) => {
-                self.audit(
-                    ctx,
-                    "ended discount code",
-                    &format!("discount code {code}"),
-                    Some(before.to_string()),
-                    Some(saved.to_string()),
-                )
-                .await;
-                format!("The code {code} has ended.")
-            }
-            Err(PageError::Refused(refusal)) => refusal_message(&refusal),
-            Err(other) => return Err(other),
-        };
+        let ended = self
+            .changed(ctx, self.ask(ctx.request, call).await, |saved| Change {
+                action: "ended discount code",
+                subject: format!("discount code {code}"),
+                before: Some(before.to_string()),
+                after: Some(saved.to_string()),
+            })
+            .await?;
+        let message = ended.map_or_else(|refused| refused, |_| format!("The code {code} has ended."));
         Ok(self.pages.done(ctx, "/catalog/discounts", &message))
     }
 }

@@ -58,6 +58,14 @@ const TEMPLATES: &[&[(&str, &str)]] = &[
     audit_pages::TEMPLATES,
 ];
 
+/// One change for the audit log: `action` on `subject`, from `before` to `after`.
+pub(crate) struct Change {
+    pub action: &'static str,
+    pub subject: String,
+    pub before: Option<String>,
+    pub after: Option<String>,
+}
+
 /// What every page of a signed-in staff member has at hand: the request, its session and who
 /// is signed in.
 pub(crate) struct Ctx<'a> {
@@ -226,6 +234,31 @@ impl Console {
         };
         if let Err(error) = self.audit.record(&entry).await {
             tracing::error!(%error, action, subject, "audit entry not written");
+        }
+    }
+
+    /// What a form's call to a handler came to: its answer, once `change` of it is in the
+    /// audit log; or its refusal in words (with the fields it named) for the page the form
+    /// returns to. Any other failure is the page's error.
+    pub(crate) async fn changed(
+        &self,
+        ctx: &Ctx<'_>,
+        answer: Result<serde_json::Value, PageError>,
+        change: impl FnOnce(&serde_json::Value) -> Change,
+    ) -> Result<Result<serde_json::Value, String>, PageError> {
+        match answer {
+            Ok(answer) => {
+                let Change {
+                    action,
+                    subject,
+                    before,
+                    after,
+                } = change(&answer);
+                self.audit(ctx, action, &subject, before, after).await;
+                Ok(Ok(answer))
+            }
+            Err(PageError::Refused(refusal)) => Ok(Err(order_pages::refusal_message(&refusal))),
+            Err(other) => Err(other),
         }
     }
 

@@ -7,6 +7,7 @@
 
 mod consented_list;
 
+use crate::Change;
 use crate::order_pages::refusal_message;
 use crate::pages::PageError;
 use crate::{Console, Ctx, form};
@@ -329,23 +330,24 @@ impl Console {
         let before = self.ask_campaigns(ctx.request, campaign).await?;
         let before = before["status"].as_str().unwrap_or_default().to_owned();
         let call = Call::new(Method::POST, "/admin/campaigns/{campaign_id}/send").param("campaign_id", id);
-        let message = match self.ask_campaigns(ctx.request, call).await {
-            Ok(_) if before != "draft" => format!("It is {before} already: nothing more is sent."),
-            Ok(after) => {
-                let after = after["status"].as_str().unwrap_or_default().to_owned();
-                self.audit(
-                    ctx,
-                    "sent campaign",
-                    &format!("campaign {id}"),
-                    Some(before),
-                    Some(after),
-                )
-                .await;
-                "Sending. This page follows its progress.".to_owned()
-            }
-            Err(PageError::Refused(refusal)) => refusal_message(&refusal),
-            Err(other) => return Err(other),
-        };
+        if before != "draft" {
+            let message = format!("It is {before} already: nothing more is sent.");
+            return Ok(self
+                .pages
+                .done(ctx, &format!("/marketing/campaigns/{}", encode(id)), &message));
+        }
+        let sent = self
+            .changed(ctx, self.ask_campaigns(ctx.request, call).await, |after| Change {
+                action: "sent campaign",
+                subject: format!("campaign {id}"),
+                before: Some(before.clone()),
+                after: after["status"].as_str().map(str::to_owned),
+            })
+            .await?;
+        let message = sent.map_or_else(
+            |refused| refused,
+            |_| "Sending. This page follows its progress.".to_owned(),
+        );
         Ok(self
             .pages
             .done(ctx, &format!("/marketing/campaigns/{}", encode(id)), &message))

@@ -2,6 +2,7 @@
 //! address, timeline and shipments, its packing slip, and the forms that ship it and mark it
 //! delivered. Each asks the admin handler's route of the same name.
 
+use crate::Change;
 use crate::listing::Tabs;
 use crate::pages::{PageError, secure_headers};
 use crate::{Console, Ctx, form};
@@ -292,25 +293,24 @@ impl Console {
         let call = Call::new(Method::POST, "/admin/orders/{order_id}/shipments")
             .param("order_id", order_id)
             .body(json!({"carrier": carrier, "tracking_number": tracking_number, "lines": lines}));
-        let message = match self.ask(request, call).await {
-            Ok(answer) => {
+        let shipped = self
+            .changed(ctx, self.ask(request, call).await, |answer| Change {
+                action: "shipped",
+                subject: format!("order {order_id}"),
+                before: before.get("status").map(Value::to_string),
+                after: answer.get("shipment").map(Value::to_string),
+            })
+            .await?;
+        let message = shipped.map_or_else(
+            |refused| refused,
+            |answer| {
                 let status = answer.get("order_status").and_then(Value::as_str).unwrap_or("");
-                self.audit(
-                    ctx,
-                    "shipped",
-                    &format!("order {order_id}"),
-                    before.get("status").map(Value::to_string),
-                    Some(answer.get("shipment").map(Value::to_string).unwrap_or_default()),
-                )
-                .await;
                 format!(
                     "Shipped with {carrier} {tracking_number} (the order is {}).",
                     status.replace('_', " ")
                 )
-            }
-            Err(PageError::Refused(refusal)) => refusal_message(&refusal),
-            Err(other) => return Err(other),
-        };
+            },
+        );
         Ok(self.back_to_order(ctx, order_id, &message))
     }
 
@@ -321,22 +321,15 @@ impl Console {
             return Err(PageError::NotFound);
         }
         let call = Call::new(Method::POST, "/admin/orders/{order_id}/delivered").param("order_id", order_id);
-        let message = match self.ask(request, call).await {
-            Ok(_) => {
-                let subject = format!("order {order_id}");
-                self.audit(
-                    ctx,
-                    "marked delivered",
-                    &subject,
-                    Some("shipped".into()),
-                    Some("delivered".into()),
-                )
-                .await;
-                "Marked delivered.".to_owned()
-            }
-            Err(PageError::Refused(refusal)) => refusal_message(&refusal),
-            Err(other) => return Err(other),
-        };
+        let delivered = self
+            .changed(ctx, self.ask(request, call).await, |_| Change {
+                action: "marked delivered",
+                subject: format!("order {order_id}"),
+                before: Some("shipped".into()),
+                after: Some("delivered".into()),
+            })
+            .await?;
+        let message = delivered.map_or_else(|refused| refused, |_| "Marked delivered.".to_owned());
         Ok(self.back_to_order(ctx, order_id, &message))
     }
 
@@ -355,22 +348,19 @@ impl Console {
             )
             .await?;
         let call = Call::new(Method::POST, "/admin/orders/{order_id}/cancel").param("order_id", order_id);
-        let message = match self.ask(request, call).await {
-            Ok(after) => {
-                let status = |order: &Value| order.get("status").map(Value::to_string);
-                self.audit(
-                    ctx,
-                    "cancelled",
-                    &format!("order {order_id}"),
-                    status(&before),
-                    status(&after),
-                )
-                .await;
-                "Cancelled: the stock is back and the payment, if any, is refunded in full.".to_owned()
-            }
-            Err(PageError::Refused(refusal)) => refusal_message(&refusal),
-            Err(other) => return Err(other),
-        };
+        let status = |order: &Value| order.get("status").map(Value::to_string);
+        let cancelled = self
+            .changed(ctx, self.ask(request, call).await, |after| Change {
+                action: "cancelled",
+                subject: format!("order {order_id}"),
+                before: status(&before),
+                after: status(after),
+            })
+            .await?;
+        let message = cancelled.map_or_else(
+            |refused| refused,
+            |_| "Cancelled: the stock is back and the payment, if any, is refunded in full.".to_owned(),
+        );
         Ok(self.back_to_order(ctx, order_id, &message))
     }
 

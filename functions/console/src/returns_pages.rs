@@ -3,8 +3,8 @@
 //! admin handler's `POST /admin/returns/{return_id}/receive` decides the refund (through Stripe)
 //! and the stock; the page says what it did.
 
+use crate::Change;
 use crate::listing::Tabs;
-use crate::order_pages::refusal_message;
 use crate::pages::PageError;
 use crate::{Console, Ctx, form};
 use http::Method;
@@ -80,24 +80,25 @@ impl Console {
         let call = Call::new(Method::POST, "/admin/returns/{return_id}/receive")
             .param("return_id", return_id)
             .body(json!({ "restock": restock }));
-        let message = match self.ask(request, call).await {
-            Ok(received) => {
-                let received = self.pages.displayed(received);
-                let outcome = receipt(&received);
-                let order_id = received.get("order_id").and_then(Value::as_str).unwrap_or("");
-                self.audit(
-                    ctx,
-                    "received return",
-                    &format!("return {return_id} of order {order_id}"),
-                    Some("requested".into()),
-                    Some(outcome.clone()),
-                )
-                .await;
-                format!("Return {return_id} received: {outcome}")
-            }
-            Err(PageError::Refused(refusal)) => refusal_message(&refusal),
-            Err(other) => return Err(other),
-        };
+        let answer = self
+            .ask(request, call)
+            .await
+            .map(|received| self.pages.displayed(received));
+        let received = self
+            .changed(ctx, answer, |received| Change {
+                action: "received return",
+                subject: format!(
+                    "return {return_id} of order {}",
+                    received.get("order_id").and_then(Value::as_str).unwrap_or("")
+                ),
+                before: Some("requested".into()),
+                after: Some(receipt(received)),
+            })
+            .await?;
+        let message = received.map_or_else(
+            |refused| refused,
+            |received| format!("Return {return_id} received: {}", receipt(&received)),
+        );
         Ok(self.pages.done(ctx, "/returns", &message))
     }
 }

@@ -3,8 +3,8 @@
 //! form (mailed to the writer by the email sender) and "Mark answered". Each asks the admin
 //! handler's `/admin/support/messages` routes.
 
+use crate::Change;
 use crate::listing::Tabs;
-use crate::order_pages::refusal_message;
 use crate::pages::PageError;
 use crate::{Console, Ctx, form};
 use http::Method;
@@ -106,23 +106,21 @@ impl Console {
         let call = Call::new(Method::POST, "/admin/support/messages/{reference}/replies")
             .param("reference", reference)
             .body(json!({"body": form.reply, "by": ctx.staff.email}));
-        let message = match self.ask(request, call).await {
-            Ok(reply) => {
-                let reply_id = reply.get("reply_id").and_then(Value::as_str).unwrap_or("");
-                let text = reply.get("body").and_then(Value::as_str).unwrap_or("");
-                self.audit(
-                    ctx,
-                    "replied to support message",
-                    &format!("support message {reference}"),
-                    None,
-                    Some(format!("reply {reply_id}: {text}")),
-                )
-                .await;
-                "Reply sent: it is on its way to the customer by mail.".to_owned()
-            }
-            Err(PageError::Refused(refusal)) => refusal_message(&refusal),
-            Err(other) => return Err(other),
-        };
+        let replied = self
+            .changed(ctx, self.ask(request, call).await, |reply| {
+                let field = |name: &str| reply.get(name).and_then(Value::as_str).unwrap_or("").to_owned();
+                Change {
+                    action: "replied to support message",
+                    subject: format!("support message {reference}"),
+                    before: None,
+                    after: Some(format!("reply {}: {}", field("reply_id"), field("body"))),
+                }
+            })
+            .await?;
+        let message = replied.map_or_else(
+            |refused| refused,
+            |_| "Reply sent: it is on its way to the customer by mail.".to_owned(),
+        );
         Ok(self.back_to_message(ctx, reference, &message))
     }
 
@@ -136,22 +134,15 @@ impl Console {
         let call = Call::new(Method::POST, "/admin/support/messages/{reference}/answered")
             .param("reference", reference)
             .body(json!({"by": ctx.staff.email}));
-        let message = match self.ask(request, call).await {
-            Ok(_) => {
-                let subject = format!("support message {reference}");
-                self.audit(
-                    ctx,
-                    "marked answered",
-                    &subject,
-                    Some("unanswered".into()),
-                    Some("answered".into()),
-                )
-                .await;
-                "Marked answered.".to_owned()
-            }
-            Err(PageError::Refused(refusal)) => refusal_message(&refusal),
-            Err(other) => return Err(other),
-        };
+        let answered = self
+            .changed(ctx, self.ask(request, call).await, |_| Change {
+                action: "marked answered",
+                subject: format!("support message {reference}"),
+                before: Some("unanswered".into()),
+                after: Some("answered".into()),
+            })
+            .await?;
+        let message = answered.map_or_else(|refused| refused, |_| "Marked answered.".to_owned());
         Ok(self.back_to_message(ctx, reference, &message))
     }
 
