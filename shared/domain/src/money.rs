@@ -129,7 +129,8 @@ impl Money {
 impl Money {
     /// Reads an amount the way [`Money::decimal`] writes it, in major units with at most the
     /// currency's digits after the point (`25`, `25.5`, `25.00`; `1200` for `jpy`), so a
-    /// merchant's price column round-trips. No sign, no thousands separator, no symbol.
+    /// merchant's price column round-trips. No sign, no thousands separator, no symbol, at most
+    /// twelve digits before the point.
     pub fn parse_decimal(text: &str, currency: Currency) -> Result<Self, String> {
         let text = text.trim();
         let digits = currency.decimals() as usize;
@@ -148,7 +149,7 @@ impl Money {
         };
         let (whole, fraction) = text.split_once('.').unwrap_or((text, ""));
         let all_digits = |part: &str| part.bytes().all(|b| b.is_ascii_digit());
-        if whole.is_empty() || whole.len() > 15 || !all_digits(whole) || !all_digits(fraction) {
+        if whole.is_empty() || whole.len() > 12 || !all_digits(whole) || !all_digits(fraction) {
             return Err(refusal());
         }
         if fraction.len() > digits || (text.contains('.') && fraction.is_empty()) {
