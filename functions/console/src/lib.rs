@@ -36,12 +36,12 @@ use shop_platform::HttpFunction;
 use shop_platform::config::{ConfigError, Env, LocaleSettings, StoreSettings};
 use shop_store::audit::{AuditEntry, AuditLog};
 use shop_store::staff_sessions::{StaffSession, StaffSessions};
+use staff::{Role, SignInError, Staff, StaffPool};
 
 /// A session unused this long (seconds) is over: the next page is the sign-in page.
 pub const IDLE_SECONDS: i64 = 30 * 60;
 /// How often (seconds) a session's last use is written: at most once a minute.
 const SEEN_EVERY: i64 = 60;
-use staff::{Role, SignInError, Staff, StaffPool};
 
 /// Every page template, each section's beside its module.
 const TEMPLATES: &[&[(&str, &str)]] = &[
