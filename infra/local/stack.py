@@ -172,6 +172,8 @@ class Stack:
         # Where moto writes the requests it records once asked to (POST /moto-api/recorder/...),
         # one file per emulator: bench/requests.py counts AWS requests with it.
         env["MOTO_RECORDER_FILEPATH"] = str(self.state / f"{name}-requests.jsonl")
+        # Cognito checks an authenticator app's codes (TOTP) as AWS does, instead of taking any.
+        env["MOTO_COGNITO_IDP_USER_POOL_ENABLE_TOTP"] = "true"
         process = subprocess.Popen(
             argv, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
         )

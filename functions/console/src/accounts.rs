@@ -1,13 +1,16 @@
 //! The staff accounts of the pool, as an owner manages them on the Settings page: listed with
 //! their role and whether they may sign in; added with a password the owner gives them (the
 //! pool's password policy decides whether it is good enough); moved between the `owner` and
-//! `staff` groups; disabled and enabled. The same calls make the first owner locally
+//! `staff` groups; disabled and enabled; their two-step sign-in read, and turned off for one
+//! who lost their authenticator. The same calls make the first owner locally
 //! (`make dev`) as the Settings page makes every other.
 
 use crate::staff::Role;
 use aws_sdk_cognitoidentityprovider::Client;
 use aws_sdk_cognitoidentityprovider::error::DisplayErrorContext;
-use aws_sdk_cognitoidentityprovider::types::{AttributeType, MessageActionType, UserType};
+use aws_sdk_cognitoidentityprovider::types::{
+    AttributeType, MessageActionType, SoftwareTokenMfaSettingsType, UserType,
+};
 use serde::Serialize;
 use std::collections::BTreeMap;
 
@@ -204,6 +207,41 @@ impl StaffAccounts {
                 .map(|_| ())
                 .map_err(failed)
         }
+    }
+
+    /// Whether `email` signs in with a code from an authenticator app as well (AdminGetUser).
+    pub async fn two_step(&self, email: &str) -> Result<bool, AccountError> {
+        let user = self
+            .cognito
+            .admin_get_user()
+            .user_pool_id(&self.pool_id)
+            .username(email)
+            .send()
+            .await
+            .map_err(failed)?;
+        Ok(user
+            .user_mfa_setting_list()
+            .iter()
+            .any(|mfa| mfa == "SOFTWARE_TOKEN_MFA"))
+    }
+
+    /// Turns `email`'s two-step sign-in off (a lost phone): its next sign-in is by password
+    /// alone, and it may set up a new authenticator.
+    pub async fn reset_two_step(&self, email: &str) -> Result<(), AccountError> {
+        self.cognito
+            .admin_set_user_mfa_preference()
+            .user_pool_id(&self.pool_id)
+            .username(email)
+            .software_token_mfa_settings(
+                SoftwareTokenMfaSettingsType::builder()
+                    .enabled(false)
+                    .preferred_mfa(false)
+                    .build(),
+            )
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(failed)
     }
 }
 

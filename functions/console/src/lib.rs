@@ -8,6 +8,7 @@
 //! Every form posts with the session's CSRF token and answers with a redirect; a request
 //! without a valid session gets the sign-in page and changes nothing.
 
+mod account_pages;
 pub mod accounts;
 mod audit_pages;
 mod catalog_csv;
@@ -31,12 +32,12 @@ use lambda_http::{Body, Request, Response};
 use pages::{PageError, Pages};
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
-use session::Session;
+use session::{Session, Step};
 use shop_platform::HttpFunction;
 use shop_platform::config::{ConfigError, Env, LocaleSettings, StoreSettings};
 use shop_store::audit::{AuditEntry, AuditLog};
 use shop_store::staff_sessions::{StaffSession, StaffSessions};
-use staff::{Role, SignInError, Staff, StaffPool};
+use staff::{CodeChallenge, Role, SignIn, SignInError, Staff, StaffPool};
 
 /// A session unused this long (seconds) is over: the next page is the sign-in page.
 pub const IDLE_SECONDS: i64 = 30 * 60;
@@ -46,6 +47,7 @@ const SEEN_EVERY: i64 = 60;
 /// Every page template, each section's beside its module.
 const TEMPLATES: &[&[(&str, &str)]] = &[
     pages::TEMPLATES,
+    account_pages::TEMPLATES,
     today_pages::TEMPLATES,
     order_pages::TEMPLATES,
     returns_pages::TEMPLATES,
@@ -117,6 +119,13 @@ struct SignInForm {
     password: String,
 }
 
+/// The form of a one-time code: at sign-in, and the first one of a new authenticator.
+#[derive(Deserialize)]
+pub(crate) struct CodeForm {
+    #[serde(default)]
+    pub code: String,
+}
+
 /// The most characters of an email or password the sign-in form passes on.
 const CREDENTIAL_LIMIT: usize = 256;
 
@@ -176,6 +185,8 @@ impl Console {
         match (&method, segments.as_slice()) {
             (&Method::GET, ["sign-in"]) => return self.sign_in_page(&session).await,
             (&Method::POST, ["sign-in"]) => return self.sign_in(&request, &session).await,
+            (&Method::GET, ["sign-in", "code"]) => return self.code_page(&session, StatusCode::OK, None),
+            (&Method::POST, ["sign-in", "code"]) => return self.sign_in_code(&request, &session).await,
             _ => {}
         }
         let Some(staff) = self.staff(&session).await else {
@@ -206,6 +217,7 @@ impl Console {
             (_, ["marketing", rest @ ..]) => self.marketing_routes(&ctx, &method, rest).await,
             (_, ["settings", rest @ ..]) => self.settings_routes(&ctx, &method, rest).await,
             (_, ["audit", rest @ ..]) => self.audit_routes(&ctx, &method, rest).await,
+            (_, ["account", rest @ ..]) => self.account_routes(&ctx, &method, rest).await,
             _ => Err(PageError::NotFound),
         };
         answer.unwrap_or_else(|error| self.pages.error(&session, Some(&staff), error))
@@ -341,41 +353,130 @@ impl Console {
             );
         }
         match self.pool.sign_in(email, &form.password).await {
-            Ok((token, staff)) => {
-                let now = now();
-                let (sid, cookies) = session.sign_in(&token, now.unsigned_abs(), staff.expires_at);
-                let record = StaffSession {
-                    email: staff.email.clone(),
-                    token_hash: shop_platform::secrets::token_hash(&token),
-                    signed_in_at: now,
-                    last_seen: now,
-                    expires_at: i64::try_from(staff.expires_at).unwrap_or(i64::MAX),
-                };
-                if let Err(error) = self.sessions.start(&sid, &record).await {
-                    return self.pages.error(
-                        session,
-                        None,
-                        PageError::Internal(format!("session not recorded: {error}")),
-                    );
-                }
-                tracing::info!(role = ?staff.role, "staff signed in");
-                self.pages.redirect(session, "/today", cookies)
+            Ok(SignIn::Done { token, staff }) => self.start_session(session, &token, &staff, Vec::new()).await,
+            Ok(SignIn::NeedsCode(challenge)) => {
+                self.pages
+                    .redirect(session, "/sign-in/code", vec![session.hold(Step::Code, &challenge)])
             }
-            Err(SignInError::Refused) => self.pages.sign_in(
+            Err(error) => self.sign_in_failed(session, error),
+        }
+    }
+
+    /// `GET /sign-in/code`: the second step of a sign-in whose password was right.
+    fn code_page(&self, session: &Session, status: StatusCode, problem: Option<&str>) -> Response<Body> {
+        if session.held::<CodeChallenge>(Step::Code).is_none() {
+            return self
+                .pages
+                .redirect(session, "/sign-in", vec![session.release(Step::Code)]);
+        }
+        match self.pages.render(
+            "sign_in_code.html",
+            session,
+            None,
+            serde_json::json!({ "problem": problem }),
+        ) {
+            Ok(html) => self.pages.page(session, status, html),
+            Err(error) => self.pages.error(session, None, error),
+        }
+    }
+
+    /// `POST /sign-in/code {code}`: the authenticator app's code for the sign-in held.
+    async fn sign_in_code(&self, request: &Request, session: &Session) -> Response<Body> {
+        let Some(challenge) = session.held::<CodeChallenge>(Step::Code) else {
+            return self.pages.sign_in(
+                session,
+                StatusCode::UNAUTHORIZED,
+                Some("That sign-in has expired. Please sign in again."),
+            );
+        };
+        let form: CodeForm = match form(request) {
+            Ok(form) => form,
+            Err(error) => return self.pages.error(session, None, error),
+        };
+        let Some(code) = one_time_code(&form.code) else {
+            return self.code_page(
+                session,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                Some("Enter the 6 digits your authenticator app shows."),
+            );
+        };
+        match self.pool.answer_code(&challenge, &code).await {
+            Ok((token, staff)) => {
+                self.start_session(session, &token, &staff, vec![session.release(Step::Code)])
+                    .await
+            }
+            Err(SignInError::WrongCode) => self.code_page(
+                session,
+                StatusCode::UNAUTHORIZED,
+                Some("That code is not right. Enter the one your app shows now."),
+            ),
+            Err(error) => {
+                let mut response = self.sign_in_failed(session, error);
+                shop_platform::browser::with_cookies(&mut response, vec![session.release(Step::Code)]);
+                response
+            }
+        }
+    }
+
+    /// The sign-in page (or the error page) for a sign-in that gave no session.
+    fn sign_in_failed(&self, session: &Session, error: SignInError) -> Response<Body> {
+        match error {
+            SignInError::Refused => self.pages.sign_in(
                 session,
                 StatusCode::UNAUTHORIZED,
                 Some("The email or password is wrong."),
             ),
-            Err(error @ SignInError::Challenge(_)) => {
+            SignInError::Expired => self.pages.sign_in(
+                session,
+                StatusCode::UNAUTHORIZED,
+                Some("That sign-in has expired. Please sign in again."),
+            ),
+            error @ (SignInError::Challenge(_) | SignInError::WrongCode) => {
                 self.pages
                     .sign_in(session, StatusCode::FORBIDDEN, Some(&error.to_string()))
             }
-            Err(SignInError::Upstream(cause)) => {
+            SignInError::Upstream(cause) => {
                 tracing::error!(cause, "sign-in failed");
                 self.pages.error(session, None, PageError::Internal(cause))
             }
         }
     }
+
+    /// A finished sign-in: the session recorded server-side, its cookies (and `cookies`) given,
+    /// on to Today.
+    async fn start_session(
+        &self,
+        session: &Session,
+        token: &str,
+        staff: &Staff,
+        mut cookies: Vec<String>,
+    ) -> Response<Body> {
+        let now = now();
+        let (sid, session_cookies) = session.sign_in(token, now.unsigned_abs(), staff.expires_at);
+        let record = StaffSession {
+            email: staff.email.clone(),
+            token_hash: shop_platform::secrets::token_hash(token),
+            signed_in_at: now,
+            last_seen: now,
+            expires_at: i64::try_from(staff.expires_at).unwrap_or(i64::MAX),
+        };
+        if let Err(error) = self.sessions.start(&sid, &record).await {
+            return self.pages.error(
+                session,
+                None,
+                PageError::Internal(format!("session not recorded: {error}")),
+            );
+        }
+        tracing::info!(role = ?staff.role, "staff signed in");
+        cookies.extend(session_cookies);
+        self.pages.redirect(session, "/today", cookies)
+    }
+}
+
+/// The code an authenticator app shows, as typed (spaces allowed): its 6 digits.
+pub(crate) fn one_time_code(typed: &str) -> Option<String> {
+    let code: String = typed.chars().filter(|c| !c.is_whitespace()).collect();
+    (code.len() == 6 && code.bytes().all(|b| b.is_ascii_digit())).then_some(code)
 }
 
 /// Now, in unix seconds.

@@ -86,6 +86,11 @@ impl Pages {
         })
     }
 
+    /// The store's name, as every page shows it.
+    pub fn store_name(&self) -> &str {
+        &self.store_name
+    }
+
     /// `value` (an answer of the admin handler) with a `display` beside every amount in it, as
     /// the store writes it.
     pub fn displayed(&self, mut value: Value) -> Value {

@@ -1,5 +1,6 @@
 //! Settings, for owners only: the staff accounts and their roles (add one with a password to
-//! hand over, change a role, disable or enable), and the store's facts as deployed.
+//! hand over, change a role, disable or enable, turn off two-step sign-in for one who lost their
+//! authenticator app), and the store's facts as deployed.
 
 use crate::accounts::AccountError;
 use crate::pages::PageError;
@@ -34,6 +35,9 @@ struct AccountChange {
     role: Option<String>,
     #[serde(default)]
     enabled: Option<String>,
+    /// `off`: turn the account's two-step sign-in off.
+    #[serde(default)]
+    two_step: Option<String>,
 }
 
 /// The role a form named.
@@ -128,8 +132,32 @@ impl Console {
                 if enabled { "enabled" } else { "disabled" }
             )
         };
-        let (after, message) = match (change.role.as_deref(), change.enabled.as_deref()) {
-            (Some(role), None) => {
+        let (after, message) = match (
+            change.role.as_deref(),
+            change.enabled.as_deref(),
+            change.two_step.as_deref(),
+        ) {
+            (None, None, Some("off")) => {
+                let was_on = self.accounts.two_step(email).await?;
+                self.accounts.reset_two_step(email).await?;
+                let message = if was_on {
+                    format!("{email} signs in with the password alone now, and may set up a new authenticator app.")
+                } else {
+                    format!("{email} had no two-step sign-in to turn off.")
+                };
+                if was_on {
+                    self.audit(
+                        ctx,
+                        "two-step sign-in turned off",
+                        &format!("staff {email}"),
+                        Some("on".into()),
+                        Some("off".into()),
+                    )
+                    .await;
+                }
+                return Ok(self.pages.done(ctx, "/settings", &message));
+            }
+            (Some(role), None, None) => {
                 let role = role_named(role)?;
                 self.accounts.set_role(email, role).await?;
                 (
@@ -137,7 +165,7 @@ impl Console {
                     format!("{email} is now {}.", role.as_str()),
                 )
             }
-            (None, Some(enabled)) => {
+            (None, Some(enabled), None) => {
                 let enabled = enabled == "true";
                 self.accounts.set_enabled(email, enabled).await?;
                 let word = if enabled {

@@ -4,9 +4,17 @@
 //! `token_use` = `id`). The keys (JWKS) are fetched once per instance from the pool's
 //! well-known address at the Cognito endpoint the SDK talks to: Cognito's own in AWS, the
 //! local stack's in front of moto locally. The roles are the token's `cognito:groups`.
+//!
+//! Two-step sign-in (the pool's optional TOTP MFA): a password of an account that has it on gives
+//! a challenge ([`SignIn::NeedsCode`]) that the authenticator app's code answers
+//! (`RespondToAuthChallenge`); [`StaffPool::enrol`] and [`StaffPool::confirm`] set it up with the
+//! calls Cognito makes on the user's own access token.
 
 use aws_sdk_cognitoidentityprovider::Client;
-use aws_sdk_cognitoidentityprovider::types::AuthFlowType;
+use aws_sdk_cognitoidentityprovider::operation::initiate_auth::InitiateAuthOutput;
+use aws_sdk_cognitoidentityprovider::types::{
+    AuthFlowType, AuthenticationResultType, ChallengeNameType, SoftwareTokenMfaSettingsType,
+};
 use http_body_util::{BodyExt, Empty};
 use hyper::body::Bytes;
 use jsonwebtoken::jwk::JwkSet;
@@ -75,9 +83,16 @@ pub enum SignInError {
     /// Wrong email or password, or an account that may not sign in.
     #[error("the email or password is wrong")]
     Refused,
-    /// Cognito asks for a step the console does not offer yet (a new password, MFA).
-    #[error("this account must first complete {0} (not offered by the console yet)")]
+    /// Cognito asks for a step the console does not offer (a new password, SMS).
+    #[error("this account must first complete {0} (not offered by the console)")]
     Challenge(String),
+    /// The authenticator app's code is not the one expected now.
+    #[error("that code is not right")]
+    WrongCode,
+    /// The sign-in waited for its code too long (Cognito keeps it three minutes), or was
+    /// already answered.
+    #[error("the sign-in has expired")]
+    Expired,
     /// Cognito answered something else, or the token it gave was refused.
     #[error("signing in failed: {0}")]
     Upstream(String),
@@ -147,6 +162,50 @@ pub fn verify(token: &str, keys: &JwkSet, rules: &TokenRules) -> Result<Staff, T
     })
 }
 
+/// What a password gave: a session, or a sign-in that waits for the authenticator app's code
+/// (two-step sign-in is on for the account).
+#[derive(Debug)]
+pub enum SignIn {
+    /// Signed in: the ID token and whom it names.
+    Done { token: String, staff: Staff },
+    /// The password was right; the code is asked next.
+    NeedsCode(CodeChallenge),
+}
+
+/// A sign-in that waits for its code: Cognito's session of it, for the user it named.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct CodeChallenge {
+    /// The user name Cognito answers the challenge for.
+    pub username: String,
+    /// Cognito's session of this sign-in (valid three minutes).
+    pub session: String,
+}
+
+/// A new authenticator for an account: the secret the app is given, and the access token the
+/// code that proves it is checked with.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Enrolment {
+    /// The TOTP secret, base32, as Cognito gave it.
+    pub secret: String,
+    /// The account's access token from the password it was asked again for.
+    pub access_token: String,
+}
+
+/// Why a sign-in's code or an enrolment failed: its words for the page, or Cognito's failure.
+fn code_error<E, R>(error: aws_sdk_cognitoidentityprovider::error::SdkError<E, R>) -> SignInError
+where
+    E: aws_sdk_cognitoidentityprovider::error::ProvideErrorMetadata + std::error::Error + 'static,
+    R: std::fmt::Debug,
+{
+    match error.as_service_error().and_then(|e| e.code()) {
+        Some("CodeMismatchException" | "EnableSoftwareTokenMFAException" | "InvalidParameterException") => {
+            SignInError::WrongCode
+        }
+        Some("NotAuthorizedException" | "ExpiredCodeException" | "ResourceNotFoundException") => SignInError::Expired,
+        _ => SignInError::Upstream(aws_sdk_cognitoidentityprovider::error::DisplayErrorContext(&error).to_string()),
+    }
+}
+
 type Https = hyper_util::client::legacy::Client<
     hyper_rustls::HttpsConnector<hyper_util::client::legacy::connect::HttpConnector>,
     Empty<Bytes>,
@@ -191,10 +250,108 @@ impl StaffPool {
         })
     }
 
-    /// Exchanges `email` and `password` for an ID token, checked as every request's is.
-    pub async fn sign_in(&self, email: &str, password: &str) -> Result<(String, Staff), SignInError> {
+    /// Exchanges `email` and `password` for an ID token, checked as every request's is, or for
+    /// the challenge of the account's second step.
+    pub async fn sign_in(&self, email: &str, password: &str) -> Result<SignIn, SignInError> {
+        let answer = self.password(email, password).await?;
+        if let Some(challenge) = answer.challenge_name() {
+            return match (challenge, answer.session()) {
+                (ChallengeNameType::SoftwareTokenMfa, Some(session)) => Ok(SignIn::NeedsCode(CodeChallenge {
+                    // Cognito's own name for the user when it gives one, else the email it was asked for.
+                    username: answer
+                        .challenge_parameters()
+                        .and_then(|parameters| parameters.get("USER_ID_FOR_SRP"))
+                        .map_or(email, String::as_str)
+                        .to_owned(),
+                    session: session.to_owned(),
+                })),
+                (challenge, _) => Err(SignInError::Challenge(challenge.as_str().to_owned())),
+            };
+        }
+        let (token, staff) = self.signed_in(answer.authentication_result()).await?;
+        Ok(SignIn::Done { token, staff })
+    }
+
+    /// Answers `challenge` with the authenticator app's `code`: the ID token, as
+    /// [`Self::sign_in`] gives it.
+    pub async fn answer_code(&self, challenge: &CodeChallenge, code: &str) -> Result<(String, Staff), SignInError> {
         let answer = self
             .cognito
+            .respond_to_auth_challenge()
+            .client_id(&self.rules.client_id)
+            .challenge_name(ChallengeNameType::SoftwareTokenMfa)
+            .session(&challenge.session)
+            .challenge_responses("USERNAME", &challenge.username)
+            .challenge_responses("SOFTWARE_TOKEN_MFA_CODE", code)
+            .send()
+            .await
+            .map_err(code_error)?;
+        if let Some(challenge) = answer.challenge_name() {
+            return Err(SignInError::Challenge(challenge.as_str().to_owned()));
+        }
+        self.signed_in(answer.authentication_result()).await
+    }
+
+    /// Starts a new authenticator for the account of `email`, asked for its `password` again:
+    /// the secret for the app. `Ok(None)`: two-step sign-in is on already (the password asked
+    /// for a code).
+    pub async fn enrol(&self, email: &str, password: &str) -> Result<Option<Enrolment>, SignInError> {
+        let answer = self.password(email, password).await?;
+        if answer.challenge_name() == Some(&ChallengeNameType::SoftwareTokenMfa) {
+            return Ok(None);
+        }
+        if let Some(challenge) = answer.challenge_name() {
+            return Err(SignInError::Challenge(challenge.as_str().to_owned()));
+        }
+        let access_token = answer
+            .authentication_result()
+            .and_then(|result| result.access_token())
+            .ok_or_else(|| SignInError::Upstream("Cognito answered no access token".into()))?
+            .to_owned();
+        let associated = self
+            .cognito
+            .associate_software_token()
+            .access_token(&access_token)
+            .send()
+            .await
+            .map_err(code_error)?;
+        let secret = associated
+            .secret_code()
+            .ok_or_else(|| SignInError::Upstream("Cognito answered no secret".into()))?
+            .to_owned();
+        Ok(Some(Enrolment { secret, access_token }))
+    }
+
+    /// Proves `enrolment`'s authenticator with its first `code` and makes it the account's
+    /// second step: every sign-in from now asks for a code.
+    pub async fn confirm(&self, enrolment: &Enrolment, code: &str) -> Result<(), SignInError> {
+        self.cognito
+            .verify_software_token()
+            .access_token(&enrolment.access_token)
+            .user_code(code)
+            .friendly_device_name("Console")
+            .send()
+            .await
+            .map_err(code_error)?;
+        self.cognito
+            .set_user_mfa_preference()
+            .access_token(&enrolment.access_token)
+            .software_token_mfa_settings(
+                SoftwareTokenMfaSettingsType::builder()
+                    .enabled(true)
+                    .preferred_mfa(true)
+                    .build(),
+            )
+            .send()
+            .await
+            .map_err(code_error)?;
+        Ok(())
+    }
+
+    /// `InitiateAuth` with `email` and `password`; a wrong one (or an account that may not
+    /// sign in) is [`SignInError::Refused`].
+    async fn password(&self, email: &str, password: &str) -> Result<InitiateAuthOutput, SignInError> {
+        self.cognito
             .initiate_auth()
             .auth_flow(AuthFlowType::UserPasswordAuth)
             .client_id(&self.rules.client_id)
@@ -216,12 +373,12 @@ impl StaffPool {
                         aws_sdk_cognitoidentityprovider::error::DisplayErrorContext(&error).to_string(),
                     )
                 }
-            })?;
-        if let Some(challenge) = answer.challenge_name() {
-            return Err(SignInError::Challenge(challenge.as_str().to_owned()));
-        }
-        let token = answer
-            .authentication_result()
+            })
+    }
+
+    /// The ID token of a finished sign-in, checked as every request's is.
+    async fn signed_in(&self, result: Option<&AuthenticationResultType>) -> Result<(String, Staff), SignInError> {
+        let token = result
             .and_then(|result| result.id_token())
             .ok_or_else(|| SignInError::Upstream("Cognito answered no ID token".into()))?
             .to_owned();

@@ -15,6 +15,9 @@ pub const PUBLIC_OPERATIONS: &[&str] = &[
     "ChangePassword",
     "ForgotPassword",
     "ConfirmForgotPassword",
+    "AssociateSoftwareToken",
+    "VerifySoftwareToken",
+    "SetUserMFAPreference",
 ];
 
 /// The accesses of one Cognito call, the operation named by `target`.
@@ -34,6 +37,7 @@ pub(super) fn accesses(arns: &Arns, target: Option<&str>, body: &[u8]) -> Result
         | "AdminDeleteUser"
         | "AdminDisableUser"
         | "AdminEnableUser"
+        | "AdminSetUserMFAPreference"
         | "AdminListGroupsForUser"
         | "AdminUserGlobalSignOut"
         | "ListUsers"
