@@ -1,5 +1,5 @@
 // The console's marketing section in a real browser, against the stack `make test` started: the
-// owner imports a pasted list (a bad row writes nothing and is named), composes a campaign,
+// owner imports a list from a file (a bad row writes nothing and is named) and mends it pasted, composes a campaign,
 // previews it as a reader gets it, sends it after confirming, and follows it to "sent" (the
 // stack's campaign queue worker does the sending).
 import { test } from 'node:test';
@@ -25,10 +25,15 @@ test('the owner imports a consented list, mends its bad row, and sends a preview
     return page.locator('#subscriber-counts td[data-count="0"]').textContent();
   })());
 
-  // One bad row: nothing is written, and the row is named by its line.
+  // A file with one bad row: nothing is written, the row is named by its line, and the file's
+  // rows are in the box to mend.
   const list = (third) => `email,consented_at,source\n${emails[0]},2026-05-01T09:30:00Z,${source}\n${third},2026-05-01 09:30,${source}\n${emails[2]},2026-05-02 10:00,${source}\n`;
   await page.goto(`${CONSOLE}/marketing/import`);
-  await page.getByLabel('Subscribers (CSV)').fill(list('not-an-address'));
+  await page.getByLabel('CSV file').setInputFiles({
+    name: 'fair.csv',
+    mimeType: 'text/csv',
+    buffer: Buffer.from(`\ufeff${list('not-an-address')}`),
+  });
   await page.getByRole('button', { name: 'Import' }).click();
   assert.match(await page.locator('main').textContent(), /Nothing was imported/);
   const problems = await page.locator('#import-problems li').allTextContents();

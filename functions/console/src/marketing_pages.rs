@@ -1,16 +1,15 @@
 //! The marketing section (owners only: it writes to every subscriber): the list counted by
 //! status and source with the sitemap and feed addresses to give search engines, the import of
-//! a consented list pasted as CSV (every row checked before anything is written), and campaigns:
-//! compose with a preview made by the code that sends them, send after a confirmation, and the
-//! progress page that refreshes itself while it goes. Each asks the campaign function's admin
-//! route of the same name, in-process.
-
+//! a consented list as a CSV file or pasted (every row checked before anything is written), and
+//! campaigns: compose with a preview made by the code that sends them, send after a
+//! confirmation, and the progress page that refreshes itself while it goes. Each asks the
+//! campaign function's admin route of the same name, in-process.
 mod consented_list;
 
 use crate::Change;
 use crate::order_pages::refusal_message;
 use crate::pages::PageError;
-use crate::{Console, Ctx, form};
+use crate::{Console, Ctx, form, multipart};
 use consented_list::RowProblem;
 use http::{Method, StatusCode};
 use lambda_http::{Body, Request, Response};
@@ -180,13 +179,13 @@ impl Console {
         Ok(page)
     }
 
-    /// `POST /marketing/import`: every row checked; when one is bad nothing is written and the
+    /// `POST /marketing/import` (a file, or the list pasted): every row checked; when one is bad nothing is written and the
     /// form comes back with each problem named by its line. Else one import call per source.
     async fn import_subscribers(&self, ctx: &Ctx<'_>) -> Result<Response<Body>, PageError> {
-        let form: ImportForm = form(ctx.request)?;
-        let rows = match consented_list::check(&form.csv, crate::now()) {
+        let csv = import_list(ctx.request).await?;
+        let rows = match consented_list::check(&csv, crate::now()) {
             Ok(rows) => rows,
-            Err(problems) => return self.subscriber_import_page(ctx, &form.csv, &problems),
+            Err(problems) => return self.subscriber_import_page(ctx, &csv, &problems),
         };
         let (mut imported, mut known) = (0, 0);
         let mut sources = Vec::new();
@@ -357,4 +356,22 @@ impl Console {
 /// A campaign id as the campaign function makes them (letters, digits, `-`, `_`).
 fn is_campaign_id(id: &str) -> bool {
     in_process::is_order_id(id)
+}
+
+/// The list a `POST /marketing/import` sends: the chosen file's text (UTF-8, as spreadsheets
+/// save "CSV UTF-8", its byte-order mark dropped) when one was chosen, else what was pasted.
+async fn import_list(request: &Request) -> Result<String, PageError> {
+    if !multipart::is_multipart(request) {
+        return Ok(form::<ImportForm>(request)?.csv);
+    }
+    let posted = multipart::read(request).await?;
+    match posted.part("file").filter(|file| !file.bytes.is_empty()) {
+        Some(file) => {
+            let text = std::str::from_utf8(&file.bytes).map_err(|_| {
+                PageError::BadForm("the file is not UTF-8 text: save it as \"CSV UTF-8\" and choose it again".into())
+            })?;
+            Ok(text.trim_start_matches('\u{feff}').to_owned())
+        }
+        None => Ok(posted.text("csv").to_owned()),
+    }
 }
