@@ -4,6 +4,7 @@
 //! campaigns: compose with a preview made by the code that sends them, send after a
 //! confirmation, and the progress page that refreshes itself while it goes. Each asks the
 //! campaign function's admin route of the same name, in-process.
+
 mod consented_list;
 
 use crate::Change;
