@@ -717,3 +717,38 @@ async fn the_days_summary_counts_a_paid_order_and_its_total_once_packing_starts(
         "{after}"
     );
 }
+
+#[tokio::test]
+async fn an_order_cancelled_while_packing_is_taken_off_the_sales_of_the_day_its_packing_started() {
+    let app = TestApp::new();
+    let (order, _) = paid_order(&app, &format!("{}@example.com", unique("uncounted")), 2).await;
+    let order_id = order["order_id"].as_str().unwrap();
+    let store = order_store().await;
+    // Packing "started" on a day of its own, years back, which no other test counts on.
+    let nanos = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().subsec_nanos();
+    let packed_at = 946_684_800 + i64::from(nanos % 3650) * 86_400 + 3600;
+    let day = shop_store::orders::fulfillment::day_of(packed_at);
+    let before = store.day_sales(&day).await.unwrap();
+    let paid = store.get(order_id).await.unwrap().unwrap();
+    let packing = shop_domain::fulfillment::PackingRecord {
+        order_id: order_id.to_owned(),
+        started_at: packed_at,
+        lines: Vec::new(),
+        label: None,
+    };
+    assert!(store.start_fulfillment(&paid, &packing, packed_at).await.unwrap());
+    let counted = store.day_sales(&day).await.unwrap();
+    let total = order["totals"]["total"]["amount"].as_i64().unwrap();
+    assert_eq!(
+        (counted.orders, counted.revenue),
+        (before.orders + 1, before.revenue + total)
+    );
+
+    let packing_order = store.get(order_id).await.unwrap().unwrap();
+    assert!(store.cancel_paid(&packing_order, now()).await.unwrap());
+    assert_eq!(
+        store.day_sales(&day).await.unwrap(),
+        before,
+        "the day's sales are as before the order"
+    );
+}

@@ -1,9 +1,11 @@
 //! What customer service needs of the table: a customer's orders by email (`CUSTOMER#<hash of
 //! the email> / ORDER#<created>#<id>`, written by checkout's transaction, newest first), and a
-//! paid order cancelled before it shipped: `cancelled` with its stock back and its sale uncounted,
+//! paid order cancelled before it shipped: `cancelled` with its stock back and its sale uncounted
+//! (per SKU, and in the sales of the day its packing started),
 //! in one transaction conditional on nothing having shipped, owing its refund until Stripe took it.
 
 use crate::dynamo::{self, GSI1PK, StoreError, build, key, n, s};
+use crate::orders::fulfillment::day_of;
 use crate::orders::{OrderStore, customer_ref, order_key, status_partition};
 use aws_sdk_dynamodb::types::{TransactWriteItem, Update};
 use shop_domain::order::Order;
@@ -55,7 +57,8 @@ impl OrderStore {
     }
 
     /// Cancels a paid order nothing of which has shipped: `paid`/`fulfilling` → `cancelled`
-    /// owing its refund, its stock given back and (once packing started) its sale uncounted, all
+    /// owing its refund, its stock given back and (once packing started) its sale uncounted, per
+    /// SKU and in the day's sales, all
     /// or nothing. False when it shipped or moved meanwhile: then nothing changes.
     pub async fn cancel_paid(&self, order: &Order, now: i64) -> Result<bool, StoreError> {
         let cancel = Update::builder()
@@ -85,6 +88,11 @@ impl OrderStore {
                     .expression_attribute_values(":minus_one", n(-1));
                 items.push(TransactWriteItem::builder().update(build(unsell.build())?).build());
             }
+        }
+        if order.status == OrderStatus::Fulfilling {
+            // Counted in the day's sales when packing started, on that day.
+            let day = day_of(order.fulfilling_at.unwrap_or(now));
+            items.push(self.day_sales_change(&day, -1, -order.totals.total.amount)?);
         }
         Ok(dynamo::transact(&self.client, items).await?.is_none())
     }

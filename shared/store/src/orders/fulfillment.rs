@@ -66,15 +66,26 @@ impl OrderStore {
                 .expression_attribute_values(":one", n(1));
             items.push(TransactWriteItem::builder().update(build(sale.build())?).build());
         }
-        let day = Update::builder()
-            .table_name(&self.table)
-            .set_key(Some(day_key(&day_of(now))))
-            .update_expression("ADD orders :one, revenue :total")
-            .expression_attribute_values(":one", n(1))
-            .expression_attribute_values(":total", n(order.totals.total.amount));
-        items.push(TransactWriteItem::builder().update(build(day.build())?).build());
+        items.push(self.day_sales_change(&day_of(now), 1, order.totals.total.amount)?);
         // Only the status condition can fail.
         Ok(dynamo::transact(&self.client, items).await?.is_none())
+    }
+
+    /// The write that adds `orders` and `revenue` (negative: takes them off) to the sales of
+    /// the UTC day `day`, for a transaction.
+    pub(crate) fn day_sales_change(
+        &self,
+        day: &str,
+        orders: i64,
+        revenue: i64,
+    ) -> Result<TransactWriteItem, StoreError> {
+        let change = Update::builder()
+            .table_name(&self.table)
+            .set_key(Some(day_key(day)))
+            .update_expression("ADD orders :orders, revenue :revenue")
+            .expression_attribute_values(":orders", n(orders))
+            .expression_attribute_values(":revenue", n(revenue));
+        Ok(TransactWriteItem::builder().update(build(change.build())?).build())
     }
 
     /// The packing record of an order, once packing started.
