@@ -745,7 +745,16 @@ async fn an_order_cancelled_while_packing_is_taken_off_the_sales_of_the_day_its_
     );
 
     let packing_order = store.get(order_id).await.unwrap().unwrap();
-    assert!(store.cancel_paid(&packing_order, now()).await.unwrap());
+    assert!(
+        store
+            .cancel_paid(
+                &packing_order,
+                shop_store::orders::customers::CancelledBy::Merchant,
+                now()
+            )
+            .await
+            .unwrap()
+    );
     assert_eq!(
         store.day_sales(&day).await.unwrap(),
         before,

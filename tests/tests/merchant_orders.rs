@@ -152,6 +152,13 @@ async fn the_merchant_cancels_a_paid_order_before_it_ships_with_its_stock_back_a
     assert_eq!(app.available(&product_id, &sku).await, 5);
     let cancelled = inbox.wait_for(&email, "cancelled", 1).await;
     assert_eq!(cancelled.len(), 1, "one Cancelled mail: {cancelled:?}");
+    let text = cancelled[0]["body"]["text"].as_str().unwrap();
+    assert!(
+        text.contains("was cancelled by us"),
+        "the shop cancelled it, not the shopper: {text}"
+    );
+    assert!(!text.contains("as you asked"), "{text}");
+    assert!(text.contains("is refunded to your card"), "{text}");
 }
 
 #[tokio::test]

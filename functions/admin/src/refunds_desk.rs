@@ -19,6 +19,7 @@ use shop_platform::clock::rfc3339;
 use shop_platform::edge::{self, json, json_body, path_param};
 use shop_services::cancellation::Cancellation;
 use shop_services::payments::PaymentError;
+use shop_store::orders::customers::CancelledBy;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -69,6 +70,7 @@ impl OrderDesk {
             orders: &self.orders,
             payments: &self.payments,
             mailer: &self.mailer,
+            by: CancelledBy::Merchant,
         };
         cancellation.cancel(&order, &trace, self.clock.now()).await?;
         tracing::info!(order_id = %order.order_id, "order cancelled by the merchant");

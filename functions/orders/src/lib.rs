@@ -34,6 +34,7 @@ use shop_services::queue::Queue;
 use shop_store::catalog::CatalogStore;
 use shop_store::orders::OrderStore;
 use shop_store::orders::customer_ref;
+use shop_store::orders::customers::CancelledBy;
 use shop_store::orders::customers::REFUND_OWED;
 use shop_store::orders::returns::ReturnWriteError;
 use shop_store::rate_limits::{Counted, RateLimiter};
@@ -330,6 +331,7 @@ impl Orders {
             orders: &self.orders,
             payments: &self.payments,
             mailer: &self.mailer,
+            by: CancelledBy::Customer,
         };
         cancellation.cancel(&order, &trace, self.clock.now()).await?;
         let order = self.orders.get(&order.order_id).await?.ok_or_else(not_found)?;

@@ -410,7 +410,8 @@ pub struct Order {
     /// How much of the payment went back, as Stripe last reported it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub refund_state: Option<String>,
-    /// Why it was cancelled (`reservation_expired`, `payment_canceled`, `customer`).
+    /// Why it was cancelled (`reservation_expired`, `payment_canceled`, `customer`; a paid order:
+    /// `customer_refunded` or `merchant_refunded`, by who asked).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cancel_reason: Option<String>,
     // When it was paid, packed, shipped, delivered, cancelled or refunded (unix seconds), as

@@ -13,7 +13,7 @@ use shop_platform::ApiError;
 use shop_platform::batch::Trace;
 use shop_platform::messages::{MailKind, MailRequest};
 use shop_store::orders::OrderStore;
-use shop_store::orders::customers::{CANCELLED_AND_REFUNDED, REFUND_OWED};
+use shop_store::orders::customers::{CancelledBy, REFUND_OWED, paid_cancellation};
 
 /// What cancelling an order needs: the table, Stripe and the mail queue.
 pub struct Cancellation<'a> {
@@ -23,6 +23,8 @@ pub struct Cancellation<'a> {
     pub payments: &'a PaymentGateway,
     /// The Cancelled mail.
     pub mailer: &'a Mailer,
+    /// Who asks: the mail says so.
+    pub by: CancelledBy,
 }
 
 impl Cancellation<'_> {
@@ -31,8 +33,7 @@ impl Cancellation<'_> {
     pub async fn cancel(&self, order: &Order, trace: &Trace, now: i64) -> Result<(), ApiError> {
         match (order.status, order.status.on(OrderEvent::CustomerCancelled)) {
             (OrderStatus::Cancelled, _) | (OrderStatus::Refunded, _)
-                if order.status == OrderStatus::Cancelled
-                    || order.cancel_reason.as_deref() == Some(CANCELLED_AND_REFUNDED) =>
+                if order.status == OrderStatus::Cancelled || paid_cancellation(order.cancel_reason.as_deref()) =>
             {
                 // Cancelled before: only a refund it still owes remains.
                 if order.cancel_refund.as_deref() == Some(REFUND_OWED) {
@@ -43,7 +44,7 @@ impl Cancellation<'_> {
                 self.cancel_unpaid(order, now).await?;
             }
             (_, Transition::To(OrderStatus::Cancelled)) if order.shipments.is_empty() => {
-                if !self.orders.cancel_paid(order, now).await? {
+                if !self.orders.cancel_paid(order, self.by, now).await? {
                     return Err(ApiError::Conflict {
                         code: "order_changed",
                         detail: "the order changed meanwhile (it may have shipped); read it and try again".into(),

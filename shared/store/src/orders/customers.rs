@@ -13,6 +13,32 @@ use shop_domain::order::{Email, OrderStatus};
 
 /// The reason a paid order cancelled by its customer carries: its payment is refunded.
 pub const CANCELLED_AND_REFUNDED: &str = "customer_refunded";
+/// The reason a paid order cancelled by the merchant carries: its payment is refunded.
+pub const MERCHANT_CANCELLED_AND_REFUNDED: &str = "merchant_refunded";
+
+/// Who cancelled a paid order, as its reason (and so its mail) says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CancelledBy {
+    /// The shopper, from their order page.
+    Customer,
+    /// The merchant, from the console or the admin API.
+    Merchant,
+}
+
+impl CancelledBy {
+    /// The `cancel_reason` a paid order cancelled so carries.
+    pub fn reason(self) -> &'static str {
+        match self {
+            Self::Customer => CANCELLED_AND_REFUNDED,
+            Self::Merchant => MERCHANT_CANCELLED_AND_REFUNDED,
+        }
+    }
+}
+
+/// Whether `reason` is a paid order's cancellation, whoever asked (its payment refunded).
+pub fn paid_cancellation(reason: Option<&str>) -> bool {
+    matches!(reason, Some(CANCELLED_AND_REFUNDED | MERCHANT_CANCELLED_AND_REFUNDED))
+}
 /// `cancel_refund` while the refund is owed.
 pub const REFUND_OWED: &str = "refund_owed";
 
@@ -60,7 +86,7 @@ impl OrderStore {
     /// owing its refund, its stock given back and (once packing started) its sale uncounted, per
     /// SKU and in the day's sales, all
     /// or nothing. False when it shipped or moved meanwhile: then nothing changes.
-    pub async fn cancel_paid(&self, order: &Order, now: i64) -> Result<bool, StoreError> {
+    pub async fn cancel_paid(&self, order: &Order, by: CancelledBy, now: i64) -> Result<bool, StoreError> {
         let cancel = Update::builder()
             .table_name(&self.table)
             .set_key(Some(order_key(&order.order_id)))
@@ -73,7 +99,7 @@ impl OrderStore {
             .expression_attribute_values(":cancelled", s(OrderStatus::Cancelled.as_str()))
             .expression_attribute_values(":index", status_partition(OrderStatus::Cancelled))
             .expression_attribute_values(":from", s(order.status.as_str()))
-            .expression_attribute_values(":reason", s(CANCELLED_AND_REFUNDED))
+            .expression_attribute_values(":reason", s(by.reason()))
             .expression_attribute_values(":owed", s(REFUND_OWED))
             .expression_attribute_values(":now", n(now));
         let mut items = vec![TransactWriteItem::builder().update(build(cancel.build())?).build()];
