@@ -170,8 +170,13 @@ impl Console {
                 Call::get("/admin/orders/{order_id}/mails").param("order_id", order_id),
             )
             .await?;
-        // The admin view writes each moment in RFC 3339 (UTC), which sorts as it reads.
-        let moment = |value: Option<&Value>| value.and_then(Value::as_str).map(str::to_owned);
+        // Each moment in RFC 3339 (UTC), which sorts as it reads: the admin view writes
+        // `created_at` so, the others as Unix seconds.
+        let moment = |value: Option<&Value>| match value? {
+            Value::String(text) => Some(text.clone()),
+            Value::Number(seconds) => seconds.as_i64().map(shop_domain::instant::rfc3339),
+            _ => None,
+        };
         let mut timeline = vec![json!({"label": "Placed", "at": moment(order.get("created_at"))})];
         for (field, label) in TIMELINE {
             if let Some(at) = moment(order.get(*field)) {
