@@ -452,6 +452,13 @@ async fn a_bounce_puts_the_address_on_the_suppression_list() {
         status = store.subscriber(&email).await.unwrap().unwrap().status;
     }
     assert_eq!(status, SubscriberStatus::Bounced);
+    // Counted for the Today page (after the address is suppressed, so it may come a moment later).
+    let mut bounces = 0;
+    while bounces == 0 && Instant::now() < deadline {
+        let summary = expect_json(app.admin(Method::GET, "/admin/summary", &json!({})).await, 200).await;
+        bounces = summary["mail_events"]["bounces"].as_u64().unwrap_or(0);
+    }
+    assert!(bounces >= 1, "the summary counts the bounce");
 
     let subject = unique("Bounced news");
     let id = create_campaign(&app, &subject, json!({"source": source})).await;
