@@ -3,8 +3,8 @@
 //! The order itself keeps every reason it was flagged for (`reviews`), every time it was marked
 //! reviewed (`reviewed`) and whether it waits now (`awaiting_review`). The order item cannot be
 //! listed by that: its `gsi1` keys already place it in its status's list. So beside it sits
-//! `ORDER#<id> / REVIEW`, in `gsi1` (`REVIEW#orders`, newest flag first) while the order waits:
-//! what the Today page lists and counts with one Query. It is written in the same transaction as
+//! `ORDER#<id> / REVIEW`, in `gsi1` (`REVIEW#orders`, sorted by when it began to wait) while the
+//! order waits: what the Today page lists and counts with one Query. It is written in the same transaction as
 //! the flag's note on the order ([`OrderStore::record_event`], [`OrderStore::apply_event`]), and
 //! taken out of the index in the same transaction as the mark on the order
 //! ([`OrderStore::mark_reviewed`]), so the list and the orders never disagree. Taking it out
@@ -44,7 +44,8 @@ pub struct ToReview {
     pub count: u32,
     /// More than `count` wait.
     pub more: bool,
-    /// The most recently flagged, newest first.
+    /// Those that began to wait most recently, newest first (a later flag of an order that
+    /// waits already changes its reason, not its place).
     pub orders: Vec<ReviewEntry>,
 }
 
@@ -89,7 +90,7 @@ impl OrderStore {
     }
 
     /// The orders waiting for review: one Query on `gsi1` reading at most `cap` entries, newest
-    /// flag first, of which the first `shown` are kept.
+    /// first, of which the first `shown` are kept.
     pub async fn to_review(&self, cap: i32, shown: usize) -> Result<ToReview, StoreError> {
         let output = self
             .client
