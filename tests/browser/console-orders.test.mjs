@@ -2,11 +2,12 @@
 // "To pack", shipped in two parts with a tracking number each and marked delivered (each step on
 // the shopper's order page and mailed once), found again by the customer's email and by its id,
 // refunded in part (on the order, and at the local Stripe server), and exported for the
-// accountant. Run by `make test` through
+// accountant; and a disputed order on Today's alerts until its page's "Mark reviewed". Run by
+// `make test` through
 // `node --test tests/browser/`, against the stack it started.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { CONSOLE, admin, eventually, mailsTo, need, paidOrder, signIn, unique, useBrowser } from './support.mjs';
+import { CONSOLE, addToCart, admin, checkOut, eventually, mailsTo, need, paidOrder, signIn, unique, useBrowser } from './support.mjs';
 
 const visitor = useBrowser();
 const STRIPE = need('STRIPE_API_BASE');
@@ -129,5 +130,47 @@ test('the owner ships a paid order in two parts, marks it delivered, finds it by
   assert.match(row, new RegExp(`,partially_refunded,${email.replace(/[.+]/g, '\\$&')},.*,5\\.00,usd`));
 
   await shopper.context.close();
+  await context.close();
+});
+
+test('a disputed order is on Today\'s alerts until someone marks it reviewed on its page', async () => {
+  // Bought on the storefront, paid with Stripe's test card for disputes: paid, then disputed.
+  const shopper = await visitor();
+  await addToCart(shopper.page, 'organic-linen-tea-towels', 'Colour: Striped — $24.00', 1);
+  const orderUrl = await checkOut(shopper.page, `${unique('disputed')}@example.com`);
+  await shopper.context.close();
+  const orderId = new URL(orderUrl).pathname.split('/').pop();
+  const intent = (await admin('GET', `/admin/orders/${orderId}`)).payment_intent_id;
+  const confirmed = await fetch(`${STRIPE}/v1/payment_intents/${intent}/confirm`, {
+    method: 'POST',
+    headers: { authorization: 'Bearer sk_test_console', 'content-type': 'application/x-www-form-urlencoded' },
+    body: 'payment_method=pm_card_createDispute',
+  });
+  assert.equal(confirmed.status, 200);
+  await eventually('the dispute to flag the order', async () => (await admin('GET', `/admin/orders/${orderId}`)).awaiting_review);
+
+  const { context, page } = await visitor();
+  await signIn(page);
+  await page.goto(`${CONSOLE}/today`);
+  const alert = page.locator('[data-alert="review"]');
+  assert.match(await alert.textContent(), /to review/);
+  assert.match(await alert.textContent(), /dispute dp_/);
+  await alert.getByRole('link', { name: orderId, exact: true }).click();
+  await page.waitForURL(`${CONSOLE}/orders/${orderId}`);
+  assert.match(await page.locator('.review').textContent(), /Needs review[\s\S]*dispute dp_\S+ needs_response: fraudulent/);
+  assert.match(await page.locator('main').textContent(), /Flagged for review: dispute dp_/, 'the flag on the timeline');
+
+  await page.getByRole('button', { name: 'Mark reviewed' }).click();
+  await page.waitForURL(`${CONSOLE}/orders/${orderId}`);
+  assert.match(await page.locator('.notice').textContent(), /Marked reviewed\./);
+  assert.equal(await page.getByRole('button', { name: 'Mark reviewed' }).count(), 0);
+  assert.match(await page.locator('.review').textContent(), /Reviewed[\s\S]*dispute dp_/, 'the reason stays');
+  assert.match(await page.locator('main').textContent(), /Marked reviewed by /, 'the mark on the timeline');
+
+  await page.goto(`${CONSOLE}/today`);
+  assert.equal(await page.getByRole('link', { name: orderId, exact: true }).count(), 0, 'off Today\'s alerts');
+  await page.goto(`${CONSOLE}/audit`);
+  const entry = page.locator('tr', { hasText: `order ${orderId}` });
+  assert.match(await entry.textContent(), /marked reviewed[\s\S]*to review[\s\S]*reviewed/, 'in the audit log');
   await context.close();
 });

@@ -452,6 +452,13 @@ async fn a_bounce_puts_the_address_on_the_suppression_list() {
         status = store.subscriber(&email).await.unwrap().unwrap().status;
     }
     assert_eq!(status, SubscriberStatus::Bounced);
+    // Counted for the Today page (after the address is suppressed, so it may come a moment later).
+    let mut bounces = 0;
+    while bounces == 0 && Instant::now() < deadline {
+        let summary = expect_json(app.admin(Method::GET, "/admin/summary", &json!({})).await, 200).await;
+        bounces = summary["mail_events"]["bounces"].as_u64().unwrap_or(0);
+    }
+    assert!(bounces >= 1, "the summary counts the bounce");
 
     let subject = unique("Bounced news");
     let id = create_campaign(&app, &subject, json!({"source": source})).await;
@@ -675,5 +682,64 @@ async fn a_preview_is_the_mail_a_reader_gets_with_their_fields_filled_and_nothin
             .iter()
             .all(|c| c["name"] != name.as_str()),
         "a preview creates no campaign: {listed}"
+    );
+}
+
+/// A clock stopped at one instant.
+struct StoppedAt(i64);
+
+impl Clock for StoppedAt {
+    fn now(&self) -> i64 {
+        self.0
+    }
+}
+
+#[tokio::test]
+async fn a_bounce_and_a_complaint_delivered_again_and_again_count_once_each_on_their_day() {
+    let (env, sdk) = hosted_env("email-campaign").await;
+    let counts =
+        shop_store::mail_events::MailEventStore::new(aws_sdk_dynamodb::Client::new(&sdk), env["SHOP_TABLE"].clone());
+    // A day of its own (2001-09-09, UTC), which no other test counts on.
+    let day = 1_000_000_000;
+    let consumer = email_campaign::EmailCampaign::from_env(&Env::from_map(env), &sdk)
+        .unwrap()
+        .with_clock(std::sync::Arc::new(StoppedAt(day)));
+    let before = counts.last_days(day, 1).await.unwrap();
+    let sample = |file: &str| -> Value {
+        let event: Value = serde_json::from_str(file).unwrap();
+        serde_json::from_str(event["Records"][0]["body"].as_str().unwrap()).unwrap()
+    };
+    let mut bounce = sample(include_str!("../../events/email-campaign/ses-bounce.json"));
+    bounce["mail"]["messageId"] = json!(unique("bounced-mail"));
+    bounce["bounce"]["bouncedRecipients"][0]["emailAddress"] = json!(format!("{}@example.com", unique("gone")));
+    let mut complaint = sample(include_str!("../../events/email-campaign/ses-complaint.json"));
+    complaint["mail"]["messageId"] = json!(unique("complained-mail"));
+    complaint["complaint"]["complainedRecipients"][0]["emailAddress"] =
+        json!(format!("{}@example.com", unique("annoyed")));
+    let delivery = |body: &Value| {
+        let mut message = SqsMessage::default();
+        message.message_id = Some(unique("ses-event"));
+        message.body = Some(body.to_string());
+        message
+    };
+    // Each delivered twice in one batch (handled at once), then once more on its own.
+    let mut batch = SqsEvent::default();
+    batch.records = vec![
+        delivery(&bounce),
+        delivery(&complaint),
+        delivery(&bounce),
+        delivery(&complaint),
+    ];
+    assert!(consumer.handle_batch(batch).await.batch_item_failures.is_empty());
+    let mut again = SqsEvent::default();
+    again.records = vec![delivery(&bounce), delivery(&complaint)];
+    assert!(consumer.handle_batch(again).await.batch_item_failures.is_empty());
+
+    let after = counts.last_days(day, 1).await.unwrap();
+    assert_eq!(after.since, "2001-09-09");
+    assert_eq!(
+        (after.bounces - before.bounces, after.complaints - before.complaints),
+        (1, 1),
+        "{before:?} → {after:?}"
     );
 }

@@ -321,6 +321,96 @@ async fn a_payment_of_another_amount_flags_the_order_and_does_not_pay_it() {
 }
 
 #[tokio::test]
+async fn an_order_flagged_for_review_is_on_the_summary_until_it_is_marked_reviewed_once() {
+    let (app, stripe) = (TestApp::new(), TestStripe::new());
+    let (order, _, _) = pending_order(&app, 5).await;
+    let order_id = order["order_id"].as_str().unwrap();
+    let payload = event_for(
+        &stripe,
+        order["payment"]["payment_intent_id"].as_str().unwrap(),
+        "payment_intent.succeeded",
+        |i| {
+            i["status"] = json!("succeeded");
+            i["amount"] = json!(1);
+        },
+    )
+    .await;
+    // Stripe delivering the event twice flags the order once.
+    for _ in 0..2 {
+        assert_eq!(post_event(&app, &payload, &signed(&payload)).await.status(), 200);
+    }
+    let summary = || async { expect_json(app.admin(Method::GET, "/admin/summary", &json!({})).await, 200).await };
+    let listed = |summary: &Value| -> Vec<Value> {
+        summary["to_review"]["orders"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|entry| entry["order_id"] == order_id)
+            .cloned()
+            .collect()
+    };
+    let before = summary().await;
+    let entries = listed(&before);
+    assert_eq!(entries.len(), 1, "{before}");
+    assert!(
+        entries[0]["reason"].as_str().unwrap().starts_with("amount_mismatch"),
+        "{before}"
+    );
+    assert!(before["to_review"]["count"].as_u64().unwrap() >= 1, "{before}");
+    let desk = expect_json(
+        app.admin(Method::GET, &format!("/admin/orders/{order_id}"), &json!({}))
+            .await,
+        200,
+    )
+    .await;
+    assert_eq!(desk["awaiting_review"], true, "{desk}");
+    assert_eq!(
+        desk["reviews"].as_array().unwrap().len(),
+        1,
+        "one reason for one event: {desk}"
+    );
+
+    let path = format!("/admin/orders/{order_id}/reviewed");
+    let first = expect_json(
+        app.admin(Method::POST, &path, &json!({"by": "ada@example.com"})).await,
+        200,
+    )
+    .await;
+    assert_eq!(first["reviewed"].as_array().unwrap().len(), 1, "{first}");
+    assert_eq!(first["reviewed"][0]["by"], "ada@example.com");
+    assert!(first.get("awaiting_review").is_none(), "{first}");
+    assert!(
+        first["review"].as_str().unwrap().starts_with("amount_mismatch"),
+        "the reason stays: {first}"
+    );
+    assert_eq!(first["reviews"], desk["reviews"], "the reasons stay");
+    let again = expect_json(app.admin(Method::POST, &path, &json!({})).await, 200).await;
+    assert_eq!(
+        again["reviewed"], first["reviewed"],
+        "marking it again marks nothing more"
+    );
+    assert!(listed(&summary().await).is_empty(), "off the list");
+
+    assert_eq!(
+        problem(
+            app.admin(Method::POST, "/admin/orders/no-such-order/reviewed", &json!({}))
+                .await,
+            404
+        )
+        .await["code"],
+        "not_found"
+    );
+    let (never_flagged, _, _) = pending_order(&app, 5).await;
+    let never = format!("/admin/orders/{}/reviewed", never_flagged["order_id"].as_str().unwrap());
+    assert_eq!(
+        problem(app.admin(Method::POST, &never, &json!({})).await, 409).await["code"],
+        "order_not_flagged"
+    );
+    let bad_by = app.admin(Method::POST, &path, &json!({"by": "ada\r\nBcc: x"})).await;
+    assert_eq!(problem(bad_by, 422).await["code"], "validation_failed");
+}
+
+#[tokio::test]
 async fn a_payment_naming_another_order_in_its_metadata_pays_neither() {
     let (app, stripe) = (TestApp::new(), TestStripe::new());
     let (payer, _, _) = pending_order(&app, 5).await;

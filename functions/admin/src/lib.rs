@@ -1,6 +1,7 @@
 //! `admin`: the merchant's desks. The catalog (products one at a time or in bulk, stock counts,
-//! discount codes), the orders (see [`order_desk`]; cancels and refunds in [`refunds_desk`]) and
-//! the support inbox ([`support_desk`]).
+//! discount codes), the orders (see [`order_desk`]; cancels and refunds in [`refunds_desk`],
+//! marking a flagged order reviewed in [`review_desk`]), the support inbox ([`support_desk`]) and
+//! the day's summary ([`summary`]).
 //! In AWS these routes sit behind IAM authorization; locally the gateway asks for the admin token.
 
 use http::StatusCode;
@@ -26,6 +27,7 @@ pub mod order_desk;
 pub mod order_export;
 pub mod refunds_desk;
 pub mod returns_desk;
+pub mod review_desk;
 pub mod summary;
 pub mod support_desk;
 
@@ -46,6 +48,8 @@ pub struct Admin {
     desk: OrderDesk,
     support: SupportDesk,
     dead_letters: Vec<(String, shop_services::queue::Queue)>,
+    /// SES's bounces and complaints counted per day, for the summary.
+    mail_events: shop_store::mail_events::MailEventStore,
 }
 
 #[derive(Deserialize)]
@@ -96,6 +100,7 @@ impl Admin {
             },
             currency: store.store_currency,
             dead_letters: summary::dead_letter_queues(env, &aws_sdk_sqs::Client::new(sdk)),
+            mail_events: shop_store::mail_events::MailEventStore::new(client.clone(), table.shop_table.clone()),
             clock: clock.clone(),
             desk: OrderDesk {
                 mail_log: shop_store::mail_log::MailLog::new(client.clone(), table.shop_table.clone()),
@@ -132,6 +137,7 @@ impl Admin {
             Some("POST /admin/orders/{order_id}/delivered") => self.desk.delivered(&request).await,
             Some("POST /admin/orders/{order_id}/cancel") => self.desk.cancel(&request).await,
             Some("POST /admin/orders/{order_id}/refunds") => self.desk.refund(&request).await,
+            Some("POST /admin/orders/{order_id}/reviewed") => self.desk.reviewed(&request).await,
             Some("GET /admin/orders/{order_id}/mails") => self.desk.mails(&request).await,
             Some("GET /admin/exports/orders") => self.desk.export(&request).await,
             Some("GET /admin/returns") => self.desk.list_returns(&request).await,

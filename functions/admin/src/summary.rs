@@ -1,6 +1,9 @@
 //! `GET /admin/summary`: the day at a glance for the merchant's Today page and for scripts: the
 //! UTC day's paid orders and revenue (counted when packing starts), the orders to pack, the
-//! returns waiting, the support messages unanswered, and the dead-letter queues holding messages (work that failed every retry).
+//! returns waiting, the support messages unanswered; and what needs someone: the orders flagged
+//! for review (an amount that did not match, a dispute) with the newest few, the mail bounces
+//! and complaints of the last [`MAIL_EVENT_DAYS`] days, and the dead-letter queues holding
+//! messages (work that failed every retry).
 
 use crate::Admin;
 use http::StatusCode;
@@ -13,10 +16,18 @@ use shop_platform::ApiError;
 use shop_platform::config::Env;
 use shop_platform::edge::json;
 use shop_services::queue::Queue;
+use shop_store::mail_events::MailEventCounts;
 use shop_store::orders::fulfillment::day_of;
+use shop_store::orders::reviews::ToReview;
 
 /// The most of any count the summary reads (one Query page); more shows as "100+".
 const COUNT_CAP: i32 = 100;
+
+/// The orders flagged for review the summary names (the newest); the count says how many wait.
+const REVIEWS_SHOWN: usize = 10;
+
+/// The days of SES's bounces and complaints the summary adds up, today included.
+pub const MAIL_EVENT_DAYS: u32 = 7;
 
 /// A bounded count.
 #[derive(Serialize)]
@@ -54,6 +65,11 @@ struct Summary {
     to_pack: Count,
     returns_waiting: Count,
     support_unanswered: Count,
+    /// Orders flagged for review and not marked reviewed since: how many, and the newest.
+    to_review: ToReview,
+    /// SES's permanent bounces and complaints of the last [`MAIL_EVENT_DAYS`] UTC days, of
+    /// campaign and transactional mail alike.
+    mail_events: MailEventCounts,
     /// Only the queues holding messages.
     dead_letters: Vec<DeadLetters>,
     /// Queues whose depth could not be read just now.
@@ -74,17 +90,20 @@ pub fn dead_letter_queues(env: &Env, client: &aws_sdk_sqs::Client) -> Vec<(Strin
 }
 
 impl Admin {
-    /// `GET /admin/summary`: one GetItem and four Queries on the table, one
+    /// `GET /admin/summary`: one GetItem, five Queries and one BatchGetItem on the table, one
     /// GetQueueAttributes per dead-letter queue, all at once.
     pub(crate) async fn summary(&self, _request: &Request) -> Result<Response<Body>, ApiError> {
-        let day = day_of(self.clock.now());
+        let now = self.clock.now();
+        let day = day_of(now);
         let orders = &self.desk.orders;
-        let (sales, paid, packing, returns, unanswered, depths) = futures::join!(
+        let (sales, paid, packing, returns, unanswered, to_review, mail_events, depths) = futures::join!(
             orders.day_sales(&day),
             orders.count_by_status(OrderStatus::Paid, COUNT_CAP),
             orders.count_by_status(OrderStatus::Fulfilling, COUNT_CAP),
             orders.count_returns(ReturnState::Requested, COUNT_CAP),
             self.support.support.count_unanswered(COUNT_CAP),
+            orders.to_review(COUNT_CAP, REVIEWS_SHOWN),
+            self.mail_events.last_days(now, MAIL_EVENT_DAYS),
             futures::future::join_all(
                 self.dead_letters
                     .iter()
@@ -116,6 +135,8 @@ impl Admin {
                 to_pack: packing?.into(),
                 returns_waiting: returns?.into(),
                 support_unanswered: unanswered?.into(),
+                to_review: to_review?,
+                mail_events: mail_events?,
                 dead_letters,
                 unreadable_queues,
             },

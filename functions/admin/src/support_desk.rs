@@ -55,7 +55,7 @@ fn no_message() -> ApiError {
 }
 
 /// The `by` of a request: one line of at most [`BY_MAX`] characters, or [`API_CALLER`].
-fn author(by: Option<&str>) -> Result<String, ApiError> {
+pub(crate) fn author(by: Option<&str>) -> Result<String, ApiError> {
     match by.map(str::trim) {
         None | Some("") => Ok(API_CALLER.to_owned()),
         Some(by) if by.chars().count() <= BY_MAX && shop_domain::text::is_one_line(by) => Ok(by.to_owned()),

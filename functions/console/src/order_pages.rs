@@ -1,6 +1,7 @@
 //! The order desk's pages: orders by status (newest first, paged), one order with its lines,
-//! address, timeline and shipments, its packing slip, and the forms that ship it and mark it
-//! delivered. Each asks the admin handler's route of the same name.
+//! address, timeline and shipments, its packing slip, and the forms that ship it, mark it
+//! delivered and mark a flagged order reviewed. Each asks the admin handler's route of the same
+//! name.
 
 use crate::Change;
 use crate::listing::Tabs;
@@ -94,6 +95,7 @@ impl Console {
             (&Method::POST, [order_id, "delivered"]) => self.delivered(ctx, order_id).await,
             (&Method::POST, [order_id, "cancel"]) => self.cancel(ctx, order_id).await,
             (&Method::POST, [order_id, "refund"]) => self.refund(ctx, order_id).await,
+            (&Method::POST, [order_id, "reviewed"]) => self.reviewed(ctx, order_id).await,
             _ => Err(PageError::NotFound),
         }
     }
@@ -170,8 +172,13 @@ impl Console {
                 Call::get("/admin/orders/{order_id}/mails").param("order_id", order_id),
             )
             .await?;
-        // The admin view writes each moment in RFC 3339 (UTC), which sorts as it reads.
-        let moment = |value: Option<&Value>| value.and_then(Value::as_str).map(str::to_owned);
+        // Each moment in RFC 3339 (UTC), which sorts as it reads: the admin view writes
+        // `created_at` so, the others as Unix seconds.
+        let moment = |value: Option<&Value>| match value? {
+            Value::String(text) => Some(text.clone()),
+            Value::Number(seconds) => seconds.as_i64().map(shop_domain::instant::rfc3339),
+            _ => None,
+        };
         let mut timeline = vec![json!({"label": "Placed", "at": moment(order.get("created_at"))})];
         for (field, label) in TIMELINE {
             if let Some(at) = moment(order.get(*field)) {
@@ -183,6 +190,18 @@ impl Console {
                 let carrier = shipment.get("carrier").and_then(Value::as_str).unwrap_or("");
                 let tracking = shipment.get("tracking_number").and_then(Value::as_str).unwrap_or("");
                 timeline.push(json!({"label": format!("Shipment {carrier} {tracking}"), "at": at}));
+            }
+        }
+        for note in order.get("reviews").and_then(Value::as_array).into_iter().flatten() {
+            if let Some(at) = moment(note.get("flagged_at")) {
+                let reason = note.get("reason").and_then(Value::as_str).unwrap_or("");
+                timeline.push(json!({"label": format!("Flagged for review: {reason}"), "at": at}));
+            }
+        }
+        for mark in order.get("reviewed").and_then(Value::as_array).into_iter().flatten() {
+            if let Some(at) = moment(mark.get("reviewed_at")) {
+                let by = mark.get("by").and_then(Value::as_str).unwrap_or("");
+                timeline.push(json!({"label": format!("Marked reviewed by {by}"), "at": at}));
             }
         }
         timeline.sort_by(|a, b| a["at"].as_str().cmp(&b["at"].as_str()));
@@ -204,6 +223,7 @@ impl Console {
             json!({
                 "can_ship": remaining && status != "cancelled" && status != "pending_payment",
                 "can_deliver": status == "shipped",
+                "can_mark_reviewed": order.get("awaiting_review").and_then(Value::as_bool) == Some(true),
                 // What the admin handler would refuse is not offered; it decides all the same.
                 "can_cancel": owner && !shipped_any && matches!(status, "paid" | "fulfilling"),
                 "can_refund": owner && refundable.is_some(),
@@ -330,6 +350,29 @@ impl Console {
             })
             .await?;
         let message = delivered.map_or_else(|refused| refused, |_| "Marked delivered.".to_owned());
+        Ok(self.back_to_order(ctx, order_id, &message))
+    }
+
+    /// `POST /orders/{order_id}/reviewed` (staff and owners): the flagged order off the list of
+    /// orders to review, marked by whoever is signed in; the admin handler decides whether
+    /// there was anything to review.
+    async fn reviewed(&self, ctx: &Ctx<'_>, order_id: &str) -> Result<Response<Body>, PageError> {
+        let request = ctx.request;
+        if !is_order_id(order_id) {
+            return Err(PageError::NotFound);
+        }
+        let call = Call::new(Method::POST, "/admin/orders/{order_id}/reviewed")
+            .param("order_id", order_id)
+            .body(json!({"by": ctx.staff.email}));
+        let reviewed = self
+            .changed(ctx, self.ask(request, call).await, |_| Change {
+                action: "marked reviewed",
+                subject: format!("order {order_id}"),
+                before: Some("to review".into()),
+                after: Some("reviewed".into()),
+            })
+            .await?;
+        let message = reviewed.map_or_else(|refused| refused, |_| "Marked reviewed.".to_owned());
         Ok(self.back_to_order(ctx, order_id, &message))
     }
 

@@ -1,6 +1,8 @@
 //! The Today page: the day at a glance from the admin handler's summary (paid orders and
 //! revenue, orders to pack, returns waiting) with links to each list, and the alerts that need
-//! someone: dead-letter queues holding failed work.
+//! someone: orders flagged for review (each linked, where "Mark reviewed" takes it off), the
+//! last week's mail bounces and complaints (linked to the subscribers), dead-letter queues
+//! holding failed work.
 
 use crate::pages::PageError;
 use crate::{Console, Ctx};

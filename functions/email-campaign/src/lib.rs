@@ -33,6 +33,7 @@ use shop_platform::{ApiError, HttpFunction, QueueFunction};
 use shop_services::queue::Queue;
 use shop_services::ses::SesMailer;
 use shop_store::discounts::DiscountStore;
+use shop_store::mail_events::MailEventStore;
 use shop_store::marketing::{CampaignRecord, MarketingStore};
 use std::sync::Arc;
 use subscriptions::Subscriptions;
@@ -96,6 +97,8 @@ impl CampaignSettings {
 pub struct EmailCampaign {
     subscriptions: Subscriptions,
     store: MarketingStore,
+    /// SES's bounces and complaints counted per day.
+    mail_events: MailEventStore,
     discounts: DiscountStore,
     queue: Queue,
     ses: SesMailer,
@@ -217,6 +220,7 @@ impl EmailCampaign {
         Ok(Self {
             subscriptions: Subscriptions::from_env(env, sdk)?,
             store: MarketingStore::new(client.clone(), table.shop_table.clone()),
+            mail_events: MailEventStore::new(client.clone(), table.shop_table.clone()),
             discounts: DiscountStore::new(client, table.shop_table),
             queue: Queue::new(aws_sdk_sqs::Client::new(sdk), settings.campaign_queue_url.clone()),
             ses: SesMailer::new(sdk, &settings.sender_address, &settings.ses_configuration_set),
@@ -230,6 +234,12 @@ impl EmailCampaign {
     /// The same function using `ses` (tests that count or fail SES calls).
     pub fn with_ses(mut self, ses: aws_sdk_sesv2::Client) -> Self {
         self.ses = self.ses.with_client(ses);
+        self
+    }
+
+    /// The same function reading the time from `clock` (tests of what is counted per day).
+    pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
         self
     }
 

@@ -10,7 +10,9 @@
 //!   unsubscribe link in its data and in its `List-Unsubscribe` headers. A recipient SES
 //!   refused is tried again in a later batch, at most [`MAX_ATTEMPTS`] times, then counted as
 //!   failed.
-//! - An SES bounce (permanent) or complaint puts the address on the suppression list.
+//! - An SES bounce (permanent) or complaint puts the address on the suppression list, and is
+//!   counted on its UTC day, once per mail however often it is delivered
+//!   ([`shop_store::mail_events`]), for the merchant's Today page.
 
 use crate::EmailCampaign;
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
@@ -24,6 +26,7 @@ use shop_platform::messages::{self, CampaignMessage, from_json};
 use shop_services::queue::QueueError;
 use shop_services::ses::{BulkMail, Mail, Recipient as BulkRecipient};
 use shop_store::dynamo::StoreError;
+use shop_store::mail_events::MailEventKind;
 use shop_store::marketing::{CampaignRecord, PageMark, SignUpOutcome, Tally};
 
 /// Why one message could not be handled (it is retried, then dead-lettered).
@@ -57,6 +60,16 @@ struct SesEvent {
     bounce: Option<Bounce>,
     #[serde(default)]
     complaint: Option<Complaint>,
+    #[serde(default)]
+    mail: Option<SentMail>,
+}
+
+/// The mail an SES event is about.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct SentMail {
+    /// SES's id of the message: the same in every delivery of one event.
+    message_id: String,
 }
 
 #[derive(Debug, Deserialize)]
@@ -130,11 +143,17 @@ impl EmailCampaign {
     }
 
     async fn suppress(&self, event: SesEvent) -> Result<(), SendError> {
-        let (status, recipients) = match (event.event_type.as_str(), event.bounce, event.complaint) {
-            ("Bounce", Some(bounce), _) if bounce.bounce_type == "Permanent" => {
-                (SubscriberStatus::Bounced, bounce.bounced_recipients)
-            }
-            ("Complaint", _, Some(complaint)) => (SubscriberStatus::Complained, complaint.complained_recipients),
+        let (status, kind, recipients) = match (event.event_type.as_str(), event.bounce, event.complaint) {
+            ("Bounce", Some(bounce), _) if bounce.bounce_type == "Permanent" => (
+                SubscriberStatus::Bounced,
+                MailEventKind::Bounce,
+                bounce.bounced_recipients,
+            ),
+            ("Complaint", _, Some(complaint)) => (
+                SubscriberStatus::Complained,
+                MailEventKind::Complaint,
+                complaint.complained_recipients,
+            ),
             (kind, _, _) => {
                 tracing::info!(kind, "SES event that suppresses nobody");
                 return Ok(());
@@ -147,6 +166,15 @@ impl EmailCampaign {
             };
             self.store.leave(email.as_str(), status, self.clock.now()).await?;
             tracing::info!(?status, "address suppressed");
+        }
+        // Counted once the addresses are suppressed: a failure above retries the whole event,
+        // and the count's own record keeps the retry from counting it twice.
+        match event.mail.as_ref().map(|mail| mail.message_id.trim()) {
+            Some(message_id) if !message_id.is_empty() => {
+                let counted = self.mail_events.count(kind, message_id, self.clock.now()).await?;
+                tracing::info!(?kind, message_id, counted, "SES report counted for the Today page");
+            }
+            _ => tracing::warn!(?kind, "SES event without the mail's message id; not counted"),
         }
         Ok(())
     }

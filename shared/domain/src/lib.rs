@@ -52,6 +52,7 @@ pub mod postal;
 pub mod pricing;
 pub mod refunds;
 pub mod returns;
+pub mod review;
 pub mod seo;
 pub mod support;
 pub mod text;

@@ -404,6 +404,15 @@ pub struct Order {
     /// Why the merchant must look at the order (an amount that does not match, a dispute).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub review: Option<String>,
+    /// Every reason the order was flagged for review, oldest first (see [`crate::review`]).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub reviews: Vec<crate::review::ReviewNote>,
+    /// Each time the merchant marked it reviewed, oldest first.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub reviewed: Vec<crate::review::ReviewMark>,
+    /// Flagged and not marked reviewed since: it is on the list of orders to review.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub awaiting_review: bool,
     /// What happened to a payment that arrived after the hold ended.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub late_payment: Option<String>,
@@ -511,6 +520,9 @@ impl Order {
             payment_intent_id: None,
             last_payment_error: None,
             review: None,
+            reviews: Vec::new(),
+            reviewed: Vec::new(),
+            awaiting_review: false,
             late_payment: None,
             refund_state: None,
             cancel_reason: None,

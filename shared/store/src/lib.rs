@@ -6,6 +6,7 @@ pub mod carts;
 pub mod catalog;
 pub mod discounts;
 pub mod dynamo;
+pub mod mail_events;
 pub mod mail_log;
 pub mod marketing;
 pub mod orders;

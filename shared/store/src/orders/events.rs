@@ -2,9 +2,12 @@
 //! (`STRIPE_EVENT#id / EVENT`, kept 30 days) in the same transaction as the order's transition,
 //! so a crash between them cannot lose the event or apply it twice. The record also says whether
 //! the next step's message went out, so a retried delivery sends it when the first could not.
+//! A note flagging the order for review puts it on the list of orders to review in the same
+//! transaction ([`super::reviews`]), so a duplicate event never lists or counts it twice.
 
 use crate::dynamo::{self, GSI1PK, Item, PK, StoreError, build, key, n, s};
-use crate::orders::{OrderStore, order_key, status_partition};
+use crate::orders::{OrderStore, order_key, reviews, status_partition};
+use aws_sdk_dynamodb::types::builders::UpdateBuilder;
 use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem, Update};
 use serde::{Deserialize, Serialize};
 use shop_domain::order::Order;
@@ -45,7 +48,8 @@ pub enum Applied {
     StatusChanged,
 }
 
-/// What an event notes on its order, each kept in an attribute of its own.
+/// What an event notes on its order, each kept in an attribute of its own (a review also
+/// with the order's other reasons, and the order on the list of orders to review).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum OrderNote<'a> {
     /// Why the order needs the merchant's eyes (an amount mismatch, a dispute).
@@ -66,6 +70,23 @@ impl<'a> OrderNote<'a> {
             Self::LastPaymentError(text) => ("last_payment_error", text),
             Self::LatePayment(text) => ("late_payment", text),
             Self::RefundState(text) => ("refund_state", text),
+        }
+    }
+
+    /// `update` of the order with this note written at `now`: its attribute, and for a review
+    /// also the reason kept with the others and the order waiting (see [`super::reviews`]).
+    /// Answers the `SET` clauses to add to the update's expression.
+    fn written(self, update: UpdateBuilder, now: i64) -> Result<(UpdateBuilder, String), StoreError> {
+        let (name, value) = self.attribute();
+        let update = update
+            .expression_attribute_names("#note", name)
+            .expression_attribute_values(":note", s(value));
+        match self {
+            Self::Review(reason) => {
+                let (update, flag) = reviews::with_flag(update, reason, now)?;
+                Ok((update, format!("#note = :note, {flag}")))
+            }
+            _ => Ok((update, "#note = :note".to_owned())),
         }
     }
 }
@@ -101,27 +122,40 @@ impl OrderStore {
             .expression_attribute_values(":to", s(to.as_str()))
             .expression_attribute_values(":from", s(from.as_str()))
             .expression_attribute_values(":now", n(now));
-        update = match note.map(OrderNote::attribute) {
-            Some((name, value)) => update
-                .update_expression("SET #status = :to, #index = :index, #at = :now, #note = :note")
-                .expression_attribute_names("#note", name)
-                .expression_attribute_values(":note", s(value)),
-            None => update.update_expression("SET #status = :to, #index = :index, #at = :now"),
+        let set = "SET #status = :to, #index = :index, #at = :now";
+        update = match note {
+            Some(note) => {
+                let (update, clauses) = note.written(update, now)?;
+                update.update_expression(format!("{set}, {clauses}"))
+            }
+            None => update.update_expression(set),
         };
         Ok(TransactWriteItem::builder().update(build(update.build())?).build())
     }
 
-    fn note_update(&self, order_id: &str, note: OrderNote<'_>) -> Result<TransactWriteItem, StoreError> {
-        let (name, value) = note.attribute();
+    fn note_update(&self, order_id: &str, note: OrderNote<'_>, now: i64) -> Result<TransactWriteItem, StoreError> {
         let update = Update::builder()
             .table_name(&self.table)
             .set_key(Some(order_key(order_id)))
-            .update_expression("SET #note = :note")
             .condition_expression("attribute_exists(#pk)")
-            .expression_attribute_names("#pk", PK)
-            .expression_attribute_names("#note", name)
-            .expression_attribute_values(":note", s(value));
+            .expression_attribute_names("#pk", PK);
+        let (update, clauses) = note.written(update, now)?;
+        let update = update.update_expression(format!("SET {clauses}"));
         Ok(TransactWriteItem::builder().update(build(update.build())?).build())
+    }
+
+    /// The items beyond the order's own update that `note` takes: an order flagged for review
+    /// goes on the list of orders to review, in the same transaction.
+    fn note_listing(
+        &self,
+        order_id: &str,
+        note: Option<OrderNote<'_>>,
+        now: i64,
+    ) -> Result<Option<TransactWriteItem>, StoreError> {
+        match note {
+            Some(OrderNote::Review(reason)) => self.review_listing(order_id, reason, now).map(Some),
+            _ => Ok(None),
+        }
     }
 
     /// A recorded event, if any (strongly consistent).
@@ -141,10 +175,11 @@ impl OrderStore {
         note: Option<OrderNote<'_>>,
         now: i64,
     ) -> Result<Applied, StoreError> {
-        let items = vec![
+        let mut items = vec![
             self.event_put(event_id, record, now)?,
             self.status_update(&record.order_id, from, to, note, now)?,
         ];
+        items.extend(self.note_listing(&record.order_id, note, now)?);
         self.commit(event_id, items).await
     }
 
@@ -158,8 +193,9 @@ impl OrderStore {
     ) -> Result<Applied, StoreError> {
         let mut items = vec![self.event_put(event_id, record, now)?];
         if let Some(note) = note {
-            items.push(self.note_update(&record.order_id, note)?);
+            items.push(self.note_update(&record.order_id, note, now)?);
         }
+        items.extend(self.note_listing(&record.order_id, note, now)?);
         self.commit(event_id, items).await
     }
 

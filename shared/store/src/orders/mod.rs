@@ -1,7 +1,8 @@
 //! Orders in the shop's table, and the one transaction that turns a cart into an order; what
 //! happens to an order later is in the submodules: the payment's events (`events`), packing and
 //! shipping (`fulfillment`), returns and exchanges (`returns`), the customer's own index
-//! (`customers`), the merchant's refunds (`refunds`) and the accountant's export (`exports`).
+//! (`customers`), the merchant's refunds (`refunds`), the orders waiting for the merchant's
+//! review (`reviews`) and the accountant's export (`exports`).
 //!
 //! `ORDER#id / ORDER` holds the order; `IDEMPOTENCY#key / RECORD` the checkout's idempotency
 //! record (24 h TTL); `DISCOUNT#CODE / REDEEMED#email-hash` marks a once-per-customer code as used.
@@ -30,6 +31,7 @@ pub mod exports;
 pub mod fulfillment;
 pub mod refunds;
 pub mod returns;
+pub mod reviews;
 
 /// Seconds an idempotency record is kept.
 pub const IDEMPOTENCY_TTL: i64 = 24 * 3600;
