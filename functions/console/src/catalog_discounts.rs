@@ -191,15 +191,19 @@ impl Console {
         let call = Call::new(Method::PUT, "/admin/discounts/{code}")
             .param("code", code)
             .body(rule);
-        let ended = self
-            .changed(ctx, self.ask(ctx.request, call).await, |saved| Change {
-                action: "ended discount code",
-                subject: format!("discount code {code}"),
-                before: Some(before.to_string()),
-                after: Some(saved.to_string()),
-            })
+        let message = self
+            .changed(
+                ctx,
+                self.ask(ctx.request, call).await,
+                |saved| Change {
+                    action: "ended discount code",
+                    subject: format!("discount code {code}"),
+                    before: Some(before.to_string()),
+                    after: Some(saved.to_string()),
+                },
+                |_| format!("The code {code} has ended."),
+            )
             .await?;
-        let message = ended.map_or_else(|refused| refused, |_| format!("The code {code} has ended."));
         Ok(self.pages.done(ctx, "/catalog/discounts", &message))
     }
 }

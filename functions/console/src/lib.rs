@@ -249,15 +249,16 @@ impl Console {
         }
     }
 
-    /// What a form's call to a handler came to: its answer, once `change` of it is in the
-    /// audit log; or its refusal in words (with the fields it named) for the page the form
-    /// returns to. Any other failure is the page's error.
+    /// What a form's call to a handler came to, in words for the page the form returns to:
+    /// `said` of its answer, once `change` of it is in the audit log; or its refusal (with the
+    /// fields it named). Any other failure is the page's error.
     pub(crate) async fn changed(
         &self,
         ctx: &Ctx<'_>,
         answer: Result<serde_json::Value, PageError>,
         change: impl FnOnce(&serde_json::Value) -> Change,
-    ) -> Result<Result<serde_json::Value, String>, PageError> {
+        said: impl FnOnce(&serde_json::Value) -> String,
+    ) -> Result<String, PageError> {
         match answer {
             Ok(answer) => {
                 let Change {
@@ -267,9 +268,9 @@ impl Console {
                     after,
                 } = change(&answer);
                 self.audit(ctx, action, &subject, before, after).await;
-                Ok(Ok(answer))
+                Ok(said(&answer))
             }
-            Err(PageError::Refused(refusal)) => Ok(Err(order_pages::refusal_message(&refusal))),
+            Err(PageError::Refused(refusal)) => Ok(order_pages::refusal_message(&refusal)),
             Err(other) => Err(other),
         }
     }

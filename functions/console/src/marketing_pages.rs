@@ -336,18 +336,19 @@ impl Console {
                 .pages
                 .done(ctx, &format!("/marketing/campaigns/{}", encode(id)), &message));
         }
-        let sent = self
-            .changed(ctx, self.ask_campaigns(ctx.request, call).await, |after| Change {
-                action: "sent campaign",
-                subject: format!("campaign {id}"),
-                before: Some(before.clone()),
-                after: after["status"].as_str().map(str::to_owned),
-            })
+        let message = self
+            .changed(
+                ctx,
+                self.ask_campaigns(ctx.request, call).await,
+                |after| Change {
+                    action: "sent campaign",
+                    subject: format!("campaign {id}"),
+                    before: Some(before.clone()),
+                    after: after["status"].as_str().map(str::to_owned),
+                },
+                |_| "Sending. This page follows its progress.".to_owned(),
+            )
             .await?;
-        let message = sent.map_or_else(
-            |refused| refused,
-            |_| "Sending. This page follows its progress.".to_owned(),
-        );
         Ok(self
             .pages
             .done(ctx, &format!("/marketing/campaigns/{}", encode(id)), &message))

@@ -313,24 +313,25 @@ impl Console {
         let call = Call::new(Method::POST, "/admin/orders/{order_id}/shipments")
             .param("order_id", order_id)
             .body(json!({"carrier": carrier, "tracking_number": tracking_number, "lines": lines}));
-        let shipped = self
-            .changed(ctx, self.ask(request, call).await, |answer| Change {
-                action: "shipped",
-                subject: format!("order {order_id}"),
-                before: before.get("status").map(Value::to_string),
-                after: answer.get("shipment").map(Value::to_string),
-            })
+        let message = self
+            .changed(
+                ctx,
+                self.ask(request, call).await,
+                |answer| Change {
+                    action: "shipped",
+                    subject: format!("order {order_id}"),
+                    before: before.get("status").map(Value::to_string),
+                    after: answer.get("shipment").map(Value::to_string),
+                },
+                |answer| {
+                    let status = answer.get("order_status").and_then(Value::as_str).unwrap_or("");
+                    format!(
+                        "Shipped with {carrier} {tracking_number} (the order is {}).",
+                        status.replace('_', " ")
+                    )
+                },
+            )
             .await?;
-        let message = shipped.map_or_else(
-            |refused| refused,
-            |answer| {
-                let status = answer.get("order_status").and_then(Value::as_str).unwrap_or("");
-                format!(
-                    "Shipped with {carrier} {tracking_number} (the order is {}).",
-                    status.replace('_', " ")
-                )
-            },
-        );
         Ok(self.back_to_order(ctx, order_id, &message))
     }
 
@@ -341,15 +342,19 @@ impl Console {
             return Err(PageError::NotFound);
         }
         let call = Call::new(Method::POST, "/admin/orders/{order_id}/delivered").param("order_id", order_id);
-        let delivered = self
-            .changed(ctx, self.ask(request, call).await, |_| Change {
-                action: "marked delivered",
-                subject: format!("order {order_id}"),
-                before: Some("shipped".into()),
-                after: Some("delivered".into()),
-            })
+        let message = self
+            .changed(
+                ctx,
+                self.ask(request, call).await,
+                |_| Change {
+                    action: "marked delivered",
+                    subject: format!("order {order_id}"),
+                    before: Some("shipped".into()),
+                    after: Some("delivered".into()),
+                },
+                |_| "Marked delivered.".to_owned(),
+            )
             .await?;
-        let message = delivered.map_or_else(|refused| refused, |_| "Marked delivered.".to_owned());
         Ok(self.back_to_order(ctx, order_id, &message))
     }
 
@@ -364,15 +369,19 @@ impl Console {
         let call = Call::new(Method::POST, "/admin/orders/{order_id}/reviewed")
             .param("order_id", order_id)
             .body(json!({"by": ctx.staff.email}));
-        let reviewed = self
-            .changed(ctx, self.ask(request, call).await, |_| Change {
-                action: "marked reviewed",
-                subject: format!("order {order_id}"),
-                before: Some("to review".into()),
-                after: Some("reviewed".into()),
-            })
+        let message = self
+            .changed(
+                ctx,
+                self.ask(request, call).await,
+                |_| Change {
+                    action: "marked reviewed",
+                    subject: format!("order {order_id}"),
+                    before: Some("to review".into()),
+                    after: Some("reviewed".into()),
+                },
+                |_| "Marked reviewed.".to_owned(),
+            )
             .await?;
-        let message = reviewed.map_or_else(|refused| refused, |_| "Marked reviewed.".to_owned());
         Ok(self.back_to_order(ctx, order_id, &message))
     }
 
@@ -392,18 +401,19 @@ impl Console {
             .await?;
         let call = Call::new(Method::POST, "/admin/orders/{order_id}/cancel").param("order_id", order_id);
         let status = |order: &Value| order.get("status").map(Value::to_string);
-        let cancelled = self
-            .changed(ctx, self.ask(request, call).await, |after| Change {
-                action: "cancelled",
-                subject: format!("order {order_id}"),
-                before: status(&before),
-                after: status(after),
-            })
+        let message = self
+            .changed(
+                ctx,
+                self.ask(request, call).await,
+                |after| Change {
+                    action: "cancelled",
+                    subject: format!("order {order_id}"),
+                    before: status(&before),
+                    after: status(after),
+                },
+                |_| "Cancelled: the stock is back and the payment, if any, is refunded in full.".to_owned(),
+            )
             .await?;
-        let message = cancelled.map_or_else(
-            |refused| refused,
-            |_| "Cancelled: the stock is back and the payment, if any, is refunded in full.".to_owned(),
-        );
         Ok(self.back_to_order(ctx, order_id, &message))
     }
 

@@ -84,21 +84,22 @@ impl Console {
             .ask(request, call)
             .await
             .map(|received| self.pages.displayed(received));
-        let received = self
-            .changed(ctx, answer, |received| Change {
-                action: "received return",
-                subject: format!(
-                    "return {return_id} of order {}",
-                    received.get("order_id").and_then(Value::as_str).unwrap_or("")
-                ),
-                before: Some("requested".into()),
-                after: Some(receipt(received)),
-            })
+        let message = self
+            .changed(
+                ctx,
+                answer,
+                |received| Change {
+                    action: "received return",
+                    subject: format!(
+                        "return {return_id} of order {}",
+                        received.get("order_id").and_then(Value::as_str).unwrap_or("")
+                    ),
+                    before: Some("requested".into()),
+                    after: Some(receipt(received)),
+                },
+                |received| format!("Return {return_id} received: {}", receipt(&received)),
+            )
             .await?;
-        let message = received.map_or_else(
-            |refused| refused,
-            |received| format!("Return {return_id} received: {}", receipt(&received)),
-        );
         Ok(self.pages.done(ctx, "/returns", &message))
     }
 }

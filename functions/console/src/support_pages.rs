@@ -106,21 +106,22 @@ impl Console {
         let call = Call::new(Method::POST, "/admin/support/messages/{reference}/replies")
             .param("reference", reference)
             .body(json!({"body": form.reply, "by": ctx.staff.email}));
-        let replied = self
-            .changed(ctx, self.ask(request, call).await, |reply| {
-                let field = |name: &str| reply.get(name).and_then(Value::as_str).unwrap_or("").to_owned();
-                Change {
-                    action: "replied to support message",
-                    subject: format!("support message {reference}"),
-                    before: None,
-                    after: Some(format!("reply {}: {}", field("reply_id"), field("body"))),
-                }
-            })
+        let message = self
+            .changed(
+                ctx,
+                self.ask(request, call).await,
+                |reply| {
+                    let field = |name: &str| reply.get(name).and_then(Value::as_str).unwrap_or("").to_owned();
+                    Change {
+                        action: "replied to support message",
+                        subject: format!("support message {reference}"),
+                        before: None,
+                        after: Some(format!("reply {}: {}", field("reply_id"), field("body"))),
+                    }
+                },
+                |_| "Reply sent: it is on its way to the customer by mail.".to_owned(),
+            )
             .await?;
-        let message = replied.map_or_else(
-            |refused| refused,
-            |_| "Reply sent: it is on its way to the customer by mail.".to_owned(),
-        );
         Ok(self.back_to_message(ctx, reference, &message))
     }
 
@@ -134,15 +135,19 @@ impl Console {
         let call = Call::new(Method::POST, "/admin/support/messages/{reference}/answered")
             .param("reference", reference)
             .body(json!({"by": ctx.staff.email}));
-        let answered = self
-            .changed(ctx, self.ask(request, call).await, |_| Change {
-                action: "marked answered",
-                subject: format!("support message {reference}"),
-                before: Some("unanswered".into()),
-                after: Some("answered".into()),
-            })
+        let message = self
+            .changed(
+                ctx,
+                self.ask(request, call).await,
+                |_| Change {
+                    action: "marked answered",
+                    subject: format!("support message {reference}"),
+                    before: Some("unanswered".into()),
+                    after: Some("answered".into()),
+                },
+                |_| "Marked answered.".to_owned(),
+            )
             .await?;
-        let message = answered.map_or_else(|refused| refused, |_| "Marked answered.".to_owned());
         Ok(self.back_to_message(ctx, reference, &message))
     }
 
