@@ -5,20 +5,36 @@
 //! when all are allowed. Otherwise it answers as AWS does (`AccessDeniedException`, in the
 //! service's own error shape) and logs `access denied` with the function, action and resource.
 //!
+//! S3's browser side goes through it too, as the page's uploads reach "the bucket" here: a
+//! bucket's CORS (preflights, and the headers on answers to an allowed origin) and the POST
+//! Object upload of a presigned form, whose policy and signature are checked as S3 checks them
+//! ([`crate::post_object`]) and whose key must be one the signing function may `s3:PutObject`;
+//! moto then stores it as a PutObject.
+//!
 //! It also records the calls it forwards when asked, with moto's recorder routes
 //! (`POST /moto-api/recorder/{start,stop,reset}-recording`, `GET .../download-recording`), so that
 //! a benchmark can count a shop operation's AWS requests by the function that made them.
 
 use crate::iam::{self, Access, Policy};
+use crate::post_object::{self, BucketCors};
 use bytes::Bytes;
 use http::{HeaderValue, Method, Request, Response, StatusCode};
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
 use hyper_util::rt::TokioIo;
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use serde_json::json;
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use tokio::net::{TcpListener, TcpStream};
+
+/// What of an object key is sent as it is in a path (the rest percent-encoded).
+const KEY_SEGMENT: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~')
+    .remove(b'/');
 
 /// The largest AWS request the proxy takes (an SQS batch or a DynamoDB batch is far below).
 const MAX_BODY: usize = 16 * 1024 * 1024;
@@ -76,6 +92,8 @@ pub struct Enforcer {
     account: String,
     recorder: Mutex<Recorder>,
     used: Mutex<HashSet<(String, Access)>>,
+    /// Each bucket's CORS rules (template.yaml's `CorsConfiguration`), by local bucket name.
+    cors: BucketCors,
 }
 
 /// The calls recorded since the last reset, and whether recording is on.
@@ -101,7 +119,14 @@ impl Enforcer {
             account: account.to_owned(),
             recorder: Mutex::default(),
             used: Mutex::default(),
+            cors: BucketCors::new(),
         }
+    }
+
+    /// The enforcer, answering browsers for the buckets of `cors` as their CORS rules say.
+    pub fn with_bucket_cors(mut self, cors: BucketCors) -> Self {
+        self.cors = cors;
+        self
     }
 
     /// Serves on `listener` until the process ends.
@@ -130,6 +155,110 @@ impl Enforcer {
             Ok(collected) => collected.to_bytes(),
             Err(error) => return plain(StatusCode::PAYLOAD_TOO_LARGE, &format!("request body: {error}")),
         };
+        // A browser's request to a bucket with CORS rules: its origin and the bucket's rules.
+        let cors = parts
+            .headers
+            .get(http::header::ORIGIN)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|origin| {
+                let bucket = parts.uri.path().trim_start_matches('/').split('/').next()?;
+                Some((origin.to_owned(), self.cors.get(bucket)?))
+            });
+        if parts.method == Method::OPTIONS
+            && let Some((_, rules)) = &cors
+        {
+            return post_object::preflight(rules, &parts.headers);
+        }
+        let method = parts.method.clone();
+        let mut response = match post_object::is_post_object(&parts.method, parts.uri.path(), &parts.headers) {
+            Some(bucket) if !parts.headers.contains_key(http::header::AUTHORIZATION) => {
+                self.post_object(parts, body, &bucket).await
+            }
+            _ => self.call(parts, body).await,
+        };
+        if let Some((origin, rules)) = cors
+            && let Some(rule) = post_object::cors_rule(rules, &origin, method.as_str(), &[])
+        {
+            post_object::allow(response.headers_mut(), &origin, rule);
+        }
+        response
+    }
+
+    /// A POST Object upload (a browser posting a presigned form to `/<bucket>`): stored, as a
+    /// PutObject, only when the form passes S3's checks ([`post_object::verify`]) and the
+    /// function that signed it may put that key; answered `204`, as S3 does by default.
+    async fn post_object(&self, parts: http::request::Parts, body: Bytes, bucket: &str) -> Response<Full<Bytes>> {
+        let content_type = parts
+            .headers
+            .get(http::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("");
+        let form = match post_object::PostForm::read(content_type, body).await {
+            Ok(form) => form,
+            Err(refusal) => return post_object::refusal(&refusal),
+        };
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX));
+        let secret_of = |key: &str| {
+            self.principals
+                .contains_key(key)
+                .then(|| post_object::LOCAL_SECRET.to_owned())
+        };
+        let verified = match post_object::verify(&form, bucket, now, secret_of) {
+            Ok(verified) => verified,
+            Err(refusal) => {
+                tracing::warn!(bucket, code = refusal.code, message = %refusal.message, "POST Object refused");
+                return post_object::refusal(&refusal);
+            }
+        };
+        let Some(principal) = self.principals.get(&verified.access_key) else {
+            return s3_denied(
+                "UnrecognizedClientException",
+                "The AWS Access Key Id you provided does not exist in our records.",
+            );
+        };
+        let access = Access::new("s3:PutObject", format!("arn:aws:s3:::{bucket}/{}", verified.key));
+        if let Err(denial) = principal.policy.authorize(std::slice::from_ref(&access)) {
+            let expected = parts.headers.contains_key(EXPECTED_DENIAL_HEADER);
+            log_denial(&principal.function, &access.action, &access.resource, expected);
+            let message = format!(
+                "User: arn:aws:sts::{}:assumed-role/{}Role/{} is {denial}",
+                self.account, principal.function, principal.function
+            );
+            return s3_denied("AccessDeniedException", &message);
+        }
+        self.note_first_use(&principal.function, vec![access]);
+        let path = format!("/{bucket}/{}", utf8_percent_encode(&verified.key, KEY_SEGMENT));
+        let mut put = Request::builder().method(Method::PUT).uri(path.as_str());
+        if let Some(content_type) = &verified.content_type {
+            put = put.header(http::header::CONTENT_TYPE, content_type.as_str());
+        }
+        let Ok(put) = put.body(()) else {
+            return plain(
+                StatusCode::BAD_REQUEST,
+                "the form's key or content type cannot be sent on",
+            );
+        };
+        let (put, ()) = put.into_parts();
+        self.record(&principal.function, "s3", &put, &verified.file);
+        let stored = self.forward_to("s3", put, verified.file).await;
+        if !stored.status().is_success() {
+            return stored;
+        }
+        let mut response = Response::new(Full::new(Bytes::new()));
+        *response.status_mut() = StatusCode::NO_CONTENT;
+        if let Some(etag) = stored.headers().get(http::header::ETAG) {
+            response.headers_mut().insert(http::header::ETAG, etag.clone());
+        }
+        if let Ok(location) = HeaderValue::from_str(&path) {
+            response.headers_mut().insert(http::header::LOCATION, location);
+        }
+        response
+    }
+
+    /// A signed SDK call: allowed by the signing function's policies, then forwarded.
+    async fn call(&self, parts: http::request::Parts, body: Bytes) -> Response<Full<Bytes>> {
         if parts.uri.path().starts_with("/moto-api/recorder/") {
             return self.recorder(&parts.method, parts.uri.path());
         }

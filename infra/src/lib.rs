@@ -8,6 +8,7 @@ pub mod functions;
 pub mod gateway;
 pub mod iam;
 pub mod poller;
+pub mod post_object;
 pub mod screen;
 pub mod staff_pool;
 pub mod template;
@@ -185,9 +186,20 @@ pub async fn build_stack(
             Some((api, gateway::Gateway::new(routes, admin_token.clone(), api.unrouted)))
         })
         .collect();
+    // The buckets' CORS rules, for the browsers that post to them through the proxy.
+    let mut cors = post_object::BucketCors::new();
+    for (id, properties) in template.resources_of_type("AWS::S3::Bucket") {
+        let Some(name) = context.refs.get(id) else { continue };
+        let resolved = serde_json::to_value(context.resolve(properties)?).unwrap_or_default();
+        let rules = post_object::CorsRule::of_bucket(&resolved);
+        if !rules.is_empty() {
+            cors.insert(name.clone(), rules);
+        }
+    }
     Ok(Stack {
         gateways,
         mappings,
-        enforcer: enforce::Enforcer::new(principals, emulators(), &region, bootstrap::LOCAL_ACCOUNT),
+        enforcer: enforce::Enforcer::new(principals, emulators(), &region, bootstrap::LOCAL_ACCOUNT)
+            .with_bucket_cors(cors),
     })
 }

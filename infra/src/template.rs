@@ -919,15 +919,26 @@ Conditions:
         assert!(!mail.is_empty(), "the campaign function sends with SES");
         union.extend(routes);
         // And the console's own: the audit log's entries and the sessions (puts, which the
-        // campaign routes have too, and deletes), and the Settings page's staff accounts.
-        let (own, theirs): (std::collections::BTreeSet<_>, std::collections::BTreeSet<_>) = grants(console, &context)
-            .into_iter()
-            .partition(|(action, _)| action == "dynamodb:DeleteItem" || action.starts_with("cognito-idp:"));
+        // campaign routes have too, and deletes), the Settings page's staff accounts, and the
+        // product images it signs upload forms for and checks (objects only).
+        let (own, theirs): (std::collections::BTreeSet<_>, std::collections::BTreeSet<_>) =
+            grants(console, &context).into_iter().partition(|(action, _)| {
+                action == "dynamodb:DeleteItem" || action.starts_with("cognito-idp:") || action.starts_with("s3:")
+            });
         assert!(own.contains(&("dynamodb:DeleteItem".to_owned(), "ShopTable.Arn".to_owned())));
+        let images: Vec<&(String, String)> = own.iter().filter(|(action, _)| action.starts_with("s3:")).collect();
+        assert_eq!(images.len(), 2, "{images:?}");
         assert!(
-            own.iter()
-                .all(|(action, resource)| action == "dynamodb:DeleteItem" || resource == "StaffUserPool.Arn")
+            images.iter().all(
+                |(action, resource)| matches!(action.as_str(), "s3:PutObject" | "s3:GetObject")
+                    && resource.contains("ProductImagesBucket")
+                    && resource.ends_with("/*")
+            ),
+            "{images:?}"
         );
+        assert!(own.iter().all(|(action, resource)| action == "dynamodb:DeleteItem"
+            || resource == "StaffUserPool.Arn"
+            || action.starts_with("s3:")));
         assert!(union.contains(&("dynamodb:PutItem".to_owned(), "ShopTable.Arn".to_owned())));
         assert_eq!(theirs, union);
 

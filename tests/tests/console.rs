@@ -292,3 +292,136 @@ async fn an_owner_adds_a_staff_account_that_signs_in_but_may_not_reach_settings(
         .await;
     assert_eq!(refused.status(), 401);
 }
+
+/// A multipart form as a browser posts a presigned one: `fields` in order, then the file.
+fn post_object_body(fields: &[(String, String)], file: &[u8]) -> (String, Vec<u8>) {
+    let boundary = "shop-test-boundary";
+    let mut body = Vec::new();
+    for (name, value) in fields {
+        body.extend(
+            format!("--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n").bytes(),
+        );
+    }
+    body.extend(
+        format!("--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"blob\"\r\n\r\n").bytes(),
+    );
+    body.extend_from_slice(file);
+    body.extend(format!("\r\n--{boundary}--\r\n").bytes());
+    (format!("multipart/form-data; boundary={boundary}"), body)
+}
+
+#[tokio::test]
+async fn the_bucket_takes_an_upload_only_as_the_console_signed_it_and_the_console_adds_only_what_arrived() {
+    let app = TestApp::new();
+    let id = unique("upload");
+    let product = json!({
+        "id": id, "slug": id, "title": "Upload test", "description": "For the upload test.", "category": "home",
+        "tags": [], "images": [], "attributes": {},
+        "variants": [{"sku": id.to_uppercase(), "options": {}, "price": {"amount": 900, "currency": "usd"}, "available": 1}],
+    });
+    expect_json(
+        app.admin(Method::PUT, &format!("/admin/products/{id}"), &product).await,
+        201,
+    )
+    .await;
+    let (email, password) = owner();
+    let mut browser = Browser::new();
+    browser.sign_in(&email, &password).await;
+    let page = format!("/catalog/{id}");
+
+    let refused = browser
+        .post(&page, &format!("{page}/images/forms"), &[("format", "gif")])
+        .await;
+    assert_eq!(refused.status(), 400);
+    let answer = browser
+        .post(&page, &format!("{page}/images/forms"), &[("format", "webp")])
+        .await;
+    let forms = expect_json(answer, 200).await;
+    assert_eq!(forms["image"], format!("{id}-1"));
+    let upload = &forms["uploads"][0];
+    assert_eq!(upload["width"], 640);
+    let url = upload["url"].as_str().unwrap().to_owned();
+    let fields: Vec<(String, String)> = upload["fields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|pair| {
+            (
+                pair[0].as_str().unwrap().to_owned(),
+                pair[1].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    let with = |name: &str, value: &str| -> Vec<(String, String)> {
+        fields
+            .iter()
+            .map(|(n, v)| (n.clone(), if n == name { value.to_owned() } else { v.clone() }))
+            .collect()
+    };
+    let client = Client::new();
+    let origin = browser.console.clone();
+    let post = |fields: Vec<(String, String)>, file: Vec<u8>| {
+        let (content_type, body) = post_object_body(&fields, &file);
+        client
+            .post(&url)
+            .header("content-type", content_type)
+            .header("origin", &origin)
+            .body(body)
+            .send()
+    };
+    let webp = b"RIFF\x1a\0\0\0WEBPVP8 the bytes of a picture".to_vec();
+
+    for (fields, status, code) in [
+        (with("key", &format!("{id}-9-640.webp")), 403, "AccessDenied"),
+        (with("Content-Type", "text/html"), 403, "AccessDenied"),
+        (
+            with(
+                "policy",
+                "eyJleHBpcmF0aW9uIjoiMjAzMC0wMS0wMVQwMDowMDowMFoiLCJjb25kaXRpb25zIjpbXX0=",
+            ),
+            403,
+            "SignatureDoesNotMatch",
+        ),
+    ] {
+        let response = post(fields, webp.clone()).await.unwrap();
+        assert_eq!(response.status(), status);
+        let text = response.text().await.unwrap();
+        assert!(text.contains(&format!("<Code>{code}</Code>")), "{text}");
+    }
+    let too_large = post(fields.clone(), vec![0; 5 * 1024 * 1024 + 1]).await.unwrap();
+    assert_eq!(too_large.status(), 400);
+    assert!(too_large.text().await.unwrap().contains("<Code>EntityTooLarge</Code>"));
+
+    let stored = post(fields.clone(), webp.clone()).await.unwrap();
+    assert_eq!(stored.status(), 204, "{}", stored.text().await.unwrap());
+    assert_eq!(stored.headers()["access-control-allow-origin"], origin.as_str());
+
+    // Only the 640 arrived: the console does not add the image, and says why.
+    let added = browser
+        .post(
+            &page,
+            &format!("{page}/images"),
+            &[("image", &format!("{id}-1")), ("format", "webp")],
+        )
+        .await;
+    assert_eq!(added.status(), 422);
+    assert!(added.text().await.unwrap().contains("did not arrive"));
+    let saved = expect_json(
+        app.admin(Method::GET, &format!("/admin/products/{id}"), &json!({}))
+            .await,
+        200,
+    )
+    .await;
+    assert_eq!(saved["images"], json!([]));
+
+    // A preflight from the console's origin is allowed, from another refused.
+    let preflight = |origin: &str| {
+        client
+            .request(Method::OPTIONS, &url)
+            .header("origin", origin)
+            .header("access-control-request-method", "POST")
+            .send()
+    };
+    assert_eq!(preflight(&origin).await.unwrap().status(), 200);
+    assert_eq!(preflight("http://elsewhere.example").await.unwrap().status(), 403);
+}

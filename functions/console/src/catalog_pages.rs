@@ -4,9 +4,12 @@
 //! included); a new product. Every write is the admin handler's (`PUT /admin/products/{id}`,
 //! `PUT /admin/inventory/{sku}`): its refusals are shown beside the fields, with what was typed.
 //! The file import and export are in [`crate::catalog_transfer`], the codes in
-//! [`crate::catalog_discounts`].
+//! [`crate::catalog_discounts`]. Images are uploaded from the product page into the shop's
+//! bucket ([`crate::catalog_images`]) and added, removed or made the main one here, each saved
+//! as the product form saves.
 
 use crate::catalog_csv;
+use crate::catalog_images;
 use crate::order_pages::refusal_message;
 use crate::pages::PageError;
 use crate::{Console, Ctx, form};
@@ -67,6 +70,10 @@ impl Console {
             (_, ["discounts", rest @ ..]) => self.discount_routes(ctx, method, rest).await,
             (&Method::GET, [id]) => self.product_page(ctx, id).await,
             (&Method::POST, [id]) => self.save_product(ctx, id).await,
+            (&Method::POST, [id, "images", "forms"]) => Ok(self.image_forms(ctx, id).await),
+            (&Method::POST, [id, "images"]) => self.add_image(ctx, id).await,
+            (&Method::POST, [id, "images", "remove"]) => self.remove_image(ctx, id).await,
+            (&Method::POST, [id, "images", "main"]) => self.make_main_image(ctx, id).await,
             _ => Err(PageError::NotFound),
         }
     }
@@ -94,7 +101,7 @@ impl Console {
     }
 
     /// The product `id` as the admin handler has it.
-    async fn product(&self, ctx: &Ctx<'_>, id: &str) -> Result<Product, PageError> {
+    pub(crate) async fn product(&self, ctx: &Ctx<'_>, id: &str) -> Result<Product, PageError> {
         if ProductId::parse(id).is_err() {
             return Err(PageError::NotFound);
         }
@@ -113,7 +120,7 @@ impl Console {
 
     /// The product form: the product's values, or what was typed (`typed`) with the
     /// refusals beside their fields.
-    fn edit_page(
+    pub(crate) fn edit_page(
         &self,
         ctx: &Ctx<'_>,
         product: &Product,
@@ -160,6 +167,8 @@ impl Console {
                 "errors": errors,
                 "problem": problem,
                 "currency": self.currency.as_str().to_ascii_uppercase(),
+                "uploads": self.images.is_some(),
+                "max_picked": catalog_images::MAX_PICKED_BYTES,
             }),
             status,
         )
@@ -204,10 +213,7 @@ impl Console {
         if !errors.is_empty() {
             return self.edit_page(ctx, &before, Some(&typed), &errors, None);
         }
-        let call = Call::new(Method::PUT, "/admin/products/{id}")
-            .param("id", id)
-            .body(edited.clone());
-        if let Err(refusal) = self.ask(ctx.request, call).await {
+        if let Err(refusal) = self.put_product(ctx, id, &edited).await {
             let (errors, problem) = form_refusal(refusal)?;
             return self.edit_page(ctx, &before, Some(&typed), &errors, problem);
         }
@@ -224,20 +230,121 @@ impl Console {
                 Err(other) => return Err(other),
             }
         }
-        self.audit(
-            ctx,
-            "saved product",
-            &format!("product {id}"),
-            serde_json::to_string(&before).ok(),
-            Some(edited.to_string()),
-        )
-        .await;
+        self.audit_product_saved(ctx, id, &before, &edited).await;
         if !errors.is_empty() {
             let problem = Some("The product was saved; the stock counts marked below were not.".to_owned());
             let saved = self.product(ctx, id).await?;
             return self.edit_page(ctx, &saved, Some(&typed), &errors, problem);
         }
         Ok(self.pages.done(ctx, &format!("/catalog/{}", encode(id)), "Saved."))
+    }
+
+    /// `PUT /admin/products/{id}` with `edited`: every save of a product (its form, its
+    /// images) goes this way; the admin handler's refusal comes back as it is.
+    pub(crate) async fn put_product(&self, ctx: &Ctx<'_>, id: &str, edited: &Value) -> Result<(), PageError> {
+        let call = Call::new(Method::PUT, "/admin/products/{id}")
+            .param("id", id)
+            .body(edited.clone());
+        self.ask(ctx.request, call).await.map(|_| ())
+    }
+
+    /// The audit entry of a saved product: `before` and what it was saved as.
+    pub(crate) async fn audit_product_saved(&self, ctx: &Ctx<'_>, id: &str, before: &Product, edited: &Value) {
+        self.audit(
+            ctx,
+            "saved product",
+            &format!("product {id}"),
+            serde_json::to_string(before).ok(),
+            Some(edited.to_string()),
+        )
+        .await;
+    }
+
+    /// `POST /catalog/{id}/images` (`image=<slug>-<n>`, `format=webp|png`, after the page's
+    /// script uploaded it): the image appended to the product's images once both its widths
+    /// are in the bucket as the forms fixed them.
+    async fn add_image(&self, ctx: &Ctx<'_>, id: &str) -> Result<Response<Body>, PageError> {
+        let typed: Form = form(ctx.request)?;
+        let store = self.images.as_ref().ok_or(PageError::NotFound)?;
+        let before = self.product(ctx, id).await?;
+        let refuse = |problem: String| self.edit_page(ctx, &before, None, &FieldErrors::new(), Some(problem));
+        let Some(format) = catalog_images::ImageFormat::parse(field(&typed, "format")) else {
+            return refuse("The image must be stored as WebP or PNG.".into());
+        };
+        let name = field(&typed, "image");
+        if !catalog_images::is_image_of(before.slug.as_str(), name) {
+            return refuse(format!(
+                "{name:?} is not an image name of this product; please add the image again."
+            ));
+        }
+        let url = match store.uploaded(name, format).await {
+            Ok(url) => url,
+            Err(catalog_images::ImageError::Upstream(cause)) => return Err(PageError::Internal(cause)),
+            Err(refusal) => return refuse(refusal.to_string()),
+        };
+        if before.images.contains(&url) {
+            return Ok(self
+                .pages
+                .done(ctx, &product_path(id), "The image is on the product already."));
+        }
+        let mut images = before.images.clone();
+        images.push(url);
+        self.save_images(ctx, id, &before, images, "Image added.").await
+    }
+
+    /// `POST /catalog/{id}/images/remove` (`url=`): the image off the product (its files stay
+    /// in the bucket, so its name is never reused).
+    async fn remove_image(&self, ctx: &Ctx<'_>, id: &str) -> Result<Response<Body>, PageError> {
+        let typed: Form = form(ctx.request)?;
+        let before = self.product(ctx, id).await?;
+        let url = field(&typed, "url");
+        if !before.images.iter().any(|image| image == url) {
+            return Ok(self
+                .pages
+                .done(ctx, &product_path(id), "That image is not on the product."));
+        }
+        let images = before.images.iter().filter(|image| *image != url).cloned().collect();
+        self.save_images(ctx, id, &before, images, "Image removed.").await
+    }
+
+    /// `POST /catalog/{id}/images/main` (`url=`): the image first, the one pages show.
+    async fn make_main_image(&self, ctx: &Ctx<'_>, id: &str) -> Result<Response<Body>, PageError> {
+        let typed: Form = form(ctx.request)?;
+        let before = self.product(ctx, id).await?;
+        let url = field(&typed, "url");
+        let Some(at) = before.images.iter().position(|image| image == url) else {
+            return Ok(self
+                .pages
+                .done(ctx, &product_path(id), "That image is not on the product."));
+        };
+        let mut images = before.images.clone();
+        let main = images.remove(at);
+        images.insert(0, main);
+        self.save_images(ctx, id, &before, images, "Main image set.").await
+    }
+
+    /// The product `before` saved with `images` as the product form saves it (the same call,
+    /// the same audit entry), then back to its page with `done`; a refusal is shown there.
+    async fn save_images(
+        &self,
+        ctx: &Ctx<'_>,
+        id: &str,
+        before: &Product,
+        images: Vec<String>,
+        done: &str,
+    ) -> Result<Response<Body>, PageError> {
+        let mut edited = serde_json::to_value(before)
+            .map_err(|error| PageError::Internal(format!("a product did not write as JSON: {error}")))?;
+        edited["images"] = json!(images);
+        match self.put_product(ctx, id, &edited).await {
+            Ok(()) => {}
+            Err(PageError::Refused(refusal)) => {
+                return self.edit_page(ctx, before, None, &FieldErrors::new(), Some(refusal_message(&refusal)));
+            }
+            Err(other) => return Err(other),
+        }
+        self.audit_product_saved(ctx, id, before, &edited).await;
+        Ok(self.pages.done(ctx, &product_path(id), done))
     }
 
     /// `GET /catalog/new` (and the same form again with what was typed and the refusals).
@@ -339,6 +446,11 @@ impl Console {
             }
         }
     }
+}
+
+/// The product page's address.
+fn product_path(id: &str) -> String {
+    format!("/catalog/{}", encode(id))
 }
 
 /// The form's value of `name`, trimmed; empty when not sent.

@@ -13,6 +13,7 @@ pub mod accounts;
 mod audit_pages;
 mod catalog_csv;
 mod catalog_discounts;
+mod catalog_images;
 mod catalog_pages;
 mod catalog_transfer;
 mod listing;
@@ -109,6 +110,8 @@ pub struct Console {
     facts: Vec<serde_json::Value>,
     /// The store's currency, in which the catalog's forms and file read prices.
     currency: shop_domain::Currency,
+    /// The product images' bucket the product page uploads to; `None`: no uploads.
+    images: Option<catalog_images::ImageStore>,
 }
 
 #[derive(Deserialize)]
@@ -135,8 +138,14 @@ impl Console {
     pub async fn from_env(env: &Env, sdk: &aws_config::SdkConfig) -> Result<Self, ConfigError> {
         let store: StoreSettings = env.parse()?;
         let locale = LocaleSettings::from_env(env)?;
-        let pages = Pages::new(store.store_name.clone(), locale.store_locale, TEMPLATES)
+        let mut pages = Pages::new(store.store_name.clone(), locale.store_locale, TEMPLATES)
             .map_err(|e| ConfigError::new(format!("console templates: {e:#}")))?;
+        let images = catalog_images::ImageStore::from_env(env, sdk)?;
+        if let Some(images) = &images {
+            pages
+                .allow_uploads_to(&images.origin())
+                .map_err(|reason| ConfigError::new(format!("IMAGES_BUCKET: {reason}")))?;
+        }
         // The CSRF tokens and messages are tags and seals of the shop's key (admin installs it too).
         shop_platform::keys::install(env)?;
         let setting = |name: &str| {
@@ -168,6 +177,7 @@ impl Console {
             accounts: accounts::StaffAccounts::new(aws_sdk_cognitoidentityprovider::Client::new(sdk), pool_id),
             facts,
             currency: store.store_currency,
+            images,
         })
     }
 
@@ -183,6 +193,8 @@ impl Console {
             return self.pages.error(&session, None, error);
         }
         match (&method, segments.as_slice()) {
+            // The product page's script: the same file for anyone, nothing read or changed.
+            (&Method::GET, ["assets", "upload.js"]) => return catalog_images::upload_script(),
             (&Method::GET, ["sign-in"]) => return self.sign_in_page(&session).await,
             (&Method::POST, ["sign-in"]) => return self.sign_in(&request, &session).await,
             (&Method::GET, ["sign-in", "code"]) => return self.code_page(&session, StatusCode::OK, None),

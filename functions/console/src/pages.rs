@@ -23,8 +23,9 @@ pub(crate) const TEMPLATES: &[(&str, &str)] = &[
     ("error.html", include_str!("../templates/error.html")),
 ];
 
-/// What the console's pages may load and where their forms may go: nothing from elsewhere.
-const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; style-src 'unsafe-inline'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+/// What the console's answers may load and where their forms may go: nothing from elsewhere;
+/// scripts only the console's own files (no inline script), fetches only the console.
+const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; script-src 'self'; connect-src 'self'; style-src 'unsafe-inline'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
 
 /// Why a page could not be shown as asked.
 #[derive(Debug)]
@@ -66,6 +67,9 @@ pub struct Pages {
     env: Environment<'static>,
     store_name: String,
     locale: Locale,
+    /// The pages' CSP: [`CONTENT_SECURITY_POLICY`], with the image bucket's origin beside
+    /// `connect-src 'self'` once [`Pages::allow_uploads_to`] names it.
+    content_security_policy: HeaderValue,
 }
 
 impl Pages {
@@ -83,12 +87,37 @@ impl Pages {
             env,
             store_name,
             locale,
+            content_security_policy: HeaderValue::from_static(CONTENT_SECURITY_POLICY),
         })
     }
 
     /// The store's name, as every page shows it.
     pub fn store_name(&self) -> &str {
         &self.store_name
+    }
+
+    /// Lets the pages' scripts post to `origin` (the image bucket's, where the product page
+    /// uploads images); an origin that cannot stand in a header is refused.
+    pub fn allow_uploads_to(&mut self, origin: &str) -> Result<(), String> {
+        if origin.is_empty()
+            || origin
+                .bytes()
+                .any(|b| b.is_ascii_whitespace() || b == b';' || b == b',' || b == b'\'')
+        {
+            return Err(format!("{origin:?} is not an origin a CSP can name"));
+        }
+        let policy = CONTENT_SECURITY_POLICY.replace("connect-src 'self'", &format!("connect-src 'self' {origin}"));
+        self.content_security_policy =
+            HeaderValue::from_str(&policy).map_err(|error| format!("the CSP with {origin:?}: {error}"))?;
+        Ok(())
+    }
+
+    /// [`secure_headers`], with the pages' own CSP.
+    fn secure(&self, response: &mut Response<Body>) {
+        secure_headers(response);
+        response
+            .headers_mut()
+            .insert(header::CONTENT_SECURITY_POLICY, self.content_security_policy.clone());
     }
 
     /// `value` (an answer of the admin handler) with a `display` beside every amount in it, as
@@ -137,7 +166,7 @@ impl Pages {
     /// A page with the session's cookies; never kept by any cache.
     pub fn page(&self, session: &Session, status: StatusCode, html: String) -> Response<Body> {
         let mut response = browser::html(status, "no-store", html, session.cookies());
-        secure_headers(&mut response);
+        self.secure(&mut response);
         response
     }
 
@@ -153,7 +182,7 @@ impl Pages {
     pub fn redirect(&self, session: &Session, location: &str, mut cookies: Vec<String>) -> Response<Body> {
         cookies.extend(session.cookies());
         let mut response = browser::see_other(location, cookies);
-        secure_headers(&mut response);
+        self.secure(&mut response);
         response
     }
 

@@ -362,9 +362,21 @@ fn the_storefront_reads_product_images_and_writes_none() {
     assert!(storefront.authorize(&listing).is_err(), "GetObject on objects only");
     let elsewhere = call("GET", "/another-bucket/secret.txt?x-id=GetObject");
     assert!(storefront.authorize(&elsewhere).is_err());
+    // The console checks the uploads it signed forms for (HeadObject is GetObject) and signs
+    // them with its own role (PutObject); it lists nothing and reaches no other bucket.
+    let console = &policies["ConsoleFunction"];
+    assert_eq!(console.authorize(&head), Ok(()));
+    assert_eq!(console.authorize(&put), Ok(()));
+    assert!(console.authorize(&listing).is_err());
+    assert!(
+        console
+            .authorize(&call("PUT", "/another-bucket/x.webp?x-id=PutObject"))
+            .is_err()
+    );
     for (function, policy) in &policies {
-        if function != "StorefrontFunction" {
+        if function != "StorefrontFunction" && function != "ConsoleFunction" {
             assert!(policy.authorize(&get).is_err(), "{function} reads no images");
+            assert!(policy.authorize(&put).is_err(), "{function} writes no images");
         }
     }
 }

@@ -14,6 +14,7 @@ pub mod keys;
 pub mod logging;
 pub mod messages;
 pub mod problem;
+pub mod s3_post;
 pub mod secrets;
 
 pub use problem::ApiError;
