@@ -82,6 +82,8 @@ test('a PNG added on the product page is stored 640 and 320 wide and served by t
   const url = `/images/${id}-1-640.webp`;
   await page.locator(`li[data-image="${url}"]`).waitFor();
   assert.deepEqual((await admin('GET', `/admin/products/${id}`)).images, [url]);
+  const link = await page.locator(`li[data-image="${url}"] a`).getAttribute('href');
+  assert.equal(link, `${STOREFRONT.replace(/\/$/, '')}${url}`, 'linked where the storefront serves it');
 
   for (const [file, width] of [[`${id}-1-640.webp`, 640], [`${id}-1-320.webp`, 320]]) {
     const response = await fetch(`${STOREFRONT}/images/${file}`);

@@ -169,6 +169,7 @@ impl Console {
                 "currency": self.currency.as_str().to_ascii_uppercase(),
                 "uploads": self.images.is_some(),
                 "max_picked": catalog_images::MAX_PICKED_BYTES,
+                "storefront": self.storefront_url,
             }),
             status,
         )

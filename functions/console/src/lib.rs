@@ -101,6 +101,9 @@ pub struct Console {
     campaigns: email_campaign::EmailCampaign,
     /// The shop API's public address, where the sitemap and the product feed are.
     public_api_url: String,
+    /// The storefront's address (empty without the bundled storefront), which serves the
+    /// catalog's `/images/…`: the product page links them there.
+    storefront_url: String,
     pool: StaffPool,
     pages: Pages,
     audit: AuditLog,
@@ -170,6 +173,10 @@ impl Console {
             admin: admin::Admin::from_env(env, sdk).await?,
             campaigns: email_campaign::EmailCampaign::from_env(env, sdk)?,
             public_api_url: setting("PUBLIC_API_URL")?.trim_end_matches('/').to_owned(),
+            storefront_url: env
+                .get("STOREFRONT_URL")
+                .map_or("", |url| url.trim().trim_end_matches('/'))
+                .to_owned(),
             pool,
             pages,
             audit: AuditLog::new(aws_sdk_dynamodb::Client::new(sdk), table.shop_table.clone()),
