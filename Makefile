@@ -44,6 +44,10 @@ bench: deps gateway chromium $(VENV)/.bench bench/lighthouse/node_modules/.insta
 bench-campaign: deps gateway bench-build
 	BENCH_CAMPAIGN_RECIPIENTS=100000 python3 infra/local/stack.py run -- python3 bench/campaign.py
 
+$(VENV)/.schemathesis: tests/schemathesis/requirements.txt $(VENV)/.installed
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r tests/schemathesis/requirements.txt
+	touch $@
+
 $(VENV)/.bench: bench/requirements.txt $(VENV)/.installed
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r bench/requirements.txt
 	touch $@
@@ -62,11 +66,13 @@ bench-build: deps
 ## the console's first owner as SHOP_STAFF_EMAIL / SHOP_STAFF_PASSWORD), run every test, stop it
 ## Then the browser tests (tests/browser, Node's test runner driving Debian's chromium through
 ## playwright-core) against the same stack; both always run, and either failing fails the target.
-## First the Stripe.js stand-in's own check (tests/stripe_js/check.py, its own server).
-test: deps gateway chromium
+## First the Stripe.js stand-in's own check (tests/stripe_js/check.py, its own server). Last,
+## Schemathesis against the same stack (tests/schemathesis/run.sh): every operation of
+## openapi.yaml with generated requests, answers checked against it; a failure fails the target.
+test: deps gateway chromium $(VENV)/.schemathesis
 	$(BUILD_TESTS)
 	python3 tests/stripe_js/check.py
-	python3 infra/local/stack.py run -- bash -c '$(RUN_TESTS); rust=$$?; node --test tests/browser/; browser=$$?; exit $$(( rust || browser ))'
+	python3 infra/local/stack.py run -- bash -c '$(RUN_TESTS); rust=$$?; node --test tests/browser/; browser=$$?; tests/schemathesis/run.sh; api=$$?; exit $$(( rust || browser || api ))'
 
 deps: $(VENV)/.installed node_modules/.installed java
 
