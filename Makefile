@@ -15,7 +15,7 @@ endif
 
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: dev dev-reset test bench bench-build bench-campaign deps java chromium gateway release sam-build lint clean
+.PHONY: dev dev-reset test bench bench-build bench-campaign deps java chromium gateway release sam-build lint client clean
 
 ## dev: install, start the local stack on the fixed ports, seed the demo catalog, serve the shop:
 ## the storefront on 127.0.0.1:3001 (SHOP_STOREFRONT_PORT), the API on 127.0.0.1:3000 (SHOP_PORT),
@@ -117,12 +117,23 @@ release: deps
 sam-build: deps
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" SAM_CLI_TELEMETRY=0 sam build --parameter-overrides Architecture=x86_64
 
-## lint: format, clippy and template checks
+## lint: format, clippy and template checks; the typed TypeScript client (clients/typescript)
+## generated from openapi.json as committed, and its example compiling against it
 lint: deps
 	cargo fmt --all -- --check
 	cargo clippy --workspace --all-targets -- -D warnings
 	$(VENV)/bin/cfn-lint template.yaml
 	SAM_CLI_TELEMETRY=0 $(VENV)/bin/sam validate --lint
+	@mkdir -p .stack/client
+	node_modules/.bin/openapi-typescript openapi.json -o .stack/client/schema.d.ts >/dev/null
+	@cmp -s .stack/client/schema.d.ts clients/typescript/schema.d.ts \
+	  || { echo "make: clients/typescript/schema.d.ts is not openapi.json's: run make client"; exit 1; }
+	node_modules/.bin/tsc -p clients/typescript/tsconfig.json
+
+## client: openapi.json from openapi.yaml, then the TypeScript client's types from it
+client: deps
+	$(VENV)/bin/python infra/local/openapi_json.py
+	node_modules/.bin/openapi-typescript openapi.json -o clients/typescript/schema.d.ts
 
 clean:
 	rm -rf .stack .aws-sam
