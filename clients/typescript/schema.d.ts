@@ -1209,10 +1209,17 @@ export interface components {
             subject: string;
             html: string;
             text: string;
-            audience: "subscribers" | {
-                source: string;
-            };
+            audience: components["schemas"]["Audience"];
             discount_code?: string | null;
+        };
+        /** @description `"subscribers"` (every confirmed subscriber) or `{"source": ...}` (those who signed up there) */
+        Audience: "subscribers" | {
+            source: string;
+        };
+        Tally: {
+            count: number;
+            /** @description more than `count` (the count stopped at its page) */
+            more: boolean;
         };
         Accepted: {
             /** @constant */
@@ -1258,6 +1265,19 @@ export interface components {
                 "application/json": {
                     order_id: string;
                     status: components["schemas"]["OrderStatus"];
+                    email: string;
+                    lines: components["schemas"]["OrderLine"][];
+                    totals: components["schemas"]["Totals"];
+                    shipping_address: components["schemas"]["Address"];
+                    shipping_method: string;
+                    payment_intent_id?: string;
+                    /** Format: date-time */
+                    created_at: string;
+                    /** Format: date-time */
+                    cancelled_at?: string;
+                    refunded?: components["schemas"]["Money"];
+                    refundable?: components["schemas"]["Money"];
+                    remaining?: components["schemas"]["ShipmentLine"][];
                 };
             };
         };
@@ -1280,6 +1300,21 @@ export interface components {
             content: {
                 "application/json": {
                     campaign_id: string;
+                    name: string;
+                    subject: string;
+                    audience: components["schemas"]["Audience"];
+                    discount_code?: string;
+                    /** @enum {string} */
+                    status: "draft" | "sending" | "sent";
+                    recipients: number;
+                    sent: number;
+                    failed: number;
+                    suppressed: number;
+                    ses_calls: number;
+                    /** Format: date-time */
+                    created_at: string;
+                    /** Format: date-time */
+                    started_at?: string;
                 };
             };
         };
@@ -2246,7 +2281,30 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            200: components["responses"]["AdminPage"];
+            /** @description One page of products, by title. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        next_cursor: string | null;
+                        items: {
+                            id: string;
+                            slug: string;
+                            title: string;
+                            category: string;
+                            /** @enum {string} */
+                            status: "draft" | "active" | "archived";
+                            variants: number;
+                            available: number;
+                            low_stock: boolean;
+                            price_from?: components["schemas"]["Money"];
+                            price_to?: components["schemas"]["Money"];
+                        }[];
+                    };
+                };
+            };
             /** @description codes: invalid_limit, invalid_cursor */
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
@@ -2280,6 +2338,9 @@ export interface operations {
                 content: {
                     "application/json": {
                         imported: number;
+                        created: number;
+                        updated: number;
+                        unchanged: number;
                         errors: {
                             index: number;
                             field: string;
@@ -2395,7 +2456,11 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": Record<string, never>;
+                    "application/json": {
+                        sku: string;
+                        product_id: string;
+                        available: number;
+                    };
                 };
             };
             /** @description codes: malformed_json, missing_body */
@@ -2727,7 +2792,13 @@ export interface operations {
                 };
                 content: {
                     "application/json": {
-                        items: Record<string, never>[];
+                        items: {
+                            kind: string;
+                            state: string;
+                            /** Format: date-time */
+                            at: string;
+                            reference?: string | null;
+                        }[];
                     };
                 };
             };
@@ -2951,7 +3022,20 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": Record<string, never>;
+                    "application/json": {
+                        /** Format: date */
+                        day: string;
+                        paid_today: {
+                            orders: number;
+                            revenue: components["schemas"]["Money"];
+                        };
+                        to_pack: components["schemas"]["Tally"];
+                        awaiting_packing: components["schemas"]["Tally"];
+                        returns_waiting: components["schemas"]["Tally"];
+                        support_unanswered: components["schemas"]["Tally"];
+                        dead_letters: unknown[];
+                        unreadable_queues: unknown[];
+                    };
                 };
             };
             401: components["responses"]["Unauthorized"];
@@ -3015,7 +3099,18 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": Record<string, never>;
+                    "application/json": {
+                        total: number;
+                        complete: boolean;
+                        by_status: {
+                            [key: string]: number;
+                        };
+                        by_source: {
+                            [key: string]: {
+                                [key: string]: number;
+                            };
+                        };
+                    };
                 };
             };
             401: components["responses"]["Unauthorized"];
@@ -3082,13 +3177,19 @@ export interface operations {
             };
         };
         responses: {
-            /** @description The rendered subject, HTML and text. */
+            /** @description The rendered subject, HTML and text, as `reader` would get them. */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": Record<string, never>;
+                    "application/json": {
+                        subject: string;
+                        html: string;
+                        text: string;
+                        /** Format: email */
+                        reader: string;
+                    };
                 };
             };
             /** @description codes: malformed_json, missing_body */
