@@ -1199,6 +1199,10 @@ export interface components {
         };
         Discount: {
             code: string;
+            /** @description the rule as `PUT` wrote it, its instants as RFC 3339 */
+            rule: components["schemas"]["DiscountRule"];
+            /** @description orders that used it */
+            redemptions: number;
         };
         ShipmentAnswer: {
             shipment: Record<string, never>;
@@ -1215,6 +1219,28 @@ export interface components {
         /** @description `"subscribers"` (every confirmed subscriber) or `{"source": ...}` (those who signed up there) */
         Audience: "subscribers" | {
             source: string;
+        };
+        DiscountRule: {
+            value: {
+                /** @constant */
+                type: "percent";
+                /** @description basis points: 1000 is 10 % */
+                percent_bp: number;
+            } | {
+                /** @constant */
+                type: "fixed";
+                /** @description minor units off the subtotal */
+                amount: number;
+            };
+            min_subtotal?: number | null;
+            /** @description RFC 3339 (a request may send Unix seconds) */
+            starts_at?: string | number | null;
+            /** @description RFC 3339 (a request may send Unix seconds) */
+            ends_at?: string | number | null;
+            max_redemptions?: number | null;
+            once_per_customer?: boolean;
+            categories?: components["schemas"]["CategorySlug"][];
+            skus?: components["schemas"]["Sku"][];
         };
         Tally: {
             count: number;
@@ -1848,7 +1874,9 @@ export interface operations {
                 };
                 content: {
                     "application/json": {
+                        country: components["schemas"]["CountryCode"];
                         items: components["schemas"]["ShippingOption"][];
+                        next_cursor: null;
                     };
                 };
             };
@@ -1882,18 +1910,15 @@ export interface operations {
             };
         };
         responses: {
-            /** @description The order an earlier request with this key placed. */
-            200: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["CheckoutAnswer"];
-                };
-            };
-            /** @description The order, pending payment until `expires_at`, with its Stripe PaymentIntent. */
+            /**
+             * @description The order, pending payment until `expires_at`, with its Stripe PaymentIntent. A request
+             *     repeating an earlier one's key and body gets that order again, with
+             *     `Idempotent-Replayed: true`.
+             */
             201: {
                 headers: {
+                    /** @description `true` when this is the answer of an earlier request with the same key. */
+                    "Idempotent-Replayed"?: "true";
                     [name: string]: unknown;
                 };
                 content: {
@@ -1938,7 +1963,10 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": Record<string, never>;
+                    "application/json": {
+                        /** @constant */
+                        received: true;
+                    };
                 };
             };
             /** @description codes: invalid_signature, invalid_event */
@@ -2519,10 +2547,8 @@ export interface operations {
             };
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
-            /** @description code: not_found */
+            /** @description code: not_found (also for a malformed code) */
             404: components["responses"]["NotFound"];
-            /** @description code: validation_failed (code) */
-            422: components["responses"]["Unprocessable"];
             503: components["responses"]["Unavailable"];
         };
     };
@@ -2537,7 +2563,7 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": Record<string, never>;
+                "application/json": components["schemas"]["DiscountRule"];
             };
         };
         responses: {
