@@ -15,7 +15,7 @@ endif
 
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: dev dev-reset test bench bench-build bench-campaign deps java chromium gateway release sam-build lint clean
+.PHONY: dev dev-reset test bench bench-build bench-campaign deps java chromium gateway release sam-build lint client clean
 
 ## dev: install, start the local stack on the fixed ports, seed the demo catalog, serve the shop:
 ## the storefront on 127.0.0.1:3001 (SHOP_STOREFRONT_PORT), the API on 127.0.0.1:3000 (SHOP_PORT),
@@ -44,6 +44,10 @@ bench: deps gateway chromium $(VENV)/.bench bench/lighthouse/node_modules/.insta
 bench-campaign: deps gateway bench-build
 	BENCH_CAMPAIGN_RECIPIENTS=100000 python3 infra/local/stack.py run -- python3 bench/campaign.py
 
+$(VENV)/.schemathesis: tests/schemathesis/requirements.txt $(VENV)/.installed
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r tests/schemathesis/requirements.txt
+	touch $@
+
 $(VENV)/.bench: bench/requirements.txt $(VENV)/.installed
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r bench/requirements.txt
 	touch $@
@@ -62,11 +66,13 @@ bench-build: deps
 ## the console's first owner as SHOP_STAFF_EMAIL / SHOP_STAFF_PASSWORD), run every test, stop it
 ## Then the browser tests (tests/browser, Node's test runner driving Debian's chromium through
 ## playwright-core) against the same stack; both always run, and either failing fails the target.
-## First the Stripe.js stand-in's own check (tests/stripe_js/check.py, its own server).
-test: deps gateway chromium
+## First the Stripe.js stand-in's own check (tests/stripe_js/check.py, its own server). Last,
+## Schemathesis against the same stack (tests/schemathesis/run.sh): every operation of
+## openapi.yaml with generated requests, answers checked against it; a failure fails the target.
+test: deps gateway chromium $(VENV)/.schemathesis
 	$(BUILD_TESTS)
 	python3 tests/stripe_js/check.py
-	python3 infra/local/stack.py run -- bash -c '$(RUN_TESTS); rust=$$?; node --test tests/browser/; browser=$$?; exit $$(( rust || browser ))'
+	python3 infra/local/stack.py run -- bash -c '$(RUN_TESTS); rust=$$?; node --test tests/browser/; browser=$$?; tests/schemathesis/run.sh; api=$$?; exit $$(( rust || browser || api ))'
 
 deps: $(VENV)/.installed node_modules/.installed java
 
@@ -111,12 +117,23 @@ release: deps
 sam-build: deps
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" SAM_CLI_TELEMETRY=0 sam build --parameter-overrides Architecture=x86_64
 
-## lint: format, clippy and template checks
+## lint: format, clippy and template checks; the typed TypeScript client (clients/typescript)
+## generated from openapi.json as committed, and its example compiling against it
 lint: deps
 	cargo fmt --all -- --check
 	cargo clippy --workspace --all-targets -- -D warnings
 	$(VENV)/bin/cfn-lint template.yaml
 	SAM_CLI_TELEMETRY=0 $(VENV)/bin/sam validate --lint
+	@mkdir -p .stack/client
+	node_modules/.bin/openapi-typescript openapi.json -o .stack/client/schema.d.ts >/dev/null
+	@cmp -s .stack/client/schema.d.ts clients/typescript/schema.d.ts \
+	  || { echo "make: clients/typescript/schema.d.ts is not openapi.json's: run make client"; exit 1; }
+	node_modules/.bin/tsc -p clients/typescript/tsconfig.json
+
+## client: openapi.json from openapi.yaml, then the TypeScript client's types from it
+client: deps
+	$(VENV)/bin/python infra/local/openapi_json.py
+	node_modules/.bin/openapi-typescript openapi.json -o clients/typescript/schema.d.ts
 
 clean:
 	rm -rf .stack .aws-sam

@@ -30,6 +30,9 @@ const QUERY_MAX_TERMS: usize = 5;
 const FEED_CONCURRENCY: usize = 10;
 /// The media type of the sitemap and the feed.
 const XML: &str = "application/xml";
+/// The API's OpenAPI description, as JSON: generated from openapi.yaml and checked against it by
+/// `tests/tests/openapi.rs`, so no YAML is parsed here.
+const OPENAPI_JSON: &str = include_str!("../../../openapi.json");
 
 /// The browse function with its clients, built once per instance.
 pub struct Browse {
@@ -81,6 +84,9 @@ impl Browse {
             Some("GET /store") => self.store(&request),
             Some("GET /sitemap.xml") => self.sitemap(&request).await,
             Some("GET /feeds/google.xml") => self.google_feed(&request).await,
+            Some("GET /openapi.json") => {
+                cacheable(&request, OPENAPI_JSON.to_owned(), "application/json", SETTINGS_MAX_AGE)
+            }
             _ => Err(edge::unknown_route(&request)),
         }
     }
