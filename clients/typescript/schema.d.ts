@@ -641,6 +641,28 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/admin/orders/{order_id}/reviewed": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                order_id: components["parameters"]["OrderId"];
+            };
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Takes an order flagged for review (an amount that did not match, a dispute) off the list of orders to review
+         * @description The mark (who, when) is kept on the order beside the reasons it was flagged for. Marking it again before another flag answers the same.
+         */
+        post: operations["adminMarkOrderReviewed"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/admin/orders/{order_id}/cancel": {
         parameters: {
             query?: never;
@@ -2742,6 +2764,39 @@ export interface operations {
             503: components["responses"]["Unavailable"];
         };
     };
+    adminMarkOrderReviewed: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                order_id: components["parameters"]["OrderId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": {
+                    /** @description who looked (one line); the API caller when absent */
+                    by?: string;
+                };
+            };
+        };
+        responses: {
+            200: components["responses"]["AdminOrder"];
+            /** @description codes: malformed_json */
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            /** @description code: not_found */
+            404: components["responses"]["NotFound"];
+            /** @description code: order_not_flagged */
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["PayloadTooLarge"];
+            /** @description code: validation_failed (by) */
+            422: components["responses"]["Unprocessable"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
     adminCancelOrder: {
         parameters: {
             query?: never;
@@ -3061,6 +3116,24 @@ export interface operations {
                         support_unanswered: components["schemas"]["Tally"];
                         dead_letters: unknown[];
                         unreadable_queues: unknown[];
+                        /** @description Orders flagged for review and not marked reviewed since, counted up to 100; the newest few. */
+                        to_review: {
+                            count: number;
+                            more: boolean;
+                            orders: {
+                                order_id: string;
+                                reason: string;
+                                /** Format: date-time */
+                                flagged_at: string;
+                            }[];
+                        };
+                        /** @description SES's permanent bounces and complaints of the last 7 UTC days, today included. */
+                        mail_events: {
+                            /** Format: date */
+                            since: string;
+                            bounces: number;
+                            complaints: number;
+                        };
                     };
                 };
             };

@@ -5,7 +5,7 @@
 //! marked it and when.
 
 use crate::order_desk::{OrderDesk, merchant_view, not_found};
-use crate::support_desk::author;
+use crate::support_desk::{BY_BODY_LIMIT, author};
 use http::StatusCode;
 use lambda_http::{Body, Request, Response};
 use serde::Deserialize;
@@ -29,7 +29,7 @@ impl OrderDesk {
         let order_id = path_param(request, "order_id")?;
         let asked: ReviewedRequest = match request.body().as_ref() {
             [] => ReviewedRequest::default(),
-            _ => json_body(request, 1024)?,
+            _ => json_body(request, BY_BODY_LIMIT)?,
         };
         let by = author(asked.by.as_deref())?;
         match self.orders.mark_reviewed(&order_id, &by, self.clock.now()).await? {

@@ -19,6 +19,9 @@ use std::sync::Arc;
 const API_CALLER: &str = "admin API";
 /// The longest `by` a caller may give.
 const BY_MAX: usize = 256;
+/// The largest body that carries no more than a `by` (each of its characters may take 12
+/// bytes escaped in JSON, `\ud83d\ude00`), so no valid `by` is refused for its size.
+pub(crate) const BY_BODY_LIMIT: usize = 4096;
 /// Tries at appending a reply while other replies to the same message come in.
 const REPLY_ATTEMPTS: usize = 3;
 
@@ -136,7 +139,7 @@ impl SupportDesk {
         let reference = path_param(request, "reference")?;
         let asked: AnsweredRequest = match request.body().as_ref() {
             [] => AnsweredRequest::default(),
-            _ => json_body(request, 1024)?,
+            _ => json_body(request, BY_BODY_LIMIT)?,
         };
         let by = author(asked.by.as_deref())?;
         match self.support.mark_answered(&reference, &by, self.clock.now()).await? {
