@@ -97,7 +97,7 @@ impl Console {
                     before: Some("requested".into()),
                     after: Some(receipt(received)),
                 },
-                |received| format!("Return {return_id} received: {}", receipt(&received)),
+                |received| format!("Return {return_id} received: {}", receipt(received)),
             )
             .await?;
         Ok(self.pages.done(ctx, "/returns", &message))
