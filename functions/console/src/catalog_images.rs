@@ -117,17 +117,9 @@ impl ImageStore {
     /// The store of `IMAGES_BUCKET`; `None` where it is unset or empty (no uploads: the page
     /// then shows no "Add image"). A bucket name S3 would refuse fails the start.
     pub fn from_env(env: &Env, sdk: &aws_config::SdkConfig) -> Result<Option<Self>, ConfigError> {
-        let Some(bucket) = env.get("IMAGES_BUCKET").map(str::trim).filter(|b| !b.is_empty()) else {
+        let Some(bucket) = env.bucket("IMAGES_BUCKET")? else {
             return Ok(None);
         };
-        if !bucket
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b".-".contains(&b))
-        {
-            return Err(ConfigError::new(format!(
-                "IMAGES_BUCKET must be an S3 bucket name, not {bucket:?}"
-            )));
-        }
         let credentials = sdk
             .credentials_provider()
             .ok_or_else(|| ConfigError::new("the AWS SDK has no credentials to sign upload forms with"))?;
@@ -142,7 +134,7 @@ impl ImageStore {
             .build();
         Ok(Some(Self {
             client: aws_sdk_s3::Client::from_conf(config),
-            bucket: bucket.to_owned(),
+            bucket,
             region,
             endpoint: sdk.endpoint_url().map(str::to_owned),
             credentials,

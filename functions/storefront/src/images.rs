@@ -43,20 +43,7 @@ impl Images {
     /// SDK is given an endpoint (the local stack's IAM proxy, an emulator), as such an endpoint
     /// has no host per bucket; in AWS it is virtual-hosted, as S3 wants.
     pub fn from_env(env: &Env, sdk: &aws_config::SdkConfig) -> Result<Self, ConfigError> {
-        let bucket = env
-            .get("IMAGES_BUCKET")
-            .map(str::trim)
-            .filter(|bucket| !bucket.is_empty())
-            .map(str::to_owned);
-        if let Some(bucket) = &bucket
-            && !bucket
-                .bytes()
-                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b".-".contains(&b))
-        {
-            return Err(ConfigError::new(format!(
-                "IMAGES_BUCKET must be an S3 bucket name, not {bucket:?}"
-            )));
-        }
+        let bucket = env.bucket("IMAGES_BUCKET")?;
         let config = aws_sdk_s3::config::Builder::from(sdk)
             .force_path_style(sdk.endpoint_url().is_some())
             .build();

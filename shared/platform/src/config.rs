@@ -65,6 +65,23 @@ impl Env {
             .map(|value| secrecy::SecretString::from(value.to_owned()))
     }
 
+    /// The S3 bucket the variable `name` names; `None` when unset or empty. A name S3 would
+    /// refuse (anything but lower-case letters, digits, `.` and `-`) fails the start.
+    pub fn bucket(&self, name: &str) -> Result<Option<String>, ConfigError> {
+        let Some(bucket) = self.get(name).map(str::trim).filter(|b| !b.is_empty()) else {
+            return Ok(None);
+        };
+        if !bucket
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b".-".contains(&b))
+        {
+            return Err(ConfigError::new(format!(
+                "{name} must be an S3 bucket name, not {bucket:?}"
+            )));
+        }
+        Ok(Some(bucket.to_owned()))
+    }
+
     /// Reads a typed settings struct whose fields are the variables in lower case
     /// (`SHOP_TABLE` fills `shop_table`).
     pub fn parse<T: DeserializeOwned>(&self) -> Result<T, ConfigError> {
@@ -307,6 +324,22 @@ impl PricingSettings {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_bucket_setting_is_an_s3_bucket_name_or_nothing() {
+        let env = |value: &str| Env::from_map(HashMap::from([("IMAGES_BUCKET".to_owned(), value.to_owned())]));
+        assert_eq!(
+            env(" shop-images.1 ").bucket("IMAGES_BUCKET").unwrap().as_deref(),
+            Some("shop-images.1")
+        );
+        assert_eq!(env("").bucket("IMAGES_BUCKET").unwrap(), None);
+        assert_eq!(Env::from_map(HashMap::new()).bucket("IMAGES_BUCKET").unwrap(), None);
+        let refused = env("Shop_Images").bucket("IMAGES_BUCKET").unwrap_err();
+        assert!(
+            refused.to_string().contains("IMAGES_BUCKET must be an S3 bucket name"),
+            "{refused}"
+        );
+    }
 
     #[test]
     fn store_settings_are_read_from_the_environment() {
