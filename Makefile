@@ -20,9 +20,10 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 ## dev: install, start the local stack on the fixed ports, seed the demo catalog, serve the shop:
 ## the storefront on 127.0.0.1:3001 (SHOP_STOREFRONT_PORT), the API on 127.0.0.1:3000 (SHOP_PORT),
 ## the console on 127.0.0.1:3002 (SHOP_CONSOLE_PORT), signed in as the first owner it prints
-## (SHOP_STAFF_EMAIL, default merchant@example.com; SHOP_STAFF_PASSWORD, made once when unset).
+## (SHOP_STAFF_EMAIL, default merchant@example.com; SHOP_STAFF_PASSWORD, made once when unset),
+## the API reference on 127.0.0.1:3003 (SHOP_REFERENCE_PORT).
 ## Its tables live in .stack/dev/dynamodb, so a restart keeps orders, carts and stock.
-dev: deps gateway
+dev: deps gateway docs/api/node_modules/.installed
 	python3 infra/local/stack.py dev
 
 ## dev-reset: forget the dev shop's tables, then start it afresh
@@ -58,6 +59,11 @@ bench/lighthouse/node_modules/.installed: bench/lighthouse/package.json bench/li
 	cd bench/lighthouse && npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
+# Redoc for the API reference page (make dev, and its browser test): installed apart, as Lighthouse.
+docs/api/node_modules/.installed: docs/api/package.json docs/api/package-lock.json
+	cd docs/api && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
 bench-build: deps
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" cargo lambda build --release --target x86_64-unknown-linux-gnu $(addprefix -p ,$(FUNCTIONS)) -p bench-floor
 
@@ -69,7 +75,7 @@ bench-build: deps
 ## First the Stripe.js stand-in's own check (tests/stripe_js/check.py, its own server). Last,
 ## Schemathesis against the same stack (tests/schemathesis/run.sh): every operation of
 ## openapi.yaml with generated requests, answers checked against it; a failure fails the target.
-test: deps gateway chromium $(VENV)/.schemathesis
+test: deps gateway chromium $(VENV)/.schemathesis docs/api/node_modules/.installed
 	$(BUILD_TESTS)
 	python3 tests/stripe_js/check.py
 	python3 infra/local/stack.py run -- bash -c '$(RUN_TESTS); rust=$$?; node --test tests/browser/; browser=$$?; tests/schemathesis/run.sh; api=$$?; exit $$(( rust || browser || api ))'

@@ -22,6 +22,8 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+import api_reference  # beside this file
+
 ROOT = Path(__file__).resolve().parents[2]
 GATEWAY = ROOT / "target" / "debug" / "shop-local"
 SEED = ROOT / "infra" / "seed" / "catalog.json"
@@ -386,6 +388,7 @@ def dev() -> int:
         "ses": int(os.environ.get("SHOP_SES_PORT", 8005)),
         "stripe": int(os.environ.get("SHOP_STRIPE_PORT", 12111)),
         "iam": int(os.environ.get("SHOP_IAM_PORT", 8012)),
+        "reference": int(os.environ.get("SHOP_REFERENCE_PORT", 3003)),
     }
     busy = [f"{name} ({port})" for name, port in ports.items() if Stack("x", ports, "").port_open(port)()]
     if busy:
@@ -404,6 +407,7 @@ def dev() -> int:
     try:
         started = time.monotonic()
         stack.start()
+        reference = api_reference.serve(ports["reference"])
         images = stack.upload_images()
         # The demo catalog is imported into an empty shop only: a restart keeps what the last
         # run changed (stock, prices, products), as a real shop would.
@@ -420,6 +424,7 @@ def dev() -> int:
   Storefront     {urls['SHOP_STOREFRONT_URL']}      the shop's website, in a browser
   Console        {urls['SHOP_CONSOLE_URL']}      the back office: sign in as {stack.staff_email} / {stack.staff_password}
   Shop API       {urls['SHOP_API_URL']}      try {urls['SHOP_API_URL']}/products
+  API reference  http://127.0.0.1:{reference.server_port}      every route, rendered from openapi.json (the API serves it at /openapi.json)
   Mail inbox     {urls['SHOP_SES_INBOX_URL']}      (mail the shop sends, in a browser)
   Admin token    {stack.admin_token}      (Authorization: Bearer … on /admin routes)
   DynamoDB       {urls['AWS_ENDPOINT_URL_DYNAMODB']}     table shop-ShopTable
