@@ -13,6 +13,10 @@ RUN_TESTS := cargo test --workspace --no-fail-fast
 BUILD_TESTS := cargo test --workspace --no-run
 endif
 
+# cargo-deny, built from crates.io into the project when missing (no binary is downloaded).
+CARGO_DENY_VERSION := 0.20.2
+CARGO_DENY := .tools/cargo-deny-$(CARGO_DENY_VERSION)/bin/cargo-deny
+
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: dev dev-reset test bench bench-build bench-campaign deps java chromium gateway release sam-build lint client clean
@@ -112,6 +116,9 @@ node_modules/.installed: package.json package-lock.json
 gateway:
 	cargo build -p shop-local
 
+$(CARGO_DENY):
+	cargo install --quiet --locked --no-default-features --root .tools/cargo-deny-$(CARGO_DENY_VERSION) cargo-deny --version $(CARGO_DENY_VERSION)
+
 ## release: the Lambda artifacts of every function for x86_64 (target/lambda/<name>/bootstrap) in
 ## one cargo invocation, so that the functions' link-time optimisation runs on every core at once.
 ## (`sam build` builds each function on its own, with that function's features, so it compiles
@@ -123,11 +130,13 @@ release: deps
 sam-build: deps
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" SAM_CLI_TELEMETRY=0 sam build --parameter-overrides Architecture=x86_64
 
-## lint: format, clippy and template checks; the typed TypeScript client (clients/typescript)
-## generated from openapi.json as committed, and its example compiling against it
-lint: deps
+## lint: format, clippy and template checks; the dependencies' licenses, bans and sources
+## (cargo-deny, deny.toml); the typed TypeScript client (clients/typescript) generated from
+## openapi.json as committed, and its example compiling against it
+lint: deps $(CARGO_DENY)
 	cargo fmt --all -- --check
 	cargo clippy --workspace --all-targets -- -D warnings
+	$(CARGO_DENY) check licenses bans sources
 	$(VENV)/bin/cfn-lint template.yaml
 	SAM_CLI_TELEMETRY=0 $(VENV)/bin/sam validate --lint
 	@mkdir -p .stack/client
@@ -142,4 +151,4 @@ client: deps
 	node_modules/.bin/openapi-typescript openapi.json -o clients/typescript/schema.d.ts
 
 clean:
-	rm -rf .stack .aws-sam
+	rm -rf .stack .aws-sam .tools
