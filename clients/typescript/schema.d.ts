@@ -1188,15 +1188,7 @@ export interface components {
             shipping_address: components["schemas"]["Address"];
             billing_address?: components["schemas"]["Address"];
             shipping_method: string;
-            shipments: {
-                shipment_id: string;
-                carrier: string;
-                tracking_number: string;
-                tracking_url: string;
-                lines: components["schemas"]["ShipmentLine"][];
-                /** Format: date-time */
-                shipped_at: string;
-            }[];
+            shipments: components["schemas"]["Shipment"][];
             refunds: {
                 amount: components["schemas"]["Money"];
                 status: string;
@@ -1217,7 +1209,35 @@ export interface components {
             exchange_payments?: Record<string, never>[];
         };
         Return: {
+            /** @description the customer writes it on the parcel */
             return_id: string;
+            order_id: string;
+            lines: components["schemas"]["ShipmentLine"][];
+            reason: string;
+            /** @enum {string} */
+            state: "requested" | "received" | "cancelled";
+            /** @description what it refunds, computed when asked */
+            refund: components["schemas"]["Money"];
+            /** Format: date-time */
+            requested_at: string;
+            /** Format: date-time */
+            received_at?: string;
+            restocked: boolean;
+            /** @description Stripe's refund, once asked for */
+            refund_id?: string;
+            /** @description What replaces the returned units, when the return is an exchange. */
+            exchange?: {
+                new_lines: components["schemas"]["OrderLine"][];
+                replacement_total: components["schemas"]["Money"];
+                returned_value: components["schemas"]["Money"];
+                /** @description above 0 the shopper pays it; below 0 it is refunded on receipt */
+                balance: components["schemas"]["Money"];
+                /** @enum {string} */
+                payment: "not_needed" | "awaiting" | "paid" | "expired";
+                payment_intent_id?: string;
+                /** Format: date-time */
+                pay_by?: string;
+            };
         };
         Discount: {
             code: string;
@@ -1226,9 +1246,21 @@ export interface components {
             /** @description orders that used it */
             redemptions: number;
         };
+        Shipment: {
+            shipment_id: string;
+            carrier: string;
+            tracking_number: string;
+            /** @description where the customer follows it */
+            tracking_url: string;
+            lines: components["schemas"]["ShipmentLine"][];
+            /** Format: date-time */
+            shipped_at: string;
+        };
         ShipmentAnswer: {
-            shipment: Record<string, never>;
+            shipment: components["schemas"]["Shipment"];
             order_status: components["schemas"]["OrderStatus"];
+            /** @description units of each SKU still to ship */
+            remaining: components["schemas"]["ShipmentLine"][];
         };
         CampaignInput: {
             name: string;
@@ -2967,7 +2999,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": Record<string, never>;
+                    "application/json": components["schemas"]["Return"];
                 };
             };
             /** @description codes: malformed_json, missing_body */
@@ -3051,7 +3083,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": Record<string, never>;
+                    "application/json": {
+                        /** @description `<reference>-<number>` */
+                        reply_id: string;
+                        /** @description a staff member's address, or `admin API` */
+                        by: string;
+                        /** Format: date-time */
+                        sent_at: string;
+                        body: string;
+                    };
                 };
             };
             /** @description codes: malformed_json, missing_body */
@@ -3169,7 +3209,19 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": Record<string, never>;
+                    "application/json": {
+                        /** @description addresses new to the shop, now confirmed */
+                        imported: number;
+                        /** @description addresses the shop knew, left as they were */
+                        known: number;
+                        errors: {
+                            /** @description the row, from 0 */
+                            index: number;
+                            /** @enum {string} */
+                            field: "email" | "consented_at";
+                            reason: string;
+                        }[];
+                    };
                 };
             };
             /** @description codes: malformed_json, missing_body */
