@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """Real things for Schemathesis to reach past the 404s, made through the API itself (and the
 local Stripe server and inbox, as a shopper's browser and mailbox would): a product in stock, a
-cart holding it, an order placed from another cart, a return asked for a third order (paid,
-shipped), a support message, a discount code, a campaign draft, and a newsletter sign-up's
+cart holding it, another for the generated checkouts (hooks.py), an order, a return asked for
+another order (paid, shipped), a support message, a discount code, a campaign draft, and a newsletter sign-up's
 confirmation and unsubscribe tokens. Prints `export NAME=value` lines for
 tests/schemathesis/run.sh, which the config file (schemathesis.toml) reads as `${NAME}`.
 Standard library only."""
@@ -128,6 +128,9 @@ def main():
     bearer = {"Authorization": "Bearer " + cart["cart_token"]}
     call("PUT", f"/carts/{cart['cart_id']}/items/{sku}", {"quantity": 1}, bearer)
 
+    checkout = call("POST", "/carts")
+    call("PUT", f"/carts/{checkout['cart_id']}/items/{sku}", {"quantity": 1},
+         {"Authorization": "Bearer " + checkout["cart_token"]})
     order = order_from(sku, 2, "fuzz@example.com", f"fuzz-{run}")
     return_id = returned(sku, run)
     message = call("POST", "/support/messages", {
@@ -144,6 +147,8 @@ def main():
         "SCHEMATHESIS_SKU": sku,
         "SCHEMATHESIS_CART_ID": cart["cart_id"],
         "SCHEMATHESIS_CART_TOKEN": cart["cart_token"],
+        "SCHEMATHESIS_CHECKOUT_CART_ID": checkout["cart_id"],
+        "SCHEMATHESIS_CHECKOUT_CART_TOKEN": checkout["cart_token"],
         "SCHEMATHESIS_ORDER_ID": order["order_id"],
         "SCHEMATHESIS_ORDER_TOKEN": order["order_token"],
         "SCHEMATHESIS_RETURN_ID": return_id,

@@ -10,6 +10,8 @@ out=.stack/schemathesis
 mkdir -p "$out"
 fixtures=$(python3 tests/schemathesis/fixtures.py)
 eval "$fixtures"
+# hooks.py puts the fixtures' checkout cart into POST /checkout's generated bodies.
+export SCHEMATHESIS_HOOKS=hooks PYTHONPATH="tests/schemathesis${PYTHONPATH:+:$PYTHONPATH}"
 exec .venv/bin/schemathesis --no-color --config-file tests/schemathesis/schemathesis.toml run openapi.yaml \
   --url "${SHOP_API_URL:?run through infra/local/stack.py run}" \
   --checks not_a_server_error,response_schema_conformance,status_code_conformance,content_type_conformance \
