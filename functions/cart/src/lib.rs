@@ -18,14 +18,12 @@ use shop_platform::config::{ConfigError, Env, PricingSettings, StoreSettings, Ta
 use shop_platform::edge::{self, json, json_body, path_param, query_param};
 use shop_platform::{ApiError, HttpFunction, secrets};
 use shop_store::carts::{self, CartChange, CartStore, PricingInputs};
-use shop_store::catalog::CatalogStore;
 use std::sync::Arc;
 pub use view::CartView;
 
 /// The cart function with its clients and settings, built once per instance.
 pub struct CartApi {
     carts: CartStore,
-    catalog: CatalogStore,
     store: StoreSettings,
     pricing: PricingSettings,
     default_country: CountryCode,
@@ -67,8 +65,7 @@ impl CartApi {
             .and_then(|c| CountryCode::parse(c).ok())
             .ok_or_else(|| ConfigError::new("SHIP_TO_COUNTRIES needs at least one country code"))?;
         Ok(Self {
-            carts: CartStore::new(client.clone(), table.shop_table.clone()),
-            catalog: CatalogStore::new(client, table.shop_table),
+            carts: CartStore::new(client, table.shop_table),
             pricing: PricingSettings::from_env(env)?,
             store,
             default_country,
@@ -129,8 +126,14 @@ impl CartApi {
     /// The cart the path names, if the bearer token is its own and it has not expired.
     async fn authorized(&self, request: &Request) -> Result<Cart, ApiError> {
         let cart_id = path_param(request, "cart_id")?;
+        let cart = self.carts.get(&cart_id).await?;
+        self.callers(request, cart)
+    }
+
+    /// `cart`, when the request's token opens it and it has not expired; else not found.
+    fn callers(&self, request: &Request, cart: Option<Cart>) -> Result<Cart, ApiError> {
         let token = edge::bearer_token(request).ok_or_else(gone)?;
-        let cart = self.carts.get(&cart_id).await?.ok_or_else(gone)?;
+        let cart = cart.ok_or_else(gone)?;
         if !secrets::token_matches(token, &cart.token_hash) || cart.expires_at <= self.clock.now() {
             return Err(gone());
         }
@@ -182,9 +185,19 @@ impl CartApi {
     }
 
     async fn set_line(&self, request: &Request) -> Result<Response<Body>, ApiError> {
-        // The token first: a cart that is not the caller's is not found, whatever the body says.
-        let cart = self.authorized(request).await?;
-        let sku = Sku::parse(&path_param(request, "sku")?).map_err(|reason| unknown_sku(&reason))?;
+        // The token first: a cart that is not the caller's is not found, whatever the SKU or the
+        // body says. The cart and the SKU's owner are read together (the SKU may be new to it).
+        let (cart, owner) = match Sku::parse(&path_param(request, "sku")?) {
+            Ok(sku) => {
+                let (cart, owner) = self
+                    .carts
+                    .get_with_sku_owner(&path_param(request, "cart_id")?, &sku)
+                    .await?;
+                (self.callers(request, cart)?, Ok((sku, owner)))
+            }
+            Err(reason) => (self.authorized(request).await?, Err(unknown_sku(&reason))),
+        };
+        let (sku, owner) = owner?;
         let SetQuantity { quantity } = json_body(request, edge::DEFAULT_BODY_LIMIT)?;
         if quantity == 0 {
             return self
@@ -208,10 +221,7 @@ impl CartApi {
                         detail: format!("a cart holds at most {MAX_LINES} different items"),
                     });
                 }
-                self.catalog
-                    .product_id_by_sku(&sku)
-                    .await?
-                    .ok_or_else(|| unknown_sku(&format!("no product has SKU {sku}")))?
+                owner.ok_or_else(|| unknown_sku(&format!("no product has SKU {sku}")))?
             }
         };
         // One batch read serves both the stock check and the answer's prices.

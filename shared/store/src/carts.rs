@@ -4,7 +4,7 @@
 //! write is conditional on the token hash and the cart being open and unexpired, and slides the
 //! expiry (`ttl`) forward.
 
-use crate::catalog::{product_key, variant_key};
+use crate::catalog::{claim_owner, product_key, sku_claim_key, variant_key};
 use crate::discounts::{DiscountRecord, discount_from_item, discount_key};
 use crate::dynamo::{self, Item, PK, SK, StoreError, get_s, key, s};
 use aws_sdk_dynamodb::Client;
@@ -109,6 +109,26 @@ impl CartStore {
     pub async fn get(&self, cart_id: &str) -> Result<Option<Cart>, StoreError> {
         let item = dynamo::get_item(&self.client, &self.table, key(cart_pk(cart_id), CART_SK)).await?;
         item.map(dynamo::record).transpose()
+    }
+
+    /// A cart by id and the product that owns `sku`, in one strongly consistent BatchGetItem:
+    /// what setting a line needs before it is priced, where the SKU may be new to the cart.
+    pub async fn get_with_sku_owner(
+        &self,
+        cart_id: &str,
+        sku: &Sku,
+    ) -> Result<(Option<Cart>, Option<ProductId>), StoreError> {
+        let cart_key = key(cart_pk(cart_id), CART_SK);
+        let keys = vec![cart_key.clone(), sku_claim_key(sku)];
+        let (mut cart, mut owner) = (None, None);
+        for item in dynamo::get_batch_consistent(&self.client, &self.table, keys).await? {
+            if get_s(&item, PK) == get_s(&cart_key, PK) {
+                cart = Some(dynamo::record(item)?);
+            } else {
+                owner = claim_owner(&item)?;
+            }
+        }
+        Ok((cart, owner))
     }
 
     /// Applies one change to an open, unexpired cart whose token hash is `token_hash`, slides

@@ -271,11 +271,21 @@ pub async fn write_batch(client: &Client, table: &str, writes: Vec<Write>) -> Re
 
 /// Reads the items with these keys, 100 to a request; missing items are simply absent.
 pub async fn get_batch(client: &Client, table: &str, keys: Vec<Item>) -> Result<Vec<Item>, StoreError> {
+    read_batch(client, table, keys, false).await
+}
+
+/// As [`get_batch`], strongly consistent: what a write just before it wrote is read.
+pub async fn get_batch_consistent(client: &Client, table: &str, keys: Vec<Item>) -> Result<Vec<Item>, StoreError> {
+    read_batch(client, table, keys, true).await
+}
+
+async fn read_batch(client: &Client, table: &str, keys: Vec<Item>, consistent: bool) -> Result<Vec<Item>, StoreError> {
     let mut found = Vec::new();
     for chunk in keys.chunks(BATCH_GET_MAX) {
         let mut pending = Some(
             KeysAndAttributes::builder()
                 .set_keys(Some(chunk.to_vec()))
+                .consistent_read(consistent)
                 .build()
                 .map_err(|error| StoreError::Failed(error.to_string()))?,
         );

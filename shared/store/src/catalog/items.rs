@@ -42,6 +42,18 @@ pub fn variant_key(id: &ProductId, sku: &Sku) -> Item {
     key(product_pk(id.as_str()), format!("{VARIANT_PREFIX}{sku}"))
 }
 
+/// The key of the item that says which product owns `sku`.
+pub fn sku_claim_key(sku: &Sku) -> Item {
+    key(format!("SKU#{sku}"), "SKU")
+}
+
+/// The product a claim item (a SKU's or a slug's) names.
+pub fn claim_owner(item: &Item) -> Result<Option<ProductId>, StoreError> {
+    get_s(item, "product_id")
+        .map(|id| ProductId::parse(id).map_err(StoreError::Corrupt))
+        .transpose()
+}
+
 pub(super) fn claim_item(kind: &str, value: &str, owner: &ProductId) -> Item {
     let mut item = key(format!("{kind}#{value}"), kind);
     item.insert("product_id".to_owned(), s(owner.as_str()));

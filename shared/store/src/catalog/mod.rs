@@ -118,7 +118,7 @@ mod read;
 mod write;
 
 use items::*;
-pub use items::{product_key, variant_key};
+pub use items::{claim_owner, product_key, sku_claim_key, variant_key};
 
 impl CatalogStore {
     /// The catalog in `table`.

@@ -112,7 +112,7 @@ impl CatalogStore {
 
     /// The id of the product a SKU belongs to: one GetItem.
     pub async fn product_id_by_sku(&self, sku: &Sku) -> Result<Option<ProductId>, ListError> {
-        self.owner(key(format!("SKU#{sku}"), "SKU")).await
+        self.owner(sku_claim_key(sku)).await
     }
 
     async fn owner(&self, key: Item) -> Result<Option<ProductId>, ListError> {
@@ -124,10 +124,7 @@ impl CatalogStore {
             .send()
             .await
             .map_err(StoreError::from)?;
-        let owner = output.item.as_ref().and_then(|item| get_s(item, "product_id"));
-        owner
-            .map(|id| ProductId::parse(id).map_err(|error| StoreError::Corrupt(error).into()))
-            .transpose()
+        Ok(output.item.as_ref().map(claim_owner).transpose()?.flatten())
     }
 
     /// Every category that has products, by slug.

@@ -161,7 +161,7 @@ impl CatalogStore {
             .iter()
             .flat_map(|product| {
                 std::iter::once(key(format!("SLUG#{}", product.slug), "SLUG"))
-                    .chain(product.variants.iter().map(|v| key(format!("SKU#{}", v.sku), "SKU")))
+                    .chain(product.variants.iter().map(|v| sku_claim_key(&v.sku)))
             })
             .collect();
         keys.sort_by_key(|k| get_s(k, PK).unwrap_or_default().to_owned());
