@@ -312,3 +312,253 @@ async fn a_slow_checkout_transaction_retried_by_an_impatient_shopper_makes_one_o
     };
     shop.holds(&first, owed).await;
 }
+
+// --- Stripe --------------------------------------------------------------------------------
+
+/// Injects a fault into the shop's (or the shopper's) Stripe calls `method path` (`*`: one
+/// segment) whose path, Idempotency-Key or form body names `text`.
+async fn stripe(method: &str, path: &str, text: &str, fault: &str, when: &str) -> FaultGuard {
+    let rule = json!({
+        "method": method, "path": path, "body_contains": text, "times": 1, "fault": fault, "when": when,
+    });
+    Faults::stripe().inject_json(&rule).await
+}
+
+/// The order's own view and the shopper's cancel of it.
+async fn cancel(shop: &Shop, order: &Value) -> reqwest::Response {
+    let path = format!("/orders/{}/cancel", order["order_id"].as_str().expect("order_id"));
+    let token = order["order_token"].as_str().expect("order_token");
+    shop.app.cart_call(reqwest::Method::POST, &path, token, None).await
+}
+
+/// Stripe fails the checkout's intent creation once (`fault`, `when`): the checkout is refused
+/// as retryable, its retry with the same key makes the one order with one intent, and it is paid
+/// and fulfilled.
+async fn intent_creation_fails_once(tag: &str, fault: &str, when: &str) {
+    let shop = Shop::new(tag).await;
+    let cart = shop.cart(1).await;
+    let failing = stripe("POST", "/v1/payment_intents", &shop.email, fault, when).await;
+    let key = unique("key");
+    let refused = problem(shop.checkout(&cart, &key).await, 503).await;
+    assert_eq!(refused["code"], "upstream_unavailable");
+    assert_eq!(failing.fired().await, 1);
+
+    let order = expect_json(shop.checkout(&cart, &key).await, 201).await;
+    assert_eq!(shop.pay(&order).await.status(), 200);
+    let owed = Owed {
+        status: "fulfilling",
+        sold: 1,
+        charged: true,
+        mails: &["confirmed"],
+        refunded: 0,
+    };
+    shop.holds(&order, owed).await;
+}
+
+#[tokio::test]
+async fn stripe_failing_the_intent_creation_fails_the_checkout_retryably() {
+    intent_creation_fails_once("stripe-create-500", "api_error", "before").await;
+}
+
+#[tokio::test]
+async fn stripe_rate_limiting_the_intent_creation_fails_the_checkout_retryably() {
+    intent_creation_fails_once("stripe-create-429", "rate_limit", "before").await;
+}
+
+#[tokio::test]
+async fn an_intent_created_but_its_answer_reset_is_not_created_twice_by_the_retry() {
+    intent_creation_fails_once("stripe-create-reset", "reset", "after").await;
+}
+
+#[tokio::test]
+async fn an_intent_creation_that_times_out_after_stripe_made_it_is_not_made_twice() {
+    intent_creation_fails_once("stripe-create-timeout", "timeout", "after").await;
+}
+
+/// The shopper's confirm as Stripe.js sends it, which may get no answer at all.
+async fn confirm_raw(shop: &Shop, order: &Value) -> Result<reqwest::Response, reqwest::Error> {
+    reqwest::Client::new()
+        .post(format!(
+            "{}/v1/payment_intents/{}/confirm",
+            shop.stripe.base,
+            intent_of(order)
+        ))
+        .bearer_auth("sk_test_tests")
+        .form(&[("payment_method", "pm_card_visa")])
+        .send()
+        .await
+}
+
+#[tokio::test]
+async fn a_payment_whose_answer_stripe_loses_is_taken_once_and_fulfilled() {
+    let shop = Shop::new("stripe-confirm-500").await;
+    let order = shop.pending_order(2).await;
+    let lost = stripe(
+        "POST",
+        "/v1/payment_intents/*/confirm",
+        intent_of(&order),
+        "api_error",
+        "after",
+    )
+    .await;
+    let answer = confirm_raw(&shop, &order).await.expect("an answer");
+    assert_eq!(answer.status(), 500);
+    assert_eq!(lost.fired().await, 1);
+    // The shopper tries again: Stripe has the payment already.
+    let again = shop.pay(&order).await;
+    assert_eq!(again.status(), 400, "an intent that succeeded is not confirmed again");
+    let owed = Owed {
+        status: "fulfilling",
+        sold: 2,
+        charged: true,
+        mails: &["confirmed"],
+        refunded: 0,
+    };
+    shop.holds(&order, owed).await;
+}
+
+#[tokio::test]
+async fn a_payment_whose_connection_is_reset_before_stripe_took_it_is_paid_by_the_retry() {
+    let shop = Shop::new("stripe-confirm-reset").await;
+    let order = shop.pending_order(1).await;
+    let reset = stripe(
+        "POST",
+        "/v1/payment_intents/*/confirm",
+        intent_of(&order),
+        "reset",
+        "before",
+    )
+    .await;
+    assert!(confirm_raw(&shop, &order).await.is_err(), "no answer");
+    assert_eq!(reset.fired().await, 1);
+    assert_eq!(
+        shop.stripe.intent(intent_of(&order)).await["status"],
+        "requires_payment_method"
+    );
+    assert_eq!(shop.pay(&order).await.status(), 200);
+    let owed = Owed {
+        status: "fulfilling",
+        sold: 1,
+        charged: true,
+        mails: &["confirmed"],
+        refunded: 0,
+    };
+    shop.holds(&order, owed).await;
+}
+
+#[tokio::test]
+async fn a_cancel_stripe_rate_limits_is_refused_retryably_and_its_retry_cancels_once() {
+    let shop = Shop::new("stripe-cancel-429").await;
+    let order = shop.pending_order(2).await;
+    let limited = stripe(
+        "POST",
+        "/v1/payment_intents/*/cancel",
+        intent_of(&order),
+        "rate_limit",
+        "before",
+    )
+    .await;
+    problem(cancel(&shop, &order).await, 503).await;
+    assert_eq!(limited.fired().await, 1);
+    assert_eq!(
+        shop.app.order_when(&order, |_| true).await["status"],
+        "pending_payment",
+        "nothing changed"
+    );
+    let cancelled = expect_json(cancel(&shop, &order).await, 200).await;
+    assert_eq!(cancelled["status"], "cancelled");
+    let owed = Owed {
+        status: "cancelled",
+        sold: 0,
+        charged: false,
+        mails: &["was cancelled"],
+        refunded: 0,
+    };
+    shop.holds(&order, owed).await;
+    assert_eq!(shop.stripe.intent(intent_of(&order)).await["status"], "canceled");
+}
+
+#[tokio::test]
+async fn a_cancel_stripe_did_but_whose_answer_was_reset_ends_cancelled_once() {
+    let shop = Shop::new("stripe-cancel-reset").await;
+    let order = shop.pending_order(1).await;
+    let reset = stripe(
+        "POST",
+        "/v1/payment_intents/*/cancel",
+        intent_of(&order),
+        "reset",
+        "after",
+    )
+    .await;
+    problem(cancel(&shop, &order).await, 503).await;
+    assert_eq!(reset.fired().await, 1);
+    assert_eq!(shop.stripe.intent(intent_of(&order)).await["status"], "canceled");
+    let cancelled = expect_json(cancel(&shop, &order).await, 200).await;
+    assert_eq!(cancelled["status"], "cancelled");
+    let owed = Owed {
+        status: "cancelled",
+        sold: 0,
+        charged: false,
+        mails: &["was cancelled"],
+        refunded: 0,
+    };
+    shop.holds(&order, owed).await;
+}
+
+/// A paid order the shopper cancels while Stripe fails its refund once (`fault`, `when`): the
+/// cancel is refused as retryable with the stock back, and cancelling again refunds it once.
+async fn refund_fails_once(tag: &str, fault: &str, when: &str) {
+    let shop = Shop::new(tag).await;
+    let order = shop.pending_order(2).await;
+    assert_eq!(shop.pay(&order).await.status(), 200);
+    let packing = shop.app.order_when(&order, |v| v["status"] == "fulfilling").await;
+    assert_eq!(packing["status"], "fulfilling");
+    let failing = stripe("POST", "/v1/refunds", intent_of(&order), fault, when).await;
+    problem(cancel(&shop, &order).await, 503).await;
+    assert_eq!(failing.fired().await, 1);
+
+    let cancelled = expect_json(cancel(&shop, &order).await, 200).await;
+    assert!(["cancelled", "refunded"].contains(&cancelled["status"].as_str().unwrap_or_default()));
+    let owed = Owed {
+        status: "refunded",
+        sold: 0,
+        charged: true,
+        mails: &["was cancelled", "a refund for order"],
+        refunded: order["totals"]["total"]["amount"].as_i64().expect("the total"),
+    };
+    shop.holds(&order, owed).await;
+}
+
+#[tokio::test]
+async fn a_refund_stripe_fails_is_issued_once_when_the_cancel_is_retried() {
+    refund_fails_once("stripe-refund-500", "api_error", "before").await;
+}
+
+#[tokio::test]
+async fn a_refund_stripe_made_but_whose_answer_was_reset_is_not_issued_twice() {
+    refund_fails_once("stripe-refund-reset", "reset", "after").await;
+}
+
+#[tokio::test]
+async fn a_merchant_refund_stripe_rate_limits_is_issued_once_when_the_form_is_sent_again() {
+    let shop = Shop::new("stripe-refund-429").await;
+    let order = shop.pending_order(1).await;
+    assert_eq!(shop.pay(&order).await.status(), 200);
+    let order_id = order["order_id"].as_str().expect("order_id");
+    let packing = shop.app.order_when(&order, |v| v["status"] == "fulfilling").await;
+    assert_eq!(packing["status"], "fulfilling");
+    let limited = stripe("POST", "/v1/refunds", intent_of(&order), "rate_limit", "before").await;
+    let form = json!({"amount": {"amount": 700, "currency": "usd"}, "reason": "a dent", "key": unique("form")});
+    let path = format!("/admin/orders/{order_id}/refunds");
+    problem(shop.app.admin(reqwest::Method::POST, &path, &form).await, 503).await;
+    assert_eq!(limited.fired().await, 1);
+    expect_json(shop.app.admin(reqwest::Method::POST, &path, &form).await, 201).await;
+    let owed = Owed {
+        status: "partially_refunded",
+        sold: 1,
+        charged: true,
+        mails: &["confirmed", "a refund for order"],
+        refunded: 700,
+    };
+    shop.holds(&order, owed).await;
+}
