@@ -562,3 +562,157 @@ async fn a_merchant_refund_stripe_rate_limits_is_issued_once_when_the_form_is_se
     };
     shop.holds(&order, owed).await;
 }
+
+// --- The webhook's and fulfilment's writes ---------------------------------------------------
+
+#[tokio::test]
+async fn a_refund_event_whose_transaction_conflicts_still_makes_the_order_refunded() {
+    let shop = Shop::new("ddb-webhook-conflict").await;
+    let order = shop.pending_order(1).await;
+    assert_eq!(shop.pay(&order).await.status(), 200);
+    let packing = shop.app.order_when(&order, |v| v["status"] == "fulfilling").await;
+    assert_eq!(packing["status"], "fulfilling");
+    let order_id = order["order_id"].as_str().expect("order_id");
+    // The webhook's next transaction about the order (charge.refunded's move to refunded).
+    let conflict = inject(dynamodb(
+        "PaymentWebhookFunction",
+        "TransactWriteItems",
+        order_id,
+        1,
+        Fault::TransactionConflict,
+    ))
+    .await;
+    expect_json(cancel(&shop, &order).await, 200).await;
+    let owed = Owed {
+        status: "refunded",
+        sold: 0,
+        charged: true,
+        mails: &["was cancelled", "a refund for order"],
+        refunded: order["totals"]["total"]["amount"].as_i64().expect("the total"),
+    };
+    shop.holds(&order, owed).await;
+    assert_eq!(conflict.fired().await, 1);
+}
+
+#[tokio::test]
+async fn a_payment_event_whose_writes_are_throttled_and_slow_is_applied_once_by_stripes_redelivery() {
+    let shop = Shop::new("ddb-webhook-throttle").await;
+    let order = shop.pending_order(2).await;
+    let order_id = order["order_id"].as_str().expect("order_id");
+    // Every attempt of the SDK throttled: the webhook fails, Stripe delivers the event again.
+    let throttled = inject(dynamodb(
+        "PaymentWebhookFunction",
+        "TransactWriteItems",
+        order_id,
+        3,
+        Fault::ProvisionedThroughputExceeded,
+    ))
+    .await;
+    let slow = inject(dynamodb(
+        "FulfillmentWorkerFunction",
+        "TransactWriteItems",
+        order_id,
+        1,
+        Fault::Delay { ms: 1_000 },
+    ))
+    .await;
+    assert_eq!(shop.pay(&order).await.status(), 200);
+    let owed = Owed {
+        status: "fulfilling",
+        sold: 2,
+        charged: true,
+        mails: &["confirmed"],
+        refunded: 0,
+    };
+    shop.holds(&order, owed).await;
+    assert_eq!(throttled.fired().await, 3);
+    assert_eq!(slow.fired().await, 1);
+}
+
+// --- SQS and SES ---------------------------------------------------------------------------
+
+/// A rule throttling `function`'s `action` calls to `service` whose body names `text`.
+fn throttle(service: &str, function: &str, action: &str, text: &str, times: u32) -> Rule {
+    let fault = match service {
+        "sqs" => Fault::RequestThrottled,
+        _ => Fault::TooManyRequests,
+    };
+    Rule {
+        service: service.into(),
+        action: Some(action.into()),
+        function: Some(function.into()),
+        body_contains: Some(text.into()),
+        times,
+        fault,
+        when: When::Before,
+    }
+}
+
+#[tokio::test]
+async fn a_fulfilment_message_sqs_throttles_is_sent_by_stripes_redelivery_and_packed_once() {
+    let shop = Shop::new("sqs-fulfil").await;
+    let order = shop.pending_order(1).await;
+    let order_id = order["order_id"].as_str().expect("order_id");
+    let throttled = inject(throttle("sqs", "PaymentWebhookFunction", "SendMessage", order_id, 3)).await;
+    assert_eq!(shop.pay(&order).await.status(), 200);
+    let owed = Owed {
+        status: "fulfilling",
+        sold: 1,
+        charged: true,
+        mails: &["confirmed"],
+        refunded: 0,
+    };
+    shop.holds(&order, owed).await;
+    assert_eq!(
+        throttled.fired().await,
+        3,
+        "the SDK's three attempts, then Stripe's redelivery"
+    );
+}
+
+#[tokio::test]
+async fn mail_requests_sqs_throttles_are_sent_again_and_each_mail_goes_out_once() {
+    let shop = Shop::new("sqs-mail").await;
+    let order = shop.pending_order(1).await;
+    let order_id = order["order_id"].as_str().expect("order_id");
+    // The worker's ask for the confirmation, throttled twice: the SDK's retry sends it.
+    let throttled = inject(throttle(
+        "sqs",
+        "FulfillmentWorkerFunction",
+        "SendMessageBatch",
+        order_id,
+        2,
+    ))
+    .await;
+    assert_eq!(shop.pay(&order).await.status(), 200);
+    let owed = Owed {
+        status: "fulfilling",
+        sold: 1,
+        charged: true,
+        mails: &["confirmed"],
+        refunded: 0,
+    };
+    shop.holds(&order, owed).await;
+    assert_eq!(throttled.fired().await, 2);
+}
+
+#[tokio::test]
+async fn a_confirmation_ses_throttles_goes_out_once() {
+    let shop = Shop::new("ses-throttle").await;
+    let order = shop.pending_order(1).await;
+    let throttled = inject(throttle("ses", "EmailSenderFunction", "SendEmail", &shop.email, 2)).await;
+    assert_eq!(shop.pay(&order).await.status(), 200);
+    let owed = Owed {
+        status: "fulfilling",
+        sold: 1,
+        charged: true,
+        mails: &["confirmed"],
+        refunded: 0,
+    };
+    shop.holds(&order, owed).await;
+    assert_eq!(
+        throttled.fired().await,
+        2,
+        "two throttled sends, the SDK's third went out"
+    );
+}
