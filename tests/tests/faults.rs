@@ -716,3 +716,113 @@ async fn a_confirmation_ses_throttles_goes_out_once() {
         "two throttled sends, the SDK's third went out"
     );
 }
+
+// --- Queue consumers, hosted here to retry without the queue's visibility timeout -----------
+
+/// A batch of one message with `body`, as Lambda hands it over.
+fn batch(id: &str, body: Value) -> aws_lambda_events::event::sqs::SqsEvent {
+    let mut message = aws_lambda_events::event::sqs::SqsMessage::default();
+    message.message_id = Some(id.to_owned());
+    message.body = Some(body.to_string());
+    let mut event = aws_lambda_events::event::sqs::SqsEvent::default();
+    event.records = vec![message];
+    event
+}
+
+#[tokio::test]
+async fn a_hold_whose_intent_stripe_fails_to_cancel_ends_on_the_retry_once() {
+    let shop = Shop::new("stripe-expiry-500").await;
+    let order = shop.pending_order(2).await;
+    // The consumer as the gateway hosts it, telling time one hold (900 s) and a minute ahead.
+    let (vars, sdk) = shop_tests::hosted_env("reservation-expiry").await;
+    let consumer = reservation_expiry::ReservationExpiry::from_env(&shop_platform::config::Env::from_map(vars), &sdk)
+        .await
+        .expect("the consumer builds")
+        .with_clock(std::sync::Arc::new(shop_tests::Ahead(960)));
+    let failing = stripe(
+        "POST",
+        "/v1/payment_intents/*/cancel",
+        intent_of(&order),
+        "api_error",
+        "before",
+    )
+    .await;
+    let expire = json!({"order_id": order["order_id"]});
+    let first = consumer.handle_batch(batch("m1", expire.clone())).await;
+    assert_eq!(first.batch_item_failures.len(), 1, "retried later");
+    assert_eq!(failing.fired().await, 1);
+    assert_eq!(shop.app.order_when(&order, |_| true).await["status"], "pending_payment");
+
+    let retried = consumer.handle_batch(batch("m1", expire)).await;
+    assert!(retried.batch_item_failures.is_empty());
+    let owed = Owed {
+        status: "cancelled",
+        sold: 0,
+        charged: false,
+        mails: &["was cancelled"],
+        refunded: 0,
+    };
+    shop.holds(&order, owed).await;
+}
+
+#[tokio::test]
+async fn a_mail_ses_throttles_past_the_sdks_retries_is_sent_once_by_the_messages_retry() {
+    use shop_domain::order::OrderStatus;
+    use shop_store::orders::events::{Applied, EventRecord};
+    let shop = Shop::new("ses-exhausted").await;
+    let order = shop.pending_order(1).await;
+    let order_id = order["order_id"].as_str().expect("order_id");
+    // Paid in the table only: nothing of the stack's own mails the order meanwhile.
+    let (vars, sdk) = shop_tests::hosted_env("email-sender").await;
+    let orders =
+        shop_store::orders::OrderStore::new(aws_sdk_dynamodb::Client::new(&sdk), shop_tests::required("SHOP_TABLE"));
+    let record = EventRecord {
+        event_type: "payment_intent.succeeded".into(),
+        order_id: order_id.into(),
+        enqueued: true,
+        fulfill: false,
+        mails: Vec::new(),
+    };
+    let now = shop_platform::clock::Clock::now(&shop_platform::clock::SystemClock);
+    let applied = orders
+        .apply_event(
+            &unique("evt"),
+            &record,
+            OrderStatus::PendingPayment,
+            OrderStatus::Paid,
+            None,
+            now,
+        )
+        .await
+        .expect("the order is marked paid");
+    assert_eq!(applied, Applied::Moved);
+    // The sender as the gateway hosts it: its calls signed as EmailSenderFunction, through the
+    // proxy (where the fault is).
+    let proxied = shop_local::enforce::function_sdk(&sdk, &shop_tests::required("SHOP_IAM_URL"), "EmailSenderFunction");
+    let sender = email_sender::EmailSender::from_env(&shop_platform::config::Env::from_map(vars), &proxied)
+        .expect("the sender builds");
+    let throttled = inject(throttle("ses", "EmailSenderFunction", "SendEmail", &shop.email, 3)).await;
+    let request = json!({"kind": "order_confirmation", "order_id": order_id});
+    let first = sender.handle_batch(batch("m1", request.clone())).await;
+    assert_eq!(first.batch_item_failures.len(), 1, "the message is retried");
+    assert_eq!(throttled.fired().await, 3, "the SDK's three attempts");
+    assert!(shop.inbox.mails_to(&shop.email).await.is_empty());
+
+    for id in ["m1", "m1-duplicate"] {
+        assert!(
+            sender
+                .handle_batch(batch(id, request.clone()))
+                .await
+                .batch_item_failures
+                .is_empty()
+        );
+    }
+    let owed = Owed {
+        status: "paid",
+        sold: 1,
+        charged: false,
+        mails: &["confirmed"],
+        refunded: 0,
+    };
+    shop.holds(&order, owed).await;
+}
