@@ -729,6 +729,85 @@ fn batch(id: &str, body: Value) -> aws_lambda_events::event::sqs::SqsEvent {
     event
 }
 
+/// Marks the order paid in the table, as the webhook's transaction does, without the webhook's
+/// message to the stack's worker: the test hands the message to a consumer of its own.
+async fn paid_in_the_table(order_id: &str) {
+    use shop_domain::order::OrderStatus;
+    use shop_store::orders::events::{Applied, EventRecord};
+    let sdk = shop_platform::aws::sdk_config().await;
+    let orders =
+        shop_store::orders::OrderStore::new(aws_sdk_dynamodb::Client::new(&sdk), shop_tests::required("SHOP_TABLE"));
+    let record = EventRecord {
+        event_type: "payment_intent.succeeded".into(),
+        order_id: order_id.into(),
+        enqueued: true,
+        fulfill: false,
+        mails: Vec::new(),
+    };
+    let now = shop_platform::clock::Clock::now(&shop_platform::clock::SystemClock);
+    let applied = orders
+        .apply_event(
+            &unique("evt"),
+            &record,
+            OrderStatus::PendingPayment,
+            OrderStatus::Paid,
+            None,
+            now,
+        )
+        .await
+        .expect("the order is marked paid");
+    assert_eq!(applied, Applied::Moved);
+}
+
+/// The SDK configuration of the hosted function `logical_id`: its calls signed as its own,
+/// through the IAM proxy (where the faults are).
+fn through_the_proxy(sdk: &aws_config::SdkConfig, logical_id: &str) -> aws_config::SdkConfig {
+    shop_local::enforce::function_sdk(sdk, &shop_tests::required("SHOP_IAM_URL"), logical_id)
+}
+
+#[tokio::test]
+async fn a_packing_start_whose_transaction_conflicts_is_retried_and_the_order_is_fulfilled_once() {
+    let shop = Shop::new("ddb-worker-conflict").await;
+    let order = shop.pending_order(2).await;
+    let order_id = order["order_id"].as_str().expect("order_id");
+    paid_in_the_table(order_id).await;
+    let (vars, sdk) = shop_tests::hosted_env("fulfillment-worker").await;
+    let worker = fulfillment_worker::FulfillmentWorker::from_env(
+        &shop_platform::config::Env::from_map(vars),
+        &through_the_proxy(&sdk, "FulfillmentWorkerFunction"),
+    )
+    .expect("the worker builds");
+    let conflict = inject(dynamodb(
+        "FulfillmentWorkerFunction",
+        "TransactWriteItems",
+        order_id,
+        1,
+        Fault::TransactionConflict,
+    ))
+    .await;
+    let paid = json!({"order_id": order_id, "event": "order_paid"});
+    let first = worker.handle_batch(batch("m1", paid.clone())).await;
+    assert_eq!(first.batch_item_failures.len(), 1, "retried, not dropped");
+    assert_eq!(conflict.fired().await, 1);
+    for id in ["m1", "m1-duplicate"] {
+        assert!(
+            worker
+                .handle_batch(batch(id, paid.clone()))
+                .await
+                .batch_item_failures
+                .is_empty()
+        );
+    }
+    let owed = Owed {
+        status: "fulfilling",
+        sold: 2,
+        charged: false,
+        mails: &["confirmed"],
+        refunded: 0,
+    };
+    shop.holds(&order, owed).await;
+}
+
 #[tokio::test]
 async fn a_hold_whose_intent_stripe_fails_to_cancel_ends_on_the_retry_once() {
     let shop = Shop::new("stripe-expiry-500").await;
@@ -767,38 +846,15 @@ async fn a_hold_whose_intent_stripe_fails_to_cancel_ends_on_the_retry_once() {
 
 #[tokio::test]
 async fn a_mail_ses_throttles_past_the_sdks_retries_is_sent_once_by_the_messages_retry() {
-    use shop_domain::order::OrderStatus;
-    use shop_store::orders::events::{Applied, EventRecord};
     let shop = Shop::new("ses-exhausted").await;
     let order = shop.pending_order(1).await;
     let order_id = order["order_id"].as_str().expect("order_id");
     // Paid in the table only: nothing of the stack's own mails the order meanwhile.
+    paid_in_the_table(order_id).await;
     let (vars, sdk) = shop_tests::hosted_env("email-sender").await;
-    let orders =
-        shop_store::orders::OrderStore::new(aws_sdk_dynamodb::Client::new(&sdk), shop_tests::required("SHOP_TABLE"));
-    let record = EventRecord {
-        event_type: "payment_intent.succeeded".into(),
-        order_id: order_id.into(),
-        enqueued: true,
-        fulfill: false,
-        mails: Vec::new(),
-    };
-    let now = shop_platform::clock::Clock::now(&shop_platform::clock::SystemClock);
-    let applied = orders
-        .apply_event(
-            &unique("evt"),
-            &record,
-            OrderStatus::PendingPayment,
-            OrderStatus::Paid,
-            None,
-            now,
-        )
-        .await
-        .expect("the order is marked paid");
-    assert_eq!(applied, Applied::Moved);
     // The sender as the gateway hosts it: its calls signed as EmailSenderFunction, through the
     // proxy (where the fault is).
-    let proxied = shop_local::enforce::function_sdk(&sdk, &shop_tests::required("SHOP_IAM_URL"), "EmailSenderFunction");
+    let proxied = through_the_proxy(&sdk, "EmailSenderFunction");
     let sender = email_sender::EmailSender::from_env(&shop_platform::config::Env::from_map(vars), &proxied)
         .expect("the sender builds");
     let throttled = inject(throttle("ses", "EmailSenderFunction", "SendEmail", &shop.email, 3)).await;
