@@ -20,14 +20,29 @@ own end of a 3D Secure authentication), and only with that intent's client secre
 answered with CORS headers, and the intent comes back in the smaller shape Stripe gives a
 publishable key. The webhook events are the same whichever key confirmed.
 
+For tests it injects faults (not part of Stripe's API): `POST /_faults` with a secret key and a
+JSON rule (`method`, `path` where `*` stands for one segment, `body_contains`: a text of the
+request's decoded form body, path or Idempotency-Key, `times`, `fault`: api_error (500),
+rate_limit (429), timeout (no answer for `hold_seconds`, then the connection closes) or reset
+(the connection is reset unanswered), `when`: before the server does the work, or after it (it
+did, and the answer is lost)), answered `{"id": ...}`; `GET /_faults/{id}` tells how often it
+fired, `DELETE /_faults/{id}` removes it. It also answers two of Stripe's reads the shop does not
+make but tests check with: search of PaymentIntents by one metadata value
+(`GET /v1/payment_intents/search?query=metadata['order_id']:'...'`) and the list of an intent's
+refunds (`GET /v1/refunds?payment_intent=pi_...`).
+
 Usage: stripe_server.py PORT   (env: STRIPE_WEBHOOK_URL, STRIPE_WEBHOOK_SECRET)
 """
 
 import hashlib
 import hmac
+import itertools
 import json
 import os
+import re
 import secrets
+import socket
+import struct
 import sys
 import threading
 import time
@@ -46,6 +61,12 @@ WEBHOOK_URL = os.environ.get("STRIPE_WEBHOOK_URL", "")
 WEBHOOK_SECRET = os.environ.get("STRIPE_WEBHOOK_SECRET", "").split(",")[0].strip()
 WEBHOOK_ATTEMPTS = 8
 STRIPE_JS = Path(__file__).resolve().parent / "stripe_js" / "v3.js"
+# The fault rules tests added (see the module's notes), by id, and the next id.
+FAULTS: dict = {}
+FAULT_IDS = itertools.count(1)
+FAULT_KINDS = ("api_error", "rate_limit", "timeout", "reset")
+# Longer than the shop's Stripe client waits (STRIPE_TIMEOUT in shared/services/src/payments.rs).
+DEFAULT_HOLD_SECONDS = 9.0
 
 
 def new_id(prefix: str) -> str:
@@ -325,6 +346,8 @@ def authenticate(intent: dict, params: dict) -> dict:
 
 def route(method: str, path: str, params: dict) -> tuple:
     parts = [p for p in path.split("/") if p]
+    if parts == ["v1", "payment_intents", "search"] and method == "GET":
+        return 200, search_intents(params.get("query", ""))
     if parts[:2] == ["v1", "payment_intents"]:
         if method == "POST" and len(parts) == 2:
             currency = params.get("currency", "")
@@ -375,6 +398,10 @@ def route(method: str, path: str, params: dict) -> tuple:
             REFUNDS[refund["id"]] = refund
             emit("charge.refunded", charge_object(intent, refunded + amount))
             return 200, refund
+        if method == "GET" and len(parts) == 2:
+            intent_id = params.get("payment_intent")
+            found = [r for r in REFUNDS.values() if intent_id is None or r["payment_intent"] == intent_id]
+            return 200, {"object": "list", "data": found[-100:], "has_more": False, "url": "/v1/refunds"}
         if method == "GET" and len(parts) == 3:
             refund = REFUNDS.get(parts[2])
             if refund is None:
@@ -383,6 +410,83 @@ def route(method: str, path: str, params: dict) -> tuple:
     if parts == ["v1", "__events"] and method == "GET":
         return 200, {"object": "list", "data": EVENTS[-100:], "has_more": False, "url": "/v1/__events"}
     raise ApiError(404, "invalid_request_error", f"Unrecognized request URL ({method}: {path}).")
+
+
+def search_intents(query: str) -> dict:
+    """Stripe's PaymentIntent search, for the one clause tests use: `metadata['key']:'value'`."""
+    match = re.fullmatch(r"\s*metadata\['([^']+)'\]:'([^']*)'\s*", query)
+    if match is None:
+        raise ApiError(400, "invalid_request_error", f"Unsupported search query: {query}", "parameter_invalid", "query")
+    key, value = match.groups()
+    found = [i for i in INTENTS.values() if i.get("metadata", {}).get(key) == value]
+    return {"object": "search_result", "data": found, "has_more": False, "url": "/v1/payment_intents/search"}
+
+
+def fault_rule(body: str) -> dict:
+    """A fault rule from a test's JSON, checked."""
+    try:
+        rule = json.loads(body or "null")
+    except ValueError:
+        raise ApiError(400, "invalid_request_error", "A fault rule is a JSON object.")
+    if not isinstance(rule, dict) or rule.get("fault") not in FAULT_KINDS:
+        raise ApiError(400, "invalid_request_error", f"A fault rule needs a fault, one of {', '.join(FAULT_KINDS)}.")
+    if rule.get("when", "before") not in ("before", "after"):
+        raise ApiError(400, "invalid_request_error", "when is before or after.")
+    known = {"method", "path", "body_contains", "times", "fault", "when", "hold_seconds"}
+    if set(rule) - known:
+        raise ApiError(400, "invalid_request_error", f"Unknown fields: {sorted(set(rule) - known)}.")
+    times = rule.get("times", 1)
+    if not isinstance(times, int) or times < 1:
+        raise ApiError(400, "invalid_request_error", "times is a whole number of at least 1.")
+    return {
+        "method": rule.get("method"),
+        "path": rule.get("path"),
+        "body_contains": rule.get("body_contains"),
+        "times": times,
+        "fault": rule["fault"],
+        "when": rule.get("when", "before"),
+        "hold_seconds": float(rule.get("hold_seconds", DEFAULT_HOLD_SECONDS)),
+        "fired": 0,
+    }
+
+
+def path_matches(pattern, path: str) -> bool:
+    """Whether `path` is `pattern`'s, `*` standing for one segment."""
+    if pattern is None:
+        return True
+    want, have = pattern.strip("/").split("/"), path.strip("/").split("/")
+    return len(want) == len(have) and all(w in ("*", h) for w, h in zip(want, have))
+
+
+def take_fault(method: str, path: str, text: str):
+    """The first rule that matches the call and has not fired its times, counted as fired."""
+    for rule_id, rule in FAULTS.items():
+        if (
+            rule["fired"] < rule["times"]
+            and rule["method"] in (None, method)
+            and path_matches(rule["path"], path)
+            and (not rule["body_contains"] or rule["body_contains"] in text)
+        ):
+            rule["fired"] += 1
+            print(f"stripe: fault {rule_id} ({rule['fault']}, {rule['when']}) on {method} {path}", flush=True)
+            return rule
+    return None
+
+
+def fault_route(method: str, parts: list, body: str) -> tuple:
+    """The fault routes: POST /_faults, GET and DELETE /_faults/{id}."""
+    if method == "POST" and len(parts) == 1:
+        rule_id = str(next(FAULT_IDS))
+        FAULTS[rule_id] = fault_rule(body)
+        return 201, {"id": rule_id}
+    if len(parts) == 2 and parts[1] in FAULTS:
+        if method == "GET":
+            rule = FAULTS[parts[1]]
+            return 200, {"id": parts[1], "fired": rule["fired"], "remaining": rule["times"] - rule["fired"]}
+        if method == "DELETE":
+            del FAULTS[parts[1]]
+            return 200, {"id": parts[1], "deleted": True}
+    raise ApiError(404, "invalid_request_error", "No such fault rule.")
 
 
 # The calls a publishable key may make, as Stripe.js makes them: retrieve and confirm one
@@ -473,6 +577,22 @@ class Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(data)
 
+    def inject(self, rule: dict) -> None:
+        """Answers as Stripe failing would: a 500 api_error, a 429 rate_limit, no answer in time,
+        or a connection reset."""
+        if rule["fault"] == "api_error":
+            self.answer(500, {"error": {"type": "api_error", "message": "An unexpected error occurred (injected)."}})
+        elif rule["fault"] == "rate_limit":
+            message = "Too many requests hit the API too quickly (injected)."
+            self.answer(429, {"error": {"type": "invalid_request_error", "code": "rate_limit", "message": message}})
+        else:
+            if rule["fault"] == "timeout":
+                time.sleep(rule["hold_seconds"])
+            # Closed with SO_LINGER 0: the client sees a reset, not an answer.
+            self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            self.close_connection = True
+            self.connection.close()
+
     def stripe_js(self) -> None:
         """GET /v3/: the stand-in Stripe.js, read afresh on every request."""
         try:
@@ -526,28 +646,49 @@ class Handler(BaseHTTPRequestHandler):
             message = "This API call cannot be made with a publishable API key. Please use a secret API key."
             self.answer(401, {"error": {"type": "invalid_request_error", "message": message}}, cors=True)
             return
+        if parts[:1] == ["_faults"]:
+            with LOCK:
+                try:
+                    status, result = fault_route(method, parts, body)
+                except ApiError as error:
+                    status, result = error.status, error.body
+            self.answer(status, result)
+            return
         key = self.headers.get("Idempotency-Key") if method == "POST" else None
         with LOCK:
-            if key:
-                fingerprint = hashlib.sha256(f"{method} {url.path} {body}".encode()).hexdigest()
-                seen = IDEMPOTENCY.get(key)
-                if seen is not None:
-                    if seen[0] != fingerprint:
-                        self.answer(400, {"error": {"type": "idempotency_error", "message": "Keys for idempotent requests can only be used with the same parameters they were first used with."}}, cors=cors)
-                    else:
-                        self.answer(seen[1], seen[2], replayed=True, cors=cors)
-                    return
-            try:
-                if publishable is not None:
-                    check_client_secret(parts[2], params)
-                status, result = route(method, url.path, params)
-            except ApiError as error:
-                status, result = error.status, error.body
+            fault = take_fault(method, url.path, f"{url.path} {key or ''} {urllib.parse.unquote_plus(body)}")
+        if fault is not None and fault["when"] == "before":
+            self.inject(fault)
+            return
+        with LOCK:
+            status, result, replayed = self.perform(method, url.path, parts, params, body, key, publishable)
+        if fault is not None:
+            self.inject(fault)
+            return
+        self.answer(status, result, replayed=replayed, cors=cors)
+
+    def perform(self, method, path, parts, params, body, key, publishable) -> tuple:
+        """The call's answer (status, object, replayed): the one recorded for its Idempotency-Key,
+        else the call done now (and recorded, unless it failed on the server's side)."""
+        if key:
+            fingerprint = hashlib.sha256(f"{method} {path} {body}".encode()).hexdigest()
+            seen = IDEMPOTENCY.get(key)
+            if seen is not None:
+                if seen[0] != fingerprint:
+                    message = "Keys for idempotent requests can only be used with the same parameters they were first used with."
+                    return 400, {"error": {"type": "idempotency_error", "message": message}}, False
+                return seen[1], seen[2], True
+        try:
             if publishable is not None:
-                result = publishable_view(result)
-            if key and status < 500:
-                IDEMPOTENCY[key] = (fingerprint, status, json.loads(json.dumps(result)))
-        self.answer(status, result, cors=cors)
+                check_client_secret(parts[2], params)
+            status, result = route(method, path, params)
+        except ApiError as error:
+            status, result = error.status, error.body
+        if publishable is not None:
+            result = publishable_view(result)
+        if key and status < 500:
+            IDEMPOTENCY[key] = (fingerprint, status, json.loads(json.dumps(result)))
+        return status, result, False
 
     def do_GET(self):
         self.handle_any("GET")

@@ -14,7 +14,11 @@
 //! It also records the calls it forwards when asked, with moto's recorder routes
 //! (`POST /moto-api/recorder/{start,stop,reset}-recording`, `GET .../download-recording`), so that
 //! a benchmark can count a shop operation's AWS requests by the function that made them.
+//!
+//! And it fails or slows down the calls a test asks it to (`/shop-faults/rules`,
+//! [`crate::faults`]), after the policies allowed them, as AWS would.
 
+use crate::faults::{self, Faults, When};
 use crate::iam::{self, Access, Policy};
 use crate::post_object::{self, BucketCors};
 use bytes::Bytes;
@@ -94,6 +98,8 @@ pub struct Enforcer {
     used: Mutex<HashSet<(String, Access)>>,
     /// Each bucket's CORS rules (template.yaml's `CorsConfiguration`), by local bucket name.
     cors: BucketCors,
+    /// The faults tests asked for.
+    faults: Faults,
 }
 
 /// The calls recorded since the last reset, and whether recording is on.
@@ -120,6 +126,7 @@ impl Enforcer {
             recorder: Mutex::default(),
             used: Mutex::default(),
             cors: BucketCors::new(),
+            faults: Faults::default(),
         }
     }
 
@@ -262,6 +269,9 @@ impl Enforcer {
         if parts.uri.path().starts_with("/moto-api/recorder/") {
             return self.recorder(&parts.method, parts.uri.path());
         }
+        if parts.uri.path().starts_with(faults::ROUTES) {
+            return self.faults.route(&parts.method, parts.uri.path(), &body);
+        }
         if parts.headers.get(http::header::AUTHORIZATION).is_none() && cognito_public(&parts) {
             // What Cognito answers anyone: a user pool's keys, and sign-in sent unsigned.
             return self.forward_to("cognito-idp", parts, body).await;
@@ -332,7 +342,36 @@ impl Enforcer {
         };
         self.note_first_use(&principal.function, accesses);
         self.record(&principal.function, &service, &parts, &body);
-        self.forward_to(&service, parts, body).await
+        let action = faults::action(&parts.method, path, target);
+        let call = faults::Call {
+            service: &service,
+            action: &action,
+            function: &principal.function,
+            body: &body,
+        };
+        let Some((fault, when)) = self.faults.take(&call) else {
+            return self.forward_to(&service, parts, body).await;
+        };
+        let injected = faults::error_response(fault, &body);
+        match (injected, when) {
+            (Some(error), When::Before) => error,
+            (Some(error), When::After) => {
+                let forwarded = self.forward_to(&service, parts, body).await;
+                tracing::info!(
+                    service,
+                    action,
+                    status = forwarded.status().as_u16(),
+                    "answer replaced by an injected fault"
+                );
+                error
+            }
+            (None, _) => {
+                if let faults::Fault::Delay { ms } = fault {
+                    tokio::time::sleep(std::time::Duration::from_millis(ms)).await;
+                }
+                self.forward_to(&service, parts, body).await
+            }
+        }
     }
 
     /// Sends the call on to `service`'s emulator.

@@ -4,6 +4,7 @@
 
 pub mod bootstrap;
 pub mod enforce;
+pub mod faults;
 pub mod functions;
 pub mod gateway;
 pub mod iam;

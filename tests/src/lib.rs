@@ -1,6 +1,8 @@
 //! What every end-to-end test needs: the running stack's addresses (exported by
 //! `infra/local/stack.py run`), an HTTP client, unique names, and the demo catalog.
 
+pub mod faults;
+
 use reqwest::{Client, Method, Response};
 use serde_json::{Value, json};
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -332,6 +334,34 @@ impl TestStripe {
             .expect("the Stripe server answers");
         assert_eq!(response.status(), 200);
         response.json().await.expect("a PaymentIntent")
+    }
+
+    /// Every PaymentIntent Stripe has for an order (Stripe's search by `metadata['order_id']`).
+    pub async fn intents_for_order(&self, order_id: &str) -> Vec<Value> {
+        let response = self
+            .client
+            .get(format!("{}/v1/payment_intents/search", self.base))
+            .bearer_auth("sk_test_tests")
+            .query(&[("query", format!("metadata['order_id']:'{order_id}'"))])
+            .send()
+            .await
+            .expect("the Stripe server answers");
+        let found = expect_json(response, 200).await;
+        found["data"].as_array().cloned().unwrap_or_default()
+    }
+
+    /// Every refund of a PaymentIntent (Stripe's list of refunds, by `payment_intent`).
+    pub async fn refunds_of(&self, intent_id: &str) -> Vec<Value> {
+        let response = self
+            .client
+            .get(format!("{}/v1/refunds", self.base))
+            .bearer_auth("sk_test_tests")
+            .query(&[("payment_intent", intent_id)])
+            .send()
+            .await
+            .expect("the Stripe server answers");
+        let found = expect_json(response, 200).await;
+        found["data"].as_array().cloned().unwrap_or_default()
     }
 
     /// Confirms a PaymentIntent with a test payment method, as Stripe.js does.

@@ -193,8 +193,12 @@ pub fn record<T: serde::de::DeserializeOwned>(mut item: Item) -> Result<T, Store
     Ok(serde_dynamo::from_item(item)?)
 }
 
-/// Writes `items` in one transaction. `Ok(None)` when it committed; `Ok(Some(reasons))` when it
-/// was cancelled (nothing written), `reasons[i]` saying why for item `i` (see [`condition_failed`]).
+/// Writes `items` in one transaction. `Ok(None)` when it committed; `Ok(Some(reasons))` when a
+/// condition refused it (nothing written), `reasons[i]` saying why for item `i` (see
+/// [`condition_failed`]). A cancellation no condition caused (a `TransactionConflict` with
+/// another transaction on an item, throttling) is [`StoreError::Unavailable`]: the write did not
+/// run, and retrying it may succeed; read as a refusal, it would look like a change of the items
+/// that did not happen.
 pub async fn transact(
     client: &Client,
     items: Vec<TransactWriteItem>,
@@ -209,7 +213,15 @@ pub async fn transact(
     };
     match error.as_service_error() {
         Some(TransactWriteItemsError::TransactionCanceledException(cancelled)) => {
-            Ok(Some(cancelled.cancellation_reasons().to_vec()))
+            let reasons = cancelled.cancellation_reasons();
+            if reasons.iter().any(condition_failed) {
+                return Ok(Some(reasons.to_vec()));
+            }
+            let codes: Vec<&str> = reasons.iter().filter_map(|r| r.code.as_deref()).collect();
+            Err(StoreError::Unavailable(format!(
+                "the transaction was cancelled without a failed condition: {}",
+                codes.join(", ")
+            )))
         }
         _ => Err(error.into()),
     }
