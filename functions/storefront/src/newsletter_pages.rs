@@ -76,7 +76,8 @@ impl Storefront {
                 } else {
                     "Please check the address below: nothing was sent yet.".to_owned()
                 };
-                self.sign_up_form(session, refusal.status, &asked, errors, Some(&problem))
+                let page = self.sign_up_form(session, refusal.status, &asked, errors, Some(&problem))?;
+                Ok(crate::pages::retry_after(page, &refusal))
             }
             Err(refusal) => Err(refusal.into()),
         }

@@ -205,6 +205,19 @@ impl Pages {
     }
 }
 
+/// A page for a call the API limited keeps its `Retry-After` (a 429's `retry_after`), so a
+/// browser or a script learns when to come back.
+pub fn retry_after(mut response: Response<Body>, refusal: &Refusal) -> Response<Body> {
+    if refusal.status == StatusCode::TOO_MANY_REQUESTS
+        && let Some(seconds) = refusal.problem["retry_after"].as_u64()
+    {
+        response
+            .headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+    }
+    response
+}
+
 /// An API answer as template facts.
 pub fn facts(value: Value) -> Facts {
     Facts::from(Serde(value))

@@ -105,9 +105,12 @@ impl Storefront {
                 let html = self.pages.render(
                     "contact.html",
                     session,
-                    context! { form => minijinja::value::Serde(&asked), errors, problem => refusal.detail },
+                    context! { form => minijinja::value::Serde(&asked), errors, problem => &refusal.detail },
                 )?;
-                Ok(self.pages.page(session, status, html))
+                Ok(crate::pages::retry_after(
+                    self.pages.page(session, status, html),
+                    &refusal,
+                ))
             }
             Err(refusal) => Err(refusal.into()),
         }
