@@ -151,3 +151,128 @@ async fn a_source_over_its_hourly_sign_ups_is_refused_with_429_and_another_sourc
     let (elsewhere, _) = TestApp::from_own_address();
     assert_eq!(sign_up(&elsewhere, &address).await.status(), 202);
 }
+
+/// A shopper's browser on the storefront: keeps its cookies by hand, follows no redirect.
+struct Browser {
+    client: reqwest::Client,
+    base: String,
+    cookies: std::collections::BTreeMap<String, String>,
+}
+
+impl Browser {
+    fn new() -> Self {
+        Self {
+            client: reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .unwrap(),
+            base: shop_tests::storefront_url(),
+            cookies: Default::default(),
+        }
+    }
+
+    fn keep(&mut self, response: &Response) {
+        for header in response.headers().get_all(reqwest::header::SET_COOKIE) {
+            let text = header.to_str().unwrap();
+            let pair = text.split(';').next().unwrap();
+            let (name, value) = pair.split_once('=').unwrap();
+            self.cookies.insert(name.to_owned(), value.to_owned());
+        }
+    }
+
+    fn cookie_header(&self) -> String {
+        let pairs: Vec<String> = self.cookies.iter().map(|(n, v)| format!("{n}={v}")).collect();
+        pairs.join("; ")
+    }
+
+    /// The page at `path`, as text.
+    async fn page(&mut self, path: &str) -> String {
+        let response = self
+            .client
+            .get(format!("{}{path}", self.base))
+            .header(reqwest::header::COOKIE, self.cookie_header())
+            .send()
+            .await
+            .unwrap();
+        self.keep(&response);
+        assert_eq!(response.status(), 200, "GET {path}");
+        response.text().await.unwrap()
+    }
+
+    /// Posts `fields` with the CSRF token of `page`.
+    async fn post(&mut self, page: &str, path: &str, fields: &[(&str, &str)]) -> Response {
+        let csrf = input_value(page, "csrf");
+        let mut fields = fields.to_vec();
+        fields.push(("csrf", &csrf));
+        let response = self
+            .client
+            .post(format!("{}{path}", self.base))
+            .header(reqwest::header::COOKIE, self.cookie_header())
+            .form(&fields)
+            .send()
+            .await
+            .unwrap();
+        self.keep(&response);
+        response
+    }
+}
+
+/// The value of the form's input `name` on `page`.
+fn input_value(page: &str, name: &str) -> String {
+    let input = page
+        .find(&format!("name=\"{name}\""))
+        .unwrap_or_else(|| panic!("an input {name}"));
+    let at = input + page[input..].find("value=\"").expect("its value") + "value=\"".len();
+    page[at..].split('"').next().unwrap().to_owned()
+}
+
+#[tokio::test]
+async fn the_storefronts_checkout_over_a_mailboxs_limit_shows_the_form_again_with_429_and_holds_nothing() {
+    let per_email = stack_limit("CheckoutHoldsPerEmailHour", 10);
+    let app = TestApp::new();
+    let (product_id, sku) = stocked(&app, 50).await;
+    let email = unique_email("storefront-holder");
+    for _ in 0..per_email {
+        let cart = app.cart_with(&sku, 1).await;
+        expect_json(check_out(&app, &cart, &email).await, 201).await;
+    }
+    let held = 50 - per_email as u64;
+    let mut browser = Browser::new();
+    let product = browser.page(&format!("/products/{product_id}")).await;
+    let added = browser
+        .post(
+            &product,
+            "/cart/add",
+            &[("sku", &sku), ("quantity", "1"), ("slug", &product_id)],
+        )
+        .await;
+    assert_eq!(added.status(), 303, "the product goes into the cart");
+    let form = browser.page("/checkout").await;
+    let key = input_value(&form, "idempotency_key");
+    let fields = [
+        ("idempotency_key", key.as_str()),
+        ("email", email.as_str()),
+        ("name", "Ada Lovelace"),
+        ("line1", "1 Analytical Way"),
+        ("city", "San Francisco"),
+        ("region", "CA"),
+        ("postal_code", "94105"),
+        ("country", "US"),
+        ("shipping_method", "standard"),
+    ];
+    let limited = browser.post(&form, "/checkout", &fields).await;
+    assert_eq!(limited.status(), 429);
+    let retry_after: u64 = limited.headers()["retry-after"].to_str().unwrap().parse().unwrap();
+    assert!((1..=3600).contains(&retry_after));
+    let page = limited.text().await.unwrap();
+    assert!(
+        page.contains("You have placed several orders in a short while") && page.contains("try again in"),
+        "{page}"
+    );
+    assert_eq!(input_value(&page, "email"), email, "the form keeps what was typed");
+    assert_eq!(
+        app.available(&product_id, &sku).await,
+        held,
+        "a refused checkout holds nothing"
+    );
+}

@@ -203,7 +203,9 @@ impl Storefront {
             return Err(PageError::Refused(refusal));
         };
         let errors = field_errors(&refusal);
-        let problem = if errors.is_empty() {
+        let problem = if let Some(limited) = crate::pages::limited_notice(&refusal, "placed several orders") {
+            Some(limited)
+        } else if errors.is_empty() {
             Some(refusal.detail.clone())
         } else {
             Some("Some fields need a second look.".to_owned())
