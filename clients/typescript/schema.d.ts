@@ -1989,6 +1989,8 @@ export interface operations {
             415: components["responses"]["UnsupportedMediaType"];
             /** @description codes: validation_failed (email, addresses, shipping_method), empty_cart, unknown_discount_code, idempotency_key_reused */
             422: components["responses"]["Unprocessable"];
+            /** @description code: rate_limited (too many new holds this hour from this mailbox or this source: CheckoutHoldsPerEmailHour, CheckoutHoldsPerSourceHour); nothing is held, and a replay of a key is not counted */
+            429: components["responses"]["TooManyRequests"];
             503: components["responses"]["Unavailable"];
         };
     };
@@ -2282,6 +2284,8 @@ export interface operations {
             415: components["responses"]["UnsupportedMediaType"];
             /** @description code: validation_failed (email, source) */
             422: components["responses"]["Unprocessable"];
+            /** @description code: rate_limited (too many sign-ups this hour of this mailbox or from this source: SignUpsPerEmailHour, SignUpsPerSourceHour); nothing is sent */
+            429: components["responses"]["TooManyRequests"];
             503: components["responses"]["Unavailable"];
         };
     };

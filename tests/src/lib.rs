@@ -82,6 +82,38 @@ pub fn unique(prefix: &str) -> String {
     )
 }
 
+/// An address in 127.0.0.0/8 that no other app of this run is likely to have: 24 bits of a hash
+/// of the process, the time and a counter (never 127.0.0.1, which every other client uses).
+fn own_loopback_address() -> std::net::IpAddr {
+    use std::hash::{BuildHasher, Hasher};
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
+    hasher.write_u32(std::process::id());
+    hasher.write_u32(NEXT.fetch_add(1, Ordering::Relaxed));
+    hasher.write_u128(
+        SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or(0),
+    );
+    let [.., a, b, c] = hasher.finish().to_be_bytes();
+    std::net::IpAddr::from([127, a, b, c.max(2)])
+}
+
+/// A limit of the stack: the template parameter `name` as the test stack sets it
+/// (`SHOP_PARAM_<name>`), else the template's `default`.
+pub fn stack_limit(name: &str, default: usize) -> usize {
+    std::env::var(format!("SHOP_PARAM_{name}"))
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+/// An address of a mailbox no other test uses: `<prefix>-<unique>@example.com`.
+pub fn unique_email(prefix: &str) -> String {
+    format!("{}@example.com", unique(prefix))
+}
+
 /// The demo catalog the stack was seeded with.
 pub fn seed_catalog() -> Value {
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../infra/seed/catalog.json");
@@ -104,29 +136,27 @@ pub fn product(id: &str, category: &str, title: &str, skus: &[&str]) -> Value {
 }
 
 impl TestApp {
-    /// The stack the test process was started in.
+    /// The stack the test process was started in, reached from an address of its own in
+    /// 127.0.0.0/8 (the gateway passes the peer address on as API Gateway's `sourceIp`): each
+    /// app is one shopper's network, so the per-source limits (checkout holds, sign-ups,
+    /// lookups, support) count each test on its own, as they count real shoppers.
     pub fn new() -> Self {
-        Self {
-            api: required("SHOP_API_URL"),
-            admin_token: required("SHOP_ADMIN_TOKEN"),
-            client: Client::new(),
-        }
+        Self::from_own_address().0
     }
 
-    /// The same stack reached from an address of its own in 127.0.0.0/8 (the gateway passes the
-    /// peer address on as API Gateway's `sourceIp`): for per-source limits.
+    /// The same as [`TestApp::new`], with the address it calls from: for per-source limits.
     pub fn from_own_address() -> (Self, std::net::IpAddr) {
-        let nanos = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map(|d| d.subsec_nanos())
-            .unwrap_or(0);
-        let [_, a, b, c] = (nanos ^ std::process::id().rotate_left(16)).to_be_bytes();
-        let address = std::net::IpAddr::from([127, a, b, c.max(2)]);
+        let address = own_loopback_address();
         let client = Client::builder()
             .local_address(address)
             .build()
             .expect("a client bound to a loopback address");
-        (Self { client, ..Self::new() }, address)
+        let app = Self {
+            api: required("SHOP_API_URL"),
+            admin_token: required("SHOP_ADMIN_TOKEN"),
+            client,
+        };
+        (app, address)
     }
 
     /// A request as a shopper sends it.

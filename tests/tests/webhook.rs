@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 use shop_services::queue::Queue;
 use shop_store::orders::OrderStore;
 use shop_tests::{
-    Inbox, TestApp, TestStripe, checkout_body, dollars, expect_json, hosted_env, problem, product, unique,
+    Inbox, TestApp, TestStripe, checkout_body, dollars, expect_json, hosted_env, problem, product, unique, unique_email,
 };
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use stripe_webhook::Webhook;
@@ -32,7 +32,7 @@ async fn pending_order(app: &TestApp, stock: u32) -> (Value, String, String) {
     app.import(vec![row]).await;
     let cart = app.cart_with(&sku, 1).await;
     let order = expect_json(
-        app.checkout(&unique("key"), &checkout_body(&cart, "pay@example.com"))
+        app.checkout(&unique("key"), &checkout_body(&cart, &unique_email("pay")))
             .await,
         201,
     )
@@ -512,7 +512,7 @@ async fn a_declined_payment_is_recorded_and_the_shopper_can_still_pay() {
     }
     let mail = Inbox::new()
         .wait_for(
-            "pay@example.com",
+            order["email"].as_str().unwrap(),
             &format!("order {} did not go through", order["order_id"].as_str().unwrap()),
             1,
         )
@@ -584,7 +584,11 @@ async fn a_late_payment_is_refunded_when_the_stock_is_gone() {
     assert_eq!(app.available(&product_id, &sku).await, 0, "no stock was taken");
     let order_id = order["order_id"].as_str().unwrap();
     let mail = Inbox::new()
-        .wait_for("pay@example.com", &format!("a refund for order {order_id}"), 1)
+        .wait_for(
+            order["email"].as_str().unwrap(),
+            &format!("a refund for order {order_id}"),
+            1,
+        )
         .await;
     assert_eq!(
         mail.len(),

@@ -2,6 +2,9 @@
 //! line's stock and the discount in one DynamoDB transaction together with the order, creates
 //! the Stripe PaymentIntent (idempotent per order), and schedules the end of the stock hold.
 //! The same `Idempotency-Key` with the same body answers the same order; with another body, 422.
+//! Each new hold counts, in that same transaction, against its mailbox's and its source's hourly
+//! limits: over either, 429 with `Retry-After` and nothing held (a replay is answered before it
+//! and counts nothing).
 
 use base64::Engine;
 use http::{HeaderValue, StatusCode};
@@ -18,7 +21,9 @@ use shop_domain::pricing::DiscountCode;
 use shop_domain::pricing::{self, QuoteInputs};
 use shop_platform::batch::Trace;
 use shop_platform::clock::{Clock, SystemClock, rfc3339};
-use shop_platform::config::{ConfigError, Env, HoldSettings, PricingSettings, StoreSettings, TableSettings};
+use shop_platform::config::{
+    CheckoutLimits, ConfigError, Env, HoldSettings, PricingSettings, StoreSettings, TableSettings,
+};
 use shop_platform::edge::{self, json_body};
 use shop_platform::messages::{CampaignMessage, ExpireReservation};
 use shop_platform::{ApiError, HttpFunction, secrets};
@@ -26,6 +31,7 @@ use shop_services::payments::PaymentGateway;
 use shop_services::queue::Queue;
 use shop_store::carts::CartStore;
 use shop_store::orders::{IdempotencyRecord, OrderStore, ReserveError};
+use shop_store::rate_limits::Counted;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -45,6 +51,7 @@ pub struct Checkout {
     store: StoreSettings,
     pricing: PricingSettings,
     hold_seconds: u32,
+    limits: CheckoutLimits,
     clock: Arc<dyn Clock>,
 }
 
@@ -96,6 +103,8 @@ struct Asked {
     token: String,
     email: Email,
     fingerprint: String,
+    /// The caller's address, which its per-source limit counts.
+    source_ip: String,
 }
 
 /// What reserving found.
@@ -125,6 +134,7 @@ impl Checkout {
             store: env.parse()?,
             pricing: PricingSettings::from_env(env)?,
             hold_seconds: hold.reservation_hold_seconds,
+            limits: CheckoutLimits::from_env(env)?,
             clock: Arc::new(SystemClock),
         })
     }
@@ -179,6 +189,7 @@ impl Checkout {
             token,
             email,
             fingerprint,
+            source_ip: edge::source_ip(request),
         })
     }
 
@@ -192,7 +203,9 @@ impl Checkout {
             token,
             email,
             fingerprint,
+            source_ip,
         } = asked;
+        let counted = hold_limits(email, source_ip, &self.limits);
         let mut attempts = 0;
         let (order, order_token) = loop {
             attempts += 1;
@@ -217,7 +230,7 @@ impl Checkout {
                 cart_token_hash: cart.token_hash.clone(),
                 response: None,
             };
-            match self.orders.reserve(&order, &cart, key, &record, now).await {
+            match self.orders.reserve(&order, &cart, key, &record, &counted, now).await {
                 Ok(()) => break (order, order_token),
                 // The cart changed after it was read: the order must hold what it holds now.
                 Err(ReserveError::CartChanged) if attempts < CART_CHANGE_ATTEMPTS => {
@@ -524,6 +537,19 @@ fn fingerprint(body: &CheckoutRequest) -> Result<String, ApiError> {
     Ok(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(Sha256::digest(canonical)))
 }
 
+/// The limits a new hold counts against: its mailbox's (the `+tags` of one address count
+/// together) and its source's.
+fn hold_limits(email: &Email, source_ip: &str, limits: &CheckoutLimits) -> [Counted; 2] {
+    [
+        Counted::per_mailbox("hold-email", email, limits.checkout_holds_per_email_hour),
+        Counted::per_source(
+            "hold-source",
+            source_ip.to_owned(),
+            limits.checkout_holds_per_source_hour,
+        ),
+    ]
+}
+
 /// Every cart line at today's price, or a 409 naming lines no longer sold or short of stock.
 fn refusal(error: ReserveError, code: Option<&DiscountCode>) -> ApiError {
     let code_text = code.map(ToString::to_string).unwrap_or_default();
@@ -544,6 +570,7 @@ fn refusal(error: ReserveError, code: Option<&DiscountCode>) -> ApiError {
             code: "cart_checked_out",
             detail: "this cart is already an order".into(),
         },
+        ReserveError::Limited(limited) => limited.refused("checkouts"),
         ReserveError::KeyTaken => ApiError::Internal("an idempotency race was not resumed".into()),
         ReserveError::CartChanged => ApiError::Internal("a changed cart was not priced again".into()),
         ReserveError::Store(error) => error.into(),
@@ -573,5 +600,31 @@ fn answer(text: &str, order_token: &str, replayed: bool) -> Result<Response<Body
 impl HttpFunction for Checkout {
     fn handle(&self, request: Request) -> futures::future::BoxFuture<'_, Response<Body>> {
         Box::pin(Checkout::handle(self, request))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_mailbox_counts_its_tags_together_and_each_source_on_its_own() {
+        let limits = CheckoutLimits {
+            checkout_holds_per_email_hour: 10,
+            checkout_holds_per_source_hour: 30,
+        };
+        let counted = |email: &str, source: &str| {
+            hold_limits(&Email::parse(email).unwrap(), source, &limits)
+                .map(|count| (count.scope, count.subject, count.limit.max))
+        };
+        let [tagged, from_one] = counted("ada+sale@example.com", "192.0.2.1");
+        let [plain, from_other] = counted("ada@example.com", "198.51.100.7");
+        assert_eq!(tagged, plain);
+        assert_eq!((tagged.0, tagged.2), ("hold-email", 10));
+        assert!(!tagged.1.contains("ada"), "the counter's key holds no address");
+        assert_eq!(from_one, ("hold-source", "192.0.2.1".to_owned(), 30));
+        assert_ne!(from_one, from_other);
+        let [someone_else, _] = counted("bob@example.com", "192.0.2.1");
+        assert_ne!(someone_else, plain);
     }
 }

@@ -7,6 +7,10 @@
 //! service: the campaign function routes these four to it, and the storefront embeds it as it
 //! embeds the catalog and the cart, so both decide each rule here.
 //!
+//! A sign-up counts against its mailbox's and its source's hourly limits before it is queued
+//! (each mails a link: the form must not fill someone's inbox); over either, 429 with
+//! `Retry-After` and nothing queued.
+//!
 //! The pages answer in the shop's mail layout, or as JSON when the request asks for
 //! `application/json` (the storefront shows them in its own layout).
 
@@ -19,12 +23,13 @@ use shop_domain::marketing;
 use shop_domain::order::Email;
 use shop_platform::batch::Trace;
 use shop_platform::clock::{Clock, SystemClock};
-use shop_platform::config::{ConfigError, Env, StoreSettings, TableSettings};
+use shop_platform::config::{ConfigError, Env, SignUpLimits, StoreSettings, TableSettings};
 use shop_platform::edge::{self, json, json_body};
 use shop_platform::messages::CampaignMessage;
 use shop_platform::{ApiError, HttpFunction};
 use shop_services::queue::Queue;
 use shop_store::marketing::{Confirmation, MarketingStore};
+use shop_store::rate_limits::{Counted, RateLimiter};
 use std::sync::Arc;
 
 /// The routes this answers, as the template names them.
@@ -62,6 +67,9 @@ struct LinkAnswer<'a> {
 /// Sign-up, confirmation and unsubscribing, with the clients they use, built once.
 pub struct Subscriptions {
     store: MarketingStore,
+    /// The sign-up counters.
+    limiter: RateLimiter,
+    limits: SignUpLimits,
     queue: Queue,
     store_name: String,
     templates: Environment<'static>,
@@ -75,8 +83,11 @@ impl Subscriptions {
         let table: TableSettings = env.parse()?;
         let store: StoreSettings = env.parse()?;
         let settings: SubscriptionSettings = env.parse()?;
+        let dynamodb = aws_sdk_dynamodb::Client::new(sdk);
         Ok(Self {
-            store: MarketingStore::new(aws_sdk_dynamodb::Client::new(sdk), table.shop_table),
+            store: MarketingStore::new(dynamodb.clone(), table.shop_table.clone()),
+            limiter: RateLimiter::new(dynamodb, table.shop_table),
+            limits: SignUpLimits::from_env(env)?,
             queue: Queue::new(aws_sdk_sqs::Client::new(sdk), settings.campaign_queue_url),
             store_name: store.store_name,
             templates: templates().map_err(|e| ConfigError::new(format!("subscription pages: {e}")))?,
@@ -100,7 +111,8 @@ impl Subscriptions {
     }
 
     /// `POST /subscribers {email, source?}`: 202 whether or not the address is known, so the
-    /// answer tells nobody who is subscribed; the campaign queue does the rest.
+    /// answer tells nobody who is subscribed (the limits count requests, whoever they name);
+    /// the campaign queue does the rest.
     async fn sign_up(&self, request: &Request) -> Result<Response<Body>, ApiError> {
         let body: SignUpRequest = json_body(request, 4 * 1024)?;
         let mut errors = Vec::new();
@@ -110,6 +122,10 @@ impl Subscriptions {
         let (Ok(email), Ok(source)) = (email, source) else {
             return Err(ApiError::Invalid { errors });
         };
+        let counted = sign_up_limits(&email, edge::source_ip(request), &self.limits);
+        if let Err(limited) = self.limiter.admit(&counted, self.clock.now()).await? {
+            return Err(limited.refused("sign-ups"));
+        }
         let trace = Trace::new(
             format!("signup-{}", edge::request_id(request)),
             edge::request_id(request),
@@ -229,6 +245,15 @@ impl Subscriptions {
             .body(Body::Text(html))
             .map_err(|e| ApiError::Internal(e.to_string()))
     }
+}
+
+/// The limits a sign-up for `email` from `source_ip` counts against: its mailbox's (the `+tags`
+/// of one address count together) and its source's.
+fn sign_up_limits(email: &Email, source_ip: String, limits: &SignUpLimits) -> [Counted; 2] {
+    [
+        Counted::per_mailbox("signup-email", email, limits.sign_ups_per_email_hour),
+        Counted::per_source("signup-source", source_ip, limits.sign_ups_per_source_hour),
+    ]
 }
 
 impl HttpFunction for Subscriptions {
@@ -352,6 +377,23 @@ mod tests {
                 "{bad}"
             );
         }
+    }
+
+    #[test]
+    fn a_sign_up_counts_against_its_mailbox_with_its_tags_and_its_source() {
+        let limits = SignUpLimits {
+            sign_ups_per_email_hour: 5,
+            sign_ups_per_source_hour: 20,
+        };
+        let counted = |email: &str, source: &str| {
+            sign_up_limits(&Email::parse(email).unwrap(), source.to_owned(), &limits)
+                .map(|count| (count.scope, count.subject, count.limit.max))
+        };
+        let [tagged, source] = counted("ada+news@example.com", "192.0.2.1");
+        let [plain, _] = counted("ada@example.com", "192.0.2.1");
+        assert_eq!(tagged, plain);
+        assert_eq!((tagged.0, tagged.2), ("signup-email", 5));
+        assert_eq!(source, ("signup-source", "192.0.2.1".to_owned(), 20));
     }
 
     /// Subscriptions whose clients reach nothing: a test of what is refused before any call.

@@ -453,20 +453,13 @@ impl Orders {
         let body: LookupRequest = json_body(request, 4 * 1024)?;
         let email = Email::parse(&body.email).map_err(|reason| ApiError::invalid("email", reason))?;
         let now = self.clock.now();
-        let source = Counted {
-            scope: "lookup-source",
-            subject: support::source_ip(request),
-            limit: support::hourly(self.support_limits.order_lookups_per_source_hour),
-        };
+        let source = Counted::per_source(
+            "lookup-source",
+            edge::source_ip(request),
+            self.support_limits.order_lookups_per_source_hour,
+        );
         if let Err(limited) = self.limits.admit(&[source], now).await? {
-            tracing::warn!(retry_after = limited.retry_after, "order lookup refused: rate limit");
-            return Err(ApiError::TooManyRequests {
-                detail: format!(
-                    "too many lookups from this network; try again in {} seconds",
-                    limited.retry_after
-                ),
-                retry_after: u64::try_from(limited.retry_after).unwrap_or(1),
-            });
+            return Err(limited.refused("order lookups from this network"));
         }
         let customer = customer_ref(&email);
         let mail = MailRequest::lookup(&customer, now / LOOKUP_WINDOW);

@@ -7,8 +7,7 @@
 
 use crate::Orders;
 use http::StatusCode;
-use lambda_http::request::RequestContext;
-use lambda_http::{Body, Request, RequestExt, Response};
+use lambda_http::{Body, Request, Response};
 use serde::{Deserialize, Serialize};
 use shop_domain::FieldError;
 use shop_domain::order::Email;
@@ -97,40 +96,16 @@ fn check(request: MessageRequest) -> Result<(Checked, Option<String>), ApiError>
     }
 }
 
-/// The caller's address as API Gateway saw it.
-pub(crate) fn source_ip(request: &Request) -> String {
-    match request.request_context_ref() {
-        Some(RequestContext::ApiGatewayV2(context)) => context.http.source_ip.clone(),
-        _ => None,
-    }
-    .unwrap_or_else(|| "unknown".to_owned())
-}
-
-pub(crate) fn hourly(max: u32) -> RateLimit {
-    RateLimit {
-        max,
-        period_seconds: 3600,
-    }
-}
-
 /// The limits a message from `email` sent from `source` counts against: its mailbox's (the
 /// `+tags` of one address count together), its source's, and the whole shop's.
 fn limits(email: &Email, source: String, settings: &SupportSettings) -> [Counted; 3] {
     [
-        Counted {
-            scope: "email",
-            subject: secrets::token_hash(&email.mailbox()),
-            limit: hourly(settings.support_messages_per_email_hour),
-        },
-        Counted {
-            scope: "source",
-            subject: source,
-            limit: hourly(settings.support_messages_per_source_hour),
-        },
+        Counted::per_mailbox("email", email, settings.support_messages_per_email_hour),
+        Counted::per_source("source", source, settings.support_messages_per_source_hour),
         Counted {
             scope: "shop",
             subject: "all".to_owned(),
-            limit: hourly(settings.support_messages_per_shop_hour),
+            limit: RateLimit::hourly(settings.support_messages_per_shop_hour),
         },
     ]
 }
@@ -152,7 +127,7 @@ impl Orders {
                 .map(|order| order.order_id),
             _ => None,
         };
-        let counted = limits(&checked.email, source_ip(request), &self.support_limits);
+        let counted = limits(&checked.email, edge::source_ip(request), &self.support_limits);
         let mut message = SupportMessage {
             reference: String::new(),
             email: checked.email.as_str().to_owned(),

@@ -203,17 +203,19 @@ impl Storefront {
             return Err(PageError::Refused(refusal));
         };
         let errors = field_errors(&refusal);
-        let problem = if errors.is_empty() {
+        let problem = if let Some(limited) = crate::pages::limited_notice(&refusal, "placed several orders") {
+            Some(limited)
+        } else if errors.is_empty() {
             Some(refusal.detail.clone())
         } else {
             Some("Some fields need a second look.".to_owned())
         };
-        let status = if refusal.status == StatusCode::CONFLICT {
-            StatusCode::CONFLICT
-        } else {
-            StatusCode::UNPROCESSABLE_ENTITY
+        let status = match refusal.status {
+            StatusCode::CONFLICT | StatusCode::TOO_MANY_REQUESTS => refusal.status,
+            _ => StatusCode::UNPROCESSABLE_ENTITY,
         };
-        self.checkout_form(session, status, cart, filled, errors, problem)
+        let page = self.checkout_form(session, status, cart, filled, errors, problem)?;
+        Ok(crate::pages::retry_after(page, &refusal))
     }
 
     fn checkout_form(

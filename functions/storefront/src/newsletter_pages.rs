@@ -71,12 +71,15 @@ impl Storefront {
             Err(refusal) if refusal.status.is_client_error() => {
                 let errors = crate::checkout_pages::field_errors(&refusal);
                 // A refused field says why beside it; the notice above says nothing was sent.
-                let problem = if errors.is_empty() {
+                let problem = if let Some(limited) = crate::pages::limited_notice(&refusal, "signed up several times") {
+                    limited
+                } else if errors.is_empty() {
                     refusal.detail.clone()
                 } else {
                     "Please check the address below: nothing was sent yet.".to_owned()
                 };
-                self.sign_up_form(session, refusal.status, &asked, errors, Some(&problem))
+                let page = self.sign_up_form(session, refusal.status, &asked, errors, Some(&problem))?;
+                Ok(crate::pages::retry_after(page, &refusal))
             }
             Err(refusal) => Err(refusal.into()),
         }

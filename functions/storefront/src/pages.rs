@@ -205,6 +205,36 @@ impl Pages {
     }
 }
 
+/// A page for a call the API limited keeps its `Retry-After` (a 429's `retry_after`), so a
+/// browser or a script learns when to come back.
+pub fn retry_after(mut response: Response<Body>, refusal: &Refusal) -> Response<Body> {
+    if refusal.status == StatusCode::TOO_MANY_REQUESTS
+        && let Some(seconds) = refusal.problem["retry_after"].as_u64()
+    {
+        response
+            .headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+    }
+    response
+}
+
+/// What a shopper the API limited (429) reads instead of its terse detail: that they `did`
+/// something several times in a short while, and when to come back, in minutes.
+pub fn limited_notice(refusal: &Refusal, did: &str) -> Option<String> {
+    if refusal.status != StatusCode::TOO_MANY_REQUESTS {
+        return None;
+    }
+    let minutes = refusal.problem["retry_after"]
+        .as_u64()
+        .unwrap_or(60)
+        .div_ceil(60)
+        .max(1);
+    let unit = if minutes == 1 { "minute" } else { "minutes" };
+    Some(format!(
+        "You have {did} in a short while. Nothing was changed: please try again in {minutes} {unit}."
+    ))
+}
+
 /// An API answer as template facts.
 pub fn facts(value: Value) -> Facts {
     Facts::from(Serde(value))
@@ -222,6 +252,31 @@ fn secure_headers(response: &mut Response<Body>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_limited_shopper_is_told_in_minutes_when_to_come_back() {
+        let refusal = |status: StatusCode, retry_after: u64| Refusal {
+            status,
+            code: Some("rate_limited".into()),
+            detail: "too many checkouts for now".into(),
+            problem: serde_json::json!({"retry_after": retry_after}),
+        };
+        let notice = limited_notice(&refusal(StatusCode::TOO_MANY_REQUESTS, 1_530), "placed several orders");
+        assert_eq!(
+            notice.as_deref(),
+            Some(
+                "You have placed several orders in a short while. Nothing was changed: please try again in 26 minutes."
+            )
+        );
+        let soon = limited_notice(&refusal(StatusCode::TOO_MANY_REQUESTS, 5), "signed up");
+        assert!(soon.unwrap().ends_with("in 1 minute."));
+        assert_eq!(limited_notice(&refusal(StatusCode::CONFLICT, 5), "signed up"), None);
+        let page = retry_after(
+            Response::new(Body::Empty),
+            &refusal(StatusCode::TOO_MANY_REQUESTS, 1_530),
+        );
+        assert_eq!(page.headers()[header::RETRY_AFTER], "1530");
+    }
     use lambda_http::Request;
     use serde_json::json;
 

@@ -97,6 +97,8 @@ impl Storefront {
             ),
             Err(refusal) if refusal.status.is_client_error() => {
                 let errors = crate::checkout_pages::field_errors(&refusal);
+                let problem = crate::pages::limited_notice(&refusal, "written several times")
+                    .unwrap_or_else(|| refusal.detail.clone());
                 let status = if refusal.status == StatusCode::TOO_MANY_REQUESTS {
                     StatusCode::TOO_MANY_REQUESTS
                 } else {
@@ -105,9 +107,12 @@ impl Storefront {
                 let html = self.pages.render(
                     "contact.html",
                     session,
-                    context! { form => minijinja::value::Serde(&asked), errors, problem => refusal.detail },
+                    context! { form => minijinja::value::Serde(&asked), errors, problem },
                 )?;
-                Ok(self.pages.page(session, status, html))
+                Ok(crate::pages::retry_after(
+                    self.pages.page(session, status, html),
+                    &refusal,
+                ))
             }
             Err(refusal) => Err(refusal.into()),
         }

@@ -34,7 +34,8 @@ pub fn body(raw: &str) -> Result<String, String> {
     Ok(body.to_owned())
 }
 
-/// At most `max` messages per `period_seconds`, counted in fixed windows.
+/// At most `max` attempts (support messages, checkout holds, sign-ups) per `period_seconds`,
+/// counted in fixed windows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RateLimit {
     /// Messages allowed in one window.
@@ -55,6 +56,14 @@ pub struct Window {
 }
 
 impl RateLimit {
+    /// At most `max` per hour.
+    pub fn hourly(max: u32) -> Self {
+        Self {
+            max,
+            period_seconds: 3600,
+        }
+    }
+
     /// The window `now` (Unix seconds) falls in.
     pub fn window(&self, now: i64) -> Window {
         let period = self.period_seconds.max(1);

@@ -261,6 +261,80 @@ fn default_support_per_source() -> u32 {
     20
 }
 
+/// How many stock holds (orders awaiting payment) one shopper may start per hour, counted in
+/// checkout's own transaction: per mailbox (`+tags` of one address count together) and per
+/// source IP, so nobody keeps a sale's stock on hold by script.
+#[derive(Debug, Clone, Copy, Deserialize)]
+pub struct CheckoutLimits {
+    /// Holds one mailbox may start per hour (`CHECKOUT_HOLDS_PER_EMAIL_HOUR`).
+    #[serde(default = "default_holds_per_email")]
+    pub checkout_holds_per_email_hour: u32,
+    /// Holds one source IP may start per hour (`CHECKOUT_HOLDS_PER_SOURCE_HOUR`).
+    #[serde(default = "default_holds_per_source")]
+    pub checkout_holds_per_source_hour: u32,
+}
+
+fn default_holds_per_email() -> u32 {
+    10
+}
+
+fn default_holds_per_source() -> u32 {
+    30
+}
+
+impl CheckoutLimits {
+    /// Reads `CHECKOUT_HOLDS_PER_EMAIL_HOUR` and `CHECKOUT_HOLDS_PER_SOURCE_HOUR`; 0 (which would
+    /// refuse every checkout) fails the start.
+    pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
+        let limits: Self = env.parse()?;
+        at_least_one(&[
+            ("CHECKOUT_HOLDS_PER_EMAIL_HOUR", limits.checkout_holds_per_email_hour),
+            ("CHECKOUT_HOLDS_PER_SOURCE_HOUR", limits.checkout_holds_per_source_hour),
+        ])?;
+        Ok(limits)
+    }
+}
+
+/// How many newsletter sign-ups (each mails a confirmation link) one mailbox and one source IP
+/// may ask for per hour, so the form cannot be used to fill someone's inbox.
+#[derive(Debug, Clone, Copy, Deserialize)]
+pub struct SignUpLimits {
+    /// Sign-ups of one mailbox per hour (`SIGN_UPS_PER_EMAIL_HOUR`).
+    #[serde(default = "default_sign_ups_per_email")]
+    pub sign_ups_per_email_hour: u32,
+    /// Sign-ups from one source IP per hour (`SIGN_UPS_PER_SOURCE_HOUR`).
+    #[serde(default = "default_sign_ups_per_source")]
+    pub sign_ups_per_source_hour: u32,
+}
+
+fn default_sign_ups_per_email() -> u32 {
+    5
+}
+
+fn default_sign_ups_per_source() -> u32 {
+    20
+}
+
+impl SignUpLimits {
+    /// Reads `SIGN_UPS_PER_EMAIL_HOUR` and `SIGN_UPS_PER_SOURCE_HOUR`; 0 fails the start.
+    pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
+        let limits: Self = env.parse()?;
+        at_least_one(&[
+            ("SIGN_UPS_PER_EMAIL_HOUR", limits.sign_ups_per_email_hour),
+            ("SIGN_UPS_PER_SOURCE_HOUR", limits.sign_ups_per_source_hour),
+        ])?;
+        Ok(limits)
+    }
+}
+
+/// Refuses a limit of 0: it would refuse everyone, which is not what a limit is for.
+fn at_least_one(limits: &[(&str, u32)]) -> Result<(), ConfigError> {
+    match limits.iter().find(|(_, max)| *max == 0) {
+        Some((name, _)) => Err(ConfigError::new(format!("{name} must be at least 1"))),
+        None => Ok(()),
+    }
+}
+
 /// Where the shop keeps its state.
 #[derive(Debug, Clone, Deserialize)]
 pub struct TableSettings {
@@ -324,6 +398,32 @@ impl PricingSettings {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn abuse_limits_default_to_the_templates_and_refuse_zero() {
+        let limits = CheckoutLimits::from_env(&Env::default()).unwrap();
+        assert_eq!(
+            (
+                limits.checkout_holds_per_email_hour,
+                limits.checkout_holds_per_source_hour
+            ),
+            (10, 30)
+        );
+        let set = Env::default().with("CHECKOUT_HOLDS_PER_SOURCE_HOUR", "3");
+        assert_eq!(
+            CheckoutLimits::from_env(&set).unwrap().checkout_holds_per_source_hour,
+            3
+        );
+        let zero = Env::default().with("CHECKOUT_HOLDS_PER_EMAIL_HOUR", "0");
+        assert!(CheckoutLimits::from_env(&zero).is_err());
+        assert!(CheckoutLimits::from_env(&Env::default().with("CHECKOUT_HOLDS_PER_EMAIL_HOUR", "many")).is_err());
+        let sign_ups = SignUpLimits::from_env(&Env::default()).unwrap();
+        assert_eq!(
+            (sign_ups.sign_ups_per_email_hour, sign_ups.sign_ups_per_source_hour),
+            (5, 20)
+        );
+        assert!(SignUpLimits::from_env(&Env::default().with("SIGN_UPS_PER_SOURCE_HOUR", "0")).is_err());
+    }
 
     #[test]
     fn a_bucket_setting_is_an_s3_bucket_name_or_nothing() {

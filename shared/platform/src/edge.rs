@@ -58,6 +58,16 @@ pub fn request_id(request: &Request) -> String {
     .unwrap_or_else(|| "-".to_owned())
 }
 
+/// The caller's address as API Gateway saw it (`requestContext.http.sourceIp`), which per-source
+/// limits count; `unknown` when there is none (a direct invocation).
+pub fn source_ip(request: &Request) -> String {
+    match request.request_context_ref() {
+        Some(RequestContext::ApiGatewayV2(context)) => context.http.source_ip.clone(),
+        _ => None,
+    }
+    .unwrap_or_else(|| "unknown".to_owned())
+}
+
 /// The route API Gateway matched, as the template writes it: `GET /products/{id_or_slug}`.
 pub fn route_key(request: &Request) -> Option<&str> {
     match request.request_context_ref() {

@@ -6,7 +6,9 @@
 use crate::dynamo::{self, StoreError, build, key, n};
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::{TransactWriteItem, Update};
+use shop_domain::order::Email;
 use shop_domain::support::RateLimit;
+use shop_platform::{ApiError, secrets};
 
 /// A limit an attempt counts against: `limit` per window for one `scope` (`email`, `source`,
 /// `shop`) and `subject` (a hash of the address, the source IP, the whole shop).
@@ -30,6 +32,25 @@ pub struct Limited {
 }
 
 impl Counted {
+    /// `max` per hour of one mailbox (the `+tags` of one address count together), keyed by a
+    /// hash so the table holds no address.
+    pub fn per_mailbox(scope: &'static str, email: &Email, max: u32) -> Self {
+        Self {
+            scope,
+            subject: secrets::token_hash(&email.mailbox()),
+            limit: RateLimit::hourly(max),
+        }
+    }
+
+    /// `max` per hour of one source IP.
+    pub fn per_source(scope: &'static str, source_ip: String, max: u32) -> Self {
+        Self {
+            scope,
+            subject: source_ip,
+            limit: RateLimit::hourly(max),
+        }
+    }
+
     /// The transaction item that counts one more attempt at `now`, failing when the window is full.
     pub(crate) fn counter(&self, table: &str, now: i64) -> Result<TransactWriteItem, StoreError> {
         let window = self.limit.window(now);
@@ -48,6 +69,23 @@ impl Counted {
             .expression_attribute_values(":ttl", n(window.ends_at))
             .build();
         Ok(TransactWriteItem::builder().update(build(update)?).build())
+    }
+}
+
+impl Limited {
+    /// The 429 (`rate_limited`, `Retry-After`) for a caller who asked for `what` (`checkouts`,
+    /// `sign-ups`) too often.
+    pub fn refused(self, what: &str) -> ApiError {
+        tracing::warn!(
+            scope = self.scope,
+            retry_after = self.retry_after,
+            what,
+            "refused: rate limit"
+        );
+        ApiError::TooManyRequests {
+            detail: format!("too many {what} for now; try again in {} seconds", self.retry_after),
+            retry_after: u64::try_from(self.retry_after).unwrap_or(1),
+        }
     }
 }
 

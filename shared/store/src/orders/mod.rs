@@ -6,15 +6,19 @@
 //!
 //! `ORDER#id / ORDER` holds the order; `IDEMPOTENCY#key / RECORD` the checkout's idempotency
 //! record (24 h TTL); `DISCOUNT#CODE / REDEEMED#email-hash` marks a once-per-customer code as used.
-//! Checkout writes, in one `TransactWriteItems`: the order, a conditional decrement of every
+//! Checkout writes, in one `TransactWriteItems`: the shopper's rate counters (holds per mailbox
+//! and per source, see [`crate::rate_limits`]), the order, a conditional decrement of every
 //! line's stock (`available >= :q`), the discount's redemption count within its limit, the
 //! customer's redemption mark, the cart marked checked out, and the idempotency record. When the
-//! transaction is cancelled, nothing is written and the reasons say which condition failed.
+//! transaction is cancelled, nothing is written and the reasons say which condition failed: a
+//! checkout over a limit counts nowhere and holds nothing, and a limited checkout costs no
+//! request more than an unlimited one.
 
 use crate::carts::cart_key;
 use crate::catalog::variant_key;
 use crate::discounts::discount_key;
 use crate::dynamo::{self, GSI1PK, GSI1SK, Item, PK, StoreError, build, key, n, s};
+use crate::rate_limits::{self, Counted, Limited};
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::{AttributeValue, Put, ReturnValuesOnConditionCheckFailure, TransactWriteItem, Update};
 use serde::{Deserialize, Serialize};
@@ -74,12 +78,16 @@ pub enum ReserveError {
     /// Another request with the same idempotency key got there first.
     #[error("the idempotency key is taken")]
     KeyTaken,
+    /// The shopper started too many holds: one of the counted limits is full.
+    #[error("too many checkouts")]
+    Limited(Limited),
     /// The table failed.
     #[error(transparent)]
     Store(#[from] StoreError),
 }
 
 enum Slot {
+    Counter,
     Order,
     Stock { sku: Sku, requested: u32 },
     Discount,
@@ -229,17 +237,24 @@ impl OrderStore {
         Ok(TransactWriteItem::builder().put(build(put.build())?).build())
     }
 
-    /// Writes the order and reserves its stock, all or nothing (see the module notes).
+    /// Writes the order and reserves its stock, counted against every limit in `counted`, all
+    /// or nothing (see the module notes).
     pub async fn reserve(
         &self,
         order: &Order,
         cart: &Cart,
         idempotency_key_text: &str,
         record: &IdempotencyRecord,
+        counted: &[Counted],
         now: i64,
     ) -> Result<(), ReserveError> {
         let mut slots = Vec::new();
-        let mut items = Vec::new();
+        // The counters first: [`rate_limits::refusal`] reads their reasons by position.
+        let mut items = counted
+            .iter()
+            .map(|count| count.counter(&self.table, now))
+            .collect::<Result<Vec<_>, _>>()?;
+        slots.extend(counted.iter().map(|_| Slot::Counter));
 
         let mut order_item: Item = serde_dynamo::to_item(order).map_err(StoreError::from)?;
         order_item.extend(order_key(&order.order_id));
@@ -324,6 +339,18 @@ impl OrderStore {
         let Some(reasons) = dynamo::transact(&self.client, items).await? else {
             return Ok(());
         };
+        // The key's own request answers a replay, whatever else failed; then a full limit, so a
+        // limited shopper learns nothing of the stock.
+        let key_taken = slots
+            .iter()
+            .zip(&reasons)
+            .any(|(slot, reason)| matches!(slot, Slot::Idempotency) && dynamo::condition_failed(reason));
+        if key_taken {
+            return Err(ReserveError::KeyTaken);
+        }
+        if let Some(limited) = rate_limits::refusal(counted, &reasons, now) {
+            return Err(ReserveError::Limited(limited));
+        }
         let mut short = Vec::new();
         let mut other = None;
         for (slot, reason) in slots.iter().zip(&reasons) {
@@ -345,7 +372,7 @@ impl OrderStore {
                     other = other.or(Some(refusal));
                 }
                 Slot::Idempotency => return Err(ReserveError::KeyTaken),
-                Slot::CustomerIndex => {}
+                Slot::Counter | Slot::CustomerIndex => {}
                 Slot::Order => {
                     other = other.or(Some(ReserveError::Store(StoreError::Failed(
                         "order id collision".into(),
