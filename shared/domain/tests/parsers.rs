@@ -12,7 +12,6 @@ use shop_domain::order::{Address, CountryCode, Email};
 use shop_domain::pricing::DiscountCode;
 use shop_domain::text::{is_slug, slugify};
 use shop_domain::{CategorySlug, Currency, Cursor, Locale, Money, PageLimit, ProductId, Sku, Slug};
-use std::collections::BTreeMap;
 
 /// `cases` cases from a fixed seed, without a failure file.
 fn bounded(cases: u32) -> Config {
