@@ -138,7 +138,7 @@ proptest! {
     }
 
     #[test]
-    fn every_price_the_shop_writes_reads_back(amount in 0i64..=999_999_999_999_00) {
+    fn every_price_the_shop_writes_reads_back(amount in 0i64..=99_999_999_999_900) {
         let price = Money::new(amount, usd());
         prop_assert_eq!(Money::parse_decimal(&price.decimal(), usd()), Ok(price));
     }
@@ -190,11 +190,10 @@ proptest! {
             prop_assert_eq!(sku.as_str(), raw.as_str());
             prop_assert!(sku.as_str().len() <= 64);
         }
-        for slug in [Slug::parse(&raw).map(|s| s.to_string()), CategorySlug::parse(&raw).map(|s| s.to_string())] {
-            if let Ok(slug) = slug {
-                prop_assert_eq!(&slug, &raw);
-                prop_assert!(slug.len() <= 100);
-            }
+        let slugs = [Slug::parse(&raw).map(|s| s.to_string()), CategorySlug::parse(&raw).map(|s| s.to_string())];
+        for slug in slugs.into_iter().flatten() {
+            prop_assert_eq!(&slug, &raw);
+            prop_assert!(slug.len() <= 100);
         }
     }
 
