@@ -1047,16 +1047,20 @@ export interface components {
         ProductInput: {
             id: components["schemas"]["ProductId"];
             slug: components["schemas"]["Slug"];
+            /** @description kept without surrounding spaces */
             title: string;
+            /** @description kept without surrounding spaces and line breaks */
             description?: string;
             category: components["schemas"]["CategorySlug"];
             tags?: components["schemas"]["Slug"][];
             images?: string[];
+            /** @description Names hold no = or |, values no | (the catalog file writes name=value|name=value); surrounding spaces of names and values are left out. */
             attributes?: {
                 [key: string]: string;
             };
             variants: {
                 sku: components["schemas"]["Sku"];
+                /** @description As attributes, names hold no = or |, values no |; surrounding spaces are left out. */
                 options?: {
                     [key: string]: string;
                 };

@@ -365,6 +365,9 @@ pub(crate) fn write(products: &[Product]) -> Result<String, csv::Error> {
 }
 
 #[cfg(test)]
+mod properties;
+
+#[cfg(test)]
 mod tests {
     use super::*;
 
@@ -455,6 +458,22 @@ mug,,Mug,,kitchen,draft,,,,MUG-1,,9,12
             (unknown.errors[0].line, unknown.errors[0].column.as_str()),
             (1, "colour")
         );
+    }
+
+    /// Found by `properties::an_exported_catalog_reads_back_as_the_same_products`: the file trims
+    /// its cells, so a title kept as `! ` read back as `!` (the shop now keeps it trimmed).
+    #[test]
+    fn a_title_typed_with_a_trailing_space_exports_and_reads_back_unchanged() {
+        let product = Product::from_json(
+            json!({"id": "0", "slug": "0", "title": "! ", "category": "home",
+                   "variants": [{"sku": "a", "price": {"amount": 0, "currency": "usd"}, "available": 0}]}),
+            usd(),
+        )
+        .unwrap();
+        let exported = write(std::slice::from_ref(&product)).unwrap();
+        let file = read(exported.as_bytes(), usd());
+        assert_eq!(file.errors, []);
+        assert_eq!(Product::from_json(file.products[0].product.clone(), usd()), Ok(product));
     }
 
     #[test]

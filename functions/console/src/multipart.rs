@@ -84,6 +84,7 @@ pub(crate) async fn read(request: &Request) -> Result<MultipartForm, PageError> 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::strategy::Strategy;
 
     fn post(body: &str) -> Request {
         http::Request::builder()
@@ -105,6 +106,79 @@ mod tests {
         assert_eq!(file.file_name.as_deref(), Some("catalog.csv"));
         assert_eq!(file.bytes, b"a,b\r\n1,2");
         assert_eq!(form.text("missing"), "");
+    }
+
+    /// `cases` cases from a fixed seed, without a failure file (`PROPTEST_RNG_SEED` explores others).
+    fn bounded(cases: u32) -> proptest::test_runner::Config {
+        let mut config = proptest::test_runner::Config {
+            cases,
+            failure_persistence: None,
+            ..Default::default()
+        };
+        if std::env::var_os("PROPTEST_RNG_SEED").is_none() {
+            config.rng_seed = proptest::test_runner::RngSeed::Fixed(21);
+        }
+        config
+    }
+
+    fn posted(content_type: &str, body: Vec<u8>) -> Request {
+        http::Request::builder()
+            .method("POST")
+            .header(header::CONTENT_TYPE, content_type)
+            .body(Body::Binary(body))
+            .unwrap()
+    }
+
+    fn read_now(request: &Request) -> Result<MultipartForm, PageError> {
+        let runtime = tokio::runtime::Builder::new_current_thread().build().unwrap();
+        runtime.block_on(read(request))
+    }
+
+    proptest::proptest! {
+        #![proptest_config(bounded(300))]
+
+        #[test]
+        fn any_body_is_read_or_refused_as_a_bad_form(
+            body in proptest::prop_oneof![
+                proptest::collection::vec(proptest::prelude::any::<u8>(), 0..300),
+                "(--XyZ(--)?\r?\n(Content-Disposition: form-data; name=\"[a-z\"]{0,5}\"(; filename=\"[ -~]{0,6}\")?\r?\n)?\r?\n[ -~]{0,10}\r?\n){0,4}"
+                    .prop_map(String::into_bytes),
+            ],
+            content_type in proptest::prop_oneof![
+                proptest::strategy::Just("multipart/form-data; boundary=XyZ".to_owned()),
+                "multipart/form-data(; boundary=[ -~]{0,10})?",
+            ],
+        ) {
+            if let Err(error) = read_now(&posted(&content_type, body)) {
+                proptest::prop_assert!(matches!(error, PageError::BadForm(_)), "{:?}", error);
+            }
+        }
+
+        #[test]
+        fn the_parts_a_browser_posts_are_read_back_in_order(
+            parts in proptest::collection::vec(
+                ("[a-z_]{1,10}", proptest::option::of("[A-Za-z0-9._ -]{1,20}"), proptest::collection::vec(proptest::prelude::any::<u8>(), 0..200)),
+                1..5,
+            ),
+        ) {
+            let boundary = "----ShopFormBoundary7MA4YWxkTrZu0gW";
+            let mut body = Vec::new();
+            for (name, file_name, bytes) in &parts {
+                proptest::prop_assume!(!bytes.windows(boundary.len()).any(|w| w == boundary.as_bytes()));
+                body.extend(format!("--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"").bytes());
+                if let Some(file_name) = file_name {
+                    body.extend(format!("; filename=\"{file_name}\"\r\nContent-Type: text/csv").bytes());
+                }
+                body.extend(b"\r\n\r\n");
+                body.extend(bytes);
+                body.extend(b"\r\n");
+            }
+            body.extend(format!("--{boundary}--\r\n").bytes());
+            let form = read_now(&posted(&format!("multipart/form-data; boundary={boundary}"), body)).unwrap();
+            let read: Vec<(String, Option<String>, Vec<u8>)> =
+                form.parts.into_iter().map(|part| (part.name, part.file_name, part.bytes)).collect();
+            proptest::prop_assert_eq!(read, parts);
+        }
     }
 
     #[tokio::test]

@@ -446,6 +446,8 @@ mod tests {
     use jsonwebtoken::{EncodingKey, Header};
     use serde_json::json;
 
+    mod properties;
+
     const POOL_KEY: &[u8] = include_bytes!("../testdata/pool.pem");
     const FORGER_KEY: &[u8] = include_bytes!("../testdata/forger.pem");
     const POOL_JWKS: &str = include_str!("../testdata/pool-jwks.json");

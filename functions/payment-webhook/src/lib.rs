@@ -25,11 +25,12 @@ use shop_services::queue::Queue;
 use shop_store::orders::OrderStore;
 use shop_store::orders::events::{Applied, EventRecord, OrderNote};
 use std::sync::Arc;
-use stripe_webhook::{EventObject, Webhook, WebhookError};
+use stripe_webhook::EventObject;
 
 mod dispute;
 mod intent;
 mod refund;
+mod signature;
 
 /// Stripe's events are small; anything larger is not one.
 const EVENT_BODY_LIMIT: usize = 512 * 1024;
@@ -111,10 +112,6 @@ impl IntentFacts {
     }
 }
 
-fn bad_signature(detail: impl Into<String>) -> ApiError {
-    ApiError::bad_request("invalid_signature", detail)
-}
-
 impl PaymentWebhook {
     /// Reads settings (secrets from SSM when deployed) and builds the clients.
     pub async fn from_env(env: &Env, sdk: &aws_config::SdkConfig) -> Result<Self, ConfigError> {
@@ -170,13 +167,13 @@ impl PaymentWebhook {
                 limit: EVENT_BODY_LIMIT,
             });
         }
-        let payload = std::str::from_utf8(body).map_err(|_| bad_signature("the body is not UTF-8"))?;
-        let signature = request
+        let payload = std::str::from_utf8(body).map_err(|_| signature::bad_signature("the body is not UTF-8"))?;
+        let header = request
             .headers()
             .get("stripe-signature")
             .and_then(|v| v.to_str().ok())
-            .ok_or_else(|| bad_signature("the Stripe-Signature header is missing"))?;
-        let event = self.verify(payload, signature)?;
+            .ok_or_else(|| signature::bad_signature("the Stripe-Signature header is missing"))?;
+        let event = signature::verify(payload, header, &self.secrets, self.clock.now())?;
         let delivery = Delivery {
             event_id: event.id.to_string(),
             kind: event.type_.as_str().to_owned(),
@@ -202,28 +199,6 @@ impl PaymentWebhook {
             }
         }
         json(StatusCode::OK, &serde_json::json!({"received": true}))
-    }
-
-    /// The event, if one of the configured secrets signed it within the tolerance.
-    fn verify(&self, payload: &str, signature: &str) -> Result<stripe_webhook::Event, ApiError> {
-        let mut last = WebhookError::BadSignature;
-        for secret in &self.secrets {
-            match Webhook::construct_event_with_timestamp(payload, signature, secret.expose_secret(), self.clock.now())
-            {
-                Ok(event) => return Ok(event),
-                Err(error @ WebhookError::BadParse(_)) => {
-                    return Err(ApiError::bad_request("invalid_event", error.to_string()));
-                }
-                Err(error) => last = error,
-            }
-        }
-        Err(match last {
-            WebhookError::BadTimestamp(t) => ApiError::bad_request(
-                "stale_signature",
-                format!("the signature's timestamp {t} is outside 300 s"),
-            ),
-            other => bad_signature(format!("no configured secret signed this event ({other})")),
-        })
     }
 
     /// After an event's record was written: sends what it owes, or for a duplicate what the

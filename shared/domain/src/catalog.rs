@@ -178,6 +178,36 @@ pub struct Product {
     pub status: ProductStatus,
 }
 
+/// Why a name or value of an attribute or option is refused for the characters the catalog
+/// file writes pairs with.
+const PAIR: &str = "a name holds no '=' or '|', a value no '|' (the catalog file writes name=value|name=value)";
+
+/// Whether `name` and `value` can be written as a pair of the catalog file and read back.
+fn is_pair(name: &str, value: &str) -> bool {
+    !name.contains(['=', '|']) && !value.contains('|')
+}
+
+/// `pairs` with names and values trimmed; a name that meets another once trimmed is refused
+/// under `field`.
+fn trimmed_pairs(
+    pairs: BTreeMap<String, String>,
+    field: &str,
+    errors: &mut Vec<FieldError>,
+) -> BTreeMap<String, String> {
+    let mut kept = BTreeMap::new();
+    for (name, value) in pairs {
+        let name = name.trim().to_owned();
+        if kept.contains_key(&name) {
+            errors.push(FieldError::new(
+                format!("{field}.{}", name.escape_default()),
+                "appears twice once surrounding spaces are left out",
+            ));
+        }
+        kept.insert(name, value.trim().to_owned());
+    }
+    kept
+}
+
 /// A product as a listing shows it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ProductSummary {
@@ -273,8 +303,34 @@ impl Product {
             };
             vec![FieldError::new(field, refusal.reason)]
         })?;
-        let errors = product.check(currency);
+        let (product, mut errors) = product.trimmed();
+        errors.extend(product.check(currency));
         if errors.is_empty() { Ok(product) } else { Err(errors) }
+    }
+
+    /// The product as the shop keeps it: its text without surrounding blanks, as the catalog
+    /// file (which trims its cells) reads it back. A name told apart from another only by
+    /// blanks is refused.
+    fn trimmed(self) -> (Self, Vec<FieldError>) {
+        let mut errors = Vec::new();
+        let attributes = trimmed_pairs(self.attributes, "attributes", &mut errors);
+        let variants = self
+            .variants
+            .into_iter()
+            .enumerate()
+            .map(|(i, variant)| Variant {
+                options: trimmed_pairs(variant.options, &format!("variants[{i}].options"), &mut errors),
+                ..variant
+            })
+            .collect();
+        let product = Self {
+            title: self.title.trim().to_owned(),
+            description: self.description.trim().to_owned(),
+            attributes,
+            variants,
+            ..self
+        };
+        (product, errors)
     }
 
     /// The rules a product must follow that its shape alone does not tell: lengths, at least
@@ -322,10 +378,12 @@ impl Product {
             let scheme_ok = url.starts_with("https://")
                 || url.starts_with("http://")
                 || (url.starts_with('/') && !url.starts_with("//"));
-            if !scheme_ok || url.len() > 2048 || url.chars().any(|c| c.is_whitespace() || c.is_control()) {
+            // `|` is no URL character unescaped (RFC 3986), and the catalog file lists with it.
+            let unsafe_char = |c: char| c.is_whitespace() || c.is_control() || c == '|';
+            if !scheme_ok || url.len() > 2048 || url.chars().any(unsafe_char) {
                 fail(
                     format!("images[{i}]"),
-                    "must be an http(s) URL or a path on the storefront (/images/...), without spaces".into(),
+                    "must be an http(s) URL or a path on the storefront (/images/...), without spaces or |".into(),
                 );
             }
         }
@@ -343,6 +401,8 @@ impl Product {
                 );
             } else if !is_one_line(name) || !is_one_line(value) {
                 fail(format!("attributes.{}", name.escape_default()), ONE_LINE.into());
+            } else if !is_pair(name, value) {
+                fail(format!("attributes.{}", name.escape_default()), PAIR.into());
             }
         }
         if self.variants.is_empty() || self.variants.len() > limits::VARIANTS {
@@ -369,6 +429,11 @@ impl Product {
                     fail(
                         format!("variants[{i}].options.{}", option.escape_default()),
                         ONE_LINE.into(),
+                    );
+                } else if !is_pair(option, value) {
+                    fail(
+                        format!("variants[{i}].options.{}", option.escape_default()),
+                        PAIR.into(),
                     );
                 }
             }
@@ -564,6 +629,34 @@ mod tests {
         let mut fine = tee();
         fine["description"] = json!("Soft.\n\tWarm & <light> \"tee\" – 100 % ✓");
         assert!(Product::from_json(fine, usd()).is_ok());
+    }
+
+    #[test]
+    fn a_products_text_is_kept_trimmed_and_the_catalog_files_separators_are_refused_in_pairs() {
+        let mut value = tee();
+        value["title"] = json!(" Tee ");
+        value["description"] = json!("Soft.\n");
+        value["attributes"] = json!({" brand ": " Acme "});
+        let product = Product::from_json(value, usd()).unwrap();
+        assert_eq!((product.title.as_str(), product.description.as_str()), ("Tee", "Soft."));
+        assert_eq!(
+            product.attributes,
+            BTreeMap::from([("brand".to_owned(), "Acme".to_owned())])
+        );
+        let mut value = tee();
+        value["attributes"] = json!({"brand": "Acme|Corp", "a=b": "c", "fit": "slim", "fit ": "loose"});
+        value["variants"][0]["options"] = json!({"size": "M|L"});
+        value["images"] = json!(["https://img.example/a|b.jpg"]);
+        assert_eq!(
+            refused_fields(value),
+            [
+                "attributes.fit",
+                "images[0]",
+                "attributes.a=b",
+                "attributes.brand",
+                "variants[0].options.size"
+            ]
+        );
     }
 
     #[test]

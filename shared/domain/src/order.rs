@@ -100,12 +100,15 @@ text_value!(
 );
 
 impl Email {
-    /// One `@`, a local part, a domain with a dot, no spaces, at most 254 characters.
+    /// One `@`, a local part, a domain with a dot, no spaces, at most 254 characters. The lower
+    /// case form is the one checked, since it is the one kept (and read back): some letters grow
+    /// in lower case (`Ⱥ` is two bytes, `ⱥ` three).
     pub fn parse(raw: &str) -> Result<Self, String> {
         let raw = raw.trim();
-        let valid = raw.len() <= 254
-            && !raw.chars().any(|c| c.is_whitespace() || c.is_control())
-            && raw.split_once('@').is_some_and(|(local, domain)| {
+        let email = raw.to_lowercase();
+        let valid = email.len() <= 254
+            && !email.chars().any(|c| c.is_whitespace() || c.is_control())
+            && email.split_once('@').is_some_and(|(local, domain)| {
                 !local.is_empty()
                     && local.len() <= 64
                     && !domain.contains('@')
@@ -114,7 +117,7 @@ impl Email {
                     && !domain.ends_with('.')
             });
         if valid {
-            Ok(Self(raw.to_lowercase()))
+            Ok(Self(email))
         } else {
             Err(format!("'{raw}' is not an email address"))
         }

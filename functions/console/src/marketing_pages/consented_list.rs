@@ -140,8 +140,93 @@ fn consent_time(text: &str, now: i64) -> Result<i64, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
 
     const NOW: i64 = 1_800_000_000;
+
+    /// `cases` cases from a fixed seed, without a failure file (`PROPTEST_RNG_SEED` explores others).
+    fn bounded(cases: u32) -> proptest::test_runner::Config {
+        let mut config = proptest::test_runner::Config {
+            cases,
+            failure_persistence: None,
+            ..Default::default()
+        };
+        if std::env::var_os("PROPTEST_RNG_SEED").is_none() {
+            config.rng_seed = proptest::test_runner::RngSeed::Fixed(21);
+        }
+        config
+    }
+
+    /// A good row: an address, a past consent in either form, a source; and what it reads as.
+    fn good_row() -> impl Strategy<Value = (String, ConsentedRow)> {
+        (
+            "[a-zA-Z0-9._+-]{1,20}@[a-z0-9-]{1,12}\\.[a-z]{2,6}",
+            1_000_000_000i64..NOW,
+            any::<bool>(),
+            "[a-zA-Z0-9_-]{1,40}",
+        )
+            .prop_map(|(email, at, minutes, source)| {
+                let at = if minutes { at - at % 60 } else { at };
+                let time = shop_domain::instant::rfc3339(at);
+                let written = if minutes {
+                    format!("{} {}", &time[..10], &time[11..16])
+                } else {
+                    time
+                };
+                let row = ConsentedRow {
+                    email: Email::parse(&email).unwrap(),
+                    consented_at: at,
+                    source: source.to_ascii_lowercase(),
+                };
+                (format!("{email}, {written} ,{source}"), row)
+            })
+    }
+
+    proptest! {
+        #![proptest_config(bounded(300))]
+
+        #[test]
+        fn any_pasted_text_is_read_or_refused_by_line(text in prop_oneof![
+            "((\\PC{0,12},){0,3}\\PC{0,12}\r?\n){0,6}",
+            "(\"[ -~\n]{0,12}\"?,?){0,6}",
+        ]) {
+            let lines = u64::try_from(text.lines().count()).unwrap().max(1);
+            match check(&text, NOW) {
+                Ok(rows) => prop_assert!(!rows.is_empty() && rows.len() <= ROWS_MAX),
+                Err(problems) => {
+                    prop_assert!(!problems.is_empty());
+                    prop_assert!(problems.iter().all(|p| p.line <= lines), "{:?} beyond line {}", problems, lines);
+                }
+            }
+        }
+
+        #[test]
+        fn good_rows_read_back_in_order_and_a_bad_one_is_named_on_its_line(
+            rows in proptest::collection::vec(good_row(), 1..12),
+            header in any::<bool>(), crlf in any::<bool>(), bad_at in any::<prop::sample::Index>(),
+        ) {
+            let newline = if crlf { "\r\n" } else { "\n" };
+            let mut lines: Vec<String> = rows.iter().map(|(line, _)| line.clone()).collect();
+            if header {
+                lines.insert(0, "email,consented_at,source".to_owned());
+            }
+            let expected: Vec<ConsentedRow> = rows.into_iter().map(|(_, row)| row).collect();
+            prop_assert_eq!(check(&lines.join(newline), NOW), Ok(expected));
+            let at = bad_at.index(lines.len() - usize::from(header)) + usize::from(header);
+            lines[at] = "not-an-address,2026-05-01 09:30,fair".to_owned();
+            let problems = check(&lines.join(newline), NOW).unwrap_err();
+            let named: Vec<(u64, &str)> = problems.iter().map(|p| (p.line, p.field)).collect();
+            prop_assert_eq!(named, vec![(at as u64 + 1, "email")]);
+        }
+    }
+
+    #[test]
+    fn a_list_of_more_rows_than_one_import_takes_is_refused_whole() {
+        let row = "ada@example.com,2026-05-01 09:30,fair\n";
+        assert_eq!(check(&row.repeat(ROWS_MAX), NOW).map(|rows| rows.len()), Ok(ROWS_MAX));
+        let problems = check(&row.repeat(ROWS_MAX + 1), NOW).unwrap_err();
+        assert_eq!((problems[0].line, problems[0].field), (0, "csv"));
+    }
 
     #[test]
     fn a_good_list_with_a_header_is_read_in_both_time_forms() {
