@@ -139,6 +139,9 @@ class Stack:
                 "SHOP_RESOURCE_PREFIX": "shop",
                 "SHOP_TABLE": "shop-ShopTable",
                 "AWS_LAMBDA_LOG_FORMAT": "JSON",
+                # The hosted functions' log, as CloudWatch Logs would hold it: the tests read the
+                # metrics (embedded metric format lines) the functions wrote there.
+                "SHOP_GATEWAY_LOG": str(self.state / "gateway.log"),
                 # Like stripe-mock, the local Stripe server takes any sk_test_ key.
                 "STRIPE_SECRET_KEY": os.environ.get("STRIPE_SECRET_KEY", "sk_test_local_shop"),
                 "STRIPE_WEBHOOK_SECRET": os.environ.get("STRIPE_WEBHOOK_SECRET", "whsec_local_shop_webhook_secret"),

@@ -590,3 +590,55 @@ impl shop_platform::clock::Clock for Ahead {
         shop_platform::clock::SystemClock.now() + self.0
     }
 }
+
+/// The metrics the hosted functions emitted: the embedded metric format (EMF) lines of the
+/// gateway's log (`SHOP_GATEWAY_LOG`), as CloudWatch Logs would turn them into metrics.
+pub struct Metrics {
+    log: std::path::PathBuf,
+}
+
+impl Metrics {
+    /// The stack's.
+    pub fn new() -> Self {
+        Self {
+            log: required("SHOP_GATEWAY_LOG").into(),
+        }
+    }
+
+    /// Every EMF document emitted so far with `metric` among its metrics and `property` set to
+    /// `value` (an order id, a request id).
+    pub fn emitted(&self, metric: &str, property: &str, value: &str) -> Vec<Value> {
+        let log = std::fs::read_to_string(&self.log).unwrap_or_default();
+        log.lines()
+            // Cheap checks before parsing: the log holds every request's lines.
+            .filter(|line| line.starts_with("{\"_aws\"") || line.contains("\"_aws\":"))
+            .filter(|line| line.contains(value))
+            .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+            .filter(|document| document[property] == value && document.get(metric).is_some())
+            .filter(|document| {
+                document["_aws"]["CloudWatchMetrics"][0]["Metrics"]
+                    .as_array()
+                    .is_some_and(|metrics| metrics.iter().any(|m| m["Name"] == metric))
+            })
+            .collect()
+    }
+
+    /// [`Metrics::emitted`] once there are at least `count` of them, or at the deadline
+    /// ([`QUEUE_DEADLINE`]): work that travels over a queue emits after the test's request.
+    pub async fn wait_for(&self, metric: &str, property: &str, value: &str, count: usize) -> Vec<Value> {
+        let deadline = std::time::Instant::now() + QUEUE_DEADLINE;
+        loop {
+            let found = self.emitted(metric, property, value);
+            if found.len() >= count || std::time::Instant::now() > deadline {
+                return found;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+    }
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}

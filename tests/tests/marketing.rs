@@ -13,7 +13,7 @@ use shop_platform::config::Env;
 use shop_platform::messages::CampaignMessage;
 use shop_store::marketing::MarketingStore;
 use shop_tests::{
-    Inbox, QUEUE_DEADLINE, TestApp, consent_pages_url, expect_json, hosted_env, in_the_shops_layout, problem,
+    Inbox, Metrics, QUEUE_DEADLINE, TestApp, consent_pages_url, expect_json, hosted_env, in_the_shops_layout, problem,
     storefront_url, unique,
 };
 use std::time::{Duration, Instant};
@@ -298,6 +298,18 @@ async fn a_campaign_reaches_each_confirmed_subscriber_once_with_their_own_one_cl
         (&json!(7), &json!(6), &json!(1), &json!(0)),
         "{sent}"
     );
+    // The campaign's progress in the shop's metrics: the mails of each batch, emitted just after
+    // the batch's count (which the status above reads).
+    let (metrics, deadline) = (Metrics::new(), Instant::now() + QUEUE_DEADLINE);
+    let progress = || {
+        let batches = metrics.emitted("CampaignMailsSent", "campaign_id", &id);
+        let sum = |metric: &str| batches.iter().filter_map(|batch| batch[metric].as_i64()).sum::<i64>();
+        (sum("CampaignMailsSent"), sum("CampaignMailsFailed"))
+    };
+    while progress() != (6, 0) && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(progress(), (6, 0));
     let mut unsubscribe_urls = Vec::new();
     for email in &confirmed {
         let mails = inbox.wait_for(email, &subject, 1).await;
@@ -428,6 +440,8 @@ async fn a_bounce_puts_the_address_on_the_suppression_list() {
     let sample: Value = serde_json::from_str(include_str!("../../events/email-campaign/ses-bounce.json")).unwrap();
     let mut event: Value = serde_json::from_str(sample["Records"][0]["body"].as_str().unwrap()).unwrap();
     event["bounce"]["bouncedRecipients"][0]["emailAddress"] = json!(email);
+    let message_id = unique("bounced-mail");
+    event["mail"]["messageId"] = json!(message_id);
     let (env, sdk) = hosted_env("email-campaign").await;
     let queue = shop_local::template::Template::load(std::path::Path::new(concat!(
         env!("CARGO_MANIFEST_DIR"),
@@ -459,6 +473,11 @@ async fn a_bounce_puts_the_address_on_the_suppression_list() {
         bounces = summary["mail_events"]["bounces"].as_u64().unwrap_or(0);
     }
     assert!(bounces >= 1, "the summary counts the bounce");
+    // ... and in the shop's metrics, once.
+    let metric = Metrics::new()
+        .wait_for("MailBounces", "message_id", &message_id, 1)
+        .await;
+    assert_eq!(metric.len(), 1, "{metric:?}");
 
     let subject = unique("Bounced news");
     let id = create_campaign(&app, &subject, json!({"source": source})).await;

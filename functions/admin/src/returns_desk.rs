@@ -9,6 +9,7 @@ use serde::Deserialize;
 use shop_domain::returns::ReturnState;
 use shop_platform::ApiError;
 use shop_platform::edge::{self, json, json_body, path_param};
+use shop_services::cancellation::refunded;
 use shop_store::orders::OrderWriteError;
 
 #[derive(Deserialize)]
@@ -85,7 +86,9 @@ impl OrderDesk {
                 .inspect_err(|error| {
                     tracing::error!(return_id, error = %error, "return received but not refunded; receiving again retries");
                 })?;
-            self.orders.return_refunded(&order, index, &return_id, &refund).await?;
+            if self.orders.return_refunded(&order, index, &return_id, &refund).await? {
+                refunded(&order, received.refund.amount, &refund);
+            }
             tracing::info!(return_id, refund, amount = received.refund.amount, "return refunded");
             let mut answer = received;
             answer.refund_id = Some(refund);

@@ -26,6 +26,7 @@ use shop_platform::config::{
 };
 use shop_platform::edge::{self, json_body};
 use shop_platform::messages::{CampaignMessage, ExpireReservation};
+use shop_platform::metrics::Metric;
 use shop_platform::{ApiError, HttpFunction, secrets};
 use shop_services::payments::PaymentGateway;
 use shop_services::queue::Queue;
@@ -146,7 +147,9 @@ impl Checkout {
 
     async fn route(&self, request: Request) -> Result<Response<Body>, ApiError> {
         match edge::route_key(&request) {
-            Some("POST /checkout") => self.checkout(&request).await,
+            Some("POST /checkout") => self.checkout(&request).await.inspect_err(|refusal| {
+                counted_refusal(refusal, &request);
+            }),
             _ => Err(edge::unknown_route(&request)),
         }
     }
@@ -167,6 +170,12 @@ impl Checkout {
             }
         };
         let trace = Trace::new(&order.order_id, edge::request_id(request));
+        Metric::OrdersPlaced
+            .once()
+            .add(Metric::PlacedValue, order.totals.total.amount)
+            .with("order_id", &order.order_id)
+            .with("request_id", &trace.request_id)
+            .emit();
         self.schedule_hold_end(&order, &trace).await?;
         self.sign_up(&order, &trace).await;
         self.complete(order, &asked.key, &order_token, false).await
@@ -548,6 +557,23 @@ fn hold_limits(email: &Email, source_ip: &str, limits: &CheckoutLimits) -> [Coun
             limits.checkout_holds_per_source_hour,
         ),
     ]
+}
+
+/// A checkout the shop refused (a 4xx: the shopper's input or one of the shop's rules), counted
+/// by its code; one refused for short stock is an oversell prevented.
+fn counted_refusal(refusal: &ApiError, request: &Request) {
+    if !refusal.status().is_client_error() {
+        return;
+    }
+    let request_id = edge::request_id(request);
+    if refusal.code() == "insufficient_stock" {
+        Metric::OversellRefusals.once().with("request_id", &request_id).emit();
+    }
+    Metric::CheckoutRefusals
+        .once()
+        .dimension(refusal.code())
+        .with("request_id", request_id)
+        .emit();
 }
 
 /// Every cart line at today's price, or a 409 naming lines no longer sold or short of stock.

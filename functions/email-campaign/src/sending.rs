@@ -23,6 +23,7 @@ use shop_domain::marketing::{BATCH_SIZE, CONFIRM_HOURS, MAX_ATTEMPTS, Subscriber
 use shop_domain::order::Email;
 use shop_platform::batch::{Trace, process_batch};
 use shop_platform::messages::{self, CampaignMessage, from_json};
+use shop_platform::metrics::Metric;
 use shop_services::queue::QueueError;
 use shop_services::ses::{BulkMail, Mail, Recipient as BulkRecipient};
 use shop_store::dynamo::StoreError;
@@ -173,6 +174,13 @@ impl EmailCampaign {
             Some(message_id) if !message_id.is_empty() => {
                 let counted = self.mail_events.count(kind, message_id, self.clock.now()).await?;
                 tracing::info!(?kind, message_id, counted, "SES report counted for the Today page");
+                if counted {
+                    let metric = match kind {
+                        MailEventKind::Bounce => Metric::MailBounces,
+                        MailEventKind::Complaint => Metric::MailComplaints,
+                    };
+                    metric.once().with("message_id", message_id).emit();
+                }
             }
             _ => tracing::warn!(?kind, "SES event without the mail's message id; not counted"),
         }
@@ -330,6 +338,15 @@ impl EmailCampaign {
                 .await?;
         }
         self.store.count(campaign_id, tally).await?;
+        Metric::CampaignMailsSent
+            .of(i64::try_from(tally.sent).unwrap_or(i64::MAX))
+            .add(
+                Metric::CampaignMailsFailed,
+                i64::try_from(tally.failed).unwrap_or(i64::MAX),
+            )
+            .with("campaign_id", campaign_id)
+            .with("request_id", &trace.request_id)
+            .emit();
         tracing::info!(
             attempt,
             sent = tally.sent,

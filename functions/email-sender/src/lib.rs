@@ -17,6 +17,7 @@ use shop_platform::batch::process_batch;
 use shop_platform::clock::{Clock, SystemClock, rfc3339};
 use shop_platform::config::{ConfigError, Env, LocaleSettings, StoreSettings, TableSettings};
 use shop_platform::messages::{MailKind, MailRequest};
+use shop_platform::metrics::Metric;
 use shop_services::ses::{Mail, SesError, SesMailer};
 use shop_store::dynamo::StoreError;
 use shop_store::mail_log::{Claim, MailLog};
@@ -192,9 +193,19 @@ impl EmailSender {
             Ok(message_id) => {
                 self.log.sent(&request, &message_id).await?;
                 tracing::info!(about = about_id, kind, message_id, "mail sent");
+                Metric::MailsSent
+                    .once()
+                    .with("about", about_id)
+                    .with("kind", kind)
+                    .emit();
                 Ok(())
             }
             Err(error) => {
+                Metric::MailsFailed
+                    .once()
+                    .with("about", about_id)
+                    .with("kind", kind)
+                    .emit();
                 // Give the claim back so the retry sends it.
                 if let Err(release) = self.log.release(&request).await {
                     tracing::error!(about = about_id, kind, error = %release, "claim not given back; the retry waits out its lease");

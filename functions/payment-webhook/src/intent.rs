@@ -116,6 +116,14 @@ impl PaymentWebhook {
                     return Ok(());
                 }
             };
+            if applied == Applied::Moved {
+                Metric::OrdersPaid
+                    .once()
+                    .add(Metric::PaidValue, intent.amount)
+                    .with("order_id", &order.order_id)
+                    .with("event_id", event_id)
+                    .emit();
+            }
             if applied != Applied::StatusChanged {
                 return self.settle_applied(delivery, &record, applied).await;
             }
@@ -146,6 +154,9 @@ impl PaymentWebhook {
             Applied::StatusChanged => self.orders.record_event(event_id, &record, note, now).await?,
             applied => applied,
         };
+        if applied == Applied::Moved {
+            shop_services::cancellation::refunded(order, intent.amount, &refund);
+        }
         self.settle_applied(delivery, &record, applied).await
     }
 
@@ -168,6 +179,13 @@ impl PaymentWebhook {
         let now = self.clock.now();
         tracing::info!(order_id = %order.order_id, reason, "payment attempt failed; the shopper may retry");
         let applied = self.orders.record_event(&delivery.event_id, &record, note, now).await?;
+        if applied == Applied::Moved {
+            Metric::PaymentFailures
+                .once()
+                .with("order_id", &order.order_id)
+                .with("event_id", &delivery.event_id)
+                .emit();
+        }
         self.settle_applied(delivery, &record, applied).await
     }
 

@@ -18,6 +18,7 @@ use shop_platform::clock::{Clock, SystemClock, rfc3339};
 use shop_platform::config::{ConfigError, Env, TableSettings};
 use shop_platform::edge::{self, json};
 use shop_platform::messages::{MailKind, MailRequest, OrderPaid};
+use shop_platform::metrics::Metric;
 use shop_platform::{ApiError, HttpFunction};
 use shop_services::mail::Mailer;
 use shop_services::payments::{EXCHANGE_METADATA, PaymentGateway};
@@ -173,7 +174,14 @@ impl PaymentWebhook {
             .get("stripe-signature")
             .and_then(|v| v.to_str().ok())
             .ok_or_else(|| signature::bad_signature("the Stripe-Signature header is missing"))?;
-        let event = signature::verify(payload, header, &self.secrets, self.clock.now())?;
+        let event = signature::verify(payload, header, &self.secrets, self.clock.now()).inspect_err(|refusal| {
+            if matches!(refusal.code(), "invalid_signature" | "stale_signature") {
+                Metric::WebhookSignatureFailures
+                    .once()
+                    .with("request_id", edge::request_id(request))
+                    .emit();
+            }
+        })?;
         let delivery = Delivery {
             event_id: event.id.to_string(),
             kind: event.type_.as_str().to_owned(),

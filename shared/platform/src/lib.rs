@@ -13,6 +13,7 @@ pub mod in_process;
 pub mod keys;
 pub mod logging;
 pub mod messages;
+pub mod metrics;
 pub mod problem;
 pub mod s3_post;
 pub mod secrets;

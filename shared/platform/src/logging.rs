@@ -17,8 +17,9 @@ pub fn level(requested: Option<&str>) -> LevelFilter {
     level.min(FINEST)
 }
 
-/// Installs the subscriber for this process (once, in `main`).
+/// Installs the subscriber for this process (once, in `main`), and counts the cold start.
 pub fn init() {
+    crate::metrics::cold_start();
     let requested = std::env::var("AWS_LAMBDA_LOG_LEVEL").or_else(|_| std::env::var("RUST_LOG"));
     let builder = lambda_http::tracing::subscriber::fmt()
         .with_target(false)

@@ -120,11 +120,16 @@ impl OrderStore {
             let day = day_of(order.fulfilling_at.unwrap_or(now));
             items.push(self.day_sales_change(&day, -1, -order.totals.total.amount)?);
         }
-        Ok(dynamo::transact(&self.client, items).await?.is_none())
+        let cancelled = dynamo::transact(&self.client, items).await?.is_none();
+        if cancelled {
+            crate::orders::cancelled(order, by.reason());
+        }
+        Ok(cancelled)
     }
 
-    /// Records the refund a cancellation owed as taken by Stripe.
-    pub async fn cancel_refunded(&self, order_id: &str, refund_id: &str) -> Result<(), StoreError> {
+    /// Records the refund a cancellation owed as taken by Stripe: false when a concurrent retry
+    /// recorded it first.
+    pub async fn cancel_refunded(&self, order_id: &str, refund_id: &str) -> Result<bool, StoreError> {
         let result = self
             .client
             .update_item()
@@ -137,7 +142,6 @@ impl OrderStore {
             .send()
             .await;
         // Not owed any more: recorded by a concurrent retry already.
-        dynamo::conditional(result)?;
-        Ok(())
+        dynamo::conditional(result)
     }
 }

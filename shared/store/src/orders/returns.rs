@@ -283,19 +283,22 @@ impl OrderStore {
         }
     }
 
-    /// Records Stripe's refund of a received return, on the return and on its order.
+    /// Records Stripe's refund of a received return, on the return and on its order, once: false
+    /// when a concurrent receipt recorded it first.
     pub async fn return_refunded(
         &self,
         order: &Order,
         index: usize,
         return_id: &str,
         refund_id: &str,
-    ) -> Result<(), StoreError> {
+    ) -> Result<bool, StoreError> {
         let on_order = Update::builder()
             .table_name(&self.table)
             .set_key(Some(order_key(&order.order_id)))
             .update_expression(format!("SET #returns[{index}].refund_id = :refund"))
-            .condition_expression(format!("#returns[{index}].return_id = :id"))
+            .condition_expression(format!(
+                "#returns[{index}].return_id = :id AND attribute_not_exists(#returns[{index}].refund_id)"
+            ))
             .expression_attribute_names("#returns", "returns")
             .expression_attribute_values(":refund", s(refund_id))
             .expression_attribute_values(":id", s(return_id));
@@ -308,7 +311,6 @@ impl OrderStore {
             TransactWriteItem::builder().update(build(on_order.build())?).build(),
             TransactWriteItem::builder().update(build(on_return.build())?).build(),
         ];
-        dynamo::transact(&self.client, items).await?;
-        Ok(())
+        Ok(dynamo::transact(&self.client, items).await?.is_none())
     }
 }
