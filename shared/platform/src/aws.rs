@@ -17,8 +17,8 @@ pub async fn sdk_config() -> aws_config::SdkConfig {
 }
 
 /// The SDK's default HTTPS client (hyper, rustls on aws-lc, proxies from the environment),
-/// trusting the Mozilla root certificates compiled into the binary (`webpki-root-certs`)
-/// instead of the system's store.
+/// trusting the AWS roots among the Mozilla root certificates compiled into the binary
+/// (`webpki-root-certs`) instead of the system's store.
 ///
 /// The default client reads the system's store when it sets up its first connection: a bundle
 /// and, where the system keeps one, every file of its certificate directory. `make bench`
@@ -59,13 +59,35 @@ fn https_client_trusting(system_store: bool) -> aws_sdk_dynamodb::config::Shared
     })
 }
 
-/// The Mozilla roots as the PEM the SDK's trust store takes.
+/// The roots AWS's endpoints chain to: Amazon Trust Services' four and the Starfield root that
+/// cross-signs them (<https://www.amazontrust.com/repository/>). The SDK's client talks to AWS
+/// alone (Stripe has its own), so it trusts these and no other CA: verification is as strict as
+/// with the whole Mozilla list, and the trust store it parses at every cold start is five
+/// certificates, not some 150 (parsing those was half of a cold start's instructions,
+/// bench/results.md). Matched by the name each root's certificate carries as its subject.
+const AWS_ROOTS: [&[u8]; 5] = [
+    b"Amazon Root CA 1",
+    b"Amazon Root CA 2",
+    b"Amazon Root CA 3",
+    b"Amazon Root CA 4",
+    b"Starfield Services Root Certificate Authority - G2",
+];
+
+/// The compiled-in Mozilla roots that are [`AWS_ROOTS`].
+fn aws_roots() -> impl Iterator<Item = &'static [u8]> {
+    webpki_root_certs::TLS_SERVER_ROOT_CERTS
+        .iter()
+        .map(|cert| cert.as_ref())
+        .filter(|der| AWS_ROOTS.iter().any(|name| memchr::memmem::find(der, name).is_some()))
+}
+
+/// The AWS roots as the PEM the SDK's trust store takes.
 fn compiled_in_roots() -> TrustStore {
     let base64 = base64::engine::general_purpose::STANDARD;
-    let mut pem = String::with_capacity(webpki_root_certs::TLS_SERVER_ROOT_CERTS.len() * 2048);
-    for cert in webpki_root_certs::TLS_SERVER_ROOT_CERTS {
+    let mut pem = String::with_capacity(AWS_ROOTS.len() * 2048);
+    for cert in aws_roots() {
         pem.push_str("-----BEGIN CERTIFICATE-----\n");
-        pem.push_str(&base64.encode(cert.as_ref()));
+        pem.push_str(&base64.encode(cert));
         pem.push_str("\n-----END CERTIFICATE-----\n");
     }
     TrustStore::empty().with_pem_certificate(pem.into_bytes())
@@ -117,6 +139,23 @@ mod tests {
     use super::*;
     use aws_sdk_dynamodb::config::{Credentials, Region, retry::RetryConfig};
     use aws_sdk_dynamodb::error::SdkError;
+
+    #[test]
+    fn the_sdk_trusts_the_five_roots_aws_endpoints_chain_to_and_no_other() {
+        let roots: Vec<&[u8]> = aws_roots().collect();
+        assert_eq!(roots.len(), AWS_ROOTS.len(), "each AWS root once");
+        for name in AWS_ROOTS {
+            let holding = roots
+                .iter()
+                .filter(|der| der.windows(name.len()).any(|window| window == name))
+                .count();
+            assert_eq!(holding, 1, "{}", String::from_utf8_lossy(name));
+        }
+        assert!(
+            webpki_root_certs::TLS_SERVER_ROOT_CERTS.len() > 100,
+            "the others are left out"
+        );
+    }
 
     /// The SDK reads the trust store when it starts a TLS handshake, and panics on a certificate
     /// it cannot read: every compiled-in root must be one it reads. (The server here hangs up at
