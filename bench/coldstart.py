@@ -41,6 +41,8 @@ EVENTS = {
     "browse": "list-products.json",
     "cart": "create-cart.json",
     "checkout": "checkout.json",
+    # The back office's sign-in page (its pages past it need a staff session).
+    "console": "get-sign-in.json",
     "email-campaign": "sign-up.json",
     "email-sender": "order-confirmation.json",
     "fulfillment-worker": "order-paid.json",

@@ -14,7 +14,7 @@ from pathlib import Path
 
 BENCH = Path(__file__).resolve().parent
 VENV_PYTHON = BENCH.parent / ".venv" / "bin" / "python"
-STEPS = ("coldstart.py", "warm.py", "lighthouse/run.mjs", "sale.py", "requests.py", "console.py", "campaign.py")
+STEPS = ("coldstart.py", "profile.py", "warm.py", "lighthouse/run.mjs", "sale.py", "requests.py", "console.py", "campaign.py")
 
 began = time.monotonic()
 for script in STEPS:

@@ -62,8 +62,28 @@ def left():
     return remaining
 
 
-def call(method, url, body=None, headers=None):
-    """(status, JSON body or text); a transport failure raises Transport."""
+def shopper_address(i):
+    """Shopper i's own loopback address (127.1.0.0/16): the shop limits checkout holds per source
+    address, and a sale's shoppers come from as many places as there are shoppers."""
+    return f"127.1.{i // 250}.{i % 250 + 1}"
+
+
+def opener_from(address):
+    """A urllib opener whose connections leave from `address`."""
+
+    class FromAddress(urllib.request.HTTPHandler):
+        def http_open(self, request):
+            return self.do_open(
+                lambda host, **kwargs: http.client.HTTPConnection(host, source_address=(address, 0), **kwargs),
+                request,
+            )
+
+    return urllib.request.build_opener(FromAddress)
+
+
+def call(method, url, body=None, headers=None, source=None):
+    """(status, JSON body or text), from the address `source` when given; a transport failure
+    raises Transport."""
     headers = dict(headers or {})
     data = None
     if body is not None:
@@ -72,7 +92,8 @@ def call(method, url, body=None, headers=None):
     request = urllib.request.Request(url, data=data, method=method, headers=headers)
     timeout = min(CALL_TIMEOUT_S, left())
     try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:
+        open_url = opener_from(source).open if source else urllib.request.urlopen
+        with open_url(request, timeout=timeout) as response:
             status, text = response.status, response.read().decode()
     except urllib.error.HTTPError as error:
         status, text = error.code, error.read().decode(errors="replace")
@@ -91,11 +112,13 @@ def code_of(answer):
 def shopper_cart(i, sku):
     """A cart holding one unit: ("ok", cart) or (outcome, detail)."""
     try:
-        status, cart = call("POST", f"{API}/carts")
+        status, cart = call("POST", f"{API}/carts", source=shopper_address(i))
         if status != 201:
             return ("5xx" if status >= 500 else "cart_4xx", f"cart {code_of(cart)}")
         auth = {"Authorization": f"Bearer {cart['cart_token']}"}
-        status, answer = call("PUT", f"{API}/carts/{cart['cart_id']}/items/{sku}", {"quantity": 1}, auth)
+        status, answer = call(
+            "PUT", f"{API}/carts/{cart['cart_id']}/items/{sku}", {"quantity": 1}, auth, source=shopper_address(i)
+        )
     except Transport as error:
         return "error", str(error)
     if status == 200:
@@ -115,7 +138,7 @@ def checkout(i, cart, run):
     headers = {"Idempotency-Key": f"{run}-shopper-{i}"}
     start = time.perf_counter()
     try:
-        status, answer = call("POST", f"{API}/checkout", body, headers)
+        status, answer = call("POST", f"{API}/checkout", body, headers, source=shopper_address(i))
     except Transport as error:
         return None, (time.perf_counter() - start) * 1000, str(error)
     return status, (time.perf_counter() - start) * 1000, answer
