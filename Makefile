@@ -19,7 +19,7 @@ CARGO_DENY := .tools/cargo-deny-$(CARGO_DENY_VERSION)/bin/cargo-deny
 
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: dev dev-reset test bench bench-build bench-campaign deps java chromium gateway release sam-build lint client clean
+.PHONY: dev dev-reset test tools bench bench-build valgrind bench-campaign deps java chromium gateway release sam-build lint client clean
 
 ## dev: install, start the local stack on the fixed ports, seed the demo catalog, serve the shop:
 ## the storefront on 127.0.0.1:3001 (SHOP_STOREFRONT_PORT), the API on 127.0.0.1:3000 (SHOP_PORT),
@@ -41,7 +41,7 @@ dev-reset:
 ## Lighthouse on the storefront's home, a product page and the cart (bench/lighthouse, installed
 ## for the bench alone). Builds the release binaries first (as `make release`, plus the floor: ~20
 ## minutes from cold on 2 cores); the measuring itself takes about 10 minutes, every step under a deadline.
-bench: deps gateway chromium $(VENV)/.bench bench/lighthouse/node_modules/.installed bench-build
+bench: deps gateway chromium valgrind $(VENV)/.bench bench/lighthouse/node_modules/.installed bench-build
 	python3 infra/local/stack.py run -- python3 bench/run.py
 
 ## bench-campaign: the campaign fan-out to 100,000 recipients alone (bench/campaign-100000.json,
@@ -68,8 +68,24 @@ docs/api/node_modules/.installed: docs/api/package.json docs/api/package-lock.js
 	cd docs/api && npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
+## bench-build: the release binaries as `make release` builds them, plus the floor. They are linked
+## with their symbols, kept in target/bench-symbols for the callgrind profile (bench/profile.py),
+## then stripped in place as the release profile strips them.
 bench-build: deps
-	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" cargo lambda build --release --target x86_64-unknown-linux-gnu $(addprefix -p ,$(FUNCTIONS)) -p bench-floor
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" CARGO_PROFILE_RELEASE_STRIP=false cargo lambda build --release --target x86_64-unknown-linux-gnu $(addprefix -p ,$(FUNCTIONS)) -p bench-floor
+	@for name in $(FUNCTIONS) bench-floor; do \
+	  mkdir -p target/bench-symbols/$$name \
+	  && cp target/lambda/$$name/bootstrap target/bench-symbols/$$name/bootstrap \
+	  && strip --strip-all target/lambda/$$name/bootstrap || exit 1; done
+
+## valgrind: the bench's profile counts a cold start's instructions with callgrind (Debian's
+## valgrind, installed when missing).
+valgrind:
+	@command -v valgrind >/dev/null || { \
+	  echo "make: installing Debian's valgrind for the bench's profile"; \
+	  $(SUDO) apt-get install -y -q --no-install-recommends valgrind \
+	  || { $(SUDO) apt-get update -q && $(SUDO) apt-get install -y -q --no-install-recommends valgrind; } \
+	  || { echo "make: could not install valgrind; install it (Debian: apt-get install valgrind)"; exit 1; }; }
 
 ## test: install, start a private stack on free ports (the API's, the storefront's and the
 ## console's among them, exported as SHOP_API_URL, SHOP_STOREFRONT_URL and SHOP_CONSOLE_URL, with
@@ -115,6 +131,9 @@ node_modules/.installed: package.json package-lock.json
 
 gateway:
 	cargo build -p shop-local
+
+## tools: the project's own tools (cargo-deny), for CI to build beside the tests
+tools: $(CARGO_DENY)
 
 $(CARGO_DENY):
 	cargo install --quiet --locked --no-default-features --root .tools/cargo-deny-$(CARGO_DENY_VERSION) cargo-deny --version $(CARGO_DENY_VERSION)
