@@ -19,7 +19,7 @@ CARGO_DENY := .tools/cargo-deny-$(CARGO_DENY_VERSION)/bin/cargo-deny
 
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: dev dev-reset test tools bench bench-build valgrind bench-campaign deps java chromium gateway release sam-build lint client clean
+.PHONY: dev dev-reset test tools redrive bench bench-build valgrind bench-campaign deps java chromium gateway release sam-build lint client clean
 
 ## dev: install, start the local stack on the fixed ports, seed the demo catalog, serve the shop:
 ## the storefront on 127.0.0.1:3001 (SHOP_STOREFRONT_PORT), the API on 127.0.0.1:3000 (SHOP_PORT),
@@ -131,6 +131,12 @@ node_modules/.installed: package.json package-lock.json
 
 gateway:
 	cargo build -p shop-local
+
+## redrive: moves a queue's dead letters back to it once their cause is fixed (docs/runbook.md):
+## QUEUE=Fulfillment|Email|MailEvents|Campaign|ReservationExpiry; on AWS with STACK=<stack>
+## (SQS's own StartMessageMoveTask), or LOCAL=1 for make dev's stack
+redrive: $(VENV)/.installed
+	$(VENV)/bin/python infra/ops/redrive.py $(QUEUE) $(if $(STACK),--stack $(STACK)) $(if $(LOCAL),--local)
 
 ## tools: the project's own tools (cargo-deny), for CI to build beside the tests
 tools: $(CARGO_DENY)

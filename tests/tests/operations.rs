@@ -214,3 +214,49 @@ fn every_alarm_has_its_section_in_the_runbook() {
         "alarms without a section in docs/runbook.md: {missing:?}"
     );
 }
+
+#[tokio::test]
+async fn a_dead_lettered_mail_goes_out_once_its_queue_is_redriven() {
+    use shop_platform::messages::{MailKind, MailRequest};
+    let (app, inbox) = (TestApp::new(), shop_tests::Inbox::new());
+    let email = unique_email("redriven");
+    // An unpaid order: nothing has mailed its customer yet.
+    let (order, _) = app.pending_order(&email, 3, 1).await;
+    let order_id = order["order_id"].as_str().unwrap();
+
+    // Its confirmation, where it lands after failing its retries: the mail queue's dead letters.
+    let sdk = aws_config::load_from_env().await;
+    let sqs = aws_sdk_sqs::Client::new(&sdk);
+    let prefix = shop_tests::required("SHOP_RESOURCE_PREFIX");
+    let dead = sqs
+        .get_queue_url()
+        .queue_name(format!("{prefix}-EmailDeadLetterQueue"))
+        .send()
+        .await
+        .unwrap()
+        .queue_url
+        .unwrap();
+    let trace = shop_platform::batch::Trace::new(order_id, "redrive-test");
+    shop_services::queue::Queue::new(sqs.clone(), dead)
+        .send(&MailRequest::once(MailKind::OrderConfirmation, order_id), 0, &trace)
+        .await
+        .unwrap();
+
+    // The repair, as the runbook has an ops engineer run it.
+    let root = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
+    let redrive = std::process::Command::new(format!("{root}/.venv/bin/python"))
+        .args(["infra/ops/redrive.py", "Email"])
+        .current_dir(root)
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&redrive.stdout);
+    assert!(
+        redrive.status.success(),
+        "{said}{}",
+        String::from_utf8_lossy(&redrive.stderr)
+    );
+    assert!(said.starts_with("redrive: moved "), "{said}");
+
+    let mails = inbox.wait_for(&email, "confirmed", 1).await;
+    assert_eq!(mails.len(), 1, "the dead-lettered mail went out, once");
+}
