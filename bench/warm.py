@@ -50,8 +50,10 @@ def call(method, path, body=None, headers=None):
         return json.loads(response.read() or b"{}")
 
 
-def http_event(sample: str, path: str, path_parameters=None, query=None, body=None, headers=None) -> bytes:
-    """The API Gateway event of `sample` (events/<function>/<file>), for another request."""
+def http_event(sample: str, path: str, path_parameters=None, query=None, body=None, headers=None,
+               source_ip=None) -> bytes:
+    """The API Gateway event of `sample` (events/<function>/<file>), for another request (from
+    `source_ip` when given)."""
     event = json.loads((EVENTS / sample).read_text())
     event = copy.deepcopy(event)
     event["rawPath"] = event["requestContext"]["http"]["path"] = path
@@ -61,6 +63,8 @@ def http_event(sample: str, path: str, path_parameters=None, query=None, body=No
     event["requestContext"]["requestId"] = uuid.uuid4().hex
     event["requestContext"]["timeEpoch"] = int(time.time() * 1000)
     event["headers"].update(headers or {})
+    if source_ip:
+        event["requestContext"]["http"]["sourceIp"] = source_ip
     if body is not None:
         event["body"] = body if isinstance(body, str) else json.dumps(body)
     return json.dumps(event).encode()
@@ -151,8 +155,9 @@ def main() -> int:
              {"Authorization": f"Bearer {cart['cart_token']}"})
         body = {"cart_id": cart["cart_id"], "cart_token": cart["cart_token"], "email": f"warm-{stamp}-{i}@example.com",
                 "shipping_address": ADDRESS, "shipping_method": "standard", "marketing_opt_in": False}
+        # Each shopper from an address of their own (TEST-NET-2): checkout holds are limited per source.
         checkouts.append(http_event("checkout/checkout.json", "/checkout", body=body,
-                                    headers={"idempotency-key": uuid.uuid4().hex}))
+                                    headers={"idempotency-key": uuid.uuid4().hex}, source_ip=f"198.51.100.{i % 250 + 1}"))
     row, bodies = run("checkout (POST /checkout)", "checkout", checkouts)
     rows.append(row)
 
