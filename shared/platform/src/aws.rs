@@ -73,12 +73,20 @@ const AWS_ROOTS: [&[u8]; 5] = [
     b"Starfield Services Root Certificate Authority - G2",
 ];
 
-/// The compiled-in Mozilla roots that are [`AWS_ROOTS`].
+/// How far into a root's DER its name is looked for: a root is its own issuer, and the issuer
+/// comes before the validity, the subject and the key (the AWS roots' names end by byte 190).
+const NAME_WITHIN: usize = 256;
+
+/// The compiled-in Mozilla roots that are [`AWS_ROOTS`], found at every cold start: the search
+/// reads each root's first [`NAME_WITHIN`] bytes, not all of it.
 fn aws_roots() -> impl Iterator<Item = &'static [u8]> {
     webpki_root_certs::TLS_SERVER_ROOT_CERTS
         .iter()
         .map(|cert| cert.as_ref())
-        .filter(|der| AWS_ROOTS.iter().any(|name| memchr::memmem::find(der, name).is_some()))
+        .filter(|der| {
+            let head = &der[..der.len().min(NAME_WITHIN)];
+            AWS_ROOTS.iter().any(|name| memchr::memmem::find(head, name).is_some())
+        })
 }
 
 /// The AWS roots as the PEM the SDK's trust store takes.
