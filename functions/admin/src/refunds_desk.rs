@@ -17,7 +17,8 @@ use shop_platform::ApiError;
 use shop_platform::batch::Trace;
 use shop_platform::clock::rfc3339;
 use shop_platform::edge::{self, json, json_body, path_param};
-use shop_services::cancellation::{Cancellation, refunded};
+use shop_platform::metrics;
+use shop_services::cancellation::Cancellation;
 use shop_services::payments::PaymentError;
 use shop_store::orders::customers::CancelledBy;
 
@@ -118,7 +119,7 @@ impl OrderDesk {
         };
         let added = self.orders.add_merchant_refund(&order_id, &refund).await?;
         if added {
-            refunded(&order, refund.amount.amount, &refund.refund_id);
+            metrics::refunded(&order_id, refund.amount.amount, &refund.refund_id);
         }
         if let Transition::To(to) = order.status.on(event) {
             // False when Stripe's own event moved it first: the same move.

@@ -9,7 +9,7 @@ use serde::Deserialize;
 use shop_domain::returns::ReturnState;
 use shop_platform::ApiError;
 use shop_platform::edge::{self, json, json_body, path_param};
-use shop_services::cancellation::refunded;
+use shop_platform::metrics;
 use shop_store::orders::OrderWriteError;
 
 #[derive(Deserialize)]
@@ -87,7 +87,7 @@ impl OrderDesk {
                     tracing::error!(return_id, error = %error, "return received but not refunded; receiving again retries");
                 })?;
             if self.orders.return_refunded(&order, index, &return_id, &refund).await? {
-                refunded(&order, received.refund.amount, &refund);
+                metrics::refunded(&order.order_id, received.refund.amount, &refund);
             }
             tracing::info!(return_id, refund, amount = received.refund.amount, "return refunded");
             let mut answer = received;

@@ -155,7 +155,7 @@ impl PaymentWebhook {
             applied => applied,
         };
         if applied == Applied::Moved {
-            shop_services::cancellation::refunded(order, intent.amount, &refund);
+            shop_platform::metrics::refunded(&order.order_id, intent.amount, &refund);
         }
         self.settle_applied(delivery, &record, applied).await
     }

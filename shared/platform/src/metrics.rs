@@ -225,6 +225,26 @@ impl Emission {
     }
 }
 
+/// An order's cancellation, counted where it commits (once: its condition holds once).
+pub fn cancelled(order_id: &str, reason: &str) {
+    Metric::OrdersCancelled
+        .once()
+        .with("order_id", order_id)
+        .with("reason", reason)
+        .emit();
+}
+
+/// A refund the shop issued (a cancellation's, a merchant's, a return's, a late payment's),
+/// counted where it is first recorded (each record is written once).
+pub fn refunded(order_id: &str, amount: i64, refund_id: &str) {
+    Metric::Refunds
+        .once()
+        .add(Metric::RefundedValue, amount)
+        .with("order_id", order_id)
+        .with("refund_id", refund_id)
+        .emit();
+}
+
 /// Counts this instance's start, as Lambda names the function (nothing outside Lambda).
 pub fn cold_start() {
     if let Ok(function) = std::env::var("AWS_LAMBDA_FUNCTION_NAME") {

@@ -12,7 +12,7 @@ use shop_domain::order::{Order, OrderEvent, OrderStatus, Transition};
 use shop_platform::ApiError;
 use shop_platform::batch::Trace;
 use shop_platform::messages::{MailKind, MailRequest};
-use shop_platform::metrics::Metric;
+use shop_platform::metrics;
 use shop_store::orders::OrderStore;
 use shop_store::orders::customers::{CancelledBy, REFUND_OWED, paid_cancellation};
 
@@ -118,19 +118,9 @@ impl Cancellation<'_> {
             tracing::error!(order_id = %order.order_id, error = %error, "refund owed for a cancelled order; cancelling again retries it");
         })?;
         if self.orders.cancel_refunded(&order.order_id, &refund).await? {
-            refunded(order, order.totals.total.amount, &refund);
+            metrics::refunded(&order.order_id, order.totals.total.amount, &refund);
         }
         tracing::info!(order_id = %order.order_id, refund, "cancelled order refunded");
         Ok(())
     }
-}
-
-/// A refund the shop issued, counted where it is first recorded (each recording holds once).
-pub fn refunded(order: &Order, amount: i64, refund_id: &str) {
-    Metric::Refunds
-        .once()
-        .add(Metric::RefundedValue, amount)
-        .with("order_id", &order.order_id)
-        .with("refund_id", refund_id)
-        .emit();
 }

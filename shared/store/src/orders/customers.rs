@@ -122,7 +122,7 @@ impl OrderStore {
         }
         let cancelled = dynamo::transact(&self.client, items).await?.is_none();
         if cancelled {
-            crate::orders::cancelled(order, by.reason());
+            shop_platform::metrics::cancelled(&order.order_id, by.reason());
         }
         Ok(cancelled)
     }

@@ -28,7 +28,7 @@ use shop_domain::cart::StockShortfall;
 use shop_domain::line::OrderLine;
 use shop_domain::order::{Email, Order, OrderStatus};
 use shop_domain::pricing::DiscountCode;
-use shop_platform::metrics::Metric;
+use shop_platform::metrics;
 
 pub mod customers;
 pub mod events;
@@ -163,15 +163,6 @@ fn customer_mark_key(code: &DiscountCode, email: &Email) -> Item {
 
 /// What a [`OrderStore::take_stock`] item that failed says: the units asked for and the units
 /// there were.
-/// An order's cancellation, counted where it commits (once: its condition holds once).
-pub(crate) fn cancelled(order: &Order, reason: &str) {
-    Metric::OrdersCancelled
-        .once()
-        .with("order_id", &order.order_id)
-        .with("reason", reason)
-        .emit();
-}
-
 pub(crate) fn shortfall(
     reason: &aws_sdk_dynamodb::types::CancellationReason,
     sku: &str,
@@ -493,7 +484,7 @@ impl OrderStore {
         // The only condition that can fail is the order's status: it is no longer pending.
         let released = dynamo::transact(&self.client, items).await?.is_none();
         if released {
-            cancelled(order, reason);
+            metrics::cancelled(&order.order_id, reason);
         }
         Ok(released)
     }
