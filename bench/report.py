@@ -53,9 +53,10 @@ def where_it_goes(profile: dict, name: str) -> str:
             f"({row['vs_floor']}x the floor's {floor / 1e6:.1f} M); the most go to {crates}.")
 
 
-def stripe_share(row: dict) -> float:
-    """The percentage of a binary's symbol bytes in the async-stripe crates (stripe_*)."""
-    return round(sum(c["percent"] for c in row.get("size", {}).get("crates", []) if c["crate"].startswith("stripe")), 1)
+def top_crates(row: dict, count: int = 3) -> str:
+    """A binary's `count` largest crates by symbol bytes, with their shares."""
+    crates = row.get("size", {}).get("crates", [])[:count]
+    return ", ".join(f"{c['crate']} {c['percent']}%" for c in crates)
 
 
 def what_it_is(profile: dict, large: dict) -> str:
@@ -64,9 +65,8 @@ def what_it_is(profile: dict, large: dict) -> str:
     rows = {name: results[name] for name in large if name in results and results[name].get("size")}
     if not rows:
         return ""
-    parts = [f"{name} {stripe_share(row)}%" for name, row in sorted(rows.items(), key=lambda kv: large[kv[0]])]
-    return (" By nm, the share of each one's symbol bytes in async-stripe's crates (stripe_*, its generated "
-            "types among them): " + ", ".join(parts) + ".")
+    parts = [f"{name}: {top_crates(row)}" for name, row in sorted(rows.items(), key=lambda kv: large[kv[0]])]
+    return " By nm, the largest crates in each one's symbol bytes: " + "; ".join(parts) + "."
 
 
 def misses(cold: dict, profile: dict, requests: dict, sale: dict, campaigns: list) -> list:

@@ -68,6 +68,21 @@ pub fn required(name: &str) -> String {
     std::env::var(name).unwrap_or_else(|_| panic!("{name} is not set: run the tests with `make test`"))
 }
 
+/// A `Stripe-Signature` header for `payload`, made with `secret` at `t` (now when `None`), as
+/// Stripe signs a delivery: `t=<t>,v1=<hex HMAC-SHA256 of "<t>.<payload>">`.
+pub fn stripe_signature(payload: &str, secret: &str, t: Option<i64>) -> String {
+    use hmac::{KeyInit, Mac};
+    let t = t.unwrap_or_else(|| {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs() as i64)
+    });
+    let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes()).expect("HMAC takes any key");
+    mac.update(format!("{t}.{payload}").as_bytes());
+    let v1: String = mac.finalize().into_bytes().iter().map(|b| format!("{b:02x}")).collect();
+    format!("t={t},v1={v1}")
+}
+
 /// A name no other test (or earlier run) uses: `prefix-<time>-<pid>-<n>`.
 pub fn unique(prefix: &str) -> String {
     static NEXT: AtomicU32 = AtomicU32::new(0);

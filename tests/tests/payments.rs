@@ -1,6 +1,8 @@
-//! The Stripe adapter (async-stripe) against the local Stripe-compatible server.
+//! The Stripe adapter (shop_services::payments, the shop's own client of Stripe's API) against
+//! the local Stripe-compatible server.
 
 use shop_services::payments::{CancelReason, PaymentError, PaymentGateway};
+use shop_tests::faults::Faults;
 use shop_tests::{TestStripe, unique};
 use std::time::Duration;
 
@@ -140,4 +142,83 @@ async fn the_same_idempotency_key_with_other_parameters_is_an_idempotency_error(
         other.json::<serde_json::Value>().await.unwrap()["error"]["type"],
         "idempotency_error"
     );
+}
+
+#[tokio::test]
+async fn an_intent_carries_its_order_and_exchange_and_is_read_back_as_stripe_has_it() {
+    let (gateway, stripe) = (gateway(), TestStripe::new());
+    let (order, exchange) = (unique("order"), unique("exchange"));
+    let intent = gateway
+        .create_exchange_intent(&order, &exchange, 1_250, "EUR", "a@b.co")
+        .await
+        .unwrap();
+    let at_stripe = stripe.intent(&intent.id).await;
+    assert_eq!(at_stripe["amount"], 1_250);
+    assert_eq!(at_stripe["currency"], "eur");
+    assert_eq!(at_stripe["metadata"]["order_id"], order.as_str());
+    assert_eq!(at_stripe["metadata"]["exchange_id"], exchange.as_str());
+    assert_eq!(at_stripe["receipt_email"], "a@b.co");
+    assert_eq!(at_stripe["automatic_payment_methods"]["enabled"], true);
+    assert_eq!(gateway.retrieve_intent(&intent.id).await.unwrap(), intent);
+    stripe.confirm(&intent.id, "pm_card_visa").await;
+    assert_eq!(gateway.retrieve_intent(&intent.id).await.unwrap().status, "succeeded");
+}
+
+#[tokio::test]
+async fn a_refund_is_made_once_per_key_and_never_beyond_what_was_paid() {
+    let (gateway, stripe) = (gateway(), TestStripe::new());
+    let intent = gateway
+        .create_intent(&unique("order"), 3_000, "usd", "a@b.co")
+        .await
+        .unwrap();
+    stripe.confirm(&intent.id, "pm_card_visa").await;
+    let key = unique("refund");
+    let first = gateway.refund(&intent.id, Some(1_000), &key).await.unwrap();
+    let again = gateway.refund(&intent.id, Some(1_000), &key).await.unwrap();
+    assert_eq!(first, again, "the same key is the same refund");
+    assert_eq!(stripe.refunds_of(&intent.id).await.len(), 1);
+    let rest = gateway.refund(&intent.id, None, &unique("refund")).await.unwrap();
+    assert_ne!(rest, first);
+    let refunded: i64 = stripe
+        .refunds_of(&intent.id)
+        .await
+        .iter()
+        .map(|r| r["amount"].as_i64().unwrap())
+        .sum();
+    assert_eq!(refunded, 3_000);
+    let beyond = gateway.refund(&intent.id, Some(1), &unique("refund")).await;
+    assert!(matches!(beyond, Err(PaymentError::Refused(_))), "{beyond:?}");
+}
+
+#[tokio::test]
+async fn stripe_failing_or_busy_is_unavailable_and_the_retry_with_the_same_key_makes_one_intent() {
+    let (gateway, stripe) = (gateway(), TestStripe::new());
+    for fault in ["api_error", "rate_limit", "reset"] {
+        let order = unique("order");
+        let rule = Faults::stripe()
+            .inject_json(&serde_json::json!({
+                "method": "POST", "path": "/v1/payment_intents", "body_contains": order,
+                "times": 1, "fault": fault, "when": "after",
+            }))
+            .await;
+        let error = gateway.create_intent(&order, 900, "usd", "a@b.co").await.unwrap_err();
+        assert!(matches!(error, PaymentError::Unavailable(_)), "{fault}: {error}");
+        assert_eq!(rule.fired().await, 1);
+        let retried = gateway.create_intent(&order, 900, "usd", "a@b.co").await.unwrap();
+        let made = stripe.intents_for_order(&order).await;
+        assert_eq!(made.len(), 1, "{fault}: {made:?}");
+        assert_eq!(made[0]["id"], retried.id.as_str());
+    }
+}
+
+#[tokio::test]
+async fn an_id_or_key_that_is_not_stripe_s_is_refused_before_any_call() {
+    let gateway = gateway();
+    for id in ["", "pi_1/../refunds", "pi 1", "pi_1?expand=x"] {
+        let error = gateway.retrieve_intent(id).await.unwrap_err();
+        assert!(matches!(error, PaymentError::Refused(_)), "{id:?}: {error}");
+    }
+    let long = "k".repeat(256);
+    let error = gateway.refund("pi_1", None, &long).await.unwrap_err();
+    assert!(error.to_string().contains("idempotency key"), "{error}");
 }

@@ -9,10 +9,10 @@ use serde_json::{Value, json};
 use shop_services::queue::Queue;
 use shop_store::orders::OrderStore;
 use shop_tests::{
-    Inbox, TestApp, TestStripe, checkout_body, dollars, expect_json, hosted_env, problem, product, unique, unique_email,
+    Inbox, TestApp, TestStripe, checkout_body, dollars, expect_json, hosted_env, problem, product, stripe_signature,
+    unique, unique_email,
 };
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
-use stripe_webhook::Webhook;
 
 const MERCHANT: &str = "merchant@example.com";
 
@@ -64,7 +64,7 @@ async fn post_event(app: &TestApp, payload: &str, signature: &str) -> reqwest::R
 }
 
 fn signed(payload: &str) -> String {
-    Webhook::generate_test_header(payload, &secret(), None)
+    stripe_signature(payload, &secret(), None)
 }
 
 /// The order as its owner sees it, once its status differs from `from` (or at the deadline);
@@ -114,12 +114,9 @@ async fn events_without_a_valid_signature_are_refused_and_change_nothing() {
     let last = flipped.pop().unwrap();
     flipped.push(if last == '0' { '1' } else { '0' });
     let cases = [
+        (stripe_signature(&payload, "whsec_wrong", None), "invalid_signature"),
         (
-            Webhook::generate_test_header(&payload, "whsec_wrong", None),
-            "invalid_signature",
-        ),
-        (
-            Webhook::generate_test_header(&payload, &secret(), Some(now() - 301)),
+            stripe_signature(&payload, &secret(), Some(now() - 301)),
             "stale_signature",
         ),
         ("garbage".to_owned(), "invalid_signature"),
@@ -285,7 +282,7 @@ async fn either_of_two_configured_secrets_verifies_while_the_merchant_rotates() 
     )
     .await;
     for (secret, status) in [("whsec_old_one", 200), ("whsec_new_one", 200), ("whsec_other", 400)] {
-        let header = Webhook::generate_test_header(&payload, secret, None);
+        let header = stripe_signature(&payload, secret, None);
         assert_eq!(
             webhook.handle(webhook_request(&payload, &header)).await.status(),
             status,

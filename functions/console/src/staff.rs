@@ -15,13 +15,10 @@ use aws_sdk_cognitoidentityprovider::operation::initiate_auth::InitiateAuthOutpu
 use aws_sdk_cognitoidentityprovider::types::{
     AuthFlowType, AuthenticationResultType, ChallengeNameType, SoftwareTokenMfaSettingsType,
 };
-use http_body_util::{BodyExt, Empty};
-use hyper::body::Bytes;
 use jsonwebtoken::jwk::JwkSet;
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use serde::Deserialize;
 use shop_platform::config::ConfigError;
-use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::OnceCell;
 
@@ -206,18 +203,13 @@ where
     }
 }
 
-type Https = hyper_util::client::legacy::Client<
-    hyper_rustls::HttpsConnector<hyper_util::client::legacy::connect::HttpConnector>,
-    Empty<Bytes>,
->;
-
 /// The user pool the console signs staff in with, and its keys once read.
 pub struct StaffPool {
     cognito: Client,
     rules: TokenRules,
     keys_url: String,
     keys: OnceCell<JwkSet>,
-    http: Https,
+    http: shop_platform::https::Client,
 }
 
 impl StaffPool {
@@ -246,7 +238,7 @@ impl StaffPool {
             },
             keys_url: format!("{endpoint}/{pool_id}/.well-known/jwks.json"),
             keys: OnceCell::new(),
-            http: https().map_err(ConfigError::new)?,
+            http: shop_platform::https::client().map_err(ConfigError::new)?,
         })
     }
 
@@ -408,36 +400,11 @@ impl StaffPool {
         if !response.status().is_success() {
             return Err(fail(format!("answered {}", response.status())));
         }
-        let body = http_body_util::Limited::new(response.into_body(), KEYS_LIMIT)
-            .collect()
-            .await
-            .map_err(|e| fail(e.to_string()))?
-            .to_bytes();
+        let body = shop_platform::https::body(response, KEYS_LIMIT).await.map_err(fail)?;
         let keys: JwkSet = serde_json::from_slice(&body).map_err(|e| fail(e.to_string()))?;
         tracing::info!(keys = keys.keys.len(), "staff pool keys read");
         Ok(keys)
     }
-}
-
-/// A client for one plain GET, over HTTPS with the Mozilla roots compiled in (as the SDK's
-/// client, `shop_platform::aws`), or HTTP where the endpoint is local.
-fn https() -> Result<Https, String> {
-    let mut roots = rustls::RootCertStore::empty();
-    for cert in webpki_root_certs::TLS_SERVER_ROOT_CERTS {
-        // A root this rustls cannot read is one fewer to trust, not a failure.
-        let _ = roots.add(cert.clone());
-    }
-    let tls = rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::aws_lc_rs::default_provider()))
-        .with_safe_default_protocol_versions()
-        .map_err(|e| format!("TLS: {e}"))?
-        .with_root_certificates(roots)
-        .with_no_client_auth();
-    let connector = hyper_rustls::HttpsConnectorBuilder::new()
-        .with_tls_config(tls)
-        .https_or_http()
-        .enable_http1()
-        .build();
-    Ok(hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new()).build(connector))
 }
 
 #[cfg(test)]

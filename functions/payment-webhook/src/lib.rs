@@ -6,6 +6,7 @@
 //! sends it. The mails an event owes (payment failed, cancelled, refunded, the merchant's review
 //! alert) are asked for the same way. The state machine is the domain's (`OrderStatus::on`).
 
+use event::{EventObject, PaymentIntent};
 use http::StatusCode;
 use lambda_http::{Body, Request, Response};
 use secrecy::{ExposeSecret, SecretString};
@@ -26,9 +27,9 @@ use shop_services::queue::Queue;
 use shop_store::orders::OrderStore;
 use shop_store::orders::events::{Applied, EventRecord, OrderNote};
 use std::sync::Arc;
-use stripe_webhook::EventObject;
 
 mod dispute;
+mod event;
 mod intent;
 mod refund;
 mod signature;
@@ -96,19 +97,18 @@ struct IntentFacts {
 }
 
 impl IntentFacts {
-    fn of(intent: &stripe_shared::PaymentIntent) -> Self {
+    fn of(intent: &PaymentIntent) -> Self {
         Self {
-            id: intent.id.to_string(),
+            id: intent.id.clone(),
             order_id: intent.metadata.get("order_id").cloned(),
             exchange_id: intent.metadata.get(EXCHANGE_METADATA).cloned(),
             amount: intent.amount,
-            currency: intent.currency.to_string(),
+            currency: intent.currency.clone(),
             failure: intent
                 .last_payment_error
                 .as_ref()
                 .map(|e| e.message.clone().unwrap_or_else(|| "payment failed".into())),
-            cancelled_by_customer: intent.cancellation_reason
-                == Some(stripe_shared::PaymentIntentCancellationReason::RequestedByCustomer),
+            cancelled_by_customer: intent.cancellation_reason.as_deref() == Some("requested_by_customer"),
         }
     }
 }
@@ -183,12 +183,12 @@ impl PaymentWebhook {
             }
         })?;
         let delivery = Delivery {
-            event_id: event.id.to_string(),
-            kind: event.type_.as_str().to_owned(),
+            event_id: event.id.clone(),
+            kind: event.kind.clone(),
             request_id: edge::request_id(request),
         };
         tracing::info!(event_id = %delivery.event_id, event_type = %delivery.kind, "event verified");
-        match &event.data.object {
+        match &event.object {
             EventObject::PaymentIntentSucceeded(intent) => {
                 let intent = IntentFacts::of(intent);
                 match intent.exchange_id.clone() {
@@ -199,10 +199,8 @@ impl PaymentWebhook {
             EventObject::PaymentIntentPaymentFailed(intent) => self.failed(&delivery, IntentFacts::of(intent)).await?,
             EventObject::PaymentIntentCanceled(intent) => self.canceled(&delivery, IntentFacts::of(intent)).await?,
             EventObject::ChargeRefunded(charge) => self.refunded(&delivery, charge).await?,
-            EventObject::ChargeDisputeCreated(dispute) | EventObject::ChargeDisputeClosed(dispute) => {
-                self.disputed(&delivery, dispute).await?
-            }
-            _ => {
+            EventObject::ChargeDispute(dispute) => self.disputed(&delivery, dispute).await?,
+            EventObject::Other => {
                 tracing::info!(event_id = %delivery.event_id, event_type = %delivery.kind, "event type not handled; acknowledged")
             }
         }

@@ -23,9 +23,9 @@ impl PaymentWebhook {
 
     /// Money went back (by the merchant, customer service, or the shop itself): the order
     /// becomes `refunded` or `partially_refunded`, once, never from a status that cannot be.
-    pub(crate) async fn refunded(&self, delivery: &Delivery, charge: &stripe_shared::Charge) -> Result<(), ApiError> {
+    pub(crate) async fn refunded(&self, delivery: &Delivery, charge: &event::Charge) -> Result<(), ApiError> {
         let event_id = delivery.event_id.as_str();
-        let intent = charge.payment_intent.as_ref().map(|intent| intent.id().to_string());
+        let intent = charge.payment_intent.as_ref().map(|intent| intent.id().to_owned());
         let Some(order_id) = self.order_id_of_payment(event_id, intent).await? else {
             return Ok(());
         };

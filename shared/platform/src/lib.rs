@@ -9,6 +9,7 @@ pub mod browser;
 pub mod clock;
 pub mod config;
 pub mod edge;
+pub mod https;
 pub mod in_process;
 pub mod keys;
 pub mod logging;

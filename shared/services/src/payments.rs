@@ -1,18 +1,31 @@
-//! Payments through Stripe (async-stripe). Locally `STRIPE_API_BASE` points the same code at the
+//! Payments through Stripe's API: the four calls the shop makes (create, retrieve and cancel a
+//! PaymentIntent; create a refund), form-encoded as Stripe takes them, on the shop's own pooled
+//! HTTPS client (`shop_platform::https`). Locally `STRIPE_API_BASE` points the same code at the
 //! Stripe-compatible server of the local stack; without it, a `sk_test_` key talks to Stripe's
 //! test mode. Every call that creates or cancels money movement carries an idempotency key
 //! derived from the order, so a retry never creates a second PaymentIntent or refund.
+//!
+//! A small client rather than async-stripe: its generated types for all of Stripe were a fifth
+//! to a quarter of each paying function's binary, and its client kept no connection between
+//! calls (bench/results.md, issue #22).
 
+use http::header::{AUTHORIZATION, CONTENT_TYPE, HeaderValue};
+use http::{Method, Request, StatusCode};
 use secrecy::{ExposeSecret, SecretString};
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
 use shop_platform::config::{ConfigError, Env};
-use std::collections::HashMap;
+use shop_platform::https;
 use std::time::Duration;
-use stripe::{Client, ClientBuilder, IdempotencyKey, RequestStrategy, StripeError, StripeRequest};
-use stripe_core::payment_intent::{
-    CancelPaymentIntent, CancelPaymentIntentCancellationReason, CreatePaymentIntent,
-    CreatePaymentIntentAutomaticPaymentMethods, RetrievePaymentIntent,
-};
-use stripe_core::refund::CreateRefund;
+
+/// The Stripe API version the shop's requests and the objects it reads follow.
+pub const STRIPE_VERSION: &str = "2026-09-30.endive";
+/// Where Stripe's API is, unless `STRIPE_API_BASE` says otherwise.
+const STRIPE_API: &str = "https://api.stripe.com";
+/// Stripe's answers to the shop's calls are small; a longer one is not Stripe's.
+const ANSWER_LIMIT: usize = 256 * 1024;
+/// Stripe's longest idempotency key.
+const IDEMPOTENCY_KEY_LIMIT: usize = 255;
 
 /// Why the shop cancels a PaymentIntent.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -52,20 +65,6 @@ pub enum PaymentError {
     Refused(String),
 }
 
-impl From<StripeError> for PaymentError {
-    fn from(error: StripeError) -> Self {
-        match &error {
-            StripeError::Stripe(api, status) if *status < 500 && *status != 429 => {
-                Self::Refused(api.message.clone().unwrap_or_default())
-            }
-            StripeError::Stripe(..) | StripeError::Timeout | StripeError::ClientError(_) => {
-                Self::Unavailable(error.to_string())
-            }
-            _ => Self::Refused(error.to_string()),
-        }
-    }
-}
-
 impl From<PaymentError> for shop_platform::ApiError {
     fn from(error: PaymentError) -> Self {
         match error {
@@ -81,7 +80,12 @@ impl From<PaymentError> for shop_platform::ApiError {
 /// The Stripe adapter.
 #[derive(Clone)]
 pub struct PaymentGateway {
-    client: Client,
+    http: https::Client,
+    /// `Bearer sk_...`, marked sensitive.
+    authorization: HeaderValue,
+    /// The API's origin, without a trailing `/`.
+    base: String,
+    timeout: Duration,
 }
 
 impl std::fmt::Debug for PaymentGateway {
@@ -91,18 +95,65 @@ impl std::fmt::Debug for PaymentGateway {
     }
 }
 
+/// What the shop reads of a PaymentIntent Stripe answers with.
+#[derive(Deserialize)]
+struct IntentObject {
+    id: String,
+    #[serde(default)]
+    client_secret: Option<String>,
+    status: String,
+}
+
+impl From<IntentObject> for Intent {
+    fn from(intent: IntentObject) -> Self {
+        Self {
+            id: intent.id,
+            client_secret: intent.client_secret.unwrap_or_default(),
+            status: intent.status,
+        }
+    }
+}
+
+/// What the shop reads of a refund Stripe answers with.
+#[derive(Deserialize)]
+struct RefundObject {
+    id: String,
+}
+
+/// Stripe's error body: `{"error": {"type", "code", "message"}}`.
+#[derive(Deserialize)]
+struct ErrorBody {
+    error: ErrorDetail,
+}
+
+#[derive(Deserialize)]
+struct ErrorDetail {
+    #[serde(default)]
+    message: Option<String>,
+    #[serde(rename = "type", default)]
+    kind: Option<String>,
+}
+
 impl PaymentGateway {
     /// A gateway with `secret_key`, at `api_base` when given (else Stripe itself), giving up on a
     /// call after `timeout`.
     pub fn new(secret_key: &SecretString, api_base: Option<&str>, timeout: Duration) -> Result<Self, ConfigError> {
-        let mut builder = ClientBuilder::new(secret_key.expose_secret()).timeout(timeout);
-        if let Some(base) = api_base {
-            builder = builder.url(base);
+        let mut authorization = HeaderValue::try_from(format!("Bearer {}", secret_key.expose_secret()))
+            .map_err(|_| ConfigError::new("the Stripe secret key is not a header value"))?;
+        authorization.set_sensitive(true);
+        let base = api_base.unwrap_or(STRIPE_API).trim_end_matches('/').to_owned();
+        if !(base.starts_with("https://") || base.starts_with("http://")) {
+            return Err(ConfigError::new(format!(
+                "STRIPE_API_BASE {base} is not an http(s) URL"
+            )));
         }
-        let client = builder
-            .build()
-            .map_err(|e| ConfigError::new(format!("Stripe client: {e}")))?;
-        Ok(Self { client })
+        let http = https::client().map_err(|e| ConfigError::new(format!("Stripe client: {e}")))?;
+        Ok(Self {
+            http,
+            authorization,
+            base,
+            timeout,
+        })
     }
 
     /// The gateway the environment describes: the key from `STRIPE_SECRET_KEY`, or from the SSM
@@ -125,9 +176,9 @@ impl PaymentGateway {
         currency: &str,
         email: &str,
     ) -> Result<Intent, PaymentError> {
-        let metadata = HashMap::from([("order_id".to_owned(), order_id.to_owned())]);
+        let metadata = [("order_id", order_id)];
         let key = format!("order-{order_id}-intent");
-        self.intent(amount, currency, email, metadata, &key, format!("Order {order_id}"))
+        self.intent(amount, currency, email, &metadata, &key, format!("Order {order_id}"))
             .await
     }
 
@@ -141,13 +192,10 @@ impl PaymentGateway {
         currency: &str,
         email: &str,
     ) -> Result<Intent, PaymentError> {
-        let metadata = HashMap::from([
-            ("order_id".to_owned(), order_id.to_owned()),
-            (EXCHANGE_METADATA.to_owned(), exchange_id.to_owned()),
-        ]);
+        let metadata = [("order_id", order_id), (EXCHANGE_METADATA, exchange_id)];
         let key = format!("exchange-{exchange_id}-intent");
         let description = format!("Exchange {exchange_id} of order {order_id}");
-        self.intent(amount, currency, email, metadata, &key, description).await
+        self.intent(amount, currency, email, &metadata, &key, description).await
     }
 
     async fn intent(
@@ -155,78 +203,144 @@ impl PaymentGateway {
         amount: i64,
         currency: &str,
         email: &str,
-        metadata: HashMap<String, String>,
+        metadata: &[(&str, &str)],
         key: &str,
         description: String,
     ) -> Result<Intent, PaymentError> {
-        let currency = currency
-            .parse::<stripe_types::Currency>()
-            .map_err(|_| PaymentError::Refused(format!("unknown currency {currency}")))?;
-        let key = idempotency_key(key)?;
-        let intent = CreatePaymentIntent::new(amount, currency)
-            .automatic_payment_methods(CreatePaymentIntentAutomaticPaymentMethods::new(true))
-            .metadata(metadata)
-            .receipt_email(email)
-            .description(description)
-            .customize()
-            .request_strategy(RequestStrategy::Idempotent(key))
-            .send(&self.client)
+        let form = {
+            let mut form = form_urlencoded::Serializer::new(String::new());
+            form.append_pair("amount", &amount.to_string())
+                .append_pair("currency", &currency.to_ascii_lowercase())
+                .append_pair("automatic_payment_methods[enabled]", "true")
+                .append_pair("receipt_email", email)
+                .append_pair("description", &description);
+            for (name, value) in metadata {
+                form.append_pair(&format!("metadata[{name}]"), value);
+            }
+            form.finish()
+        };
+        let intent: IntentObject = self
+            .call(Method::POST, "/v1/payment_intents", Some(form), Some(key))
             .await?;
-        Ok(Intent {
-            id: intent.id.to_string(),
-            client_secret: intent.client_secret.unwrap_or_default(),
-            status: intent.status.as_str().to_owned(),
-        })
+        Ok(intent.into())
     }
 
     /// Cancels a PaymentIntent that was not paid, for `reason` (Stripe keeps it on the intent,
     /// so its `payment_intent.canceled` event says who cancelled); cancelling one already
     /// cancelled is fine.
     pub async fn cancel_intent(&self, intent_id: &str, reason: CancelReason) -> Result<(), PaymentError> {
-        let key = idempotency_key(&format!("{intent_id}-cancel"))?;
         let reason = match reason {
-            CancelReason::Customer => CancelPaymentIntentCancellationReason::RequestedByCustomer,
-            CancelReason::Abandoned => CancelPaymentIntentCancellationReason::Abandoned,
+            CancelReason::Customer => "requested_by_customer",
+            CancelReason::Abandoned => "abandoned",
         };
-        let result = CancelPaymentIntent::new(intent_id)
-            .cancellation_reason(reason)
-            .customize()
-            .request_strategy(RequestStrategy::Idempotent(key))
-            .send(&self.client)
-            .await;
-        match result {
-            Ok(_) => Ok(()),
-            Err(error) => Err(error.into()),
-        }
+        let form = form_urlencoded::Serializer::new(String::new())
+            .append_pair("cancellation_reason", reason)
+            .finish();
+        let path = format!("/v1/payment_intents/{}/cancel", path_segment(intent_id)?);
+        let _: IntentObject = self
+            .call(Method::POST, &path, Some(form), Some(&format!("{intent_id}-cancel")))
+            .await?;
+        Ok(())
     }
-}
 
-impl PaymentGateway {
     /// A PaymentIntent as Stripe has it now (what a browser needs to pay it again).
     pub async fn retrieve_intent(&self, intent_id: &str) -> Result<Intent, PaymentError> {
-        let intent = RetrievePaymentIntent::new(intent_id).send(&self.client).await?;
-        Ok(Intent {
-            id: intent.id.to_string(),
-            client_secret: intent.client_secret.unwrap_or_default(),
-            status: intent.status.to_string(),
-        })
+        let path = format!("/v1/payment_intents/{}", path_segment(intent_id)?);
+        let intent: IntentObject = self.call(Method::GET, &path, None, None).await?;
+        Ok(intent.into())
     }
 
     /// Refunds `amount` (all that is left when `None`) of a PaymentIntent, once per `key`.
     pub async fn refund(&self, intent_id: &str, amount: Option<i64>, key: &str) -> Result<String, PaymentError> {
-        let mut request = CreateRefund::new().payment_intent(intent_id);
-        if let Some(amount) = amount {
-            request = request.amount(amount);
+        let form = {
+            let mut form = form_urlencoded::Serializer::new(String::new());
+            form.append_pair("payment_intent", intent_id);
+            if let Some(amount) = amount {
+                form.append_pair("amount", &amount.to_string());
+            }
+            form.finish()
+        };
+        let refund: RefundObject = self.call(Method::POST, "/v1/refunds", Some(form), Some(key)).await?;
+        Ok(refund.id)
+    }
+
+    /// One call: `form` as the body of a POST, with `idempotency` as its key; Stripe's object
+    /// when it answers 2xx, else the error its status and body say.
+    async fn call<T: DeserializeOwned>(
+        &self,
+        method: Method,
+        path: &str,
+        form: Option<String>,
+        idempotency: Option<&str>,
+    ) -> Result<T, PaymentError> {
+        let mut request = Request::builder()
+            .method(method)
+            .uri(format!("{}{path}", self.base))
+            .header(AUTHORIZATION, self.authorization.clone())
+            .header("Stripe-Version", STRIPE_VERSION);
+        if let Some(key) = idempotency {
+            request = request.header("Idempotency-Key", idempotency_key(key)?);
         }
-        let refund = request
-            .customize()
-            .request_strategy(RequestStrategy::Idempotent(idempotency_key(key)?))
-            .send(&self.client)
-            .await?;
-        Ok(refund.id.to_string())
+        if form.is_some() {
+            request = request.header(CONTENT_TYPE, "application/x-www-form-urlencoded");
+        }
+        let request = request
+            .body(https::Body::from(form.unwrap_or_default()))
+            .map_err(|e| PaymentError::Refused(format!("request: {e}")))?;
+        let exchange = async {
+            let response = self
+                .http
+                .request(request)
+                .await
+                .map_err(|e| PaymentError::Unavailable(format!("{path}: {e}")))?;
+            let status = response.status();
+            let body = https::body(response, ANSWER_LIMIT)
+                .await
+                .map_err(|e| PaymentError::Unavailable(format!("{path}: the answer was cut: {e}")))?;
+            Ok::<_, PaymentError>((status, body))
+        };
+        let (status, body) = tokio::time::timeout(self.timeout, exchange)
+            .await
+            .map_err(|_| PaymentError::Unavailable(format!("{path}: no answer within {:?}", self.timeout)))??;
+        if status.is_success() {
+            return serde_json::from_slice(&body).map_err(|e| {
+                PaymentError::Refused(format!("{path}: Stripe's answer is not the object expected: {e}"))
+            });
+        }
+        Err(refusal(status, &body))
     }
 }
 
-fn idempotency_key(text: &str) -> Result<IdempotencyKey, PaymentError> {
-    IdempotencyKey::new(text).map_err(|e| PaymentError::Refused(format!("idempotency key: {e}")))
+/// The error a non-2xx answer is: Stripe failing or busy (5xx, 429) is `Unavailable`, nothing is
+/// known to have moved; any other is Stripe refusing the request.
+fn refusal(status: StatusCode, body: &[u8]) -> PaymentError {
+    let detail = serde_json::from_slice::<ErrorBody>(body).ok().map(|b| b.error);
+    let message = detail
+        .as_ref()
+        .and_then(|d| d.message.clone())
+        .unwrap_or_else(|| "no message".to_owned());
+    let kind = detail.and_then(|d| d.kind).unwrap_or_else(|| "unknown".to_owned());
+    let text = format!("{message} ({kind}, {status})");
+    if status.is_server_error() || status == StatusCode::TOO_MANY_REQUESTS {
+        PaymentError::Unavailable(text)
+    } else {
+        PaymentError::Refused(text)
+    }
+}
+
+/// An id as one segment of a path: Stripe's ids are letters, digits and `_`.
+fn path_segment(id: &str) -> Result<&str, PaymentError> {
+    if !id.is_empty() && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
+        Ok(id)
+    } else {
+        Err(PaymentError::Refused(format!("{id:?} is not a Stripe id")))
+    }
+}
+
+/// An idempotency key as Stripe takes one: 1 to 255 visible ASCII characters.
+fn idempotency_key(text: &str) -> Result<HeaderValue, PaymentError> {
+    if text.is_empty() || text.len() > IDEMPOTENCY_KEY_LIMIT || !text.bytes().all(|b| b.is_ascii_graphic()) {
+        return Err(PaymentError::Refused(format!("idempotency key {text:?}")));
+    }
+    HeaderValue::try_from(text).map_err(|e| PaymentError::Refused(format!("idempotency key: {e}")))
 }
