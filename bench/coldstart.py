@@ -49,6 +49,8 @@ EVENTS = {
     "orders": "get-order.json",
     "payment-webhook": "payment-intent-succeeded.json",
     "reservation-expiry": "expire-reservation.json",
+    # One sweep of the owed work (none, on the bench's stack).
+    "sweeper": "scheduled.json",
     # A product page of the demo catalog, rendered (the page asks browse's handler in-process).
     "storefront": "get-product-page.json",
 }

@@ -2,7 +2,7 @@
 //! function. A new function is one line here and its routes in template.yaml.
 
 use shop_platform::config::{ConfigError, Env};
-use shop_platform::{HttpFunction, QueueFunction};
+use shop_platform::{HttpFunction, QueueFunction, ScheduledFunction};
 use std::sync::Arc;
 
 /// A hosted function, by the kind of event it takes.
@@ -14,6 +14,8 @@ pub enum Hosted {
     Queue(Arc<dyn QueueFunction>),
     /// Takes both (one Lambda function with HTTP routes and queue triggers).
     Both(Arc<dyn HttpFunction>, Arc<dyn QueueFunction>),
+    /// Runs on a schedule.
+    Scheduled(Arc<dyn ScheduledFunction>),
 }
 
 /// Why a function could not be hosted.
@@ -66,6 +68,7 @@ pub async fn host(binary: &str, env: &Env, sdk: &aws_config::SdkConfig) -> Resul
             storefront::Storefront::from_env(env, sdk).await.map_err(config)?,
         )),
         "console" => Hosted::Http(Arc::new(console::Console::from_env(env, sdk).await.map_err(config)?)),
+        "sweeper" => Hosted::Scheduled(Arc::new(sweeper::Sweeper::from_env(env, sdk).await.map_err(config)?)),
         other => return Err(HostError::Unknown(other.to_owned())),
     })
 }

@@ -28,6 +28,8 @@ pub struct Stack {
     pub gateways: Vec<(&'static gateway::LocalApi, gateway::Gateway)>,
     /// The queue pollers.
     pub mappings: Vec<poller::Mapping>,
+    /// The scheduled functions, by logical id.
+    pub scheduled: Vec<(String, Arc<dyn shop_platform::ScheduledFunction>)>,
     /// The proxy that holds each function's AWS calls to its policies.
     pub enforcer: enforce::Enforcer,
 }
@@ -126,6 +128,7 @@ pub async fn build_stack(
     let mut principals = HashMap::new();
     let mut routes: HashMap<&'static str, Vec<gateway::Route>> = HashMap::new();
     let mut mappings = Vec::new();
+    let mut scheduled = Vec::new();
     for function in template.functions()? {
         let policy = iam::Policy::from_template(function.policies.as_ref(), &context, &sam_templates)
             .map_err(|error| format!("{}: {error}", function.logical_id))?;
@@ -142,6 +145,10 @@ pub async fn build_stack(
             functions::Hosted::Http(handler) => (Some(handler), None),
             functions::Hosted::Queue(handler) => (None, Some(handler)),
             functions::Hosted::Both(http, queue) => (Some(http), Some(queue)),
+            functions::Hosted::Scheduled(handler) => {
+                scheduled.push((function.logical_id.clone(), handler));
+                (None, None)
+            }
         };
         if let Some(handler) = http {
             for route in &function.routes {
@@ -200,6 +207,7 @@ pub async fn build_stack(
     Ok(Stack {
         gateways,
         mappings,
+        scheduled,
         enforcer: enforce::Enforcer::new(principals, emulators(), &region, bootstrap::LOCAL_ACCOUNT)
             .with_bucket_cors(cors),
     })

@@ -529,6 +529,71 @@ async fn refund_fails_once(tag: &str, fault: &str, when: &str) {
     shop.holds(&order, owed).await;
 }
 
+/// A paid order the shopper cancels while Stripe fails its refund, and nobody cancels again: the
+/// sweeper issues the refund once it has been owed for its wait, once, and then has nothing to do.
+#[tokio::test]
+async fn a_refund_stripe_failed_and_nobody_retried_is_issued_once_by_the_sweeper() {
+    let shop = Shop::new("sweep-refund").await;
+    let order = shop.pending_order(2).await;
+    assert_eq!(shop.pay(&order).await.status(), 200);
+    let packing = shop.app.order_when(&order, |v| v["status"] == "fulfilling").await;
+    assert_eq!(packing["status"], "fulfilling");
+    let failing = stripe("POST", "/v1/refunds", intent_of(&order), "api_error", "before").await;
+    problem(cancel(&shop, &order).await, 503).await;
+    assert_eq!(failing.fired().await, 1);
+    let order_id = order["order_id"].as_str().expect("order_id");
+
+    let early = shop_tests::hosted_sweeper(&[order_id], 60).await.sweep().await;
+    assert_eq!(
+        early.refunds, 0,
+        "owed for a minute: the shopper may still cancel again"
+    );
+    let later = shop_tests::hosted_sweeper(&[order_id], 16 * 60).await;
+    let report = later.sweep().await;
+    assert_eq!((report.refunds, report.failures), (1, 0), "{report:?}");
+    let again = later.sweep().await;
+    assert_eq!((again.refunds, again.failures), (0, 0), "owed no more: {again:?}");
+    let owed = Owed {
+        status: "refunded",
+        sold: 0,
+        charged: true,
+        mails: &["was cancelled", "a refund for order"],
+        refunded: order["totals"]["total"]["amount"].as_i64().expect("the total"),
+    };
+    shop.holds(&order, owed).await;
+}
+
+/// The sweeper's refund failing too (Stripe still down) is counted, left owed, and issued by a
+/// later sweep.
+#[tokio::test]
+async fn a_refund_stripe_keeps_failing_stays_owed_until_a_later_sweep_issues_it() {
+    let shop = Shop::new("sweep-refund-again").await;
+    let order = shop.pending_order(1).await;
+    assert_eq!(shop.pay(&order).await.status(), 200);
+    shop.app.order_when(&order, |v| v["status"] == "fulfilling").await;
+    let rule = json!({
+        "method": "POST", "path": "/v1/refunds", "body_contains": intent_of(&order), "times": 2,
+        "fault": "rate_limit", "when": "before",
+    });
+    let failing = Faults::stripe().inject_json(&rule).await;
+    problem(cancel(&shop, &order).await, 503).await;
+    let order_id = order["order_id"].as_str().expect("order_id");
+    let sweeper = shop_tests::hosted_sweeper(&[order_id], 16 * 60).await;
+    let failed = sweeper.sweep().await;
+    assert_eq!((failed.refunds, failed.failures), (0, 1), "{failed:?}");
+    assert_eq!(failing.fired().await, 2);
+    let done = sweeper.sweep().await;
+    assert_eq!((done.refunds, done.failures), (1, 0), "{done:?}");
+    let owed = Owed {
+        status: "refunded",
+        sold: 0,
+        charged: true,
+        mails: &["was cancelled", "a refund for order"],
+        refunded: order["totals"]["total"]["amount"].as_i64().expect("the total"),
+    };
+    shop.holds(&order, owed).await;
+}
+
 #[tokio::test]
 async fn a_refund_stripe_fails_is_issued_once_when_the_cancel_is_retried() {
     refund_fails_once("stripe-refund-500", "api_error", "before").await;

@@ -215,6 +215,62 @@ fn every_alarm_has_its_section_in_the_runbook() {
     );
 }
 
+/// CloudWatch refuses an alarm of more than 10 metrics (a hard limit), and every function's
+/// errors and throttles are watched by one alarm each.
+#[test]
+fn every_alarm_fits_cloudwatch_and_every_function_s_errors_and_throttles_are_alarmed() {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../template.yaml");
+    let template = shop_local::template::Template::load(&path).unwrap();
+    let functions: Vec<String> = template
+        .functions()
+        .unwrap()
+        .into_iter()
+        .map(|f| f.logical_id)
+        .collect();
+    let text = template_text_by_resource();
+    let mut watched: std::collections::HashMap<&str, Vec<String>> = Default::default();
+    for (name, body) in &text {
+        if !body.contains("    Type: AWS::CloudWatch::Alarm") {
+            continue;
+        }
+        let stats = body.matches("MetricStat:").count();
+        assert!(stats <= 10, "{name} has {stats} metrics; CloudWatch takes at most 10");
+        for metric in ["Errors", "Throttles"] {
+            if body.contains(&format!("MetricName: {metric}\n")) && body.contains("Namespace: AWS/Lambda") {
+                let refs = body
+                    .lines()
+                    .filter_map(|line| line.trim().strip_prefix("Value: !Ref "))
+                    .map(str::to_owned);
+                watched.entry(metric).or_default().extend(refs);
+            }
+        }
+    }
+    for metric in ["Errors", "Throttles"] {
+        let seen = watched.get(metric).cloned().unwrap_or_default();
+        let missing: Vec<&String> = functions.iter().filter(|f| !seen.contains(f)).collect();
+        assert!(
+            missing.is_empty(),
+            "functions whose {metric} no alarm watches: {missing:?}"
+        );
+    }
+}
+
+/// Each top-level resource of template.yaml (`  Name:` to the next), by name.
+fn template_text_by_resource() -> Vec<(String, String)> {
+    let template = template();
+    let mut resources: Vec<(String, String)> = Vec::new();
+    for line in template.lines() {
+        let top = line.starts_with("  ") && !line.starts_with("   ") && line.ends_with(':');
+        if top {
+            resources.push((line.trim().trim_end_matches(':').to_owned(), String::new()));
+        } else if let Some((_, body)) = resources.last_mut() {
+            body.push_str(line);
+            body.push('\n');
+        }
+    }
+    resources
+}
+
 #[tokio::test]
 async fn a_dead_lettered_mail_goes_out_once_its_queue_is_redriven() {
     use shop_platform::messages::{MailKind, MailRequest};

@@ -30,14 +30,25 @@ async fn every_sample_event_is_a_route_of_its_function_and_is_answered() {
             )
         });
         let env = shop_local::function_env(&function, &context).unwrap();
-        let (handler, consumer) = match host(&function.binary, &env, &sdk).await.unwrap() {
-            Hosted::Http(handler) => (Some(handler), None),
-            Hosted::Queue(consumer) => (None, Some(consumer)),
-            Hosted::Both(handler, consumer) => (Some(handler), Some(consumer)),
+        let (handler, consumer, scheduled) = match host(&function.binary, &env, &sdk).await.unwrap() {
+            Hosted::Http(handler) => (Some(handler), None, None),
+            Hosted::Queue(consumer) => (None, Some(consumer), None),
+            Hosted::Both(handler, consumer) => (Some(handler), Some(consumer), None),
+            Hosted::Scheduled(scheduled) => (None, None, Some(scheduled)),
         };
         for entry in entries {
             let path = entry.unwrap().path();
             let mut event: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+            if event["detail-type"] == "Scheduled Event" {
+                // A schedule's event: the run answers what it did, and nothing failed.
+                let scheduled = scheduled
+                    .as_ref()
+                    .unwrap_or_else(|| panic!("{}: no schedule", path.display()));
+                let answer = scheduled.run().await;
+                assert_eq!(answer["failures"], 0, "{}: {answer}", path.display());
+                checked += 1;
+                continue;
+            }
             if event.get("Records").is_some() {
                 // A queue event: every message is handled (an unknown order is nothing to do).
                 let consumer = consumer

@@ -213,6 +213,39 @@ async fn messages_for(queue_url: &str, order_id: &str) -> usize {
     ours
 }
 
+/// A paid order whose `order_paid` message never reached the fulfillment worker (here: sent to a
+/// queue nobody reads) stays `paid`; the sweeper sends it again once it has waited, and the order
+/// is packed once.
+#[tokio::test]
+async fn a_paid_order_whose_fulfilment_message_was_lost_is_packed_once_by_the_sweeper() {
+    let (app, stripe) = (TestApp::new(), TestStripe::new());
+    let (order, _, _) = pending_order(&app, 5).await;
+    let (webhook, lost) = isolated_webhook(&secret(), None).await;
+    let intent = order["payment"]["payment_intent_id"].as_str().unwrap();
+    let payload = event_for(&stripe, intent, "payment_intent.succeeded", |i| {
+        i["status"] = json!("succeeded")
+    })
+    .await;
+    assert_eq!(
+        webhook
+            .handle(webhook_request(&payload, &signed(&payload)))
+            .await
+            .status(),
+        200
+    );
+    let order_id = order["order_id"].as_str().unwrap();
+    assert_eq!(messages_for(&lost, order_id).await, 1);
+    assert_eq!(status_after(&app, &order, "pending_payment").await["status"], "paid");
+
+    let early = shop_tests::hosted_sweeper(&[order_id], 60).await.sweep().await;
+    assert_eq!(early.fulfilments, 0, "paid a minute ago: its message may be on its way");
+    let report = shop_tests::hosted_sweeper(&[order_id], 16 * 60).await.sweep().await;
+    assert_eq!((report.fulfilments, report.failures), (1, 0), "{report:?}");
+    assert_eq!(packed(&app, &order).await["status"], "fulfilling");
+    let after = shop_tests::hosted_sweeper(&[order_id], 16 * 60).await.sweep().await;
+    assert_eq!(after.fulfilments, 0, "packing: nothing owed");
+}
+
 #[tokio::test]
 async fn twenty_concurrent_deliveries_of_one_event_pay_the_order_once_and_enqueue_once() {
     let (app, stripe) = (TestApp::new(), TestStripe::new());

@@ -31,6 +31,13 @@ pub trait HttpFunction: Send + Sync {
     fn handle(&self, request: Request) -> BoxFuture<'_, Response<Body>>;
 }
 
+/// A function an EventBridge schedule invokes: it looks at the table itself, so the event says
+/// nothing it needs; it answers what it did.
+pub trait ScheduledFunction: Send + Sync {
+    /// One run.
+    fn run(&self) -> BoxFuture<'_, serde_json::Value>;
+}
+
 /// A function that consumes an SQS queue with partial batch failures.
 pub trait QueueFunction: Send + Sync {
     /// Processes one batch and names the messages that failed.

@@ -52,6 +52,10 @@ pub enum Metric {
     CampaignMailsFailed,
     /// An instance of a function started (by `Function`): Lambda's cold starts.
     ColdStarts,
+    /// The sweeper found owed work and did it (by `Work`: `refund`, `fulfilment`).
+    Swept,
+    /// Owed work the sweeper found failed again (by `Work`); the next run retries it.
+    SweepFailures,
 }
 
 /// How CloudWatch reads a metric's values.
@@ -65,7 +69,7 @@ pub enum Unit {
 
 impl Metric {
     /// All of them, for the dashboard's test.
-    pub const ALL: [Metric; 18] = [
+    pub const ALL: [Metric; 20] = [
         Metric::OrdersPlaced,
         Metric::PlacedValue,
         Metric::OrdersPaid,
@@ -84,6 +88,8 @@ impl Metric {
         Metric::CampaignMailsSent,
         Metric::CampaignMailsFailed,
         Metric::ColdStarts,
+        Metric::Swept,
+        Metric::SweepFailures,
     ];
 
     /// Its name in CloudWatch.
@@ -107,6 +113,8 @@ impl Metric {
             Metric::CampaignMailsSent => "CampaignMailsSent",
             Metric::CampaignMailsFailed => "CampaignMailsFailed",
             Metric::ColdStarts => "ColdStarts",
+            Metric::Swept => "Swept",
+            Metric::SweepFailures => "SweepFailures",
         }
     }
 
@@ -123,6 +131,7 @@ impl Metric {
         match self {
             Metric::CheckoutRefusals => Some("Reason"),
             Metric::ColdStarts => Some("Function"),
+            Metric::Swept | Metric::SweepFailures => Some("Work"),
             _ => None,
         }
     }

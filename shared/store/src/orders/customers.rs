@@ -7,7 +7,7 @@
 use crate::dynamo::{self, GSI1PK, StoreError, build, key, n, s};
 use crate::orders::fulfillment::day_of;
 use crate::orders::{OrderStore, customer_ref, order_key, status_partition};
-use aws_sdk_dynamodb::types::{TransactWriteItem, Update};
+use aws_sdk_dynamodb::types::{Delete, Put, TransactWriteItem, Update};
 use shop_domain::order::Order;
 use shop_domain::order::{Email, OrderStatus};
 
@@ -41,6 +41,14 @@ pub fn paid_cancellation(reason: Option<&str>) -> bool {
 }
 /// `cancel_refund` while the refund is owed.
 pub const REFUND_OWED: &str = "refund_owed";
+/// The partition of the refunds cancellations owe, one item per order (`ORDER#<id>`, with the
+/// time it became owed) until Stripe took it: what the sweeper reads, without scanning every
+/// cancelled order.
+const REFUNDS_OWED: &str = "OWED#refund";
+
+fn owed_refund_key(order_id: &str) -> crate::dynamo::Item {
+    key(REFUNDS_OWED, format!("ORDER#{order_id}"))
+}
 
 impl OrderStore {
     /// The ids of the customer's `limit` most recent orders, newest first: one Query.
@@ -102,7 +110,14 @@ impl OrderStore {
             .expression_attribute_values(":reason", s(by.reason()))
             .expression_attribute_values(":owed", s(REFUND_OWED))
             .expression_attribute_values(":now", n(now));
-        let mut items = vec![TransactWriteItem::builder().update(build(cancel.build())?).build()];
+        let mut owed = owed_refund_key(&order.order_id);
+        owed.insert("order_id".to_owned(), s(&order.order_id));
+        owed.insert("since".to_owned(), n(now));
+        let owed = Put::builder().table_name(&self.table).set_item(Some(owed));
+        let mut items = vec![
+            TransactWriteItem::builder().update(build(cancel.build())?).build(),
+            TransactWriteItem::builder().put(build(owed.build())?).build(),
+        ];
         for line in &order.lines {
             items.push(self.stock_change(line, "ADD #available :q", "attribute_exists(#pk)")?);
             if order.status == OrderStatus::Fulfilling {
@@ -127,21 +142,47 @@ impl OrderStore {
         Ok(cancelled)
     }
 
-    /// Records the refund a cancellation owed as taken by Stripe: false when a concurrent retry
-    /// recorded it first.
+    /// Records the refund a cancellation owed as taken by Stripe, and that it is owed no more:
+    /// false when a concurrent retry recorded it first.
     pub async fn cancel_refunded(&self, order_id: &str, refund_id: &str) -> Result<bool, StoreError> {
-        let result = self
-            .client
-            .update_item()
+        let record = Update::builder()
             .table_name(&self.table)
             .set_key(Some(order_key(order_id)))
             .update_expression("SET cancel_refund = :refund")
             .condition_expression("cancel_refund = :owed")
             .expression_attribute_values(":refund", s(refund_id))
-            .expression_attribute_values(":owed", s(REFUND_OWED))
-            .send()
-            .await;
+            .expression_attribute_values(":owed", s(REFUND_OWED));
+        let settled = Delete::builder()
+            .table_name(&self.table)
+            .set_key(Some(owed_refund_key(order_id)));
+        let items = vec![
+            TransactWriteItem::builder().update(build(record.build())?).build(),
+            TransactWriteItem::builder().delete(build(settled.build())?).build(),
+        ];
         // Not owed any more: recorded by a concurrent retry already.
-        dynamo::conditional(result)
+        Ok(dynamo::transact(&self.client, items).await?.is_none())
+    }
+
+    /// The orders whose cancellation has owed its refund since before `before`, oldest first, at
+    /// most `limit`: one Query of the owed refunds' partition.
+    pub async fn refunds_owed(&self, before: i64, limit: i32) -> Result<Vec<String>, StoreError> {
+        let output = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("#pk = :owed")
+            .filter_expression("since < :before")
+            .expression_attribute_names("#pk", dynamo::PK)
+            .expression_attribute_values(":owed", s(REFUNDS_OWED))
+            .expression_attribute_values(":before", n(before))
+            .limit(limit)
+            .send()
+            .await?;
+        Ok(output
+            .items
+            .unwrap_or_default()
+            .iter()
+            .filter_map(|item| dynamo::get_s(item, "order_id").map(str::to_owned))
+            .collect())
     }
 }

@@ -192,6 +192,32 @@ impl OrderStore {
         Ok(Page { items, next_cursor })
     }
 
+    /// Orders paid before `before` and still `paid` (not yet packing), oldest first, at most
+    /// `limit`: one Query on `gsi1` of the orders created before then.
+    pub async fn paid_before(&self, before: i64, limit: i32) -> Result<Vec<Order>, StoreError> {
+        let output = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name(dynamo::GSI1)
+            .key_condition_expression("#pk = :paid AND #sk < :before")
+            .filter_expression("paid_at < :at")
+            .expression_attribute_names("#pk", dynamo::GSI1PK)
+            .expression_attribute_names("#sk", dynamo::GSI1SK)
+            .expression_attribute_values(":paid", status_partition(OrderStatus::Paid))
+            .expression_attribute_values(":before", s(format!("{before:012}#")))
+            .expression_attribute_values(":at", n(before))
+            .limit(limit)
+            .send()
+            .await?;
+        output
+            .items
+            .unwrap_or_default()
+            .into_iter()
+            .map(dynamo::record)
+            .collect()
+    }
+
     /// How many orders are in `status`, counting at most `cap`, and whether more are: one
     /// Query on `gsi1`.
     pub async fn count_by_status(&self, status: OrderStatus, cap: i32) -> Result<(u32, bool), StoreError> {
