@@ -19,7 +19,7 @@ CARGO_DENY := .tools/cargo-deny-$(CARGO_DENY_VERSION)/bin/cargo-deny
 
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: dev dev-reset test tools redrive bench bench-build valgrind bench-campaign deps java chromium gateway release sam-build lint client clean
+.PHONY: dev dev-reset test tools redrive replay-event resend-mail bench bench-build valgrind bench-campaign deps java chromium gateway release sam-build lint client clean
 
 ## dev: install, start the local stack on the fixed ports, seed the demo catalog, serve the shop:
 ## the storefront on 127.0.0.1:3001 (SHOP_STOREFRONT_PORT), the API on 127.0.0.1:3000 (SHOP_PORT),
@@ -137,6 +137,16 @@ gateway:
 ## (SQS's own StartMessageMoveTask), or LOCAL=1 for make dev's stack
 redrive: $(VENV)/.installed
 	$(VENV)/bin/python infra/ops/redrive.py $(QUEUE) $(if $(STACK),--stack $(STACK)) $(if $(LOCAL),--local)
+
+## replay-event: delivers one Stripe event to the webhook again (docs/runbook.md): EVENT=evt_...;
+## on AWS with STACK=<stack>, else to the local stack (make dev's)
+replay-event: $(VENV)/.installed
+	$(VENV)/bin/python infra/ops/replay_event.py $(EVENT) $(if $(STACK),--stack $(STACK))
+
+## resend-mail: asks for one mail of an order again (docs/runbook.md): ORDER=<id> KIND=<kind>
+## [REFERENCE=...]; on AWS with STACK=<stack>, or LOCAL=1 for make dev's stack
+resend-mail: $(VENV)/.installed
+	$(VENV)/bin/python infra/ops/resend_mail.py $(ORDER) $(KIND) $(if $(REFERENCE),--reference $(REFERENCE)) $(if $(STACK),--stack $(STACK)) $(if $(LOCAL),--local)
 
 ## tools: the project's own tools (cargo-deny), for CI to build beside the tests
 tools: $(CARGO_DENY)

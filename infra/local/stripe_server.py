@@ -26,10 +26,12 @@ request's decoded form body, path or Idempotency-Key, `times`, `fault`: api_erro
 rate_limit (429), timeout (no answer for `hold_seconds`, then the connection closes) or reset
 (the connection is reset unanswered), `when`: before the server does the work, or after it (it
 did, and the answer is lost)), answered `{"id": ...}`; `GET /_faults/{id}` tells how often it
-fired, `DELETE /_faults/{id}` removes it. It also answers two of Stripe's reads the shop does not
-make but tests check with: search of PaymentIntents by one metadata value
-(`GET /v1/payment_intents/search?query=metadata['order_id']:'...'`) and the list of an intent's
-refunds (`GET /v1/refunds?payment_intent=pi_...`).
+fired, `DELETE /_faults/{id}` removes it. It also answers Stripe's reads that the repair tools
+and tests make: search of PaymentIntents by one metadata value
+(`GET /v1/payment_intents/search?query=metadata['order_id']:'...'`), one event
+(`GET /v1/events/{id}`), and Stripe's lists of PaymentIntents, refunds (`payment_intent=` too) and
+events (`type=` too), newest first, with `created[gt|gte|lt|lte]`, `limit` and `starting_after`
+paging as Stripe pages.
 
 Usage: stripe_server.py PORT   (env: STRIPE_WEBHOOK_URL, STRIPE_WEBHOOK_SECRET)
 """
@@ -401,15 +403,52 @@ def route(method: str, path: str, params: dict) -> tuple:
         if method == "GET" and len(parts) == 2:
             intent_id = params.get("payment_intent")
             found = [r for r in REFUNDS.values() if intent_id is None or r["payment_intent"] == intent_id]
-            return 200, {"object": "list", "data": found[-100:], "has_more": False, "url": "/v1/refunds"}
+            return 200, listed(found, params, "/v1/refunds")
         if method == "GET" and len(parts) == 3:
             refund = REFUNDS.get(parts[2])
             if refund is None:
                 raise ApiError(404, "invalid_request_error", f"No such refund: '{parts[2]}'", "resource_missing", "id")
             return 200, refund
+    if parts == ["v1", "payment_intents"] and method == "GET":
+        return 200, listed(list(INTENTS.values()), params, "/v1/payment_intents")
+    if parts == ["v1", "events"] and method == "GET":
+        events = [e for e in EVENTS if params.get("type") in (None, e["type"])]
+        return 200, listed(events, params, "/v1/events")
+    if parts[:2] == ["v1", "events"] and len(parts) == 3 and method == "GET":
+        found = [e for e in EVENTS if e["id"] == parts[2]]
+        if not found:
+            raise ApiError(404, "invalid_request_error", f"No such event: '{parts[2]}'", "resource_missing", "id")
+        return 200, found[0]
     if parts == ["v1", "__events"] and method == "GET":
         return 200, {"object": "list", "data": EVENTS[-100:], "has_more": False, "url": "/v1/__events"}
     raise ApiError(404, "invalid_request_error", f"Unrecognized request URL ({method}: {path}).")
+
+
+def listed(objects: list, params: dict, url: str) -> dict:
+    """A page of Stripe's list: newest first, `created` bounded by `created[gt|gte|lt|lte]`, at most
+    `limit` (1 to 100, default 10), after the object `starting_after` names."""
+    created = params.get("created", {})
+    if not isinstance(created, dict):
+        created = {"eq": created}
+    bounds = {"gt": lambda c, v: c > v, "gte": lambda c, v: c >= v, "lt": lambda c, v: c < v,
+              "lte": lambda c, v: c <= v, "eq": lambda c, v: c == v}
+    for name, value in created.items():
+        if name not in bounds or not str(value).lstrip("-").isdigit():
+            raise ApiError(400, "invalid_request_error", f"Invalid created[{name}]: {value}", "parameter_invalid", "created")
+        objects = [o for o in objects if bounds[name](o["created"], int(value))]
+    limit = params.get("limit", "10")
+    if not str(limit).isdigit() or not 1 <= int(limit) <= 100:
+        raise ApiError(400, "invalid_request_error", "Invalid limit: must be between 1 and 100", "parameter_invalid", "limit")
+    # Newest first; objects of one second keep the order they were made in, reversed.
+    ordered = [o for _, o in sorted(enumerate(objects), key=lambda pair: (pair[1]["created"], pair[0]), reverse=True)]
+    after = params.get("starting_after")
+    if after is not None:
+        ids = [o["id"] for o in ordered]
+        if after not in ids:
+            raise ApiError(400, "invalid_request_error", f"No such object: '{after}'", "resource_missing", "starting_after")
+        ordered = ordered[ids.index(after) + 1:]
+    page = ordered[: int(limit)]
+    return {"object": "list", "data": page, "has_more": len(ordered) > len(page), "url": url}
 
 
 def search_intents(query: str) -> dict:

@@ -2,7 +2,7 @@
 //! embedded metric format lines the hosted functions wrote to their log. An order's life counts
 //! once per step however often a step is retried; refusals count by reason; a forged webhook
 //! counts as a signature failure. Every metric is on the dashboard, and every alarm has its
-//! section in the runbook.
+//! section in the runbook. The repair tools (infra/ops) do what the runbook says they do.
 
 use reqwest::Method;
 use serde_json::{Value, json};
@@ -315,4 +315,116 @@ async fn a_dead_lettered_mail_goes_out_once_its_queue_is_redriven() {
 
     let mails = inbox.wait_for(&email, "confirmed", 1).await;
     assert_eq!(mails.len(), 1, "the dead-lettered mail went out, once");
+}
+
+/// Runs a repair tool of infra/ops as the runbook has an ops engineer run it, on the test's stack:
+/// its status and what it printed.
+fn repair(script: &str, args: &[&str]) -> (bool, String) {
+    let root = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
+    let run = std::process::Command::new(format!("{root}/.venv/bin/python"))
+        .arg(format!("infra/ops/{script}"))
+        .args(args)
+        .current_dir(root)
+        .output()
+        .unwrap();
+    let said = format!(
+        "{}{}",
+        String::from_utf8_lossy(&run.stdout),
+        String::from_utf8_lossy(&run.stderr)
+    );
+    (run.status.success(), said)
+}
+
+#[tokio::test]
+async fn a_stripe_event_replayed_is_read_from_stripe_accepted_by_the_webhook_and_applied_once() {
+    let (app, stripe, inbox) = (TestApp::new(), TestStripe::new(), shop_tests::Inbox::new());
+    let email = unique_email("replayed");
+    let (order, _) = app.pending_order(&email, 3, 1).await;
+    let intent = order["payment"]["payment_intent_id"].as_str().unwrap().to_owned();
+    assert_eq!(stripe.confirm(&intent, "pm_card_visa").await.status(), 200);
+    let packing = app.order_when(&order, |v| v["status"] == "fulfilling").await;
+    assert_eq!(packing["status"], "fulfilling");
+    assert_eq!(inbox.wait_for(&email, "confirmed", 1).await.len(), 1);
+
+    // The payment's event, as Stripe lists it.
+    let events: Value = reqwest::Client::new()
+        .get(format!("{}/v1/events", stripe.base))
+        .bearer_auth("sk_test_ops")
+        .query(&[("type", "payment_intent.succeeded"), ("limit", "100")])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let event = events["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["data"]["object"]["id"] == intent.as_str())
+        .expect("Stripe lists the payment's event");
+    let id = event["id"].as_str().unwrap();
+
+    let (ok, said) = repair("replay_event.py", &[id]);
+    assert!(ok, "{said}");
+    assert!(
+        said.contains(&format!("{id} delivered, the webhook answered 200")),
+        "{said}"
+    );
+    let after = app.order_when(&order, |v| v["status"] == "fulfilling").await;
+    assert_eq!(
+        after["status"], "fulfilling",
+        "applied once: the order did not move again"
+    );
+    assert_eq!(
+        inbox.wait_for(&email, "confirmed", 1).await.len(),
+        1,
+        "one confirmation"
+    );
+
+    let (ok, said) = repair("replay_event.py", &["evt_NotAtStripe0001"]);
+    assert!(!ok, "an event Stripe does not have is refused: {said}");
+    assert!(said.contains("404"), "{said}");
+}
+
+#[tokio::test]
+async fn a_mail_asked_for_again_goes_out_once_however_often_it_is_asked() {
+    let (app, inbox) = (TestApp::new(), shop_tests::Inbox::new());
+    let email = unique_email("resent");
+    // An unpaid order: nothing has mailed its customer yet.
+    let (order, _) = app.pending_order(&email, 3, 1).await;
+    let order_id = order["order_id"].as_str().unwrap();
+    let (ok, said) = repair("resend_mail.py", &[order_id, "order_confirmation"]);
+    assert!(ok, "{said}");
+    assert!(said.starts_with("resend: asked for "), "{said}");
+    assert_eq!(inbox.wait_for(&email, "confirmed", 1).await.len(), 1);
+    let (ok, said) = repair("resend_mail.py", &[order_id, "order_confirmation"]);
+    assert!(ok, "{said}");
+    let (ok, said) = repair("resend_mail.py", &[order_id, "no_such_mail"]);
+    assert!(!ok, "{said}");
+    assert!(said.contains("not a mail of an order"), "{said}");
+    assert_eq!(inbox.wait_for(&email, "confirmed", 1).await.len(), 1, "sent once");
+}
+
+#[test]
+fn every_mail_the_resend_tool_offers_is_one_the_shop_sends() {
+    let tool = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../infra/ops/resend_mail.py")).unwrap();
+    let kinds = tool
+        .split("KINDS = (")
+        .nth(1)
+        .and_then(|rest| rest.split(')').next())
+        .expect("resend_mail.py's KINDS");
+    let offered: Vec<&str> = kinds
+        .split(',')
+        .map(|kind| kind.trim().trim_matches('"'))
+        .filter(|kind| !kind.is_empty())
+        .collect();
+    let known: Vec<&str> = shop_platform::messages::MailKind::ALL
+        .iter()
+        .map(|k| k.as_str())
+        .collect();
+    assert!(offered.len() >= 9, "{offered:?}");
+    for kind in offered {
+        assert!(known.contains(&kind), "{kind} is not a MailKind");
+    }
 }

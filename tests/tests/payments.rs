@@ -222,3 +222,62 @@ async fn an_id_or_key_that_is_not_stripe_s_is_refused_before_any_call() {
     let error = gateway.refund("pi_1", None, &long).await.unwrap_err();
     assert!(error.to_string().contains("idempotency key"), "{error}");
 }
+
+#[tokio::test]
+async fn the_local_stripe_lists_intents_newest_first_by_creation_time_a_page_at_a_time() {
+    let (gateway, stripe) = (gateway(), TestStripe::new());
+    let since = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+        - 1;
+    let mut made = Vec::new();
+    for _ in 0..3 {
+        made.push(
+            gateway
+                .create_intent(&unique("order"), 500, "usd", "a@b.co")
+                .await
+                .unwrap()
+                .id,
+        );
+    }
+    let client = reqwest::Client::new();
+    let page = |after: Option<String>| {
+        let mut query = vec![("created[gte]", since.to_string()), ("limit", "1".to_owned())];
+        query.extend(after.map(|id| ("starting_after", id)));
+        client
+            .get(format!("{}/v1/payment_intents", stripe.base))
+            .bearer_auth("sk_test_lists")
+            .query(&query)
+            .send()
+    };
+    // Parallel tests make intents too: walk the pages until the three are seen, in the order
+    // Stripe lists (newest first), each page one intent.
+    let (mut seen, mut after, mut pages) = (Vec::new(), None, 0);
+    loop {
+        let body: serde_json::Value = page(after.clone()).await.unwrap().json().await.unwrap();
+        let data = body["data"].as_array().unwrap();
+        assert!(data.len() <= 1, "{body}");
+        if let Some(intent) = data.first() {
+            let id = intent["id"].as_str().unwrap().to_owned();
+            if made.contains(&id) {
+                seen.push(id.clone());
+            }
+            after = Some(id);
+        }
+        pages += 1;
+        if body["has_more"] != true || pages > 5_000 {
+            break;
+        }
+    }
+    made.reverse();
+    assert_eq!(seen, made, "each of the three once, newest first");
+    let bad = client
+        .get(format!("{}/v1/payment_intents", stripe.base))
+        .bearer_auth("sk_test_lists")
+        .query(&[("limit", "101")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bad.status(), 400);
+}
