@@ -77,6 +77,15 @@ impl Shop {
         self.stripe.confirm(intent_of(order), "pm_card_visa").await
     }
 
+    /// An order of `quantity` paid, and packing.
+    async fn packing_order(&self, quantity: i64) -> Value {
+        let order = self.pending_order(quantity).await;
+        assert_eq!(self.pay(&order).await.status(), 200);
+        let packing = self.app.order_when(&order, |v| v["status"] == "fulfilling").await;
+        assert_eq!(packing["status"], "fulfilling");
+        order
+    }
+
     /// Holds the shop to the invariants for `order`, waiting (up to [`QUEUE_DEADLINE`]) for the
     /// work the queues carry.
     async fn holds(&self, order: &Value, owed: Owed) {
@@ -505,28 +514,30 @@ async fn a_cancel_stripe_did_but_whose_answer_was_reset_ends_cancelled_once() {
     shop.holds(&order, owed).await;
 }
 
+/// What a paid order cancelled before it shipped comes to once its refund went through: refunded
+/// in full, its stock back, mailed once that it was cancelled and once that it was refunded.
+fn cancelled_and_refunded(order: &Value) -> Owed {
+    Owed {
+        status: "refunded",
+        sold: 0,
+        charged: true,
+        mails: &["was cancelled", "a refund for order"],
+        refunded: order["totals"]["total"]["amount"].as_i64().expect("the total"),
+    }
+}
+
 /// A paid order the shopper cancels while Stripe fails its refund once (`fault`, `when`): the
 /// cancel is refused as retryable with the stock back, and cancelling again refunds it once.
 async fn refund_fails_once(tag: &str, fault: &str, when: &str) {
     let shop = Shop::new(tag).await;
-    let order = shop.pending_order(2).await;
-    assert_eq!(shop.pay(&order).await.status(), 200);
-    let packing = shop.app.order_when(&order, |v| v["status"] == "fulfilling").await;
-    assert_eq!(packing["status"], "fulfilling");
+    let order = shop.packing_order(2).await;
     let failing = stripe("POST", "/v1/refunds", intent_of(&order), fault, when).await;
     problem(cancel(&shop, &order).await, 503).await;
     assert_eq!(failing.fired().await, 1);
 
     let cancelled = expect_json(cancel(&shop, &order).await, 200).await;
     assert!(["cancelled", "refunded"].contains(&cancelled["status"].as_str().unwrap_or_default()));
-    let owed = Owed {
-        status: "refunded",
-        sold: 0,
-        charged: true,
-        mails: &["was cancelled", "a refund for order"],
-        refunded: order["totals"]["total"]["amount"].as_i64().expect("the total"),
-    };
-    shop.holds(&order, owed).await;
+    shop.holds(&order, cancelled_and_refunded(&order)).await;
 }
 
 /// A paid order the shopper cancels while Stripe fails its refund, and nobody cancels again: the
@@ -534,10 +545,7 @@ async fn refund_fails_once(tag: &str, fault: &str, when: &str) {
 #[tokio::test]
 async fn a_refund_stripe_failed_and_nobody_retried_is_issued_once_by_the_sweeper() {
     let shop = Shop::new("sweep-refund").await;
-    let order = shop.pending_order(2).await;
-    assert_eq!(shop.pay(&order).await.status(), 200);
-    let packing = shop.app.order_when(&order, |v| v["status"] == "fulfilling").await;
-    assert_eq!(packing["status"], "fulfilling");
+    let order = shop.packing_order(2).await;
     let failing = stripe("POST", "/v1/refunds", intent_of(&order), "api_error", "before").await;
     problem(cancel(&shop, &order).await, 503).await;
     assert_eq!(failing.fired().await, 1);
@@ -553,14 +561,7 @@ async fn a_refund_stripe_failed_and_nobody_retried_is_issued_once_by_the_sweeper
     assert_eq!((report.refunds, report.failures), (1, 0), "{report:?}");
     let again = later.sweep().await;
     assert_eq!((again.refunds, again.failures), (0, 0), "owed no more: {again:?}");
-    let owed = Owed {
-        status: "refunded",
-        sold: 0,
-        charged: true,
-        mails: &["was cancelled", "a refund for order"],
-        refunded: order["totals"]["total"]["amount"].as_i64().expect("the total"),
-    };
-    shop.holds(&order, owed).await;
+    shop.holds(&order, cancelled_and_refunded(&order)).await;
 }
 
 /// The sweeper's refund failing too (Stripe still down) is counted, left owed, and issued by a
@@ -568,9 +569,7 @@ async fn a_refund_stripe_failed_and_nobody_retried_is_issued_once_by_the_sweeper
 #[tokio::test]
 async fn a_refund_stripe_keeps_failing_stays_owed_until_a_later_sweep_issues_it() {
     let shop = Shop::new("sweep-refund-again").await;
-    let order = shop.pending_order(1).await;
-    assert_eq!(shop.pay(&order).await.status(), 200);
-    shop.app.order_when(&order, |v| v["status"] == "fulfilling").await;
+    let order = shop.packing_order(1).await;
     let rule = json!({
         "method": "POST", "path": "/v1/refunds", "body_contains": intent_of(&order), "times": 2,
         "fault": "rate_limit", "when": "before",
@@ -584,14 +583,7 @@ async fn a_refund_stripe_keeps_failing_stays_owed_until_a_later_sweep_issues_it(
     assert_eq!(failing.fired().await, 2);
     let done = sweeper.sweep().await;
     assert_eq!((done.refunds, done.failures), (1, 0), "{done:?}");
-    let owed = Owed {
-        status: "refunded",
-        sold: 0,
-        charged: true,
-        mails: &["was cancelled", "a refund for order"],
-        refunded: order["totals"]["total"]["amount"].as_i64().expect("the total"),
-    };
-    shop.holds(&order, owed).await;
+    shop.holds(&order, cancelled_and_refunded(&order)).await;
 }
 
 #[tokio::test]
@@ -648,14 +640,7 @@ async fn a_refund_event_whose_transaction_conflicts_still_makes_the_order_refund
     ))
     .await;
     expect_json(cancel(&shop, &order).await, 200).await;
-    let owed = Owed {
-        status: "refunded",
-        sold: 0,
-        charged: true,
-        mails: &["was cancelled", "a refund for order"],
-        refunded: order["totals"]["total"]["amount"].as_i64().expect("the total"),
-    };
-    shop.holds(&order, owed).await;
+    shop.holds(&order, cancelled_and_refunded(&order)).await;
     assert_eq!(conflict.fired().await, 1);
 }
 

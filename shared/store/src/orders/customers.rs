@@ -46,6 +46,14 @@ pub const REFUND_OWED: &str = "refund_owed";
 /// cancelled order.
 const REFUNDS_OWED: &str = "OWED#refund";
 
+/// The `order_id`s of index items (a customer's, the owed refunds').
+fn order_ids(items: Vec<crate::dynamo::Item>) -> Vec<String> {
+    items
+        .iter()
+        .filter_map(|item| dynamo::get_s(item, "order_id").map(str::to_owned))
+        .collect()
+}
+
 fn owed_refund_key(order_id: &str) -> crate::dynamo::Item {
     key(REFUNDS_OWED, format!("ORDER#{order_id}"))
 }
@@ -70,12 +78,7 @@ impl OrderStore {
             .limit(limit)
             .send()
             .await?;
-        Ok(output
-            .items
-            .unwrap_or_default()
-            .iter()
-            .filter_map(|item| dynamo::get_s(item, "order_id").map(str::to_owned))
-            .collect())
+        Ok(order_ids(output.items.unwrap_or_default()))
     }
 
     /// Orders by id, in the order of `ids` (missing ones left out): BatchGetItem.
@@ -178,11 +181,6 @@ impl OrderStore {
             .limit(limit)
             .send()
             .await?;
-        Ok(output
-            .items
-            .unwrap_or_default()
-            .iter()
-            .filter_map(|item| dynamo::get_s(item, "order_id").map(str::to_owned))
-            .collect())
+        Ok(order_ids(output.items.unwrap_or_default()))
     }
 }
