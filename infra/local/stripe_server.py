@@ -22,9 +22,11 @@ publishable key. The webhook events are the same whichever key confirmed.
 
 For tests it injects faults (not part of Stripe's API): `POST /_faults` with a secret key and a
 JSON rule (`method`, `path` where `*` stands for one segment, `body_contains`: a text of the
-request's decoded form body, path or Idempotency-Key, `times`, `fault`: api_error (500),
-rate_limit (429), timeout (no answer for `hold_seconds`, then the connection closes) or reset
-(the connection is reset unanswered), `when`: before the server does the work, or after it (it
+request's decoded form body, path or Idempotency-Key, or a list of texts all of which are there,
+`times`, `fault`: api_error (500), rate_limit (429), timeout (no answer for `hold_seconds`, then
+the connection closes) or reset (the connection is reset unanswered); or, with `method` WEBHOOK,
+undelivered: the event whose JSON contains `body_contains` is never delivered, as when Stripe
+gave up on it; `when`: before the server does the work, or after it (it
 did, and the answer is lost)), answered `{"id": ...}`; `GET /_faults/{id}` tells how often it
 fired, `DELETE /_faults/{id}` removes it. It also answers Stripe's reads that the repair tools
 and tests make: search of PaymentIntents by one metadata value
@@ -66,7 +68,7 @@ STRIPE_JS = Path(__file__).resolve().parent / "stripe_js" / "v3.js"
 # The fault rules tests added (see the module's notes), by id, and the next id.
 FAULTS: dict = {}
 FAULT_IDS = itertools.count(1)
-FAULT_KINDS = ("api_error", "rate_limit", "timeout", "reset")
+FAULT_KINDS = ("api_error", "rate_limit", "timeout", "reset", "undelivered")
 # Longer than the shop's Stripe client waits (STRIPE_TIMEOUT in shared/services/src/payments.rs).
 DEFAULT_HOLD_SECONDS = 9.0
 
@@ -219,6 +221,13 @@ def sign(payload: bytes, timestamp: int) -> str:
 
 def deliver(event: dict) -> None:
     payload = json.dumps(event).encode()
+    with LOCK:
+        # A rule `{"method": "WEBHOOK", "fault": "undelivered", "body_contains": ...}` on the
+        # event's JSON: Stripe gave up on this delivery (after its three days of retries).
+        lost = take_fault("WEBHOOK", "/webhooks/stripe", payload.decode())
+    if lost is not None and lost["fault"] == "undelivered":
+        print(f"stripe: {event['id']} ({event['type']}) left undelivered", flush=True)
+        return
     delay = 0.5
     for _ in range(WEBHOOK_ATTEMPTS):
         request = urllib.request.Request(WEBHOOK_URL, data=payload, method="POST")
@@ -474,13 +483,17 @@ def fault_rule(body: str) -> dict:
     known = {"method", "path", "body_contains", "times", "fault", "when", "hold_seconds"}
     if set(rule) - known:
         raise ApiError(400, "invalid_request_error", f"Unknown fields: {sorted(set(rule) - known)}.")
+    contains = rule.get("body_contains") or []
+    contains = [contains] if isinstance(contains, str) else contains
+    if not isinstance(contains, list) or not all(isinstance(part, str) for part in contains):
+        raise ApiError(400, "invalid_request_error", "body_contains is a text, or a list of texts all of which must be there.")
     times = rule.get("times", 1)
     if not isinstance(times, int) or times < 1:
         raise ApiError(400, "invalid_request_error", "times is a whole number of at least 1.")
     return {
         "method": rule.get("method"),
         "path": rule.get("path"),
-        "body_contains": rule.get("body_contains"),
+        "body_contains": contains,
         "times": times,
         "fault": rule["fault"],
         "when": rule.get("when", "before"),
@@ -502,9 +515,10 @@ def take_fault(method: str, path: str, text: str):
     for rule_id, rule in FAULTS.items():
         if (
             rule["fired"] < rule["times"]
+            and (rule["fault"] == "undelivered") == (method == "WEBHOOK")
             and rule["method"] in (None, method)
             and path_matches(rule["path"], path)
-            and (not rule["body_contains"] or rule["body_contains"] in text)
+            and all(part in text for part in rule["body_contains"])
         ):
             rule["fired"] += 1
             print(f"stripe: fault {rule_id} ({rule['fault']}, {rule['when']}) on {method} {path}", flush=True)

@@ -37,14 +37,15 @@ async fn main() -> Result<(), shop_local::StartError> {
     for mapping in stack.mappings {
         tokio::spawn(shop_local::poller::run(sqs.clone(), mapping, region.clone()));
     }
-    // EventBridge's schedules: each scheduled function runs every SHOP_SCHEDULE_SECONDS (60).
+    // EventBridge's schedules: each scheduled function runs every SHOP_SCHEDULE_SECONDS (60),
+    // with an empty event (the sweeper's sweep; its hourly reconciliation runs in the tests).
     let every = std::time::Duration::from_secs(var("SHOP_SCHEDULE_SECONDS", "60").parse().unwrap_or(60));
     for (function, handler) in stack.scheduled {
         tokio::spawn(async move {
             let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
             loop {
                 ticks.tick().await;
-                let answer = handler.run().await;
+                let answer = handler.run(&serde_json::Value::Null).await;
                 tracing::info!(function, %answer, "scheduled run");
             }
         });

@@ -116,8 +116,6 @@ impl IntentFacts {
 impl PaymentWebhook {
     /// Reads settings (secrets from SSM when deployed) and builds the clients.
     pub async fn from_env(env: &Env, sdk: &aws_config::SdkConfig) -> Result<Self, ConfigError> {
-        let table: TableSettings = env.parse()?;
-        let queues: QueueSettings = env.parse()?;
         let raw =
             shop_platform::aws::secret_setting(env, sdk, "STRIPE_WEBHOOK_SECRET", "STRIPE_WEBHOOK_SECRET_PARAMETER")
                 .await?;
@@ -133,6 +131,22 @@ impl PaymentWebhook {
                 "the webhook secret holds one or two (while rotating) comma-separated secrets",
             ));
         }
+        Self::with_secrets(env, sdk, secrets).await
+    }
+
+    /// The webhook's code for events read from Stripe's API with the secret key (reconciliation
+    /// applies a late event through it): no webhook secret, so it accepts no delivery.
+    pub async fn for_events_read_from_stripe(env: &Env, sdk: &aws_config::SdkConfig) -> Result<Self, ConfigError> {
+        Self::with_secrets(env, sdk, Vec::new()).await
+    }
+
+    async fn with_secrets(
+        env: &Env,
+        sdk: &aws_config::SdkConfig,
+        secrets: Vec<SecretString>,
+    ) -> Result<Self, ConfigError> {
+        let table: TableSettings = env.parse()?;
+        let queues: QueueSettings = env.parse()?;
         Ok(Self {
             orders: OrderStore::new(aws_sdk_dynamodb::Client::new(sdk), table.shop_table),
             payments: PaymentGateway::from_env(env, sdk).await?,
@@ -182,10 +196,22 @@ impl PaymentWebhook {
                     .emit();
             }
         })?;
+        self.apply(&event, edge::request_id(request)).await?;
+        json(StatusCode::OK, &serde_json::json!({"received": true}))
+    }
+
+    /// Applies one event Stripe's API gave (`GET /v1/events`, read with the secret key, so no
+    /// signature to check) as its delivery would: once, whatever came before.
+    pub async fn apply_event_read_from_stripe(&self, payload: &str, request_id: &str) -> Result<(), ApiError> {
+        let event = event::Event::parse(payload).map_err(|reason| ApiError::bad_request("invalid_event", reason))?;
+        self.apply(&event, request_id.to_owned()).await
+    }
+
+    async fn apply(&self, event: &event::Event, request_id: String) -> Result<(), ApiError> {
         let delivery = Delivery {
             event_id: event.id.clone(),
             kind: event.kind.clone(),
-            request_id: edge::request_id(request),
+            request_id,
         };
         tracing::info!(event_id = %delivery.event_id, event_type = %delivery.kind, "event verified");
         match &event.object {
@@ -204,7 +230,7 @@ impl PaymentWebhook {
                 tracing::info!(event_id = %delivery.event_id, event_type = %delivery.kind, "event type not handled; acknowledged")
             }
         }
-        json(StatusCode::OK, &serde_json::json!({"received": true}))
+        Ok(())
     }
 
     /// After an event's record was written: sends what it owes, or for a duplicate what the

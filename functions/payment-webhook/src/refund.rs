@@ -37,10 +37,7 @@ impl PaymentWebhook {
         } else {
             OrderEvent::RefundedInPart
         };
-        let note = format!(
-            "{} of {} {} refunded",
-            charge.amount_refunded, charge.amount, charge.currency
-        );
+        let note = shop_domain::order::refund_state(charge.amount_refunded, charge.amount, &charge.currency);
         // One mail per refunded total: a retried or doubled event, or the shop's own late refund
         // naming the same total, does not mail again.
         let mail = MailRequest::about(MailKind::Refunded, &order.order_id, charge.amount_refunded.to_string());

@@ -10,6 +10,13 @@
 //!
 //! Each piece of work is counted (`Swept`, by `Work`), and each one that fails again
 //! (`SweepFailures`) is left for the next run and alarmed when it keeps failing.
+//!
+//! Once an hour it also reconciles the shop with Stripe ([`Sweeper::reconcile`]): the
+//! PaymentIntents and refunds of the last 48 hours against the orders. Where Stripe is ahead (paid
+//! or refunded there, not recorded here) it applies Stripe's own event through the webhook's code,
+//! as a late delivery would (`Reconciled`); what it cannot repair (a charge of no order, an amount
+//! that differs, an event Stripe does not list) it counts and logs for a person
+//! (`ReconciliationMismatches`, alarmed).
 
 use serde::{Deserialize, Serialize};
 use shop_platform::batch::Trace;
@@ -19,6 +26,7 @@ use shop_platform::messages::OrderPaid;
 use shop_platform::metrics::Metric;
 use shop_services::cancellation::Cancellation;
 use shop_services::mail::Mailer;
+use shop_services::payments::EXCHANGE_METADATA;
 use shop_services::payments::PaymentGateway;
 use shop_services::queue::Queue;
 use shop_store::orders::OrderStore;
@@ -35,8 +43,12 @@ const PER_RUN: i32 = 100;
 const REFUND: &str = "refund";
 const FULFILMENT: &str = "fulfilment";
 
+/// How far back reconciliation looks: Stripe's events of two days.
+const RECONCILE_WINDOW: i64 = 48 * 3600;
+
 /// The sweeper with its clients, built once per instance.
 pub struct Sweeper {
+    webhook: payment_webhook::PaymentWebhook,
     orders: OrderStore,
     payments: PaymentGateway,
     mailer: Mailer,
@@ -73,6 +85,7 @@ impl Sweeper {
             return Err(ConfigError::new("SWEEP_AFTER_SECONDS must be at least 60"));
         }
         Ok(Self {
+            webhook: payment_webhook::PaymentWebhook::for_events_read_from_stripe(env, sdk).await?,
             orders: OrderStore::new(aws_sdk_dynamodb::Client::new(sdk), table.shop_table),
             payments: PaymentGateway::from_env(env, sdk).await?,
             mailer: Mailer::from_env(env, sdk)?,
@@ -180,8 +193,227 @@ fn failed(report: &mut Report, work: &str, order_id: &str, error: &dyn std::fmt:
         .emit();
 }
 
+/// What one reconciliation found.
+#[derive(Debug, Default, Clone, PartialEq, Eq, Serialize)]
+pub struct Reconciliation {
+    /// PaymentIntents of the window Stripe listed, and refunds.
+    pub intents: u32,
+    pub refunds: u32,
+    /// Orders paid at Stripe and not here, whose event was applied now.
+    pub paid: u32,
+    /// Refunds made at Stripe and not recorded here, whose event was applied now.
+    pub refunded: u32,
+    /// What it could not repair.
+    pub mismatches: u32,
+}
+
+/// The kinds of findings, as the `Kind` dimension names them.
+const PAID: &str = "paid";
+const REFUNDED: &str = "refunded";
+
+impl Sweeper {
+    /// The shop against Stripe over the last 48 hours (but the last `after`, still in flight):
+    /// see the module's notes. A failure to read Stripe's lists is itself a mismatch.
+    pub async fn reconcile(&self) -> Reconciliation {
+        let now = self.clock.now();
+        let (from, to) = (now - RECONCILE_WINDOW, now - self.after);
+        let mut found = Reconciliation::default();
+        match self.payments.intents_created(from, to).await {
+            Ok(intents) => {
+                found.intents = intents.len() as u32;
+                let mut events = Events::new(&self.payments, "payment_intent.succeeded", from, now);
+                for intent in intents.iter().filter(|i| i.status == "succeeded") {
+                    self.reconcile_payment(intent, &mut events, &mut found).await;
+                }
+            }
+            Err(error) => mismatch(&mut found, "stripe_unreadable", "-", &error.to_string()),
+        }
+        match self.payments.refunds_created(from, to).await {
+            Ok(refunds) => {
+                found.refunds = refunds.len() as u32;
+                let mut events = Events::new(&self.payments, "charge.refunded", from, now);
+                let mut intents: Vec<&str> = refunds
+                    .iter()
+                    .filter(|r| r.status.as_deref() == Some("succeeded"))
+                    .filter_map(|r| r.payment_intent.as_deref())
+                    .collect();
+                intents.sort_unstable();
+                intents.dedup();
+                for intent in intents {
+                    self.reconcile_refunds(intent, &mut events, &mut found).await;
+                }
+            }
+            Err(error) => mismatch(&mut found, "stripe_unreadable", "-", &error.to_string()),
+        }
+        tracing::info!(?found, "reconciled with Stripe");
+        found
+    }
+
+    async fn reconcile_payment(
+        &self,
+        intent: &shop_services::payments::ListedIntent,
+        events: &mut Events<'_>,
+        found: &mut Reconciliation,
+    ) {
+        if intent.metadata.contains_key(EXCHANGE_METADATA) {
+            return; // an exchange's difference settles the exchange, not the order
+        }
+        let Some(order_id) = intent.metadata.get("order_id").filter(|id| self.mine(id)) else {
+            return;
+        };
+        let order = match self.orders.get(order_id).await {
+            Ok(Some(order)) => order,
+            Ok(None) => return mismatch(found, "charged_without_order", order_id, &intent.id),
+            Err(error) => return mismatch(found, "table_unreadable", order_id, &error.to_string()),
+        };
+        if order.payment_intent_id.as_deref() != Some(intent.id.as_str()) {
+            return mismatch(found, "intent_not_the_orders", order_id, &intent.id);
+        }
+        if order.paid_at.is_some() {
+            let total = &order.totals.total;
+            if intent.amount != total.amount || intent.currency != total.currency.as_str() {
+                let detail = format!("{} {} charged, {total} ordered", intent.amount, intent.currency);
+                mismatch(found, "amount_differs", order_id, &detail);
+            }
+            return;
+        }
+        // Paid at Stripe, not here: its event, applied as its late delivery would be (which pays
+        // the order, or refunds a payment that came after the order ended).
+        match events.of(&intent.id, |event| &event["data"]["object"]["id"]).await {
+            Some(event) => match self.apply(&event, order_id).await {
+                Ok(()) => reconciled(found, PAID, order_id),
+                Err(error) => mismatch(found, "event_not_applied", order_id, &error),
+            },
+            None => mismatch(found, "paid_without_event", order_id, &intent.id),
+        }
+    }
+
+    async fn reconcile_refunds(&self, intent_id: &str, events: &mut Events<'_>, found: &mut Reconciliation) {
+        let order_id = match self.orders.order_id_by_intent(intent_id).await {
+            Ok(Some(order_id)) if self.mine(&order_id) => order_id,
+            Ok(_) => return,
+            Err(error) => return mismatch(found, "table_unreadable", intent_id, &error.to_string()),
+        };
+        let order = match self.orders.get(&order_id).await {
+            Ok(Some(order)) => order,
+            Ok(None) => return,
+            Err(error) => return mismatch(found, "table_unreadable", &order_id, &error.to_string()),
+        };
+        // The latest charge.refunded event says what Stripe refunded of the charge in all.
+        let Some(event) = events
+            .of(intent_id, |event| &event["data"]["object"]["payment_intent"])
+            .await
+        else {
+            return mismatch(found, "refund_without_event", &order_id, intent_id);
+        };
+        let at_stripe = event["data"]["object"]["amount_refunded"].as_i64();
+        if at_stripe.is_some() && at_stripe == order.refunded_as_noted() {
+            return;
+        }
+        match self.apply(&event, &order_id).await {
+            Ok(()) => reconciled(found, REFUNDED, &order_id),
+            Err(error) => mismatch(found, "event_not_applied", &order_id, &error),
+        }
+    }
+
+    async fn apply(&self, event: &serde_json::Value, order_id: &str) -> Result<(), String> {
+        let request_id = format!("reconcile-{}", self.clock.now());
+        tracing::warn!(order_id, event_id = %event["id"], "Stripe is ahead of the shop; applying its event");
+        self.webhook
+            .apply_event_read_from_stripe(&event.to_string(), &request_id)
+            .await
+            .map_err(|e| e.to_string())
+    }
+}
+
+/// One type of Stripe's events of the window, read once when first needed.
+struct Events<'a> {
+    payments: &'a PaymentGateway,
+    kind: &'static str,
+    from: i64,
+    to: i64,
+    read: Option<Vec<serde_json::Value>>,
+}
+
+impl<'a> Events<'a> {
+    fn new(payments: &'a PaymentGateway, kind: &'static str, from: i64, to: i64) -> Self {
+        Self {
+            payments,
+            kind,
+            from,
+            to,
+            read: None,
+        }
+    }
+
+    /// The newest event whose `field` names `id`.
+    async fn of(
+        &mut self,
+        id: &str,
+        field: impl Fn(&serde_json::Value) -> &serde_json::Value,
+    ) -> Option<serde_json::Value> {
+        if self.read.is_none() {
+            match self.payments.events_created(self.kind, self.from, self.to).await {
+                Ok(events) => self.read = Some(events),
+                Err(error) => {
+                    tracing::error!(kind = self.kind, error = %error, "Stripe's events could not be read");
+                    return None;
+                }
+            }
+        }
+        self.read.as_ref()?.iter().find(|event| field(event) == id).cloned()
+    }
+}
+
+fn reconciled(found: &mut Reconciliation, kind: &str, order_id: &str) {
+    match kind {
+        PAID => found.paid += 1,
+        _ => found.refunded += 1,
+    }
+    Metric::Reconciled
+        .once()
+        .dimension(kind)
+        .with("order_id", order_id)
+        .emit();
+}
+
+fn mismatch(found: &mut Reconciliation, kind: &str, order_id: &str, detail: &str) {
+    found.mismatches += 1;
+    tracing::error!(
+        order_id,
+        kind,
+        detail,
+        "the shop and Stripe disagree; a person must look"
+    );
+    Metric::ReconciliationMismatches
+        .once()
+        .dimension(kind)
+        .with("order_id", order_id)
+        .emit();
+}
+
+/// What a run does, as its schedule's event says: `{"job": "reconcile"}` reconciles, any other
+/// sweeps.
+#[derive(Debug, Serialize)]
+#[serde(untagged)]
+pub enum Ran {
+    Swept(Report),
+    Reconciled(Reconciliation),
+}
+
+impl Sweeper {
+    /// One run for a schedule's `event`.
+    pub async fn run_for(&self, event: &serde_json::Value) -> Ran {
+        if event["job"] == "reconcile" {
+            Ran::Reconciled(self.reconcile().await)
+        } else {
+            Ran::Swept(self.sweep().await)
+        }
+    }
+}
+
 impl shop_platform::ScheduledFunction for Sweeper {
-    fn run(&self) -> futures::future::BoxFuture<'_, serde_json::Value> {
-        Box::pin(async move { serde_json::to_value(self.sweep().await).unwrap_or_default() })
+    fn run<'a>(&'a self, event: &'a serde_json::Value) -> futures::future::BoxFuture<'a, serde_json::Value> {
+        Box::pin(async move { serde_json::to_value(self.run_for(event).await).unwrap_or_default() })
     }
 }

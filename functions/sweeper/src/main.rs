@@ -7,9 +7,10 @@ async fn main() -> Result<(), Error> {
     let sdk = shop_platform::aws::sdk_config().await;
     let sweeper = sweeper::Sweeper::from_env(&Env::from_process(), &sdk).await?;
     let sweeper = &sweeper;
-    // The schedule's event says nothing the sweep needs: it looks at the table itself.
-    run(service_fn(move |_: LambdaEvent<serde_json::Value>| async move {
-        Ok::<_, Error>(sweeper.sweep().await)
+    // The schedule's event names the job (`{"job": "reconcile"}`, else a sweep); the rest it
+    // reads from the table and Stripe.
+    run(service_fn(move |event: LambdaEvent<serde_json::Value>| async move {
+        Ok::<_, Error>(sweeper.run_for(&event.payload).await)
     }))
     .await
 }

@@ -580,6 +580,18 @@ impl Order {
     }
 }
 
+/// The `refund_state` of an order whose charge of `amount` Stripe reports `refunded` of, in all.
+pub fn refund_state(refunded: i64, amount: i64, currency: &str) -> String {
+    format!("{refunded} of {amount} {currency} refunded")
+}
+
+impl Order {
+    /// What Stripe last reported refunded of the order's charge, in all ([`refund_state`]).
+    pub fn refunded_as_noted(&self) -> Option<i64> {
+        self.refund_state.as_deref()?.split(' ').next()?.parse().ok()
+    }
+}
+
 impl Order {
     /// The units the order owes the customer: its lines, and the replacements of exchanges that
     /// may ship.

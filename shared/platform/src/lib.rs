@@ -31,11 +31,11 @@ pub trait HttpFunction: Send + Sync {
     fn handle(&self, request: Request) -> BoxFuture<'_, Response<Body>>;
 }
 
-/// A function an EventBridge schedule invokes: it looks at the table itself, so the event says
-/// nothing it needs; it answers what it did.
+/// A function an EventBridge schedule invokes with the schedule's event (its `Input`, when the
+/// template gives one); it answers what it did.
 pub trait ScheduledFunction: Send + Sync {
     /// One run.
-    fn run(&self) -> BoxFuture<'_, serde_json::Value>;
+    fn run<'a>(&'a self, event: &'a serde_json::Value) -> BoxFuture<'a, serde_json::Value>;
 }
 
 /// A function that consumes an SQS queue with partial batch failures.

@@ -56,6 +56,12 @@ pub enum Metric {
     Swept,
     /// Owed work the sweeper found failed again (by `Work`); the next run retries it.
     SweepFailures,
+    /// Reconciliation found Stripe ahead of the shop and applied Stripe's event (by `Kind`:
+    /// `paid`, `refunded`).
+    Reconciled,
+    /// Reconciliation found the shop and Stripe disagreeing in a way it does not repair (by
+    /// `Kind`): a person must look.
+    ReconciliationMismatches,
 }
 
 /// How CloudWatch reads a metric's values.
@@ -69,7 +75,7 @@ pub enum Unit {
 
 impl Metric {
     /// All of them, for the dashboard's test.
-    pub const ALL: [Metric; 20] = [
+    pub const ALL: [Metric; 22] = [
         Metric::OrdersPlaced,
         Metric::PlacedValue,
         Metric::OrdersPaid,
@@ -90,6 +96,8 @@ impl Metric {
         Metric::ColdStarts,
         Metric::Swept,
         Metric::SweepFailures,
+        Metric::Reconciled,
+        Metric::ReconciliationMismatches,
     ];
 
     /// Its name in CloudWatch.
@@ -115,6 +123,8 @@ impl Metric {
             Metric::ColdStarts => "ColdStarts",
             Metric::Swept => "Swept",
             Metric::SweepFailures => "SweepFailures",
+            Metric::Reconciled => "Reconciled",
+            Metric::ReconciliationMismatches => "ReconciliationMismatches",
         }
     }
 
@@ -132,6 +142,7 @@ impl Metric {
             Metric::CheckoutRefusals => Some("Reason"),
             Metric::ColdStarts => Some("Function"),
             Metric::Swept | Metric::SweepFailures => Some("Work"),
+            Metric::Reconciled | Metric::ReconciliationMismatches => Some("Kind"),
             _ => None,
         }
     }

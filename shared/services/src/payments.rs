@@ -114,6 +114,48 @@ impl From<IntentObject> for Intent {
     }
 }
 
+/// How many pages of 100 a list is read to, at most.
+const LIST_PAGES: usize = 100;
+
+/// A page of one of Stripe's lists.
+#[derive(Deserialize)]
+struct ListPage<T> {
+    data: Vec<T>,
+    #[serde(default)]
+    has_more: bool,
+}
+
+/// A PaymentIntent as Stripe lists it: what reconciliation compares with the orders.
+#[derive(Debug, Clone, Deserialize)]
+pub struct ListedIntent {
+    /// `pi_...`.
+    pub id: String,
+    /// Stripe's status word (`succeeded` once paid).
+    pub status: String,
+    /// In the currency's minor unit.
+    pub amount: i64,
+    /// Lowercase ISO code.
+    pub currency: String,
+    /// The shop's `order_id` (and `exchange_id`) when it is the shop's.
+    #[serde(default)]
+    pub metadata: std::collections::HashMap<String, String>,
+}
+
+/// A refund as Stripe lists it.
+#[derive(Debug, Clone, Deserialize)]
+pub struct ListedRefund {
+    /// `re_...`.
+    pub id: String,
+    /// The PaymentIntent it returns money of.
+    #[serde(default)]
+    pub payment_intent: Option<String>,
+    /// In minor units.
+    pub amount: i64,
+    /// `succeeded`, `pending`, `failed`, ...
+    #[serde(default)]
+    pub status: Option<String>,
+}
+
 /// What the shop reads of a refund Stripe answers with.
 #[derive(Deserialize)]
 struct RefundObject {
@@ -262,6 +304,62 @@ impl PaymentGateway {
         };
         let refund: RefundObject = self.call(Method::POST, "/v1/refunds", Some(form), Some(key)).await?;
         Ok(refund.id)
+    }
+
+    /// The PaymentIntents created from `from` to `to` (Unix seconds), as Stripe lists them.
+    pub async fn intents_created(&self, from: i64, to: i64) -> Result<Vec<ListedIntent>, PaymentError> {
+        self.list("/v1/payment_intents", &[], from, to, |i: &ListedIntent| i.id.clone())
+            .await
+    }
+
+    /// The refunds created from `from` to `to`, as Stripe lists them.
+    pub async fn refunds_created(&self, from: i64, to: i64) -> Result<Vec<ListedRefund>, PaymentError> {
+        self.list("/v1/refunds", &[], from, to, |r: &ListedRefund| r.id.clone())
+            .await
+    }
+
+    /// The events of type `kind` created from `from` to `to`, newest first, each as Stripe's
+    /// JSON (what its webhook delivery would carry).
+    pub async fn events_created(&self, kind: &str, from: i64, to: i64) -> Result<Vec<serde_json::Value>, PaymentError> {
+        let id = |event: &serde_json::Value| event["id"].as_str().unwrap_or_default().to_owned();
+        self.list("/v1/events", &[("type", kind)], from, to, id).await
+    }
+
+    /// Every object of one of Stripe's lists created from `from` to `to`, page after page
+    /// (`starting_after` the last one's id), at most [`LIST_PAGES`] pages.
+    async fn list<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        filters: &[(&str, &str)],
+        from: i64,
+        to: i64,
+        id: impl Fn(&T) -> String,
+    ) -> Result<Vec<T>, PaymentError> {
+        let mut all: Vec<T> = Vec::new();
+        for _ in 0..LIST_PAGES {
+            let query = {
+                let mut query = form_urlencoded::Serializer::new(String::new());
+                query
+                    .extend_pairs(filters)
+                    .append_pair("created[gte]", &from.to_string())
+                    .append_pair("created[lte]", &to.to_string())
+                    .append_pair("limit", "100");
+                if let Some(last) = all.last() {
+                    query.append_pair("starting_after", &id(last));
+                }
+                query.finish()
+            };
+            let page: ListPage<T> = self.call(Method::GET, &format!("{path}?{query}"), None, None).await?;
+            let more = page.has_more && !page.data.is_empty();
+            all.extend(page.data);
+            if !more {
+                return Ok(all);
+            }
+        }
+        Err(PaymentError::Refused(format!(
+            "{path}: more than {} objects from {from} to {to}",
+            LIST_PAGES * 100
+        )))
     }
 
     /// One call: `form` as the body of a POST, with `idempotency` as its key; Stripe's object
