@@ -116,7 +116,7 @@ fn ses_post(path: &str, body: &str) -> Vec<Access> {
 #[test]
 fn every_function_of_the_shop_has_a_policy_the_local_stack_can_enforce() {
     let policies = shop_policies();
-    assert_eq!(policies.len(), 12, "{:?}", policies.keys());
+    assert_eq!(policies.len(), 13, "{:?}", policies.keys());
     for (function, policy) in &policies {
         for forbidden in ["dynamodb:DeleteTable", "dynamodb:Scan", "dynamodb:CreateTable"] {
             assert_eq!(

@@ -7,7 +7,7 @@
 use crate::dynamo::{self, GSI1PK, StoreError, build, key, n, s};
 use crate::orders::fulfillment::day_of;
 use crate::orders::{OrderStore, customer_ref, order_key, status_partition};
-use aws_sdk_dynamodb::types::{Delete, Put, TransactWriteItem, Update};
+use aws_sdk_dynamodb::types::{TransactWriteItem, Update};
 use shop_domain::order::Order;
 use shop_domain::order::{Email, OrderStatus};
 
@@ -42,9 +42,11 @@ pub fn paid_cancellation(reason: Option<&str>) -> bool {
 /// `cancel_refund` while the refund is owed.
 pub const REFUND_OWED: &str = "refund_owed";
 /// The partition of the refunds cancellations owe, one item per order (`ORDER#<id>`, with the
-/// time it became owed) until Stripe took it: what the sweeper reads, without scanning every
-/// cancelled order.
+/// time it became owed) until Stripe took it, then `settled` and deleted a day later by TTL: what
+/// the sweeper reads, without scanning every cancelled order.
 const REFUNDS_OWED: &str = "OWED#refund";
+/// How long a settled owed refund's item is kept before TTL deletes it.
+const SETTLED_KEPT: i64 = 24 * 3600;
 
 /// The `order_id`s of index items (a customer's, the owed refunds').
 fn order_ids(items: Vec<crate::dynamo::Item>) -> Vec<String> {
@@ -113,13 +115,17 @@ impl OrderStore {
             .expression_attribute_values(":reason", s(by.reason()))
             .expression_attribute_values(":owed", s(REFUND_OWED))
             .expression_attribute_values(":now", n(now));
-        let mut owed = owed_refund_key(&order.order_id);
-        owed.insert("order_id".to_owned(), s(&order.order_id));
-        owed.insert("since".to_owned(), n(now));
-        let owed = Put::builder().table_name(&self.table).set_item(Some(owed));
+        // An update that makes the item (the back office may update items, not put them).
+        let owed = Update::builder()
+            .table_name(&self.table)
+            .set_key(Some(owed_refund_key(&order.order_id)))
+            .update_expression("SET order_id = :id, since = :now REMOVE settled, #ttl")
+            .expression_attribute_names("#ttl", "ttl")
+            .expression_attribute_values(":id", s(&order.order_id))
+            .expression_attribute_values(":now", n(now));
         let mut items = vec![
             TransactWriteItem::builder().update(build(cancel.build())?).build(),
-            TransactWriteItem::builder().put(build(owed.build())?).build(),
+            TransactWriteItem::builder().update(build(owed.build())?).build(),
         ];
         for line in &order.lines {
             items.push(self.stock_change(line, "ADD #available :q", "attribute_exists(#pk)")?);
@@ -155,12 +161,20 @@ impl OrderStore {
             .condition_expression("cancel_refund = :owed")
             .expression_attribute_values(":refund", s(refund_id))
             .expression_attribute_values(":owed", s(REFUND_OWED));
-        let settled = Delete::builder()
+        // Marked settled, and gone a day later (TTL): an update, as the back office writes.
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs() as i64);
+        let settled = Update::builder()
             .table_name(&self.table)
-            .set_key(Some(owed_refund_key(order_id)));
+            .set_key(Some(owed_refund_key(order_id)))
+            .update_expression("SET settled = :yes, #ttl = :gone")
+            .expression_attribute_names("#ttl", "ttl")
+            .expression_attribute_values(":yes", aws_sdk_dynamodb::types::AttributeValue::Bool(true))
+            .expression_attribute_values(":gone", n(now + SETTLED_KEPT));
         let items = vec![
             TransactWriteItem::builder().update(build(record.build())?).build(),
-            TransactWriteItem::builder().delete(build(settled.build())?).build(),
+            TransactWriteItem::builder().update(build(settled.build())?).build(),
         ];
         // Not owed any more: recorded by a concurrent retry already.
         Ok(dynamo::transact(&self.client, items).await?.is_none())
@@ -174,7 +188,7 @@ impl OrderStore {
             .query()
             .table_name(&self.table)
             .key_condition_expression("#pk = :owed")
-            .filter_expression("since < :before")
+            .filter_expression("since < :before AND attribute_not_exists(settled)")
             .expression_attribute_names("#pk", dynamo::PK)
             .expression_attribute_values(":owed", s(REFUNDS_OWED))
             .expression_attribute_values(":before", n(before))
