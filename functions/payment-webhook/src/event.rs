@@ -133,11 +133,11 @@ impl Event {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     /// The body of a sample delivery (events/payment-webhook).
-    fn sample(name: &str) -> String {
+    pub(crate) fn sample(name: &str) -> String {
         let path = format!("{}/../../events/payment-webhook/{name}", env!("CARGO_MANIFEST_DIR"));
         let delivery: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
         delivery["body"].as_str().unwrap().to_owned()

@@ -109,11 +109,7 @@ mod tests {
 
     /// The sample `payment_intent.succeeded` delivery's body (events/payment-webhook).
     fn sample_event() -> String {
-        let delivery: serde_json::Value = serde_json::from_str(include_str!(
-            "../../../events/payment-webhook/payment-intent-succeeded.json"
-        ))
-        .unwrap();
-        delivery["body"].as_str().unwrap().to_owned()
+        crate::event::tests::sample("payment-intent-succeeded.json")
     }
 
     const SECRETS: [&str; 2] = ["whsec_old_secret_for_rotation", "whsec_current_secret"];
