@@ -28,8 +28,12 @@ pub struct Stack {
     pub gateways: Vec<(&'static gateway::LocalApi, gateway::Gateway)>,
     /// The queue pollers.
     pub mappings: Vec<poller::Mapping>,
-    /// The scheduled functions, by logical id.
-    pub scheduled: Vec<(String, Arc<dyn shop_platform::ScheduledFunction>)>,
+    /// The scheduled functions: logical id, handler and the template's schedules of it.
+    pub scheduled: Vec<(
+        String,
+        Arc<dyn shop_platform::ScheduledFunction>,
+        Vec<template::ScheduleTrigger>,
+    )>,
     /// The proxy that holds each function's AWS calls to its policies.
     pub enforcer: enforce::Enforcer,
 }
@@ -146,7 +150,7 @@ pub async fn build_stack(
             functions::Hosted::Queue(handler) => (None, Some(handler)),
             functions::Hosted::Both(http, queue) => (Some(http), Some(queue)),
             functions::Hosted::Scheduled(handler) => {
-                scheduled.push((function.logical_id.clone(), handler));
+                scheduled.push((function.logical_id.clone(), handler, function.schedules.clone()));
                 (None, None)
             }
         };

@@ -75,6 +75,30 @@ pub struct QueueTrigger {
     pub report_failures: bool,
 }
 
+/// A `Schedule` event of a function: how often it runs, with which event.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ScheduleTrigger {
+    /// `rate(N minute[s]|hour[s]|day[s])` in seconds.
+    pub every_seconds: u64,
+    /// `Input` (JSON), or `null` when the template gives none (EventBridge's own event, of which
+    /// the functions read nothing).
+    pub input: serde_json::Value,
+}
+
+/// Seconds of a `rate(...)` expression, or `None` when it is not one (a `cron(...)`).
+fn rate_seconds(expression: &str) -> Option<u64> {
+    let inner = expression.strip_prefix("rate(")?.strip_suffix(')')?;
+    let (count, unit) = inner.trim().split_once(' ')?;
+    let count: u64 = count.parse().ok().filter(|n| *n > 0)?;
+    let unit = match unit.trim().trim_end_matches('s') {
+        "minute" => 60,
+        "hour" => 3600,
+        "day" => 86_400,
+        _ => return None,
+    };
+    Some(count * unit)
+}
+
 /// A Lambda function of the template.
 #[derive(Debug, Clone)]
 pub struct Function {
@@ -88,6 +112,8 @@ pub struct Function {
     pub routes: Vec<HttpRoute>,
     /// Its queue triggers.
     pub queues: Vec<QueueTrigger>,
+    /// Its schedules.
+    pub schedules: Vec<ScheduleTrigger>,
     /// `Properties.Policies` as the template writes it (a list or a single policy; intrinsics
     /// unevaluated, SAM policy templates unexpanded), or `None` when it grants nothing.
     pub policies: Option<Value>,
@@ -198,6 +224,7 @@ impl Template {
             }
             let mut routes = Vec::new();
             let mut queues = Vec::new();
+            let mut schedules = Vec::new();
             let events = properties.and_then(|p| p.get("Events")).and_then(Value::as_mapping);
             for (name, event) in events.into_iter().flatten() {
                 let props = event.get("Properties");
@@ -239,6 +266,22 @@ impl Template {
                             report_failures,
                         });
                     }
+                    Some("Schedule") => {
+                        let unsupported =
+                            |what: &str| TemplateError::Unsupported(format!("{logical_id}.{name:?}: {what}"));
+                        let every_seconds = field("Schedule")
+                            .and_then(Value::as_str)
+                            .and_then(rate_seconds)
+                            .ok_or_else(|| unsupported("Schedule must be rate(N minutes|hours|days)"))?;
+                        let input = match field("Input").map(|i| i.as_str().ok_or(())) {
+                            None => serde_json::Value::Null,
+                            Some(Ok(text)) => {
+                                serde_json::from_str(text).map_err(|_| unsupported("Input must be JSON"))?
+                            }
+                            Some(Err(())) => return Err(unsupported("Input must be a JSON string")),
+                        };
+                        schedules.push(ScheduleTrigger { every_seconds, input });
+                    }
                     _ => {}
                 }
             }
@@ -248,6 +291,7 @@ impl Template {
                 environment,
                 routes,
                 queues,
+                schedules,
                 policies: properties.and_then(|p| p.get("Policies")).cloned(),
             });
         }
@@ -563,6 +607,8 @@ Resources:
         Get: {Type: HttpApi, Properties: {Path: "/things/{id}", Method: get}}
         Put: {Type: HttpApi, Properties: {ApiId: !Ref Api, Path: /admin/x, Method: PUT, Auth: {Authorizer: AWS_IAM}}}
         Jobs: {Type: SQS, Properties: {Queue: !GetAtt Work.Arn, BatchSize: 5, FunctionResponseTypes: [ReportBatchItemFailures]}}
+        Often: {Type: Schedule, Properties: {Schedule: rate(5 minutes)}}
+        Hourly: {Type: Schedule, Properties: {Schedule: rate(1 hour), Input: '{"job": "report"}'}}
 "#;
 
     fn context() -> Context {
@@ -609,6 +655,33 @@ Resources:
                 report_failures: true
             }]
         );
+    }
+
+    #[test]
+    fn schedules_are_read_with_their_rate_and_input() {
+        let shop = Template::parse(TEMPLATE).unwrap().functions().unwrap().remove(0);
+        assert_eq!(
+            shop.schedules,
+            [
+                ScheduleTrigger {
+                    every_seconds: 300,
+                    input: serde_json::Value::Null
+                },
+                ScheduleTrigger {
+                    every_seconds: 3600,
+                    input: serde_json::json!({"job": "report"})
+                },
+            ]
+        );
+        assert_eq!(rate_seconds("rate(1 day)"), Some(86_400));
+        for unread in [
+            "cron(0 12 * * ? *)",
+            "rate(0 minutes)",
+            "rate(5 fortnights)",
+            "rate(five minutes)",
+        ] {
+            assert_eq!(rate_seconds(unread), None, "{unread}");
+        }
     }
 
     #[test]
