@@ -439,12 +439,6 @@ pub async fn expect_json(response: Response, status: u16) -> Value {
 /// held to its policy in template.yaml), doing only the work of `orders` (tests share the
 /// table), with its clock `ahead` seconds ahead of now.
 pub async fn hosted_sweeper(orders: &[&str], ahead: i64) -> sweeper::Sweeper {
-    struct Ahead(i64);
-    impl shop_platform::clock::Clock for Ahead {
-        fn now(&self) -> i64 {
-            shop_platform::clock::Clock::now(&shop_platform::clock::SystemClock) + self.0
-        }
-    }
     let (vars, sdk) = hosted_env("sweeper").await;
     let own = shop_local::enforce::function_sdk(&sdk, &required("SHOP_IAM_URL"), "SweeperFunction");
     sweeper::Sweeper::from_env(&shop_platform::config::Env::from_map(vars), &own)

@@ -289,3 +289,94 @@ async fn an_exchange_left_unpaid_is_cancelled_when_its_hold_ends_and_its_stock_c
     // The unit may be exchanged again.
     expect_json(exchange(&app, &order, token(&order), ask).await, 201).await;
 }
+
+/// The first `count` messages on `queue_url` (or what came by the deadline), as the SQS event
+/// the consumer's trigger would hand it.
+async fn received(sqs: &aws_sdk_sqs::Client, queue_url: &str, count: usize) -> SqsEvent {
+    let deadline = std::time::Instant::now() + shop_tests::QUEUE_DEADLINE;
+    let mut event = SqsEvent::default();
+    while event.records.len() < count && std::time::Instant::now() < deadline {
+        let output = sqs
+            .receive_message()
+            .queue_url(queue_url)
+            .max_number_of_messages(10)
+            .wait_time_seconds(1)
+            .send()
+            .await
+            .unwrap();
+        for message in output.messages() {
+            let mut record = SqsMessage::default();
+            record.message_id = message.message_id().map(str::to_owned);
+            record.body = message.body().map(str::to_owned);
+            event.records.push(record);
+        }
+    }
+    event
+}
+
+/// An unpaid exchange and an unpaid order whose messages ending their holds were lost (here: the
+/// real ones are still on their way, 15 minutes out) would hold their stock for ever; the
+/// sweeper asks for their end once they are past it by its wait, and the consumer gives the stock
+/// back once.
+#[tokio::test]
+async fn holds_whose_ending_was_lost_are_ended_by_the_sweeper_and_their_stock_comes_back() {
+    let (app, stripe) = (TestApp::new(), TestStripe::new());
+    let email = format!("{}@example.com", unique("swap"));
+    let order = shipped_order(&app, &stripe, &email).await;
+    let sku = order["lines"][0]["sku"].as_str().unwrap().to_owned();
+    let (dear_id, dear) = stocked(&app, "Deluxe Thing", 4000, 1).await;
+    let ask = json!({"return_lines": [{"sku": sku, "quantity": 1}], "new_lines": [{"sku": dear, "quantity": 1}]});
+    let asked = expect_json(exchange(&app, &order, token(&order), ask).await, 201).await;
+    let (unpaid, unpaid_sku) = app.pending_order(&email, 3, 2).await;
+    let unpaid_product = unpaid["lines"][0]["product_id"].as_str().unwrap().to_owned();
+    assert_eq!(app.available(&unpaid_product, &unpaid_sku).await, 1);
+    let ids = [
+        order["order_id"].as_str().unwrap(),
+        unpaid["order_id"].as_str().unwrap(),
+    ];
+
+    // The sweeper's messages go to a queue of the test's own, read by a consumer whose clock is
+    // moved as far as the sweeper's.
+    let (vars, sdk) = hosted_env("reservation-expiry").await;
+    let sqs = aws_sdk_sqs::Client::new(&sdk);
+    let own = sqs.create_queue().queue_name(unique("expiry")).send().await.unwrap();
+    let own = own.queue_url().unwrap().to_owned();
+    let queue = || shop_services::queue::Queue::new(sqs.clone(), own.clone());
+    const HOLD: i64 = 900;
+    let early = shop_tests::hosted_sweeper(&ids, HOLD + 60)
+        .await
+        .with_expiry_queue(queue());
+    assert_eq!(
+        early.sweep().await.holds,
+        0,
+        "a minute past: the hold's own message may be on its way"
+    );
+    let late = HOLD + 16 * 60;
+    let sweeper = shop_tests::hosted_sweeper(&ids, late).await.with_expiry_queue(queue());
+    let report = sweeper.sweep().await;
+    assert_eq!((report.holds, report.failures), (2, 0), "{report:?}");
+
+    let consumer = reservation_expiry::ReservationExpiry::from_env(&shop_platform::config::Env::from_map(vars), &sdk)
+        .await
+        .unwrap()
+        .with_clock(Arc::new(Ahead(late)));
+    let messages = received(&sqs, &own, 2).await;
+    assert_eq!(messages.records.len(), 2);
+    assert!(consumer.handle_batch(messages).await.batch_item_failures.is_empty());
+    assert_eq!(
+        app.available(&dear_id, &dear).await,
+        1,
+        "the replacement's unit is back"
+    );
+    assert_eq!(
+        app.available(&unpaid_product, &unpaid_sku).await,
+        3,
+        "the order's units are back"
+    );
+    let view = app.order_when(&order, |_| true).await;
+    assert_eq!(view["returns"][0]["exchange"]["payment"], "expired", "{view}");
+    let intent = asked["payment"]["payment_intent_id"].as_str().unwrap();
+    assert_eq!(stripe.intent(intent).await["status"], "canceled");
+    assert_eq!(app.order_when(&unpaid, |_| true).await["status"], "cancelled");
+    assert_eq!(sweeper.sweep().await.holds, 0, "ended: nothing owed");
+}

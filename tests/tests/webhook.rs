@@ -6,6 +6,7 @@ use futures::future::join_all;
 use payment_webhook::PaymentWebhook;
 use reqwest::Method;
 use serde_json::{Value, json};
+use shop_services::mail::Mailer;
 use shop_services::queue::Queue;
 use shop_store::orders::OrderStore;
 use shop_tests::{
@@ -158,16 +159,21 @@ async fn isolated_webhook(secret: &str, queue_url: Option<&str>) -> (PaymentWebh
         .unwrap();
     let target = queue_url.unwrap_or(&own).to_owned();
     let client = if queue_url.is_some() {
-        let broken = aws_config::defaults(aws_config::BehaviorVersion::latest())
-            .endpoint_url(target.clone())
-            .retry_config(aws_config::retry::RetryConfig::disabled())
-            .load()
-            .await;
-        aws_sdk_sqs::Client::new(&broken)
+        unreachable_sqs(&target).await
     } else {
         sqs
     };
     (webhook.with_fulfillment_queue(Queue::new(client, target)), own)
+}
+
+/// An SQS client of `url`, where nothing listens, that does not retry: each send fails at once.
+async fn unreachable_sqs(url: &str) -> aws_sdk_sqs::Client {
+    let broken = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .endpoint_url(url)
+        .retry_config(aws_config::retry::RetryConfig::disabled())
+        .load()
+        .await;
+    aws_sdk_sqs::Client::new(&broken)
 }
 
 fn webhook_request(payload: &str, signature: &str) -> lambda_http::Request {
@@ -244,6 +250,49 @@ async fn a_paid_order_whose_fulfilment_message_was_lost_is_packed_once_by_the_sw
     assert_eq!(packed(&app, &order).await["status"], "fulfilling");
     let after = shop_tests::hosted_sweeper(&[order_id], 16 * 60).await.sweep().await;
     assert_eq!(after.fulfilments, 0, "packing: nothing owed");
+}
+
+/// A payment failure whose mail could not be asked for while Stripe delivered the event (here:
+/// the mail queue unreachable, and Stripe gave up) is still owed; the sweeper asks for it once it
+/// has waited, and the shopper gets it once.
+#[tokio::test]
+async fn a_mail_an_event_owed_past_stripes_retries_is_sent_once_by_the_sweeper() {
+    let (app, stripe) = (TestApp::new(), TestStripe::new());
+    let (order, _, _) = pending_order(&app, 5).await;
+    let nowhere = "http://127.0.0.1:9/123456789012/nowhere";
+    let (webhook, _) = isolated_webhook(&secret(), None).await;
+    let webhook = webhook.with_mailer(Mailer::new(Queue::new(unreachable_sqs(nowhere).await, nowhere)));
+    let intent = order["payment"]["payment_intent_id"].as_str().unwrap();
+    let payload = event_for(&stripe, intent, "payment_intent.payment_failed", |i| {
+        i["last_payment_error"] = json!({"message": "Your card was declined."})
+    })
+    .await;
+    let answer = webhook.handle(webhook_request(&payload, &signed(&payload))).await;
+    assert!(
+        answer.status().is_server_error(),
+        "the mail is owed: Stripe is asked to retry"
+    );
+    let order_id = order["order_id"].as_str().unwrap();
+
+    let early = shop_tests::hosted_sweeper(&[order_id], 60).await.sweep().await;
+    assert_eq!(early.mails, 0, "a minute old: Stripe is still retrying");
+    let sweeper = shop_tests::hosted_sweeper(&[order_id], 16 * 60).await;
+    let report = sweeper.sweep().await;
+    assert_eq!((report.mails, report.failures), (1, 0), "{report:?}");
+    let again = sweeper.sweep().await;
+    assert_eq!(again.mails, 0, "sent: owed no more");
+    let subject = format!("order {order_id} did not go through");
+    let inbox = Inbox::new();
+    let email = order["email"].as_str().unwrap();
+    assert_eq!(inbox.wait_for(email, &subject, 1).await.len(), 1);
+    // A late delivery by Stripe after all finds nothing owed, and is answered so.
+    assert_eq!(
+        webhook
+            .handle(webhook_request(&payload, &signed(&payload)))
+            .await
+            .status(),
+        200
+    );
 }
 
 #[tokio::test]

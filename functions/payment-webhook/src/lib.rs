@@ -163,6 +163,12 @@ impl PaymentWebhook {
         self
     }
 
+    /// The same webhook asking for its mails on another queue (fault-injection tests).
+    pub fn with_mailer(mut self, mailer: Mailer) -> Self {
+        self.mailer = mailer;
+        self
+    }
+
     /// Answers one request.
     pub async fn handle(&self, request: Request) -> Response<Body> {
         edge::serve(request, |request| self.route(request)).await
@@ -205,6 +211,18 @@ impl PaymentWebhook {
     pub async fn apply_event_read_from_stripe(&self, payload: &str, request_id: &str) -> Result<(), ApiError> {
         let event = event::Event::parse(payload).map_err(|reason| ApiError::bad_request("invalid_event", reason))?;
         self.apply(&event, request_id.to_owned()).await
+    }
+
+    /// Sends what the applied event `event_id` (recorded as `record`) still owes: its
+    /// fulfillment message, its mails, as Stripe's next delivery of it would. For the sweeper,
+    /// once Stripe's retries ran out; nothing when it went out meanwhile.
+    pub async fn settle_owed(&self, event_id: &str, record: &EventRecord, request_id: &str) -> Result<(), ApiError> {
+        let delivery = Delivery {
+            event_id: event_id.to_owned(),
+            kind: record.event_type.clone(),
+            request_id: request_id.to_owned(),
+        };
+        self.settle(&delivery, record).await
     }
 
     async fn apply(&self, event: &event::Event, request_id: String) -> Result<(), ApiError> {

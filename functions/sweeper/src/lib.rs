@@ -7,6 +7,13 @@
 //! - An order paid and still not packing after `SWEEP_AFTER_SECONDS` (its `order_paid` message
 //!   was lost, or dead-lettered and not redriven): its message sent to the fulfillment queue again;
 //!   the worker starts packing once (`start_fulfillment` is conditional on `paid`).
+//! - The messages an applied Stripe event owes (the Paid, Payment failed, Cancelled, Refunded
+//!   mails, the merchant's review alert, the fulfillment message) and could not send while Stripe
+//!   retried it: sent as Stripe's next delivery would send them (`PaymentWebhook::settle_owed`,
+//!   each mail asked for once per order and kind).
+//! - A stock hold whose end was lost (an unpaid order, or an exchange whose difference was not
+//!   paid, still holding stock past its time): the message that ends it sent again; the
+//!   reservation-expiry consumer ends a hold once (its writes are conditional on the hold).
 //!
 //! Each piece of work is counted (`Swept`, by `Work`), and each one that fails again
 //! (`SweepFailures`) is left for the next run and alarmed when it keeps failing.
@@ -22,7 +29,7 @@ use serde::{Deserialize, Serialize};
 use shop_platform::batch::Trace;
 use shop_platform::clock::{Clock, SystemClock};
 use shop_platform::config::{ConfigError, Env, TableSettings};
-use shop_platform::messages::OrderPaid;
+use shop_platform::messages::{ExpireReservation, OrderPaid};
 use shop_platform::metrics::Metric;
 use shop_services::cancellation::Cancellation;
 use shop_services::mail::Mailer;
@@ -37,11 +44,13 @@ use std::sync::Arc;
 /// otherwise: longer than the code that owes it takes to finish or retry on its own.
 const DEFAULT_AFTER_SECONDS: i64 = 15 * 60;
 /// At most this many pieces of each kind of work per run; the next run takes the rest.
-const PER_RUN: i32 = 100;
+const PER_RUN: usize = 100;
 
 /// The kinds of work, as the `Work` dimension names them.
 const REFUND: &str = "refund";
 const FULFILMENT: &str = "fulfilment";
+const MAIL: &str = "mail";
+const HOLD: &str = "hold";
 
 /// How far back reconciliation looks: Stripe's events of two days.
 const RECONCILE_WINDOW: i64 = 48 * 3600;
@@ -53,6 +62,7 @@ pub struct Sweeper {
     payments: PaymentGateway,
     mailer: Mailer,
     fulfillment: Queue,
+    expiry: Queue,
     after: i64,
     clock: Arc<dyn Clock>,
     only: Option<Vec<String>>,
@@ -61,6 +71,7 @@ pub struct Sweeper {
 #[derive(Deserialize)]
 struct Settings {
     fulfillment_queue_url: String,
+    reservation_queue_url: String,
     sweep_after_seconds: Option<i64>,
 }
 
@@ -71,6 +82,10 @@ pub struct Report {
     pub refunds: u32,
     /// Paid orders sent to fulfillment again.
     pub fulfilments: u32,
+    /// Stripe events whose owed messages (mails, fulfillment) went out now.
+    pub mails: u32,
+    /// Stock holds past their end whose ending was asked for again.
+    pub holds: u32,
     /// Pieces of work that failed again (left for the next run).
     pub failures: u32,
 }
@@ -90,6 +105,7 @@ impl Sweeper {
             payments: PaymentGateway::from_env(env, sdk).await?,
             mailer: Mailer::from_env(env, sdk)?,
             fulfillment: Queue::new(aws_sdk_sqs::Client::new(sdk), settings.fulfillment_queue_url),
+            expiry: Queue::new(aws_sdk_sqs::Client::new(sdk), settings.reservation_queue_url),
             after,
             clock: Arc::new(SystemClock),
             only: None,
@@ -99,6 +115,13 @@ impl Sweeper {
     /// The same sweeper reading the time from `clock` (tests move it forward).
     pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
         self.clock = clock;
+        self
+    }
+
+    /// The same sweeper sending the messages that end holds to another queue (tests read them
+    /// there, and hand them to a consumer whose clock they moved too).
+    pub fn with_expiry_queue(mut self, queue: Queue) -> Self {
+        self.expiry = queue;
         self
     }
 
@@ -119,6 +142,8 @@ impl Sweeper {
         let mut report = Report::default();
         self.refunds(before, &mut report).await;
         self.fulfilments(before, &mut report).await;
+        self.mails(before, &mut report).await;
+        self.holds(before, &mut report).await;
         tracing::info!(?report, "swept");
         report
     }
@@ -174,10 +199,65 @@ impl Sweeper {
     }
 }
 
+impl Sweeper {
+    /// Stripe events applied before `before` that still owe their messages: Stripe's retries
+    /// of them failed, or ran out.
+    async fn mails(&self, before: i64, report: &mut Report) {
+        let owed = match self.orders.events_owed(before, PER_RUN).await {
+            Ok(owed) => owed,
+            Err(error) => return failed(report, MAIL, "-", &error),
+        };
+        for event_id in owed {
+            let record = match self.orders.event(&event_id).await {
+                Ok(Some(record)) if self.mine(&record.order_id) => record,
+                Ok(_) => continue,
+                Err(error) => {
+                    failed(report, MAIL, &format!("event {event_id}"), &error);
+                    continue;
+                }
+            };
+            let request_id = format!("sweep-{}", self.clock.now());
+            match self.webhook.settle_owed(&event_id, &record, &request_id).await {
+                Ok(()) => done(report, MAIL, &record.order_id),
+                Err(error) => failed(report, MAIL, &record.order_id, &error),
+            }
+        }
+    }
+
+    /// Holds past their end by more than `after`: unpaid orders, and exchanges waiting for their
+    /// difference.
+    async fn holds(&self, before: i64, report: &mut Report) {
+        let mut ended: Vec<ExpireReservation> = Vec::new();
+        match self.orders.unpaid_before(before, PER_RUN).await {
+            Ok(orders) => ended.extend(orders.into_iter().map(|order| ExpireReservation {
+                order_id: order.order_id,
+                exchange_id: None,
+            })),
+            Err(error) => failed(report, HOLD, "-", &error),
+        }
+        match self.orders.exchanges_unpaid_before(before, PER_RUN).await {
+            Ok(exchanges) => ended.extend(exchanges.into_iter().map(|exchange| ExpireReservation {
+                order_id: exchange.order_id,
+                exchange_id: Some(exchange.return_id),
+            })),
+            Err(error) => failed(report, HOLD, "-", &error),
+        }
+        for expiry in ended.into_iter().filter(|e| self.mine(&e.order_id)) {
+            let trace = Trace::new(&expiry.order_id, format!("sweep-{}", self.clock.now()));
+            match self.expiry.send(&expiry, 0, &trace).await {
+                Ok(()) => done(report, HOLD, &expiry.order_id),
+                Err(error) => failed(report, HOLD, &expiry.order_id, &error),
+            }
+        }
+    }
+}
+
 fn done(report: &mut Report, work: &str, order_id: &str) {
     match work {
         REFUND => report.refunds += 1,
-        _ => report.fulfilments += 1,
+        FULFILMENT => report.fulfilments += 1,
+        MAIL => report.mails += 1,
+        _ => report.holds += 1,
     }
     tracing::warn!(order_id, work, "owed work found and done");
     Metric::Swept.once().dimension(work).with("order_id", order_id).emit();

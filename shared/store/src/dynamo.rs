@@ -371,6 +371,49 @@ pub async fn index_page(
     Ok((output.items.unwrap_or_default(), next))
 }
 
+/// A Query of the `gsi1` partition `partition` for the items whose sort key (which starts with
+/// a fixed-width time, see the partitions' writers) is before `before`, oldest first: the caller
+/// adds its filter and sends it with [`older_items`].
+pub fn index_before(
+    client: &Client,
+    table: &str,
+    partition: &str,
+    before: i64,
+) -> aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder {
+    client
+        .query()
+        .table_name(table)
+        .index_name(GSI1)
+        .key_condition_expression("#index = :partition AND #sort < :before")
+        .expression_attribute_names("#index", GSI1PK)
+        .expression_attribute_names("#sort", GSI1SK)
+        .expression_attribute_values(":partition", s(partition))
+        .expression_attribute_values(":before", s(format!("{before:012}#")))
+}
+
+/// Pages of a Query [`older_items`] reads at most, a run's worth.
+const OLDER_PAGES: usize = 10;
+
+/// The items `query` finds, page after page until `limit` of them passed its filter (the
+/// filter runs after each page is read, so one page may find none) or [`OLDER_PAGES`] were read.
+pub async fn older_items(
+    query: aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder,
+    limit: usize,
+) -> Result<Vec<Item>, StoreError> {
+    let mut found = Vec::new();
+    let mut start = None;
+    for _ in 0..OLDER_PAGES {
+        let output = query.clone().set_exclusive_start_key(start).send().await?;
+        found.extend(output.items.unwrap_or_default());
+        start = output.last_evaluated_key;
+        if found.len() >= limit || start.is_none() {
+            break;
+        }
+    }
+    found.truncate(limit);
+    Ok(found)
+}
+
 /// How many items the `gsi1` partition `partition` holds, counting at most `cap`: one Query
 /// (`Select=COUNT`), with whether more are there.
 pub async fn index_count(client: &Client, table: &str, partition: &str, cap: i32) -> Result<(u32, bool), StoreError> {

@@ -180,10 +180,10 @@ impl OrderStore {
         Ok(dynamo::transact(&self.client, items).await?.is_none())
     }
 
-    /// The orders whose cancellation has owed its refund since before `before`, oldest first, at
-    /// most `limit`: one Query of the owed refunds' partition.
-    pub async fn refunds_owed(&self, before: i64, limit: i32) -> Result<Vec<String>, StoreError> {
-        let output = self
+    /// The orders whose cancellation has owed its refund since before `before`, at most
+    /// `limit`: Queries of the owed refunds' partition.
+    pub async fn refunds_owed(&self, before: i64, limit: usize) -> Result<Vec<String>, StoreError> {
+        let query = self
             .client
             .query()
             .table_name(&self.table)
@@ -191,10 +191,7 @@ impl OrderStore {
             .filter_expression("since < :before AND attribute_not_exists(settled)")
             .expression_attribute_names("#pk", dynamo::PK)
             .expression_attribute_values(":owed", s(REFUNDS_OWED))
-            .expression_attribute_values(":before", n(before))
-            .limit(limit)
-            .send()
-            .await?;
-        Ok(order_ids(output.items.unwrap_or_default()))
+            .expression_attribute_values(":before", n(before));
+        Ok(order_ids(dynamo::older_items(query, limit).await?))
     }
 }

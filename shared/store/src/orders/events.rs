@@ -4,8 +4,11 @@
 //! the next step's message went out, so a retried delivery sends it when the first could not.
 //! A note flagging the order for review puts it on the list of orders to review in the same
 //! transaction ([`super::reviews`]), so a duplicate event never lists or counts it twice.
+//!
+//! A record whose messages are still owed is also on `gsi1` (`OWED#event`, by when it was
+//! recorded) until they went out: what the sweeper reads when Stripe's retries ran out.
 
-use crate::dynamo::{self, GSI1PK, Item, PK, StoreError, build, key, n, s};
+use crate::dynamo::{self, GSI1PK, GSI1SK, Item, PK, StoreError, build, key, n, s};
 use crate::orders::{OrderStore, order_key, reviews, status_partition};
 use aws_sdk_dynamodb::types::builders::UpdateBuilder;
 use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem, Update};
@@ -19,6 +22,10 @@ pub const EVENT_TTL: i64 = 30 * 24 * 3600;
 /// Seconds one delivery holds the sending of an event's messages: longer than the sends take,
 /// short enough that a delivery which died holding it does not delay Stripe's next retry.
 pub const SETTLE_LEASE_SECONDS: i64 = 30;
+
+/// The `gsi1` partition of the events whose messages are owed (a sparse index: the entry goes
+/// when they went out).
+const EVENTS_OWED: &str = "OWED#event";
 
 /// An event the shop has applied.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -100,6 +107,10 @@ impl OrderStore {
         let mut item: Item = serde_dynamo::to_item(record)?;
         item.extend(event_key(event_id));
         item.insert("ttl".to_owned(), n(now + EVENT_TTL));
+        if !record.enqueued {
+            item.insert(GSI1PK.to_owned(), s(EVENTS_OWED));
+            item.insert(GSI1SK.to_owned(), s(format!("{now:012}#{event_id}")));
+        }
         self.put_new(item)
     }
 
@@ -270,16 +281,33 @@ impl OrderStore {
         dynamo::conditional(result).map(drop)
     }
 
-    /// Notes that the messages an event owed went out.
+    /// Notes that the messages an event owed went out (and takes it off the owed ones).
     pub async fn mark_enqueued(&self, event_id: &str) -> Result<(), StoreError> {
         self.client
             .update_item()
             .table_name(&self.table)
             .set_key(Some(event_key(event_id)))
-            .update_expression("SET enqueued = :yes REMOVE settling_until")
+            .update_expression("SET enqueued = :yes REMOVE settling_until, #index, #sort")
+            .expression_attribute_names("#index", GSI1PK)
+            .expression_attribute_names("#sort", GSI1SK)
             .expression_attribute_values(":yes", AttributeValue::Bool(true))
             .send()
             .await?;
         Ok(())
+    }
+
+    /// The ids of the events recorded before `before` whose messages are still owed, oldest
+    /// first, at most `limit`: a Query of `gsi1`.
+    pub async fn events_owed(&self, before: i64, limit: usize) -> Result<Vec<String>, StoreError> {
+        let query = dynamo::index_before(&self.client, &self.table, EVENTS_OWED, before);
+        Ok(dynamo::older_items(query, limit)
+            .await?
+            .iter()
+            .filter_map(|item| {
+                dynamo::get_s(item, GSI1SK)?
+                    .split_once('#')
+                    .map(|(_, id)| id.to_owned())
+            })
+            .collect())
     }
 }

@@ -193,26 +193,34 @@ impl OrderStore {
     }
 
     /// Orders paid before `before` and still `paid` (not yet packing), oldest first, at most
-    /// `limit`: one Query on `gsi1` of the orders created before then.
-    pub async fn paid_before(&self, before: i64, limit: i32) -> Result<Vec<Order>, StoreError> {
-        let output = self
-            .client
-            .query()
-            .table_name(&self.table)
-            .index_name(dynamo::GSI1)
-            .key_condition_expression("#pk = :paid AND #sk < :before")
-            .filter_expression("paid_at < :at")
-            .expression_attribute_names("#pk", dynamo::GSI1PK)
-            .expression_attribute_names("#sk", dynamo::GSI1SK)
-            .expression_attribute_values(":paid", status_partition(OrderStatus::Paid))
-            .expression_attribute_values(":before", s(format!("{before:012}#")))
-            .expression_attribute_values(":at", n(before))
-            .limit(limit)
-            .send()
-            .await?;
-        output
-            .items
-            .unwrap_or_default()
+    /// `limit`: Queries of `gsi1` of the orders created before then.
+    pub async fn paid_before(&self, before: i64, limit: usize) -> Result<Vec<Order>, StoreError> {
+        self.status_before(OrderStatus::Paid, "paid_at < :at", before, limit)
+            .await
+    }
+
+    /// The orders still waiting for their payment whose hold ended before `before` (the message
+    /// that ends it was lost), oldest first, at most `limit`: Queries of `gsi1`.
+    pub async fn unpaid_before(&self, before: i64, limit: usize) -> Result<Vec<Order>, StoreError> {
+        self.status_before(OrderStatus::PendingPayment, "expires_at < :at", before, limit)
+            .await
+    }
+
+    /// Orders in `status` created before `before` that `filter` (of `:at`, which is `before`)
+    /// keeps.
+    async fn status_before(
+        &self,
+        status: OrderStatus,
+        filter: &str,
+        before: i64,
+        limit: usize,
+    ) -> Result<Vec<Order>, StoreError> {
+        let partition = format!("ORDERS#{}", status.as_str());
+        let query = dynamo::index_before(&self.client, &self.table, &partition, before)
+            .filter_expression(filter)
+            .expression_attribute_values(":at", n(before));
+        dynamo::older_items(query, limit)
+            .await?
             .into_iter()
             .map(dynamo::record)
             .collect()

@@ -190,6 +190,23 @@ impl OrderStore {
         Ok(dynamo::transact(&self.client, items).await?.is_none())
     }
 
+    /// The exchanges still waiting for their difference whose hold ended before `before` (the
+    /// message that ends it was lost), oldest first, at most `limit`: Queries of `gsi1` of the
+    /// returns requested before then.
+    pub async fn exchanges_unpaid_before(&self, before: i64, limit: usize) -> Result<Vec<ReturnRecord>, StoreError> {
+        let partition = state_partition(ReturnState::Requested);
+        let query = dynamo::index_before(&self.client, &self.table, &partition, before)
+            .filter_expression("#exchange.payment = :awaiting AND #exchange.pay_by < :at")
+            .expression_attribute_names("#exchange", "exchange")
+            .expression_attribute_values(":awaiting", s(ExchangePayment::Awaiting.as_str()))
+            .expression_attribute_values(":at", n(before));
+        dynamo::older_items(query, limit)
+            .await?
+            .into_iter()
+            .map(dynamo::record)
+            .collect()
+    }
+
     /// A return by id, with its order's id.
     pub async fn return_record(&self, return_id: &str) -> Result<Option<ReturnRecord>, StoreError> {
         let item = dynamo::get_item(&self.client, &self.table, return_key(return_id)).await?;
