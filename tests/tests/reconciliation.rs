@@ -97,3 +97,59 @@ async fn a_refund_made_at_stripe_and_never_delivered_is_recorded_on_its_order_on
     let again = sweeper.reconcile().await;
     assert_eq!((again.refunded, again.mismatches), (0, 0), "recorded now: {again:?}");
 }
+
+/// A second charge for a paid order (a PaymentIntent naming the order that the order did not
+/// create: the webhook ignores its event) is what no code may repair: reconciliation puts the
+/// order on the merchant's list to review, mails them, and counts the mismatch, once.
+#[tokio::test]
+async fn a_second_charge_of_an_order_is_reported_to_the_merchant_once() {
+    let (app, stripe, inbox) = (TestApp::new(), TestStripe::new(), Inbox::new());
+    let (order, _) = app.pending_order(&unique_email("charged-twice"), 3, 1).await;
+    let order_id = order["order_id"].as_str().unwrap().to_owned();
+    assert_eq!(stripe.confirm(&intent_of(&order), "pm_card_visa").await.status(), 200);
+    app.order_when(&order, |v| v["status"] == "fulfilling").await;
+    let total = &order["totals"]["total"];
+    let second = shop_tests::expect_json(
+        reqwest::Client::new()
+            .post(format!(
+                "{}/v1/payment_intents",
+                shop_tests::required("STRIPE_API_BASE")
+            ))
+            .bearer_auth("sk_test_tests")
+            .form(&[
+                ("amount", total["amount"].to_string()),
+                ("currency", total["currency"].as_str().unwrap().to_owned()),
+                ("metadata[order_id]", order_id.clone()),
+            ])
+            .send()
+            .await
+            .unwrap(),
+        200,
+    )
+    .await;
+    let second_id = second["id"].as_str().unwrap();
+    assert_eq!(stripe.confirm(second_id, "pm_card_visa").await.status(), 200);
+
+    let sweeper = hosted_sweeper(&[&order_id], LATER).await;
+    let found = sweeper.reconcile().await;
+    assert_eq!((found.paid, found.mismatches), (0, 1), "{found:?}");
+    let desk = app
+        .admin(reqwest::Method::GET, &format!("/admin/orders/{order_id}"), &json!({}))
+        .await;
+    let desk = shop_tests::expect_json(desk, 200).await;
+    assert_eq!(desk["awaiting_review"], true, "{desk}");
+    let reasons = desk["reviews"].to_string();
+    assert!(
+        reasons.contains("intent_not_the_orders") && reasons.contains(second_id),
+        "{desk}"
+    );
+    let subject = format!("Order {order_id} needs a look");
+    assert_eq!(inbox.wait_for("merchant@example.com", &subject, 1).await.len(), 1);
+    let again = sweeper.reconcile().await;
+    assert_eq!(again.mismatches, 0, "reported before: {again:?}");
+    assert_eq!(
+        app.order_when(&order, |_| true).await["status"],
+        "fulfilling",
+        "the order goes on"
+    );
+}

@@ -225,6 +225,32 @@ impl PaymentWebhook {
         self.settle(&delivery, record).await
     }
 
+    /// Puts `order_id` on the merchant's list of orders to review with `note` and mails them the
+    /// alert, once per `finding` (an id of what was found, recorded as an event's is): for what
+    /// reconciliation with Stripe found about the order and cannot repair. True the first time.
+    pub async fn flag_for_review(
+        &self,
+        finding: &str,
+        order_id: &str,
+        note: &str,
+        request_id: &str,
+    ) -> Result<bool, ApiError> {
+        let delivery = Delivery {
+            event_id: finding.to_owned(),
+            kind: "reconciliation".to_owned(),
+            request_id: request_id.to_owned(),
+        };
+        let alert = MailRequest::once(MailKind::OrderReview, order_id);
+        let record = delivery.record(order_id, false, vec![alert]);
+        let applied = self
+            .orders
+            .record_event(finding, &record, Some(OrderNote::Review(note)), self.clock.now())
+            .await?;
+        let first = applied == Applied::Moved;
+        self.settle_applied(&delivery, &record, applied).await?;
+        Ok(first)
+    }
+
     async fn apply(&self, event: &event::Event, request_id: String) -> Result<(), ApiError> {
         let delivery = Delivery {
             event_id: event.id.clone(),

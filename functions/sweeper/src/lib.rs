@@ -21,9 +21,10 @@
 //! Once an hour it also reconciles the shop with Stripe ([`Sweeper::reconcile`]): the
 //! PaymentIntents and refunds of the last 48 hours against the orders. Where Stripe is ahead (paid
 //! or refunded there, not recorded here) it applies Stripe's own event through the webhook's code,
-//! as a late delivery would (`Reconciled`); what it cannot repair (a charge of no order, an amount
-//! that differs, an event Stripe does not list) it counts and logs for a person
-//! (`ReconciliationMismatches`, alarmed).
+//! as a late delivery would (`Reconciled`); what it cannot repair (a charge of no order, a second
+//! charge of an order, an amount that differs, an event Stripe does not list) it counts and logs
+//! for a person (`ReconciliationMismatches`, alarmed), and an order it concerns goes on the
+//! merchant's list of orders to review, with a mail to them, once.
 
 use serde::{Deserialize, Serialize};
 use shop_platform::batch::Trace;
@@ -347,13 +348,23 @@ impl Sweeper {
             Err(error) => return mismatch(found, "table_unreadable", order_id, &error.to_string()),
         };
         if order.payment_intent_id.as_deref() != Some(intent.id.as_str()) {
-            return mismatch(found, "intent_not_the_orders", order_id, &intent.id);
+            let detail = format!(
+                "Stripe charged {} {} by {}, which this order did not create",
+                intent.amount, intent.currency, intent.id
+            );
+            return self
+                .disagree(found, "intent_not_the_orders", order_id, &intent.id, &detail)
+                .await;
         }
         if order.paid_at.is_some() {
             let total = &order.totals.total;
             if intent.amount != total.amount || intent.currency != total.currency.as_str() {
-                let detail = format!("{} {} charged, {total} ordered", intent.amount, intent.currency);
-                mismatch(found, "amount_differs", order_id, &detail);
+                let detail = format!(
+                    "{} {} charged by {}, {total} ordered",
+                    intent.amount, intent.currency, intent.id
+                );
+                self.disagree(found, "amount_differs", order_id, &intent.id, &detail)
+                    .await;
             }
             return;
         }
@@ -364,7 +375,11 @@ impl Sweeper {
                 Ok(()) => reconciled(found, PAID, order_id),
                 Err(error) => mismatch(found, "event_not_applied", order_id, &error),
             },
-            None => mismatch(found, "paid_without_event", order_id, &intent.id),
+            None => {
+                let detail = format!("paid at Stripe by {}, and Stripe lists no event of it", intent.id);
+                self.disagree(found, "paid_without_event", order_id, &intent.id, &detail)
+                    .await;
+            }
         }
     }
 
@@ -384,7 +399,10 @@ impl Sweeper {
             .of(intent_id, |event| &event["data"]["object"]["payment_intent"])
             .await
         else {
-            return mismatch(found, "refund_without_event", &order_id, intent_id);
+            let detail = format!("refunded at Stripe on {intent_id}, and Stripe lists no event of it");
+            return self
+                .disagree(found, "refund_without_event", &order_id, intent_id, &detail)
+                .await;
         };
         let at_stripe = event["data"]["object"]["amount_refunded"].as_i64();
         if at_stripe.is_some() && at_stripe == order.refunded_as_noted() {
@@ -393,6 +411,30 @@ impl Sweeper {
         match self.apply(&event, &order_id).await {
             Ok(()) => reconciled(found, REFUNDED, &order_id),
             Err(error) => mismatch(found, "event_not_applied", &order_id, &error),
+        }
+    }
+
+    /// What the shop and Stripe disagree on about `order_id` (its payment `intent_id`), which
+    /// only a person can settle: the order goes on the merchant's list to review with `detail`
+    /// and the merchant is mailed, and it counts as a mismatch, once; later runs that find it
+    /// again only log it.
+    async fn disagree(&self, found: &mut Reconciliation, kind: &str, order_id: &str, intent_id: &str, detail: &str) {
+        let finding = format!("reconciliation-{kind}-{intent_id}");
+        let note = format!("reconciliation: {kind}: {detail}");
+        let request_id = format!("reconcile-{}", self.clock.now());
+        match self
+            .webhook
+            .flag_for_review(&finding, order_id, &note, &request_id)
+            .await
+        {
+            Ok(true) => mismatch(found, kind, order_id, detail),
+            Ok(false) => tracing::info!(order_id, kind, detail, "a disagreement with Stripe reported before"),
+            Err(error) => mismatch(
+                found,
+                kind,
+                order_id,
+                &format!("{detail} (not flagged for review: {error})"),
+            ),
         }
     }
 
