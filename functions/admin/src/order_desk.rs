@@ -67,11 +67,13 @@ struct SlipLine<'a> {
     to_pack: u32,
 }
 
-/// The packing slip template over the shop's one layout, compiled in.
+/// The packing slip template, compiled in.
+pub(crate) const SLIP_TEMPLATES: shop_templates::Sources =
+    &[("packing_slip.html", include_str!("../templates/packing_slip.html"))];
+
+/// The packing slip template over the shop's one layout.
 pub fn slip_templates() -> Result<Environment<'static>, minijinja::Error> {
-    let mut env = shop_templates::environment()?;
-    env.add_template("packing_slip.html", include_str!("../templates/packing_slip.html"))?;
-    Ok(env)
+    shop_templates::environment(&[SLIP_TEMPLATES])
 }
 
 pub(crate) fn not_found() -> ApiError {
@@ -332,6 +334,11 @@ impl OrderDesk {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_template_parses() {
+        shop_templates::parse_all(&[SLIP_TEMPLATES]).unwrap();
+    }
 
     #[test]
     fn the_packing_slip_shows_options_and_the_address_in_its_countrys_order_escaped() {

@@ -46,7 +46,7 @@ pub const IDLE_SECONDS: i64 = 30 * 60;
 const SEEN_EVERY: i64 = 60;
 
 /// Every page template, each section's beside its module.
-const TEMPLATES: &[&[(&str, &str)]] = &[
+const TEMPLATES: &[shop_templates::Sources] = &[
     pages::TEMPLATES,
     account_pages::TEMPLATES,
     today_pages::TEMPLATES,
@@ -533,5 +533,13 @@ pub(crate) fn form<T: DeserializeOwned>(request: &Request) -> Result<T, PageErro
 impl HttpFunction for Console {
     fn handle(&self, request: Request) -> futures::future::BoxFuture<'_, Response<Body>> {
         Box::pin(Console::handle(self, request))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn every_template_parses() {
+        shop_templates::parse_all(super::TEMPLATES).unwrap();
     }
 }

@@ -73,18 +73,14 @@ pub struct Pages {
 }
 
 impl Pages {
-    /// The templates, parsed once; one that does not parse fails the start.
+    /// The templates, each parsed when first shown (their tests parse them all).
     pub fn new(
         store_name: String,
         locale: Locale,
-        templates: &[&[(&'static str, &'static str)]],
+        templates: &[shop_templates::Sources],
     ) -> Result<Self, minijinja::Error> {
-        let mut env = shop_templates::environment()?;
-        for (name, source) in templates.iter().copied().flatten() {
-            env.add_template(name, source)?;
-        }
         Ok(Self {
-            env,
+            env: shop_templates::environment(templates)?,
             store_name,
             locale,
             content_security_policy: HeaderValue::from_static(CONTENT_SECURITY_POLICY),

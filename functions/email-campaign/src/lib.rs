@@ -193,19 +193,17 @@ fn campaign_not_found() -> ApiError {
     ApiError::NotFound { what: "campaign" }
 }
 
-/// Templates of the confirmation mail and the campaign's frame, over the shop's one layout;
-/// parsed once.
+/// Templates of the confirmation mail and the campaign's frame, compiled in.
+const TEMPLATES: shop_templates::Sources = &[
+    ("confirm.txt", include_str!("../templates/confirm.txt")),
+    ("confirm.html", include_str!("../templates/confirm.html")),
+    ("campaign.txt", include_str!("../templates/campaign.txt")),
+    ("campaign.html", include_str!("../templates/campaign.html")),
+];
+
+/// The mails' templates over the shop's one layout.
 fn templates() -> Result<Environment<'static>, minijinja::Error> {
-    let mut env = shop_templates::environment()?;
-    for (name, source) in [
-        ("confirm.txt", include_str!("../templates/confirm.txt")),
-        ("confirm.html", include_str!("../templates/confirm.html")),
-        ("campaign.txt", include_str!("../templates/campaign.txt")),
-        ("campaign.html", include_str!("../templates/campaign.html")),
-    ] {
-        env.add_template(name, source)?;
-    }
-    Ok(env)
+    shop_templates::environment(&[TEMPLATES])
 }
 
 impl EmailCampaign {
@@ -430,6 +428,11 @@ impl QueueFunction for EmailCampaign {
 mod tests {
     use super::*;
     use minijinja::context;
+
+    #[test]
+    fn every_template_parses() {
+        shop_templates::parse_all(&[TEMPLATES, subscriptions::PAGE_TEMPLATES]).unwrap();
+    }
 
     fn settings(consent_pages_url: &str) -> CampaignSettings {
         CampaignSettings {

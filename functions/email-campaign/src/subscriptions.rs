@@ -293,11 +293,12 @@ fn wants_json(request: &Request) -> bool {
         .any(|value| value.contains("application/json"))
 }
 
-/// The pages' template over the shop's one layout; parsed once.
+/// The pages' template, compiled in.
+pub(crate) const PAGE_TEMPLATES: shop_templates::Sources = &[("page.html", include_str!("../templates/page.html"))];
+
+/// The pages' template over the shop's one layout.
 fn templates() -> Result<Environment<'static>, minijinja::Error> {
-    let mut env = shop_templates::environment()?;
-    env.add_template("page.html", include_str!("../templates/page.html"))?;
-    Ok(env)
+    shop_templates::environment(&[PAGE_TEMPLATES])
 }
 
 /// A page of the shop's (confirmation, unsubscribe) in its one layout: a title, a message and,

@@ -36,59 +36,59 @@ pub enum RenderError {
     Template(#[from] minijinja::Error),
 }
 
-/// The templates, parsed once.
+/// The templates, each parsed when first rendered.
 pub struct Templates {
     env: Environment<'static>,
 }
 
 macro_rules! templates {
     ($($name:literal),* $(,)?) => {
-        [$(($name, include_str!(concat!("../templates/", $name)))),*]
+        &[$(($name, include_str!(concat!("../templates/", $name)))),*]
     };
 }
 
+/// Every template the sender uses, over the shop's layout (its tests parse them all).
+const TEMPLATES: shop_templates::Sources = templates![
+    "order_lines.html",
+    "order_lines.txt",
+    "order_footer.html",
+    "order_footer.txt",
+    "shipped_heading.txt",
+    "cancelled_reason.txt",
+    "order_confirmation.html",
+    "order_confirmation.txt",
+    "new_order.html",
+    "new_order.txt",
+    "shipped.html",
+    "shipped.txt",
+    "delivered.html",
+    "delivered.txt",
+    "payment_failed.html",
+    "payment_failed.txt",
+    "cancelled.html",
+    "cancelled.txt",
+    "refunded.html",
+    "refunded.txt",
+    "order_review.html",
+    "order_review.txt",
+    "order_lookup.html",
+    "order_lookup.txt",
+    "return_instructions.html",
+    "return_instructions.txt",
+    "support_message.html",
+    "support_message.txt",
+    "support_received.html",
+    "support_received.txt",
+    "support_reply.html",
+    "support_reply.txt",
+];
+
 impl Templates {
-    /// Every template the sender uses, over the shop's layout; a template that does not parse
-    /// fails here, at start.
+    /// The templates over the shop's layout, each parsed when a mail first needs it.
     pub fn load() -> Result<Self, minijinja::Error> {
-        let mut env = shop_templates::environment()?;
-        for (name, source) in templates![
-            "order_lines.html",
-            "order_lines.txt",
-            "order_footer.html",
-            "order_footer.txt",
-            "shipped_heading.txt",
-            "cancelled_reason.txt",
-            "order_confirmation.html",
-            "order_confirmation.txt",
-            "new_order.html",
-            "new_order.txt",
-            "shipped.html",
-            "shipped.txt",
-            "delivered.html",
-            "delivered.txt",
-            "payment_failed.html",
-            "payment_failed.txt",
-            "cancelled.html",
-            "cancelled.txt",
-            "refunded.html",
-            "refunded.txt",
-            "order_review.html",
-            "order_review.txt",
-            "order_lookup.html",
-            "order_lookup.txt",
-            "return_instructions.html",
-            "return_instructions.txt",
-            "support_message.html",
-            "support_message.txt",
-            "support_received.html",
-            "support_received.txt",
-            "support_reply.html",
-            "support_reply.txt",
-        ] {
-            env.add_template(name, source)?;
-        }
-        Ok(Self { env })
+        Ok(Self {
+            env: shop_templates::environment(&[TEMPLATES])?,
+        })
     }
 
     /// Renders the mail of `kind` about an order from `facts`.
@@ -163,6 +163,11 @@ fn subject(kind: MailKind, facts: &MailFacts<'_>) -> String {
 mod tests {
     use super::*;
     use crate::facts::{Links, Store};
+
+    #[test]
+    fn every_template_parses() {
+        shop_templates::parse_all(&[TEMPLATES]).unwrap();
+    }
     use shop_domain::order::Order;
     use shop_domain::{Locale, Money};
     use shop_platform::messages::MailRequest;

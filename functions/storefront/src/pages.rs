@@ -15,7 +15,7 @@ use shop_platform::browser;
 use shop_platform::in_process;
 
 /// The page templates, compiled in.
-const TEMPLATES: [(&str, &str); 12] = [
+const TEMPLATES: shop_templates::Sources = &[
     ("page.html", include_str!("../templates/page.html")),
     ("home.html", include_str!("../templates/home.html")),
     ("listing.html", include_str!("../templates/listing.html")),
@@ -85,14 +85,10 @@ pub struct Pages {
 }
 
 impl Pages {
-    /// The templates, parsed once; one that does not parse fails the start.
+    /// The templates, each parsed when first shown (their tests parse them all).
     pub fn new(store_name: String, locale: Locale) -> Result<Self, minijinja::Error> {
-        let mut env = shop_templates::environment()?;
-        for (name, source) in TEMPLATES {
-            env.add_template(name, source)?;
-        }
         Ok(Self {
-            env,
+            env: shop_templates::environment(&[TEMPLATES])?,
             store_name,
             locale,
         })
@@ -252,6 +248,11 @@ fn secure_headers(response: &mut Response<Body>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_template_parses() {
+        shop_templates::parse_all(&[TEMPLATES]).unwrap();
+    }
 
     #[test]
     fn a_limited_shopper_is_told_in_minutes_when_to_come_back() {

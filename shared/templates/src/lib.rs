@@ -3,7 +3,10 @@
 //! and in text with the same facts in the same order, and the partials they share (an address,
 //! an item with its options).
 //!
-//! The templates are compiled into each binary that uses them and parsed once per instance.
+//! The templates are compiled into each binary that uses them, and each is parsed when an
+//! instance first renders it (a cold start parses only what its first answer shows, not all of
+//! them: `make bench`'s profile, bench/results.md); [`parse_all`] in each crate's tests keeps a
+//! template that does not parse from shipping.
 //! Templates named `*.html` are escaped by minijinja as they render (every value, whoever wrote
 //! it); `*.txt` are not. No caller escapes by hand.
 //!
@@ -29,18 +32,36 @@ const SHARED: [(&str, &str); 4] = [
     ("parts.txt", include_str!("../templates/parts.txt")),
 ];
 
-/// An environment holding the layout and the partials, set up as every mail and page renders:
-/// HTML escaped by name, blocks that leave no stray lines in the text parts. The caller adds
-/// its own templates; one that does not parse fails there, at start.
-pub fn environment() -> Result<Environment<'static>, minijinja::Error> {
+/// A caller's templates: name and source.
+pub type Sources = &'static [(&'static str, &'static str)];
+
+/// An environment of the layout, the partials and the caller's `own` templates, set up as every
+/// mail and page renders: HTML escaped by name, blocks that leave no stray lines in the text
+/// parts. Each template is parsed when first rendered.
+pub fn environment(own: &[Sources]) -> Result<Environment<'static>, minijinja::Error> {
     let mut env = Environment::new();
     let syntax = SyntaxConfig::builder().trim_blocks(true).lstrip_blocks(true).build()?;
     env.set_syntax(syntax);
-    for (name, source) in SHARED {
-        env.add_template(name, source)?;
-    }
+    let sources: Vec<(&'static str, &'static str)> =
+        SHARED.iter().chain(own.iter().copied().flatten()).copied().collect();
+    env.set_loader(move |name| {
+        Ok(sources
+            .iter()
+            .find(|(known, _)| *known == name)
+            .map(|(_, source)| *source))
+    });
     env.add_filter("when", when);
     Ok(env)
+}
+
+/// Parses every template of [`environment`]`(own)`: the first that does not parse, as an
+/// error naming it.
+pub fn parse_all(own: &[Sources]) -> Result<(), minijinja::Error> {
+    let env = environment(own)?;
+    for (name, _) in SHARED.iter().chain(own.iter().copied().flatten()) {
+        env.get_template(name)?;
+    }
+    Ok(())
 }
 
 /// `{{ at | when }}`: an instant as the shop writes it (`2026-12-01T17:19:08Z`) for people to
@@ -78,11 +99,28 @@ mod tests {
         ] {
             assert_eq!(when(other), other);
         }
-        let env = environment().unwrap();
+        let env = environment(&[]).unwrap();
         let shown = env
             .render_str("{{ at | when }}", context! { at => "2026-12-01T17:19:08Z" })
             .unwrap();
         assert_eq!(shown, "2026-12-01 17:19 UTC");
+    }
+
+    #[test]
+    fn parse_all_names_the_template_that_does_not_parse() {
+        const OWN: Sources = &[("fine.html", "{{ x }}"), ("broken.html", "{% if %}")];
+        let error = parse_all(&[OWN]).unwrap_err();
+        assert_eq!(error.name(), Some("broken.html"), "{error}");
+        assert!(parse_all(&[&OWN[..1]]).is_ok());
+        // Rendering parses only what the answer shows.
+        let env = environment(&[OWN]).unwrap();
+        assert_eq!(
+            env.get_template("fine.html")
+                .unwrap()
+                .render(context! { x => 1 })
+                .unwrap(),
+            "1"
+        );
     }
 
     fn render(env: &Environment<'_>, name: &str, source: &'static str, ctx: minijinja::Value) -> String {
@@ -117,7 +155,7 @@ mod tests {
 
     #[test]
     fn the_html_layout_escapes_every_value_and_carries_the_store_name_at_head_and_foot() {
-        let html = render(&environment().unwrap(), "page.html", PAGE_HTML, facts());
+        let html = render(&environment(&[]).unwrap(), "page.html", PAGE_HTML, facts());
         assert!(html.starts_with("<!doctype html>"), "{html}");
         assert_eq!(
             html.matches("Mugs &amp; &lt;Co&gt;").count(),
@@ -135,7 +173,7 @@ mod tests {
 
     #[test]
     fn the_text_layout_keeps_what_was_typed_and_has_the_same_order_of_facts() {
-        let text = render(&environment().unwrap(), "page.txt", PAGE_TXT, facts());
+        let text = render(&environment(&[]).unwrap(), "page.txt", PAGE_TXT, facts());
         let expected = "Mugs & <Co>\n\nHello <b>Ada</b>\n\n<b>Ada</b>\n\nAda <b>\n1 Main St\n2 x Mug <L>, Colour: Navy (MUG-1)\n\n-- \nMugs & <Co>\nOrder <b>Ada</b>";
         assert_eq!(text, expected);
     }
