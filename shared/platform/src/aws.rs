@@ -6,7 +6,16 @@
 use aws_smithy_http_client::ConnectorBuilder;
 use aws_smithy_http_client::proxy::ProxyConfig;
 use aws_smithy_http_client::tls::{self, TlsContext, TrustStore, rustls_provider::CryptoMode};
-use base64::Engine as _;
+use aws_smithy_runtime_api::client::http::{
+    HttpClient, HttpConnector, HttpConnectorFuture, HttpConnectorSettings, SharedHttpClient, SharedHttpConnector,
+};
+use aws_smithy_runtime_api::client::orchestrator::{HttpRequest, HttpResponse};
+use aws_smithy_runtime_api::client::result::ConnectorError;
+use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
+use aws_smithy_types::body::SdkBody;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
 
 /// Loads region, credentials and endpoints the standard way, with [`https_client`].
 pub async fn sdk_config() -> aws_config::SdkConfig {
@@ -16,36 +25,46 @@ pub async fn sdk_config() -> aws_config::SdkConfig {
         .await
 }
 
-/// The SDK's default HTTPS client (hyper, rustls on aws-lc, proxies from the environment),
-/// trusting the AWS roots among the Mozilla root certificates compiled into the binary
-/// (`webpki-root-certs`) instead of the system's store.
+/// The SDK's HTTPS client: the shop's own ([`crate::https`]: hyper, rustls on aws-lc, pooled),
+/// trusting the roots AWS's endpoints chain to as `webpki-roots` compiles them in, ready-made
+/// trust anchors, so a cold start parses no certificate. (The SDK's own client takes its roots
+/// as PEM and decodes them at every cold start: a tenth of a cold start's instructions,
+/// bench/results.md.)
 ///
-/// The default client reads the system's store when it sets up its first connection: a bundle
-/// and, where the system keeps one, every file of its certificate directory. `make bench`
-/// measured what that costs a cold start (bench/results.md, the browse experiments). Where
-/// `SSL_CERT_FILE` or `SSL_CERT_DIR` is set (a private CA, a proxy), the system's store is used
-/// as before.
-pub fn https_client() -> aws_sdk_dynamodb::config::SharedHttpClient {
+/// Where `SSL_CERT_FILE` or `SSL_CERT_DIR` is set (a private CA, a proxy), the SDK's own client
+/// with the system's store and the proxy variables is used instead.
+pub fn https_client() -> SharedHttpClient {
     let system_store = ["SSL_CERT_FILE", "SSL_CERT_DIR"]
         .iter()
         .any(|name| std::env::var_os(name).is_some());
-    https_client_trusting(system_store)
+    if system_store {
+        return system_store_client();
+    }
+    own_client().unwrap_or_else(|error| {
+        tracing::warn!(%error, "TLS with the compiled-in roots refused; using the system's store");
+        system_store_client()
+    })
 }
 
-fn https_client_trusting(system_store: bool) -> aws_sdk_dynamodb::config::SharedHttpClient {
-    let trust = if system_store {
-        TrustStore::default()
-    } else {
-        compiled_in_roots()
-    };
+/// The shop's client, trusting the AWS roots.
+fn own_client() -> Result<SharedHttpClient, String> {
+    let mut roots = rustls::RootCertStore::empty();
+    roots.extend(aws_roots().cloned());
+    Ok(SharedHttpClient::new(SdkClient {
+        tls: crate::https::tls_config(roots)?,
+        connectors: Arc::default(),
+    }))
+}
+
+/// How a failed exchange is told to the SDK.
+type Classify = fn(aws_smithy_runtime_api::box_error::BoxError) -> ConnectorError;
+
+/// The SDK's default client, but for the system's trust store.
+fn system_store_client() -> SharedHttpClient {
     let context = TlsContext::builder()
-        .with_trust_store(trust)
+        .with_trust_store(TrustStore::default())
         .build()
-        .unwrap_or_else(|error| {
-            tracing::warn!(%error, "compiled-in root certificates refused; using the system's");
-            TlsContext::default()
-        });
-    // As the SDK's `default_https_client` builds its connector, but for the trust store.
+        .unwrap_or_default();
     aws_smithy_http_client::Builder::new().build_with_connector_fn(move |settings, components| {
         let mut connector = ConnectorBuilder::default()
             .tls_provider(tls::Provider::Rustls(CryptoMode::AwsLc))
@@ -59,12 +78,106 @@ fn https_client_trusting(system_store: bool) -> aws_sdk_dynamodb::config::Shared
     })
 }
 
+/// A connect and a read timeout, as the SDK asks for them.
+type Timeouts = (Option<Duration>, Option<Duration>);
+
+/// The SDK's client of the shop's HTTPS stack: one connector (and pool) per pair of timeouts
+/// the SDK asks for, kept for the instance's life.
+#[derive(Debug, Clone)]
+struct SdkClient {
+    tls: rustls::ClientConfig,
+    connectors: Arc<Mutex<HashMap<Timeouts, SharedHttpConnector>>>,
+}
+
+impl HttpClient for SdkClient {
+    fn http_connector(&self, settings: &HttpConnectorSettings, _: &RuntimeComponents) -> SharedHttpConnector {
+        let timeouts = (settings.connect_timeout(), settings.read_timeout());
+        let mut connectors = self.connectors.lock().unwrap_or_else(PoisonError::into_inner);
+        connectors
+            .entry(timeouts)
+            .or_insert_with(|| {
+                SharedHttpConnector::new(SdkConnector {
+                    client: crate::https::pooled(crate::https::connector(self.tls.clone(), timeouts.0)),
+                    read_timeout: timeouts.1,
+                })
+            })
+            .clone()
+    }
+}
+
+#[derive(Debug)]
+struct SdkConnector {
+    client: hyper_util::client::legacy::Client<
+        hyper_rustls::HttpsConnector<hyper_util::client::legacy::connect::HttpConnector>,
+        SdkBody,
+    >,
+    /// How long an answer may take to start once asked for.
+    read_timeout: Option<Duration>,
+}
+
+impl HttpConnector for SdkConnector {
+    fn call(&self, request: HttpRequest) -> HttpConnectorFuture {
+        let request = match request.try_into_http1x() {
+            Ok(request) => request,
+            Err(error) => return HttpConnectorFuture::ready(Err(ConnectorError::user(error.into()))),
+        };
+        let answer = self.client.request(request);
+        let read_timeout = self.read_timeout;
+        HttpConnectorFuture::new(async move {
+            let answered = match read_timeout {
+                Some(limit) => tokio::time::timeout(limit, answer)
+                    .await
+                    .map_err(|_| ConnectorError::timeout(format!("no answer within {limit:?}").into()))?,
+                None => answer.await,
+            };
+            let response = answered.map_err(dispatch_error)?;
+            HttpResponse::try_from(response.map(SdkBody::from_body_1_x))
+                .map_err(|e| ConnectorError::other(e.into(), None))
+        })
+    }
+}
+
+/// A failed exchange as the SDK's retries read it: a connection that timed out is a timeout; one
+/// that could not be made, was closed or reset, or ended mid-answer is transient (retried); a
+/// request hyper refused is the caller's; anything else is not retried.
+fn dispatch_error(error: hyper_util::client::legacy::Error) -> ConnectorError {
+    let mut cause: Option<&(dyn std::error::Error + 'static)> = std::error::Error::source(&error);
+    let mut kind: Option<Classify> = error.is_connect().then_some(ConnectorError::io);
+    while let Some(current) = cause {
+        if let Some(io) = current.downcast_ref::<std::io::Error>() {
+            kind = Some(if io.kind() == std::io::ErrorKind::TimedOut {
+                ConnectorError::timeout
+            } else {
+                ConnectorError::io
+            });
+            break;
+        }
+        if let Some(hyper) = current.downcast_ref::<hyper::Error>() {
+            if hyper.is_timeout() {
+                kind = Some(ConnectorError::timeout);
+                break;
+            }
+            if hyper.is_closed() || hyper.is_canceled() || hyper.is_incomplete_message() {
+                kind = Some(ConnectorError::io);
+                break;
+            }
+            if hyper.is_user() {
+                kind = Some(ConnectorError::user);
+                break;
+            }
+        }
+        cause = current.source();
+    }
+    match kind {
+        Some(kind) => kind(error.into()),
+        None => ConnectorError::other(error.into(), None),
+    }
+}
+
 /// The roots AWS's endpoints chain to: Amazon Trust Services' four and the Starfield root that
 /// cross-signs them (<https://www.amazontrust.com/repository/>). The SDK's client talks to AWS
 /// alone (Stripe has its own), so it trusts these and no other CA: verification is as strict as
-/// with the whole Mozilla list, and the trust store it parses at every cold start is five
-/// certificates, not some 150 (parsing those was half of a cold start's instructions,
-/// bench/results.md). Matched by the name each root's certificate carries as its subject.
+/// with the whole Mozilla list. Matched by the name each root carries as its subject.
 const AWS_ROOTS: [&[u8]; 5] = [
     b"Amazon Root CA 1",
     b"Amazon Root CA 2",
@@ -73,32 +186,14 @@ const AWS_ROOTS: [&[u8]; 5] = [
     b"Starfield Services Root Certificate Authority - G2",
 ];
 
-/// How far into a root's DER its name is looked for: a root is its own issuer, and the issuer
-/// comes before the validity, the subject and the key (the AWS roots' names end by byte 190).
-const NAME_WITHIN: usize = 256;
-
-/// The compiled-in Mozilla roots that are [`AWS_ROOTS`], found at every cold start: the search
-/// reads each root's first [`NAME_WITHIN`] bytes, not all of it.
-fn aws_roots() -> impl Iterator<Item = &'static [u8]> {
-    webpki_root_certs::TLS_SERVER_ROOT_CERTS
-        .iter()
-        .map(|cert| cert.as_ref())
-        .filter(|der| {
-            let head = &der[..der.len().min(NAME_WITHIN)];
-            AWS_ROOTS.iter().any(|name| memchr::memmem::find(head, name).is_some())
-        })
-}
-
-/// The AWS roots as the PEM the SDK's trust store takes.
-fn compiled_in_roots() -> TrustStore {
-    let base64 = base64::engine::general_purpose::STANDARD;
-    let mut pem = String::with_capacity(AWS_ROOTS.len() * 2048);
-    for cert in aws_roots() {
-        pem.push_str("-----BEGIN CERTIFICATE-----\n");
-        pem.push_str(&base64.encode(cert));
-        pem.push_str("\n-----END CERTIFICATE-----\n");
-    }
-    TrustStore::empty().with_pem_certificate(pem.into_bytes())
+/// The compiled-in Mozilla roots that are [`AWS_ROOTS`].
+fn aws_roots() -> impl Iterator<Item = &'static rustls::pki_types::TrustAnchor<'static>> {
+    webpki_roots::TLS_SERVER_ROOTS.iter().filter(|anchor| {
+        let subject = anchor.subject.as_ref();
+        AWS_ROOTS
+            .iter()
+            .any(|name| memchr::memmem::find(subject, name).is_some())
+    })
 }
 
 /// A secret setting, read once at start: the variable `direct` when set (the local stack,
@@ -150,24 +245,91 @@ mod tests {
 
     #[test]
     fn the_sdk_trusts_the_five_roots_aws_endpoints_chain_to_and_no_other() {
-        let roots: Vec<&[u8]> = aws_roots().collect();
+        let roots: Vec<&[u8]> = aws_roots().map(|anchor| anchor.subject.as_ref()).collect();
         assert_eq!(roots.len(), AWS_ROOTS.len(), "each AWS root once");
         for name in AWS_ROOTS {
             let holding = roots
                 .iter()
-                .filter(|der| der.windows(name.len()).any(|window| window == name))
+                .filter(|subject| subject.windows(name.len()).any(|window| window == name))
                 .count();
             assert_eq!(holding, 1, "{}", String::from_utf8_lossy(name));
         }
-        assert!(
-            webpki_root_certs::TLS_SERVER_ROOT_CERTS.len() > 100,
-            "the others are left out"
-        );
+        assert!(webpki_roots::TLS_SERVER_ROOTS.len() > 100, "the others are left out");
     }
 
-    /// The SDK reads the trust store when it starts a TLS handshake, and panics on a certificate
-    /// it cannot read: every compiled-in root must be one it reads. (The server here hangs up at
-    /// once, so the call then fails.)
+    /// A server on a free port that reads each request and answers `answer` (never, if `None`).
+    async fn server(answer: Option<&'static str>) -> u16 {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("a port");
+        let port = listener.local_addr().expect("its address").port();
+        tokio::spawn(async move {
+            while let Ok((mut socket, _)) = listener.accept().await {
+                tokio::spawn(async move {
+                    let mut request = vec![0; 64 * 1024];
+                    let _ = socket.read(&mut request).await;
+                    match answer {
+                        Some(answer) => {
+                            let _ = socket.write_all(answer.as_bytes()).await;
+                        }
+                        None => std::future::pending::<()>().await,
+                    }
+                });
+            }
+        });
+        port
+    }
+
+    async fn dynamodb(
+        endpoint: String,
+        timeouts: Option<aws_config::timeout::TimeoutConfig>,
+    ) -> aws_sdk_dynamodb::Client {
+        let mut sdk = aws_config::defaults(aws_config::BehaviorVersion::latest());
+        if let Some(timeouts) = timeouts {
+            sdk = sdk.timeout_config(timeouts);
+        }
+        let sdk = sdk
+            .http_client(own_client().expect("the client"))
+            .region(Region::new("us-east-1"))
+            .credentials_provider(Credentials::new("test", "test", None, None, "test"))
+            .retry_config(RetryConfig::disabled())
+            .endpoint_url(endpoint)
+            .load()
+            .await;
+        aws_sdk_dynamodb::Client::new(&sdk)
+    }
+
+    #[tokio::test]
+    async fn the_sdk_sends_and_reads_through_the_shops_client() {
+        let body = r#"{"TableNames":["orders"]}"#;
+        let answer: &'static str = Box::leak(
+            format!(
+                "HTTP/1.1 200 OK\r\ncontent-type: application/x-amz-json-1.0\r\ncontent-length: {}\r\n\r\n{body}",
+                body.len()
+            )
+            .into_boxed_str(),
+        );
+        let port = server(Some(answer)).await;
+        let client = dynamodb(format!("http://127.0.0.1:{port}"), None).await;
+        let tables = client.list_tables().send().await.expect("an answer");
+        assert_eq!(tables.table_names(), ["orders"]);
+    }
+
+    #[tokio::test]
+    async fn an_answer_that_does_not_come_is_a_timeout_the_sdk_may_retry() {
+        let port = server(None).await;
+        let timeouts = aws_config::timeout::TimeoutConfig::builder()
+            .read_timeout(Duration::from_millis(200))
+            .build();
+        let client = dynamodb(format!("http://127.0.0.1:{port}"), Some(timeouts)).await;
+        let error = client.list_tables().send().await.expect_err("no answer");
+        match error {
+            SdkError::DispatchFailure(failure) => assert!(failure.is_timeout(), "{failure:?}"),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    /// A TLS server that hangs up at once: the handshake fails as a connection the SDK may
+    /// retry, and setting up TLS from the compiled-in roots works.
     #[tokio::test]
     async fn the_sdk_sets_up_tls_from_the_compiled_in_roots() {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("a port");
@@ -177,19 +339,11 @@ mod tests {
                 drop(socket);
             }
         });
-        let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
-            .http_client(https_client_trusting(false))
-            .region(Region::new("us-east-1"))
-            .credentials_provider(Credentials::new("test", "test", None, None, "test"))
-            .retry_config(RetryConfig::disabled())
-            .endpoint_url(format!("https://127.0.0.1:{port}"))
-            .load()
-            .await;
-        let error = aws_sdk_dynamodb::Client::new(&sdk)
-            .list_tables()
-            .send()
-            .await
-            .expect_err("the server hangs up");
-        assert!(matches!(error, SdkError::DispatchFailure(_)), "{error:?}");
+        let client = dynamodb(format!("https://127.0.0.1:{port}"), None).await;
+        let error = client.list_tables().send().await.expect_err("the server hangs up");
+        match error {
+            SdkError::DispatchFailure(failure) => assert!(failure.is_io(), "{failure:?}"),
+            other => panic!("{other:?}"),
+        }
     }
 }

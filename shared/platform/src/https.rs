@@ -1,5 +1,6 @@
 //! The HTTPS client of the shop's own calls beyond the AWS SDK (Stripe's API, the staff pool's
-//! keys): hyper and rustls on aws-lc, the stack the SDK's client links, so no second one.
+//! keys): hyper and rustls on aws-lc. The SDK's client is built of the same parts
+//! ([`crate::aws::https_client`]), so there is no second stack.
 //!
 //! It trusts the Mozilla roots as `webpki-roots` compiles them in: ready-made trust anchors, so a
 //! cold start parses no certificate (parsing them was half of a cold start's instructions,
@@ -26,22 +27,48 @@ const POOL_IDLE: Duration = Duration::from_secs(50);
 pub fn client() -> Result<Client, String> {
     let mut roots = rustls::RootCertStore::empty();
     roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
-    let tls = rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::aws_lc_rs::default_provider()))
-        .with_safe_default_protocol_versions()
-        .map_err(|e| format!("TLS: {e}"))?
-        .with_root_certificates(roots)
-        .with_no_client_auth();
-    let connector = hyper_rustls::HttpsConnectorBuilder::new()
+    Ok(pooled(connector(tls_config(roots)?, None)))
+}
+
+/// TLS with aws-lc, trusting `roots` (TLS 1.2 and 1.3, rustls' safe defaults).
+pub(crate) fn tls_config(roots: rustls::RootCertStore) -> Result<rustls::ClientConfig, String> {
+    Ok(
+        rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::aws_lc_rs::default_provider()))
+            .with_safe_default_protocol_versions()
+            .map_err(|e| format!("TLS: {e}"))?
+            .with_root_certificates(roots)
+            .with_no_client_auth(),
+    )
+}
+
+/// HTTPS (or HTTP) over TCP with `tls`, giving up on a connection after `connect_timeout`.
+pub(crate) fn connector(
+    tls: rustls::ClientConfig,
+    connect_timeout: Option<Duration>,
+) -> hyper_rustls::HttpsConnector<HttpConnector> {
+    let mut tcp = HttpConnector::new();
+    tcp.enforce_http(false);
+    tcp.set_nodelay(true);
+    tcp.set_connect_timeout(connect_timeout);
+    hyper_rustls::HttpsConnectorBuilder::new()
         .with_tls_config(tls)
         .https_or_http()
         .enable_http1()
-        .build();
-    Ok(
-        hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
-            .pool_idle_timeout(POOL_IDLE)
-            .pool_timer(hyper_util::rt::TokioTimer::new())
-            .build(connector),
-    )
+        .wrap_connector(tcp)
+}
+
+/// A client of `connector` keeping idle connections for [`POOL_IDLE`].
+pub(crate) fn pooled<B>(
+    connector: hyper_rustls::HttpsConnector<HttpConnector>,
+) -> hyper_util::client::legacy::Client<hyper_rustls::HttpsConnector<HttpConnector>, B>
+where
+    B: hyper::body::Body + Send + 'static,
+    B::Data: Send,
+{
+    hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+        .pool_idle_timeout(POOL_IDLE)
+        .pool_timer(hyper_util::rt::TokioTimer::new())
+        .build(connector)
 }
 
 /// A response's body, refused when it is longer than `limit` bytes.
