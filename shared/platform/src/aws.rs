@@ -3,9 +3,6 @@
 //! Endpoints come from the SDK's own variables (`AWS_ENDPOINT_URL_DYNAMODB`, ...), so the same
 //! code talks to AWS in the cloud and to the emulators of the local stack.
 
-use aws_smithy_http_client::ConnectorBuilder;
-use aws_smithy_http_client::proxy::ProxyConfig;
-use aws_smithy_http_client::tls::{self, TlsContext, TrustStore, rustls_provider::CryptoMode};
 use aws_smithy_runtime_api::client::http::{
     HttpClient, HttpConnector, HttpConnectorFuture, HttpConnectorSettings, SharedHttpClient, SharedHttpConnector,
 };
@@ -31,51 +28,71 @@ pub async fn sdk_config() -> aws_config::SdkConfig {
 /// as PEM and decodes them at every cold start: a tenth of a cold start's instructions,
 /// bench/results.md.)
 ///
-/// Where `SSL_CERT_FILE` or `SSL_CERT_DIR` is set (a private CA, a proxy), the SDK's own client
-/// with the system's store and the proxy variables is used instead.
+/// Where `SSL_CERT_FILE` or `SSL_CERT_DIR` is set (a private CA, a TLS-inspecting proxy's), it
+/// trusts the certificates there instead, as the SDK's own client would.
 pub fn https_client() -> SharedHttpClient {
-    let system_store = ["SSL_CERT_FILE", "SSL_CERT_DIR"]
-        .iter()
-        .any(|name| std::env::var_os(name).is_some());
-    if system_store {
-        return system_store_client();
-    }
-    own_client().unwrap_or_else(|error| {
-        tracing::warn!(%error, "TLS with the compiled-in roots refused; using the system's store");
-        system_store_client()
+    let roots = match system_roots() {
+        Some(Ok(roots)) => roots,
+        Some(Err(error)) => {
+            tracing::warn!(%error, "SSL_CERT_FILE or SSL_CERT_DIR unreadable; trusting the AWS roots");
+            aws_root_store()
+        }
+        None => aws_root_store(),
+    };
+    client_trusting(roots)
+}
+
+/// The SDK's client of the shop's stack trusting `roots`.
+fn client_trusting(roots: rustls::RootCertStore) -> SharedHttpClient {
+    // Only a crypto provider without TLS 1.2 and 1.3 refuses the settings, and aws-lc has both.
+    let tls = crate::https::tls_config(roots).expect("aws-lc speaks TLS 1.2 and 1.3");
+    SharedHttpClient::new(SdkClient {
+        tls,
+        connectors: Arc::default(),
     })
 }
 
-/// The shop's client, trusting the AWS roots.
-fn own_client() -> Result<SharedHttpClient, String> {
+fn aws_root_store() -> rustls::RootCertStore {
     let mut roots = rustls::RootCertStore::empty();
     roots.extend(aws_roots().cloned());
-    Ok(SharedHttpClient::new(SdkClient {
-        tls: crate::https::tls_config(roots)?,
-        connectors: Arc::default(),
-    }))
+    roots
 }
 
-/// How a failed exchange is told to the SDK.
-type Classify = fn(aws_smithy_runtime_api::box_error::BoxError) -> ConnectorError;
+/// The certificates of `SSL_CERT_FILE` and of the files in `SSL_CERT_DIR`, when either is set.
+fn system_roots() -> Option<Result<rustls::RootCertStore, String>> {
+    roots_in(std::env::var_os("SSL_CERT_FILE"), std::env::var_os("SSL_CERT_DIR"))
+}
 
-/// The SDK's default client, but for the system's trust store.
-fn system_store_client() -> SharedHttpClient {
-    let context = TlsContext::builder()
-        .with_trust_store(TrustStore::default())
-        .build()
-        .unwrap_or_default();
-    aws_smithy_http_client::Builder::new().build_with_connector_fn(move |settings, components| {
-        let mut connector = ConnectorBuilder::default()
-            .tls_provider(tls::Provider::Rustls(CryptoMode::AwsLc))
-            .tls_context(context.clone());
-        connector.set_connector_settings(settings.cloned());
-        if let Some(components) = components {
-            connector.set_sleep_impl(components.sleep_impl());
+/// The certificates of the PEM `file` and of the files in `dir`, when either is given.
+fn roots_in(
+    file: Option<std::ffi::OsString>,
+    dir: Option<std::ffi::OsString>,
+) -> Option<Result<rustls::RootCertStore, String>> {
+    use rustls::pki_types::CertificateDer;
+    use rustls::pki_types::pem::PemObject;
+    if file.is_none() && dir.is_none() {
+        return None;
+    }
+    let mut paths: Vec<std::path::PathBuf> = file.into_iter().map(Into::into).collect();
+    if let Some(dir) = dir {
+        match std::fs::read_dir(&dir) {
+            Ok(entries) => paths.extend(entries.flatten().map(|entry| entry.path()).filter(|p| p.is_file())),
+            Err(error) => return Some(Err(format!("{}: {error}", dir.to_string_lossy()))),
         }
-        connector.set_proxy_config(Some(ProxyConfig::from_env()));
-        connector.build()
-    })
+    }
+    let mut roots = rustls::RootCertStore::empty();
+    for path in paths {
+        match CertificateDer::pem_file_iter(&path) {
+            Ok(certs) => {
+                roots.add_parsable_certificates(certs.flatten());
+            }
+            Err(error) => return Some(Err(format!("{}: {error}", path.display()))),
+        }
+    }
+    if roots.is_empty() {
+        return Some(Err("no certificate found".into()));
+    }
+    Some(Ok(roots))
 }
 
 /// A connect and a read timeout, as the SDK asks for them.
@@ -136,6 +153,9 @@ impl HttpConnector for SdkConnector {
         })
     }
 }
+
+/// How a failed exchange is told to the SDK.
+type Classify = fn(aws_smithy_runtime_api::box_error::BoxError) -> ConnectorError;
 
 /// A failed exchange as the SDK's retries read it: a connection that timed out is a timeout; one
 /// that could not be made, was closed or reset, or ended mid-answer is transient (retried); a
@@ -257,6 +277,19 @@ mod tests {
         assert!(webpki_roots::TLS_SERVER_ROOTS.len() > 100, "the others are left out");
     }
 
+    #[test]
+    fn a_certificate_file_or_directory_that_holds_none_is_refused_not_trusted_empty() {
+        assert!(roots_in(None, None).is_none(), "neither set: the AWS roots");
+        let missing = roots_in(Some("/nonexistent/ca.pem".into()), None);
+        assert!(missing.is_some_and(|found| found.is_err()));
+        let empty = std::env::temp_dir().join(format!("no-certs-{}", std::process::id()));
+        std::fs::create_dir_all(&empty).expect("a directory");
+        std::fs::write(empty.join("readme.txt"), "not a certificate").expect("a file");
+        let found = roots_in(None, Some(empty.clone().into_os_string()));
+        assert_eq!(found.map(|f| f.err()), Some(Some("no certificate found".to_owned())));
+        std::fs::remove_dir_all(empty).expect("removed");
+    }
+
     /// A server on a free port that reads each request and answers `answer` (never, if `None`).
     async fn server(answer: Option<&'static str>) -> u16 {
         use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -288,7 +321,7 @@ mod tests {
             sdk = sdk.timeout_config(timeouts);
         }
         let sdk = sdk
-            .http_client(own_client().expect("the client"))
+            .http_client(client_trusting(aws_root_store()))
             .region(Region::new("us-east-1"))
             .credentials_provider(Credentials::new("test", "test", None, None, "test"))
             .retry_config(RetryConfig::disabled())
