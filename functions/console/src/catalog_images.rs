@@ -23,12 +23,12 @@
 use crate::Ctx;
 use crate::pages::{PageError, secure_headers};
 use aws_credential_types::provider::{ProvideCredentials, SharedCredentialsProvider};
-use aws_sdk_s3::error::SdkError;
 use http::{HeaderValue, StatusCode, header};
 use lambda_http::{Body, Response};
 use serde_json::{Value, json};
 use shop_domain::Product;
 use shop_platform::config::{ConfigError, Env};
+use shop_platform::s3_object::{Bucket, Read};
 use shop_platform::s3_post::{self, PresignedPost, Signer, Upload};
 
 /// The upload script the product page loads (`GET /assets/upload.js`): served by the console
@@ -96,16 +96,16 @@ pub(crate) enum ImageError {
         expected: &'static str,
     },
     #[error("{key} has {bytes} bytes, outside 1 to {MAX_IMAGE_BYTES}; please add a smaller image.")]
-    WrongSize { key: String, bytes: i64 },
+    WrongSize { key: String, bytes: u64 },
     #[error("No free image number is left for this product.")]
     NoFreeNumber,
     #[error("The image store could not be reached: {0}")]
     Upstream(String),
 }
 
-/// The bucket, a client for it, and the credentials its forms are signed with.
+/// The bucket, a reader of it, and the credentials its forms are signed with.
 pub(crate) struct ImageStore {
-    client: aws_sdk_s3::Client,
+    objects: Bucket,
     bucket: String,
     region: String,
     /// The SDK's endpoint, when it is given one (the local stack's proxy).
@@ -127,13 +127,8 @@ impl ImageStore {
             .region()
             .map(ToString::to_string)
             .ok_or_else(|| ConfigError::new("the AWS SDK has no region to sign upload forms for"))?;
-        // Path-style where the SDK is given an endpoint (one host for every bucket), as the
-        // storefront's reader is.
-        let config = aws_sdk_s3::config::Builder::from(sdk)
-            .force_path_style(sdk.endpoint_url().is_some())
-            .build();
         Ok(Some(Self {
-            client: aws_sdk_s3::Client::from_conf(config),
+            objects: Bucket::new(sdk, &bucket)?,
             bucket,
             region,
             endpoint: sdk.endpoint_url().map(str::to_owned),
@@ -201,14 +196,11 @@ impl ImageStore {
     pub async fn uploaded(&self, name: &str, format: ImageFormat) -> Result<String, ImageError> {
         for width in WIDTHS {
             let key = key(name, width, format);
-            let head = match self.client.head_object().bucket(&self.bucket).key(&key).send().await {
-                Ok(head) => head,
-                Err(SdkError::ServiceError(error)) if error.err().is_not_found() => {
-                    return Err(ImageError::NotUploaded { key });
-                }
-                Err(error) => return Err(ImageError::Upstream(format!("HeadObject {key}: {error}"))),
+            let head = match self.objects.head(&key).await.map_err(ImageError::Upstream)? {
+                Read::Found(head) => head,
+                Read::NotFound | Read::NotModified => return Err(ImageError::NotUploaded { key }),
             };
-            let found = head.content_type().unwrap_or("").to_owned();
+            let found = head.content_type.unwrap_or_default();
             if found != format.content_type() {
                 return Err(ImageError::WrongType {
                     key,
@@ -216,8 +208,8 @@ impl ImageStore {
                     expected: format.content_type(),
                 });
             }
-            let bytes = head.content_length().unwrap_or(0);
-            if bytes < 1 || bytes.unsigned_abs() > MAX_IMAGE_BYTES {
+            let bytes = head.content_length.unwrap_or(0);
+            if !(1..=MAX_IMAGE_BYTES).contains(&bytes) {
                 return Err(ImageError::WrongSize { key, bytes });
             }
         }
@@ -226,10 +218,9 @@ impl ImageStore {
 
     /// Whether `key` is in the bucket.
     async fn exists(&self, key: &str) -> Result<bool, ImageError> {
-        match self.client.head_object().bucket(&self.bucket).key(key).send().await {
-            Ok(_) => Ok(true),
-            Err(SdkError::ServiceError(error)) if error.err().is_not_found() => Ok(false),
-            Err(error) => Err(ImageError::Upstream(format!("HeadObject {key}: {error}"))),
+        match self.objects.head(key).await.map_err(ImageError::Upstream)? {
+            Read::Found(_) => Ok(true),
+            Read::NotFound | Read::NotModified => Ok(false),
         }
     }
 }

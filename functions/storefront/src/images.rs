@@ -16,11 +16,10 @@
 //! hour and revalidated.
 
 use crate::pages::PageError;
-use aws_sdk_s3::error::SdkError;
-use aws_sdk_s3::operation::get_object::GetObjectError;
 use http::{StatusCode, header};
 use lambda_http::{Body, Request, Response};
 use shop_platform::config::{ConfigError, Env};
+use shop_platform::s3_object::{Bucket, Read};
 
 /// How long a browser or CDN may keep an image: a year, never asking again.
 const CACHE_CONTROL: &str = "public, max-age=31536000, immutable";
@@ -31,25 +30,20 @@ const WELL_KNOWN_CACHE_CONTROL: &str = "public, max-age=3600";
 /// The longest file name taken.
 const MAX_NAME: usize = 200;
 
-/// The image store: the bucket and a client for it.
+/// The image store: the bucket.
 pub struct Images {
-    client: aws_sdk_s3::Client,
     /// `None` where no bucket is configured: every image is then not found.
-    bucket: Option<String>,
+    bucket: Option<Bucket>,
 }
 
 impl Images {
-    /// Reads `IMAGES_BUCKET` (empty or unset: no images). The client is path-style where the
-    /// SDK is given an endpoint (the local stack's IAM proxy, an emulator), as such an endpoint
-    /// has no host per bucket; in AWS it is virtual-hosted, as S3 wants.
+    /// Reads `IMAGES_BUCKET` (empty or unset: no images). The bucket is read path-style where
+    /// the SDK is given an endpoint (the local stack's IAM proxy, an emulator), as such an
+    /// endpoint has no host per bucket; in AWS it is virtual-hosted, as S3 wants.
     pub fn from_env(env: &Env, sdk: &aws_config::SdkConfig) -> Result<Self, ConfigError> {
         let bucket = env.bucket("IMAGES_BUCKET")?;
-        let config = aws_sdk_s3::config::Builder::from(sdk)
-            .force_path_style(sdk.endpoint_url().is_some())
-            .build();
         Ok(Self {
-            client: aws_sdk_s3::Client::from_conf(config),
-            bucket,
+            bucket: bucket.map(|name| Bucket::new(sdk, &name)).transpose()?,
         })
     }
 
@@ -95,30 +89,29 @@ impl Images {
             .get(header::IF_NONE_MATCH)
             .and_then(|value| value.to_str().ok())
             .map(str::to_owned);
-        let mut get = self.client.get_object().bucket(bucket).key(key);
-        if let Some(etags) = &if_none_match {
-            get = get.if_none_match(etags);
-        }
-        let object = match get.send().await {
-            Ok(object) => object,
-            Err(error) => return not_there(error, if_none_match.as_deref(), served.cache_control),
+        let read = bucket
+            .get(key, if_none_match.as_deref())
+            .await
+            .map_err(|error| PageError::Internal(format!("the shop's bucket could not be read: {error}")))?;
+        let object = match read {
+            Read::Found(object) => object,
+            Read::NotFound => return Err(PageError::NotFound),
+            Read::NotModified => {
+                // S3 answers a 304 without a body; the ETag asked for is the one the browser holds.
+                let etag = if_none_match
+                    .as_deref()
+                    .filter(|tags| !tags.contains(',') && tags.trim() != "*");
+                return Ok(not_modified(etag.map(str::trim), served.cache_control));
+            }
         };
-        let etag = object.e_tag().map(str::to_owned);
+        let etag = object.etag.clone();
         if let Some(etag) = &etag
             && shop_platform::edge::holds(request, etag)
         {
             return Ok(not_modified(Some(etag), served.cache_control));
         }
-        let stored = object
-            .content_type()
-            .filter(|stored| (served.stored_type)(stored))
-            .map(str::to_owned);
-        let bytes = object
-            .body
-            .collect()
-            .await
-            .map_err(|error| PageError::Internal(format!("{key}: {error}")))?
-            .into_bytes();
+        let stored = object.content_type.filter(|stored| (served.stored_type)(stored));
+        let bytes = object.bytes;
         let mut response = Response::builder()
             .header(header::CONTENT_TYPE, stored.as_deref().unwrap_or(served.content_type))
             .header(header::CACHE_CONTROL, served.cache_control)
@@ -177,30 +170,6 @@ fn not_modified(etag: Option<&str>, cache_control: &str) -> Response<Body> {
         response = response.header(header::ETAG, etag);
     }
     response.body(Body::Empty).unwrap_or_default()
-}
-
-/// A GetObject that answered no object: S3's own `304` (its `If-None-Match` held), not found,
-/// or an error of ours.
-fn not_there(
-    error: SdkError<GetObjectError, aws_sdk_s3::config::http::HttpResponse>,
-    if_none_match: Option<&str>,
-    cache_control: &str,
-) -> Result<Response<Body>, PageError> {
-    if error.as_service_error().is_some_and(GetObjectError::is_no_such_key) {
-        return Err(PageError::NotFound);
-    }
-    match error.raw_response().map(|raw| raw.status().as_u16()) {
-        Some(304) => {
-            // S3 answers a 304 without a body; the ETag asked for is the one the browser holds.
-            let etag = if_none_match.filter(|tags| !tags.contains(',') && tags.trim() != "*");
-            Ok(not_modified(etag.map(str::trim), cache_control))
-        }
-        Some(404) => Err(PageError::NotFound),
-        _ => Err(PageError::Internal(format!(
-            "the shop's bucket could not be read: {}",
-            aws_sdk_s3::error::DisplayErrorContext(&error)
-        ))),
-    }
 }
 
 #[cfg(test)]

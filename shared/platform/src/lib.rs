@@ -16,6 +16,7 @@ pub mod logging;
 pub mod messages;
 pub mod metrics;
 pub mod problem;
+pub mod s3_object;
 pub mod s3_post;
 pub mod secrets;
 
