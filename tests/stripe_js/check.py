@@ -243,7 +243,9 @@ def check_3ds_failed(stripe: Stripe) -> None:
     assert (error["type"], error["code"]) == ("invalid_request_error", "payment_intent_authentication_failure"), error
     events = events_of(intent["id"], ["payment_intent.created", "payment_intent.requires_action",
                                       "payment_intent.payment_failed"])
-    assert events[-1]["data"]["object"]["last_payment_error"]["code"] == "payment_intent_authentication_failure"
+    # The events arrive in any order (each is posted on its own): the failure's, by its type.
+    failure = next(e for e in events if e["type"] == "payment_intent.payment_failed")
+    assert failure["data"]["object"]["last_payment_error"]["code"] == "payment_intent_authentication_failure"
     paid = expect(stripe.browser("POST", intent, "confirm", payment_method="pm_card_visa"), 200)
     assert paid["status"] == "succeeded", "another card may follow a failed authentication"
 

@@ -243,16 +243,52 @@ async fn an_exchange_that_cannot_be_had_writes_nothing() {
     assert_eq!(app.available(&scarce_id, &scarce).await, 1);
 }
 
+/// A shipped order of which one unit is being exchanged for a dearer replacement (the last unit
+/// of its SKU), the difference not yet paid.
+struct Unpaid {
+    email: String,
+    order: Value,
+    /// The exchange as asked, and as the shop answered it.
+    ask: Value,
+    asked: Value,
+    /// The replacement's product and SKU.
+    dear_id: String,
+    dear: String,
+}
+
+async fn unpaid_exchange(app: &TestApp, stripe: &TestStripe) -> Unpaid {
+    let email = format!("{}@example.com", unique("swap"));
+    let order = shipped_order(app, stripe, &email).await;
+    let sku = order["lines"][0]["sku"].as_str().unwrap().to_owned();
+    let (dear_id, dear) = stocked(app, "Deluxe Thing", 4000, 1).await;
+    let ask = json!({"return_lines": [{"sku": sku, "quantity": 1}], "new_lines": [{"sku": dear, "quantity": 1}]});
+    let asked = expect_json(exchange(app, &order, token(&order), ask.clone()).await, 201).await;
+    assert_eq!(
+        app.available(&dear_id, &dear).await,
+        0,
+        "the replacement's unit is held"
+    );
+    Unpaid {
+        email,
+        order,
+        ask,
+        asked,
+        dear_id,
+        dear,
+    }
+}
+
 #[tokio::test]
 async fn an_exchange_left_unpaid_is_cancelled_when_its_hold_ends_and_its_stock_comes_back() {
     let (app, stripe) = (TestApp::new(), TestStripe::new());
-    let email = format!("{}@example.com", unique("swap"));
-    let order = shipped_order(&app, &stripe, &email).await;
-    let sku = order["lines"][0]["sku"].as_str().unwrap().to_owned();
-    let (dear_id, dear) = stocked(&app, "Deluxe Thing", 4000, 1).await;
-    let ask = json!({"return_lines": [{"sku": sku, "quantity": 1}], "new_lines": [{"sku": dear, "quantity": 1}]});
-    let asked = expect_json(exchange(&app, &order, token(&order), ask.clone()).await, 201).await;
-    assert_eq!(app.available(&dear_id, &dear).await, 0);
+    let Unpaid {
+        order,
+        ask,
+        asked,
+        dear_id,
+        dear,
+        ..
+    } = unpaid_exchange(&app, &stripe).await;
 
     // The reservation-expiry consumer as the gateway hosts it, fed the exchange's message.
     let (vars, sdk) = hosted_env("reservation-expiry").await;
@@ -321,12 +357,14 @@ async fn received(sqs: &aws_sdk_sqs::Client, queue_url: &str, count: usize) -> S
 #[tokio::test]
 async fn holds_whose_ending_was_lost_are_ended_by_the_sweeper_and_their_stock_comes_back() {
     let (app, stripe) = (TestApp::new(), TestStripe::new());
-    let email = format!("{}@example.com", unique("swap"));
-    let order = shipped_order(&app, &stripe, &email).await;
-    let sku = order["lines"][0]["sku"].as_str().unwrap().to_owned();
-    let (dear_id, dear) = stocked(&app, "Deluxe Thing", 4000, 1).await;
-    let ask = json!({"return_lines": [{"sku": sku, "quantity": 1}], "new_lines": [{"sku": dear, "quantity": 1}]});
-    let asked = expect_json(exchange(&app, &order, token(&order), ask).await, 201).await;
+    let Unpaid {
+        order,
+        asked,
+        dear_id,
+        dear,
+        email,
+        ..
+    } = unpaid_exchange(&app, &stripe).await;
     let (unpaid, unpaid_sku) = app.pending_order(&email, 3, 2).await;
     let unpaid_product = unpaid["lines"][0]["product_id"].as_str().unwrap().to_owned();
     assert_eq!(app.available(&unpaid_product, &unpaid_sku).await, 1);

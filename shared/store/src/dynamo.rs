@@ -414,6 +414,14 @@ pub async fn older_items(
     Ok(found)
 }
 
+/// The records [`older_items`] finds.
+pub async fn older_records<T: serde::de::DeserializeOwned>(
+    query: aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder,
+    limit: usize,
+) -> Result<Vec<T>, StoreError> {
+    older_items(query, limit).await?.into_iter().map(record).collect()
+}
+
 /// How many items the `gsi1` partition `partition` holds, counting at most `cap`: one Query
 /// (`Select=COUNT`), with whether more are there.
 pub async fn index_count(client: &Client, table: &str, partition: &str, cap: i32) -> Result<(u32, bool), StoreError> {

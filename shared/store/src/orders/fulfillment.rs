@@ -219,11 +219,7 @@ impl OrderStore {
         let query = dynamo::index_before(&self.client, &self.table, &partition, before)
             .filter_expression(filter)
             .expression_attribute_values(":at", n(before));
-        dynamo::older_items(query, limit)
-            .await?
-            .into_iter()
-            .map(dynamo::record)
-            .collect()
+        dynamo::older_records(query, limit).await
     }
 
     /// How many orders are in `status`, counting at most `cap`, and whether more are: one

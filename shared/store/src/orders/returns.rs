@@ -200,11 +200,7 @@ impl OrderStore {
             .expression_attribute_names("#exchange", "exchange")
             .expression_attribute_values(":awaiting", s(ExchangePayment::Awaiting.as_str()))
             .expression_attribute_values(":at", n(before));
-        dynamo::older_items(query, limit)
-            .await?
-            .into_iter()
-            .map(dynamo::record)
-            .collect()
+        dynamo::older_records(query, limit).await
     }
 
     /// A return by id, with its order's id.
