@@ -208,15 +208,9 @@ impl Sweeper {
             Ok(owed) => owed,
             Err(error) => return failed(report, MAIL, "-", &error),
         };
-        for event_id in owed {
-            let record = match self.orders.event(&event_id).await {
-                Ok(Some(record)) if self.mine(&record.order_id) => record,
-                Ok(_) => continue,
-                Err(error) => {
-                    failed(report, MAIL, &format!("event {event_id}"), &error);
-                    continue;
-                }
-            };
+        for (event_id, record) in owed.into_iter().filter(|(_, record)| self.mine(&record.order_id)) {
+            // A record read from the index may be a moment old: settling claims the event only
+            // while its messages are still owed, so one sent meanwhile is not sent again.
             let request_id = format!("sweep-{}", self.clock.now());
             match self.webhook.settle_owed(&event_id, &record, &request_id).await {
                 Ok(()) => done(report, MAIL, &record.order_id),

@@ -371,9 +371,14 @@ pub async fn index_page(
     Ok((output.items.unwrap_or_default(), next))
 }
 
-/// A Query of the `gsi1` partition `partition` for the items whose sort key (which starts with
-/// a fixed-width time, see the partitions' writers) is before `before`, oldest first: the caller
-/// adds its filter and sends it with [`older_items`].
+/// A `gsi1` sort key that orders by time: `at` (unix seconds, fixed width), then `id`. What
+/// [`index_before`] reads.
+pub fn time_key(at: i64, id: &str) -> AttributeValue {
+    s(format!("{at:012}#{id}"))
+}
+
+/// A Query of the `gsi1` partition `partition` for the items whose sort key (a [`time_key`]) is
+/// before `before`, oldest first: the caller adds its filter and sends it with [`older_items`].
 pub fn index_before(
     client: &Client,
     table: &str,

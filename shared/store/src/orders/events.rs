@@ -109,7 +109,7 @@ impl OrderStore {
         item.insert("ttl".to_owned(), n(now + EVENT_TTL));
         if !record.enqueued {
             item.insert(GSI1PK.to_owned(), s(EVENTS_OWED));
-            item.insert(GSI1SK.to_owned(), s(format!("{now:012}#{event_id}")));
+            item.insert(GSI1SK.to_owned(), dynamo::time_key(now, event_id));
         }
         self.put_new(item)
     }
@@ -296,18 +296,18 @@ impl OrderStore {
         Ok(())
     }
 
-    /// The ids of the events recorded before `before` whose messages are still owed, oldest
-    /// first, at most `limit`: a Query of `gsi1`.
-    pub async fn events_owed(&self, before: i64, limit: usize) -> Result<Vec<String>, StoreError> {
+    /// The events recorded before `before` whose messages are still owed, with their records
+    /// (the index holds the whole item), oldest first, at most `limit`: a Query of `gsi1`.
+    pub async fn events_owed(&self, before: i64, limit: usize) -> Result<Vec<(String, EventRecord)>, StoreError> {
         let query = dynamo::index_before(&self.client, &self.table, EVENTS_OWED, before);
-        Ok(dynamo::older_items(query, limit)
-            .await?
-            .iter()
-            .filter_map(|item| {
-                dynamo::get_s(item, GSI1SK)?
-                    .split_once('#')
-                    .map(|(_, id)| id.to_owned())
-            })
-            .collect())
+        let mut owed = Vec::new();
+        for item in dynamo::older_items(query, limit).await? {
+            let Some((_, event_id)) = dynamo::get_s(&item, GSI1SK).and_then(|sort| sort.split_once('#')) else {
+                continue;
+            };
+            let event_id = event_id.to_owned();
+            owed.push((event_id, dynamo::record(item)?));
+        }
+        Ok(owed)
     }
 }

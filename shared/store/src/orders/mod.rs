@@ -128,7 +128,7 @@ pub(crate) fn status_partition(status: OrderStatus) -> AttributeValue {
 
 /// The `gsi1` sort key of an order: its creation time (fixed width, so it sorts), then its id.
 fn status_sort_key(created_at: i64, order_id: &str) -> AttributeValue {
-    s(format!("{created_at:012}#{order_id}"))
+    dynamo::time_key(created_at, order_id)
 }
 
 /// How the shop refers to a customer where their address should not appear (a queue message,

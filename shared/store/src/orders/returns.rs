@@ -88,7 +88,7 @@ impl OrderStore {
         item.insert(GSI1PK.to_owned(), s(state_partition(ReturnState::Requested)));
         item.insert(
             GSI1SK.to_owned(),
-            s(format!("{:012}#{}", record.requested_at, record.return_id)),
+            dynamo::time_key(record.requested_at, &record.return_id),
         );
         let mut items = vec![
             TransactWriteItem::builder().update(build(update.build())?).build(),
