@@ -3,6 +3,8 @@
 //! Endpoints come from the SDK's own variables (`AWS_ENDPOINT_URL_DYNAMODB`, ...), so the same
 //! code talks to AWS in the cloud and to the emulators of the local stack.
 
+use aws_credential_types::provider::error::CredentialsError;
+use aws_credential_types::provider::{ProvideCredentials, SharedCredentialsProvider, future};
 use aws_smithy_runtime_api::client::http::{
     HttpClient, HttpConnector, HttpConnectorFuture, HttpConnectorSettings, SharedHttpClient, SharedHttpConnector,
 };
@@ -18,8 +20,48 @@ use std::time::Duration;
 pub async fn sdk_config() -> aws_config::SdkConfig {
     aws_config::defaults(aws_config::BehaviorVersion::latest())
         .http_client(https_client())
+        .credentials_provider(EnvironmentFirst::default())
         .load()
         .await
+}
+
+/// Credentials as Lambda hands them over (`AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`,
+/// `AWS_SESSION_TOKEN`), else the SDK's default chain, built the first time the environment has
+/// none (an operator's profile, a container's role). The default chain looks in the environment
+/// first too, so the credentials found are the same; but building it makes an STS client and
+/// two IMDS clients, an eighth of a cold start's instructions, which Lambda never needs.
+#[derive(Debug, Default)]
+struct EnvironmentFirst {
+    environment: aws_config::environment::EnvironmentVariableCredentialsProvider,
+    default_chain: tokio::sync::OnceCell<Option<SharedCredentialsProvider>>,
+}
+
+impl ProvideCredentials for EnvironmentFirst {
+    fn provide_credentials<'a>(&'a self) -> future::ProvideCredentials<'a>
+    where
+        Self: 'a,
+    {
+        future::ProvideCredentials::new(async move {
+            match self.environment.provide_credentials().await {
+                Err(CredentialsError::CredentialsNotLoaded(_)) => {}
+                found => return found,
+            }
+            let chain = self
+                .default_chain
+                .get_or_init(|| async {
+                    aws_config::defaults(aws_config::BehaviorVersion::latest())
+                        .http_client(https_client())
+                        .load()
+                        .await
+                        .credentials_provider()
+                })
+                .await;
+            match chain {
+                Some(chain) => chain.provide_credentials().await,
+                None => Err(CredentialsError::not_loaded("no credentials provider")),
+            }
+        })
+    }
 }
 
 /// The SDK's HTTPS client: the shop's own ([`crate::https`]: hyper, rustls on aws-lc, pooled),
@@ -197,7 +239,8 @@ fn dispatch_error(error: hyper_util::client::legacy::Error) -> ConnectorError {
 /// The roots AWS's endpoints chain to: Amazon Trust Services' four and the Starfield root that
 /// cross-signs them (<https://www.amazontrust.com/repository/>). The SDK's client talks to AWS
 /// alone (Stripe has its own), so it trusts these and no other CA: verification is as strict as
-/// with the whole Mozilla list. Matched by the name each root carries as its subject.
+/// with the whole Mozilla list. Matched by the common name each root's subject ends with (its
+/// last attribute, in DER).
 const AWS_ROOTS: [&[u8]; 5] = [
     b"Amazon Root CA 1",
     b"Amazon Root CA 2",
@@ -208,11 +251,11 @@ const AWS_ROOTS: [&[u8]; 5] = [
 
 /// The compiled-in Mozilla roots that are [`AWS_ROOTS`].
 fn aws_roots() -> impl Iterator<Item = &'static rustls::pki_types::TrustAnchor<'static>> {
+    // A suffix test, not a search: searching every one of the ~150 subjects for five names was a
+    // sixth of a cold start's instructions (bench/results.md).
     webpki_roots::TLS_SERVER_ROOTS.iter().filter(|anchor| {
         let subject = anchor.subject.as_ref();
-        AWS_ROOTS
-            .iter()
-            .any(|name| memchr::memmem::find(subject, name).is_some())
+        AWS_ROOTS.iter().any(|name| subject.ends_with(name))
     })
 }
 
