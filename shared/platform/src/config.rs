@@ -84,9 +84,56 @@ impl Env {
 
     /// Reads a typed settings struct whose fields are the variables in lower case
     /// (`SHOP_TABLE` fills `shop_table`).
+    ///
+    /// Only the variables the struct has fields for are handed to envy: the environment holds
+    /// many more, and copying and lower-casing all of them for every struct was a fifth of the
+    /// storefront's cold start (bench/results.md).
     pub fn parse<T: DeserializeOwned>(&self) -> Result<T, ConfigError> {
-        envy::from_iter(self.0.clone()).map_err(|error| ConfigError(error.to_string()))
+        let fields = fields_of::<T>();
+        let wanted =
+            |name: &str| fields.is_none_or(|fields| fields.iter().any(|field| field.eq_ignore_ascii_case(name)));
+        let vars = self
+            .0
+            .iter()
+            .filter(|(name, _)| wanted(name))
+            .map(|(name, value)| (name.clone(), value.clone()));
+        envy::from_iter(vars).map_err(|error| ConfigError(error.to_string()))
     }
+}
+
+/// The field names serde's derive gives a struct `T`, read by asking it to deserialize itself
+/// from a deserializer that only records them; `None` for anything else (a map, a flattened
+/// struct), which then sees every variable.
+fn fields_of<T: DeserializeOwned>() -> Option<&'static [&'static str]> {
+    struct FieldNames<'a>(&'a mut Option<&'static [&'static str]>);
+
+    impl<'de> serde::Deserializer<'de> for FieldNames<'_> {
+        type Error = serde::de::value::Error;
+
+        fn deserialize_any<V: serde::de::Visitor<'de>>(self, _: V) -> Result<V::Value, Self::Error> {
+            Err(serde::de::Error::custom("not a struct"))
+        }
+
+        fn deserialize_struct<V: serde::de::Visitor<'de>>(
+            self,
+            _: &'static str,
+            fields: &'static [&'static str],
+            _: V,
+        ) -> Result<V::Value, Self::Error> {
+            *self.0 = Some(fields);
+            Err(serde::de::Error::custom("fields recorded"))
+        }
+
+        serde::forward_to_deserialize_any! {
+            bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string bytes byte_buf
+            option unit unit_struct newtype_struct seq tuple tuple_struct map enum identifier
+            ignored_any
+        }
+    }
+
+    let mut fields = None;
+    let _ = T::deserialize(FieldNames(&mut fields));
+    fields
 }
 
 /// The merchant's store settings, set as template parameters.
@@ -555,5 +602,31 @@ mod tests {
     fn a_missing_setting_fails_at_start() {
         let error = Env::default().parse::<TableSettings>().unwrap_err();
         assert!(error.to_string().contains("shop_table"), "{error}");
+    }
+
+    #[test]
+    fn a_settings_struct_reads_its_variables_among_many_others() {
+        let mut vars: HashMap<String, String> = (0..500).map(|i| (format!("OTHER_{i}"), "x".to_owned())).collect();
+        vars.insert("SHOP_TABLE".to_owned(), "shop".to_owned());
+        vars.insert("STORE_NAME".to_owned(), "Ivy & Oak".to_owned());
+        vars.insert("STORE_CURRENCY".to_owned(), "EUR".to_owned());
+        vars.insert("SHIP_TO_COUNTRIES".to_owned(), "DE,AT".to_owned());
+        let env = Env::from_map(vars);
+        assert_eq!(env.parse::<TableSettings>().unwrap().shop_table, "shop");
+        let store: StoreSettings = env.parse().unwrap();
+        assert_eq!(
+            (store.store_name.as_str(), store.ship_to_countries.len()),
+            ("Ivy & Oak", 2)
+        );
+        // Not a struct: every variable is handed over.
+        let all: HashMap<String, String> = env.parse().unwrap();
+        assert_eq!(all.len(), 504);
+        assert_eq!(all.get("shop_table").map(String::as_str), Some("shop"));
+    }
+
+    #[test]
+    fn the_fields_of_a_settings_struct_are_its_variables() {
+        assert_eq!(fields_of::<TableSettings>(), Some(&["shop_table"][..]));
+        assert_eq!(fields_of::<HashMap<String, String>>(), None);
     }
 }
