@@ -9,7 +9,6 @@ use lambda_http::request::RequestContext;
 use lambda_http::{Body, Request, RequestExt, Response};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
-use sha2::{Digest, Sha256};
 use shop_domain::{Cursor, FieldError, PageLimit};
 use std::future::Future;
 use tracing::Instrument;
@@ -257,10 +256,11 @@ pub fn cacheable(
     content_type: &'static str,
     max_age: u32,
 ) -> Result<Response<Body>, ApiError> {
-    let digest = Sha256::digest(text.as_bytes());
+    // aws-lc's SHA-256 (assembly), not sha2's portable one: a page is hashed at every answer.
+    let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, text.as_bytes());
     let etag = format!(
         "\"{}\"",
-        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(&digest[..16])
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(&digest.as_ref()[..16])
     );
     let cache_control = format!("public, max-age={max_age}, stale-while-revalidate={}", max_age * 5);
     let not_modified = holds(request, &etag);

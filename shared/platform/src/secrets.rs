@@ -3,7 +3,6 @@
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
 /// `N` random bytes from the operating system.
@@ -40,7 +39,7 @@ pub fn new_token() -> String {
 
 /// The hash a token is stored as.
 pub fn token_hash(token: &str) -> String {
-    URL_SAFE_NO_PAD.encode(Sha256::digest(token.as_bytes()))
+    URL_SAFE_NO_PAD.encode(aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, token.as_bytes()))
 }
 
 /// Whether `token` is the one whose hash is `stored_hash`, in constant time.
