@@ -1,7 +1,8 @@
 use lambda_http::{Error, run, service_fn};
 use shop_platform::config::Env;
 
-#[tokio::main]
+// Lambda hands an instance one event at a time: one thread, no worker threads to start cold.
+#[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
     shop_platform::logging::init();
     let sdk = shop_platform::aws::sdk_config().await;

@@ -7,7 +7,8 @@ use lambda_http::request::LambdaRequest;
 use lambda_http::{Adapter, Error, LambdaEvent, Service};
 use shop_platform::config::Env;
 
-#[tokio::main]
+// Lambda hands an instance one event at a time: one thread, no worker threads to start cold.
+#[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
     shop_platform::logging::init();
     let sdk = shop_platform::aws::sdk_config().await;

@@ -2,7 +2,8 @@ use aws_lambda_events::event::sqs::SqsEvent;
 use lambda_runtime::{Error, LambdaEvent, run, service_fn};
 use shop_platform::config::Env;
 
-#[tokio::main]
+// Lambda hands an instance one event at a time: one thread, no worker threads to start cold.
+#[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
     shop_platform::logging::init();
     let sdk = shop_platform::aws::sdk_config().await;
