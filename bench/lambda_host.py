@@ -191,14 +191,28 @@ class Instance:
 
 
 class Upstream(LoopbackHandler):
-    """Forwards one request to the service behind it and records how long the service took."""
+    """Forwards one request to the service behind it and records how long the function waited.
+
+    The wait runs from the request's arrival (for a connection's first request, from the
+    connection's accept) until the answer is written back: the pass-through's own work (a thread
+    per connection, parsing, copying; about 1.5 ms a request in Python) is time the function
+    spends waiting, as it would on the service itself, and not the function's own."""
+
+    def setup(self):
+        super().setup()
+        self.accepted = self.server.accepted.pop(self.request, None)
+
+    def parse_request(self):
+        self.arrived = self.accepted if self.accepted is not None else time.perf_counter()
+        self.accepted = None
+        return super().parse_request()
 
     def forward(self):
+        start = self.arrived
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length else None
         target = self.server.target
         headers = {k: v for k, v in self.headers.items() if k.lower() not in ("connection", "keep-alive")}
-        start = time.perf_counter()
         connection = http.client.HTTPConnection(target.hostname, target.port, timeout=60)
         try:
             connection.request(self.command, self.path, body=body, headers=headers)
@@ -207,7 +221,6 @@ class Upstream(LoopbackHandler):
             status, reply_headers = response.status, response.getheaders()
         finally:
             connection.close()
-        self.server.record(start, time.perf_counter())
         self.send_response(status)
         for key, value in reply_headers:
             if key.lower() not in ("connection", "keep-alive", "transfer-encoding", "content-length", "date", "server"):
@@ -215,6 +228,7 @@ class Upstream(LoopbackHandler):
         self.send_header("Content-Length", str(len(data)))
         self.end_headers()
         self.wfile.write(data)
+        self.server.record(start, time.perf_counter())
 
     do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_HEAD = forward
 
@@ -224,6 +238,12 @@ class UpstreamServer(QuietServer):
         super().__init__(("127.0.0.1", 0), Upstream)
         self.target = urllib.parse.urlparse(target)
         self.spans, self.lock = spans, lock
+        self.accepted = {}
+
+    def get_request(self):
+        connection, address = super().get_request()
+        self.accepted[connection] = time.perf_counter()
+        return connection, address
 
     def record(self, start: float, end: float):
         with self.lock:

@@ -162,7 +162,8 @@ def cold_start_lines(cold: dict) -> list:
         "built with the same profile; the peer is the browse listing in Python with boto3 under "
         "awslambdaric. Every call to the emulators goes through a timing pass-through: *AWS wait* is "
         "the part of the first response spent waiting on them (DynamoDB Local on loopback, not "
-        "AWS's figure), *own* is the rest, compared with the floor. "
+        "AWS's figure; from a request's arrival at the pass-through, or its connection's accept, to "
+        "the answer written back), *own* is the rest, compared with the floor. "
         f"Peak RSS after {next(iter(cold['results'].values()))['load_invocations']} invocations in a row. "
         "Sizes: the stripped x86_64 binary and its deployment zip (arm64 cannot be built here: "
         "the aarch64 standard library is not installed and CI may not download it).",
@@ -245,8 +246,8 @@ def warm_lines(warm: dict) -> list:
         "",
         f"One warm instance of the release binary per operation, {warm['reads']} invocations in a row "
         f"({warm['writes']} for checkout and webhook, each with its own cart or order). *Own* is the "
-        "handler's work without its waits on the emulators (which include this pass-through's own "
-        "Python overhead, so own is if anything too high); the waits are the emulators', not AWS's.",
+        "handler's work without its waits on the emulators (through the timing pass-through, whose "
+        "own Python work counts as waiting); the waits are the emulators', not AWS's.",
         "",
         "| operation | function | p50 (ms) | p99 (ms) | AWS wait p50 (ms) | own p50 (ms) | own p99 (ms) | calls | answers |",
         "|---|---|---|---|---|---|---|---|---|",
