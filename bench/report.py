@@ -77,16 +77,19 @@ def misses(cold: dict, profile: dict, requests: dict, sale: dict, campaigns: lis
             if row.get("own_vs_floor") and row["own_vs_floor"] > GOAL_VS_FLOOR}
     if slow:
         browse = functions.get("browse", {}).get("own_ms_median")
-        bare = cold.get("browse, no CA certificates", {}).get("own_ms_median")
         system = cold.get("browse, system CA store", {}).get("own_ms_median")
         explained = ""
-        # Only when this run resolves it: the trust store's share is a few tenths of a
-        # millisecond now, inside this machine's noise.
-        if browse and bare and system and browse > bare:
+        if browse and system and system > browse:
             explained = (
-                f" Of browse's {browse} ms, {browse - bare:.1f} go to the TLS trust store built from the "
-                f"compiled-in roots (browse with no certificates: {bare} ms); reading the system's store, as "
-                f"the SDK's default client does, costs {system - browse:.1f} ms more ({system} ms)."
+                f" Reading the system's certificate store, as the SDK's default client does, would cost "
+                f"browse {system - browse:.1f} ms more ({system} ms)."
+            )
+        worst, base = functions[max(slow, key=slow.get)], cold.get(FLOOR, {})
+        if worst.get("cpu_ms_median") and base.get("cpu_ms_median"):
+            explained += (
+                f" On a CPU, {max(slow, key=slow.get)} takes {worst['cpu_ms_median']} ms with "
+                f"{int(worst['page_faults_median'])} page faults to its first response, the floor "
+                f"{base['cpu_ms_median']} ms with {int(base['page_faults_median'])}."
             )
         found.append(
             f"Cold start: {len(slow)} of {len(functions)} functions take {min(slow.values())}–{max(slow.values())}x "
@@ -163,7 +166,9 @@ def cold_start_lines(cold: dict) -> list:
         "awslambdaric. Every call to the emulators goes through a timing pass-through: *AWS wait* is "
         "the part of the first response spent waiting on them (DynamoDB Local on loopback, not "
         "AWS's figure; from a request's arrival at the pass-through, or its connection's accept, to "
-        "the answer written back), *own* is the rest, compared with the floor. "
+        "the answer written back), *own* is the rest, compared with the floor. *On CPU* is the "
+        "process's CPU time (user and kernel, all threads) to its first response, and *page faults* its "
+        "minor faults by then: the kernel's work on those pages is about half of a cold start here. "
         f"Peak RSS after {next(iter(cold['results'].values()))['load_invocations']} invocations in a row. "
         "Sizes: the stripped x86_64 binary and its deployment zip (arm64 cannot be built here: "
         "the aarch64 standard library is not installed and CI may not download it).",
@@ -171,13 +176,15 @@ def cold_start_lines(cold: dict) -> list:
         "![cold start](results.png)",
         "",
         "| function | init done (ms) | first response (ms) | AWS wait (ms) | own (ms) | own x floor "
-        "| binary (MiB) | zip (MiB) | peak RSS (MiB) | sample event answered |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "| on CPU (ms) | page faults | binary (MiB) | zip (MiB) | peak RSS (MiB) | sample event answered |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for name, row in sorted(cold["results"].items(), key=lambda kv: kv[1].get("own_ms_median") or 0):
+        faults = row.get("page_faults_median")
         lines.append(
             f"| {name} | {row.get('init_ms_median')} | {row.get('first_response_ms_median')} | "
             f"{row.get('aws_wait_ms_median')} | {row.get('own_ms_median')} | {row.get('own_vs_floor', '')} | "
+            f"{row.get('cpu_ms_median') or ''} | {'' if faults is None else int(faults)} | "
             f"{row.get('binary_mib', '')} | {row.get('zip_mib', '')} | "
             f"{row.get('peak_rss_mib') or ''} | {', '.join(row.get('answered', []))} |"
         )
